@@ -1,0 +1,52 @@
+"""The client's REST API (foundation part: who am I). Later issues add placement endpoints."""
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, views
+from rest_framework.response import Response
+
+from portal.tenancy import Scope, activate_scope, deactivate_scope
+
+
+class ClientApiView(views.APIView):
+    """Base for client API endpoints: every query runs in the key's agency and client scope."""
+
+    _scope_token = None
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        principal = request.user
+        self._scope_token = activate_scope(Scope(agency_id=principal.agency.pk, client_id=principal.client.pk))
+
+    def dispatch(self, request, *args, **kwargs):
+        try:
+            return super().dispatch(request, *args, **kwargs)
+        finally:
+            if self._scope_token is not None:
+                deactivate_scope(self._scope_token)
+                self._scope_token = None
+
+
+class ContractTermsOut(serializers.Serializer):
+    fee_type = serializers.CharField()
+    flat_fee_percent = serializers.DecimalField(max_digits=5, decimal_places=2)
+    settlement_floor_percent = serializers.DecimalField(max_digits=5, decimal_places=2)
+    max_plan_months = serializers.IntegerField()
+    min_installment = serializers.DecimalField(max_digits=12, decimal_places=2)
+    remittance_method = serializers.CharField()
+    remittance_day = serializers.IntegerField()
+
+
+class ClientOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    legal_name = serializers.CharField()
+    status = serializers.CharField()
+    agency = serializers.CharField(source="agency.name")
+    terms = ContractTermsOut()
+
+
+class ClientProfileView(ClientApiView):
+    """The client this API key belongs to, with its contract terms."""
+
+    @extend_schema(responses=ClientOut, operation_id="client_profile")
+    def get(self, request):
+        return Response(ClientOut(request.user.client).data)

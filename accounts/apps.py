@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class AccountsConfig(AppConfig):
+    name = "accounts"
+    verbose_name = "Users, agencies and clients"
+
+    def ready(self):
+        from accounts import signals  # noqa: F401

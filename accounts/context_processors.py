@@ -1,0 +1,34 @@
+"""Navigation for the signed-in user's role."""
+from django.urls import reverse
+
+from accounts.models import Role
+
+NAV = {
+    "staff": [
+        ("Home", "agency_home", None),
+        ("Clients", "client_list", None),
+        ("Team", "team_list", {Role.AGENCY_ADMIN, Role.MANAGER}),
+        ("Audit log", "audit_log", {Role.AGENCY_ADMIN}),
+        ("Settings", "agency_settings", {Role.AGENCY_ADMIN}),
+    ],
+    "client": [
+        ("Home", "client_home", None),
+        ("Contract terms", "client_terms", None),
+        ("Team", "client_team", None),
+        ("API keys", "api_keys", {Role.CLIENT_ADMIN}),
+    ],
+}
+
+
+def membership(request):
+    member = getattr(request, "membership", None)
+    if member is None:
+        return {"membership": None, "nav_items": []}
+    section = "staff" if member.is_staff_role else "client"
+    items = []
+    for label, url_name, roles in NAV[section]:
+        if roles is None or member.role in roles:
+            url = reverse(url_name)
+            items.append({"label": label, "url": url, "active": request.path == url or (
+                url != reverse(NAV[section][0][1]) and request.path.startswith(url))})
+    return {"membership": member, "nav_items": items}

@@ -1,0 +1,150 @@
+import zoneinfo
+
+from django import forms
+from django.contrib.auth import password_validation
+
+from accounts.models import STAFF_ROLES, Agency, Client, ContractTerms, Role
+
+TIME_ZONES = sorted(zoneinfo.available_timezones())
+
+
+class ClientInviteForm(forms.Form):
+    name = forms.CharField(label="Client name", max_length=150,
+                           help_text="How the client appears in the portal, e.g. “Acme Supplies”.")
+    admin_email = forms.EmailField(label="Client admin's email",
+                                   help_text="They get a link to set a password and complete onboarding.")
+
+
+class StaffInviteForm(forms.Form):
+    email = forms.EmailField()
+    role = forms.ChoiceField(choices=[(r.value, r.label) for r in Role if r in STAFF_ROLES])
+
+
+class ClientUserInviteForm(forms.Form):
+    email = forms.EmailField(help_text="Your colleague gets read-only access to your client's accounts.")
+
+
+class RoleForm(forms.Form):
+    role = forms.ChoiceField(choices=Role.choices)
+
+
+class InvitationAcceptForm(forms.Form):
+    full_name = forms.CharField(label="Your full name", max_length=150)
+    password1 = forms.CharField(label="Choose a password", widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
+    password2 = forms.CharField(label="Repeat the password", widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
+
+    def __init__(self, *args, email=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.email = email
+
+    def clean(self):
+        data = super().clean()
+        first, second = data.get("password1"), data.get("password2")
+        if first and second and first != second:
+            self.add_error("password2", "The two passwords do not match.")
+        elif first:
+            from accounts.models import User
+
+            try:
+                password_validation.validate_password(first, User(email=self.email, full_name=data.get("full_name", "")))
+            except forms.ValidationError as error:
+                self.add_error("password1", error)
+        return data
+
+
+class ContractTermsForm(forms.ModelForm):
+    class Meta:
+        model = ContractTerms
+        fields = ["fee_type", "flat_fee_percent", "settlement_floor_percent", "max_plan_months",
+                  "min_installment", "remittance_method", "remittance_day"]
+        labels = {
+            "flat_fee_percent": "Contingency fee (%)",
+            "settlement_floor_percent": "Settlement floor (% of balance)",
+            "max_plan_months": "Longest payment plan (months)",
+            "min_installment": "Smallest installment ($)",
+        }
+        widgets = {"fee_type": forms.RadioSelect, "remittance_method": forms.RadioSelect}
+
+
+class FeeTierForm(forms.Form):
+    min_age_days = forms.IntegerField(label="From (days)", min_value=0, required=False)
+    max_age_days = forms.IntegerField(label="To (days)", min_value=0, required=False,
+                                      help_text="Leave empty on the last tier.")
+    fee_percent = forms.DecimalField(label="Fee (%)", min_value=0, max_value=100, decimal_places=2, required=False)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("min_age_days") is not None and data.get("fee_percent") is None:
+            self.add_error("fee_percent", "Enter the fee for this tier.")
+        if data.get("fee_percent") is not None and data.get("min_age_days") is None:
+            self.add_error("min_age_days", "Enter the age this tier starts at.")
+        return data
+
+
+FeeTierFormSet = forms.formset_factory(FeeTierForm, extra=0, max_num=10)
+
+
+class AgencySettingsForm(forms.ModelForm):
+    time_zone = forms.ChoiceField(choices=[(z, z) for z in TIME_ZONES])
+
+    class Meta:
+        model = Agency
+        fields = ["name", "mfa_required_for_staff", "time_zone"]
+        labels = {"mfa_required_for_staff": "Require an authenticator app (TOTP) for all agency staff"}
+
+
+class CompanyStepForm(forms.ModelForm):
+    class Meta:
+        model = Client
+        fields = ["legal_name", "address_line1", "address_line2", "city", "region", "postal_code", "country", "phone"]
+        labels = {"legal_name": "Company legal name", "country": "Country (2-letter code)"}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in ["legal_name", "address_line1", "city", "postal_code", "country"]:
+            self.fields[name].required = True
+
+    def clean_country(self):
+        value = self.cleaned_data["country"].strip().upper()
+        if len(value) != 2 or not value.isalpha():
+            raise forms.ValidationError("Use the two-letter country code, e.g. US or GB.")
+        return value
+
+
+class ContactsStepForm(forms.ModelForm):
+    class Meta:
+        model = Client
+        fields = ["billing_contact_name", "billing_contact_email", "operations_contact_name", "operations_contact_email"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            field.required = True
+
+
+def _digits(value, label, low, high):
+    digits = "".join(ch for ch in value if not ch.isspace() and ch != "-")
+    if not digits.isdigit() or not (low <= len(digits) <= high):
+        raise forms.ValidationError(f"{label} must be {low}–{high} digits.")
+    return digits
+
+
+class RemittanceStepForm(forms.Form):
+    bank_name = forms.CharField(max_length=150)
+    account_name = forms.CharField(label="Name on the account", max_length=150)
+    routing_number = forms.CharField(label="Routing number", max_length=20,
+                                     widget=forms.TextInput(attrs={"autocomplete": "off", "inputmode": "numeric"}))
+    account_number = forms.CharField(label="Account number", max_length=34,
+                                     help_text="We keep only the last four digits on file.",
+                                     widget=forms.PasswordInput(attrs={"autocomplete": "off", "inputmode": "numeric"}))
+
+    def clean_routing_number(self):
+        return _digits(self.cleaned_data["routing_number"], "The routing number", 9, 9)
+
+    def clean_account_number(self):
+        return _digits(self.cleaned_data["account_number"], "The account number", 4, 17)
+
+
+class TermsStepForm(forms.Form):
+    accept = forms.BooleanField(label="I accept the agency's terms shown above on behalf of the company.",
+                                error_messages={"required": "Tick the box to accept the agency's terms."})

@@ -1,0 +1,40 @@
+"""Audit of sign-ins, failed sign-ins and MFA changes."""
+from allauth.mfa.signals import authenticator_added, authenticator_removed
+from django.contrib.auth.signals import user_logged_in, user_login_failed
+from django.dispatch import receiver
+
+from accounts.models import User
+from portal.audit import audit_record
+
+
+def _agency_client_of(user):
+    membership = getattr(user, "membership", None) if user is not None else None
+    if membership is None:
+        return None, None
+    return membership.agency, membership.client
+
+
+@receiver(user_logged_in)
+def audit_sign_in(sender, request, user, **kwargs):
+    agency, client = _agency_client_of(user)
+    audit_record(action="auth.signed_in", actor=user, agency=agency, client=client, obj=user)
+
+
+@receiver(user_login_failed)
+def audit_failed_sign_in(sender, credentials, request=None, **kwargs):
+    email = (credentials.get("email") or credentials.get("username") or "").strip().lower()
+    user = User.objects.filter(email__iexact=email).first() if email else None
+    agency, client = _agency_client_of(user)
+    audit_record(action="auth.sign_in_failed", agency=agency, client=client, obj=user, actor_email=email[:254])
+
+
+@receiver(authenticator_added)
+def audit_mfa_added(sender, request, user, authenticator, **kwargs):
+    agency, client = _agency_client_of(user)
+    audit_record(action=f"mfa.{authenticator.type}_added", actor=user, agency=agency, client=client, obj=user)
+
+
+@receiver(authenticator_removed)
+def audit_mfa_removed(sender, request, user, authenticator, **kwargs):
+    agency, client = _agency_client_of(user)
+    audit_record(action=f"mfa.{authenticator.type}_removed", actor=user, agency=agency, client=client, obj=user)

@@ -1,0 +1,1 @@
+"""Debtors, debtor accounts, placements, activities and queues (filled by later issues)."""

@@ -1,0 +1,1 @@
+"""Offers, plans, payments and the trust ledger (filled by later issues)."""

@@ -1,0 +1,36 @@
+"""Email sending through the send log (OutboundEmail).
+
+`email_schedule` records the message under a unique key in the caller's transaction and hands
+it to the worker after commit. The worker marks it sent under a row lock, so a retry or a second
+scheduler finds it sent and does nothing. A beat task re-offers anything left pending.
+"""
+from django.db import transaction
+from django.template.loader import render_to_string
+
+from portal.models import OutboundEmail
+from portal.tenancy import unscoped
+
+
+def email_schedule(*, key: str, to: str, subject: str, template: str, context: dict, agency=None) -> OutboundEmail:
+    with unscoped():  # the key is global; look it up across tenants
+        existing = OutboundEmail.objects.filter(idempotency_key=key).first()
+    if existing is not None:
+        return existing
+    email = OutboundEmail(
+        agency=agency,
+        idempotency_key=key,
+        to=to,
+        subject=subject,
+        body_text=render_to_string(f"emails/{template}.txt", context),
+        body_html=render_to_string(f"emails/{template}.html", context),
+    )
+    email.save(force_insert=True)
+    agency_id = agency.pk if agency is not None else None
+
+    def hand_to_worker():
+        from portal.tasks import deliver_email
+
+        deliver_email.delay(email.pk, agency_id)
+
+    transaction.on_commit(hand_to_worker)
+    return email

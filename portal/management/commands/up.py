@@ -1,0 +1,103 @@
+"""`manage.py up`: the whole portal in one command.
+
+Migrates, loads the demo data, then runs the web server, a Celery worker and Celery beat as
+child processes until Ctrl-C (or until one of them dies, which stops the others). With no
+DATABASE_URL / REDIS_URL it needs no server: SQLite and kombu's filesystem broker in var/.
+"""
+import io
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+
+class Command(BaseCommand):
+    help = "Run the portal: web, worker and beat, with demo data."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--no-demo", action="store_true", help="Do not create the demo agency and users.")
+
+    def handle(self, *args, **options):
+        self._prepare_folders()
+        call_command("migrate", interactive=False, verbosity=0)
+        self.stdout.write("Database ready (%s)." % settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1])
+        logins = io.StringIO()
+        if not options["no_demo"]:
+            call_command("seed_demo", stdout=logins)
+        address = f"{options['host']}:{options['port']}"
+        children = self._start_children(address)
+        try:
+            self._wait_for_web(address, children)
+            self.stdout.write(self.style.SUCCESS(f"\nThe portal is running on http://{address}/  (Ctrl-C stops it)"))
+            self.stdout.write(logins.getvalue())
+            self.stdout.write("Emails (invitations, password resets) are printed below by the worker.\n")
+            self._supervise(children)
+        except KeyboardInterrupt:
+            self.stdout.write("\nStopping ...")
+        finally:
+            self._stop(children)
+
+    def _prepare_folders(self):
+        for folder in [settings.VAR_DIR, settings.MEDIA_ROOT, settings.STATIC_ROOT, settings.VAR_DIR / "results", settings.VAR_DIR / "cache"]:
+            folder.mkdir(parents=True, exist_ok=True)
+        for option in ("data_folder_in", "data_folder_out", "data_folder_processed"):
+            folder = getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", {}).get(option)
+            if folder:
+                os.makedirs(folder, exist_ok=True)
+
+    def _start_children(self, address):
+        python = sys.executable
+        manage = str(settings.BASE_DIR / "manage.py")
+        celery = [python, "-m", "celery", "-A", "portal"]
+        commands = {
+            "web": [python, manage, "runserver", address, "--noreload"],
+            "worker": [*celery, "worker", "--pool=solo", "--loglevel=INFO", "-n", "portal@%h"],
+            "beat": [*celery, "beat", "--loglevel=INFO", "-s", settings.CELERY_BEAT_SCHEDULE_FILENAME],
+        }
+        env = {**os.environ, "PORTAL_NO_BOOTSTRAP": "1", "PYTHONUNBUFFERED": "1"}
+        children = {}
+        for name, command in commands.items():
+            children[name] = subprocess.Popen(command, cwd=settings.BASE_DIR, env=env, start_new_session=True)
+            self.stdout.write(f"Started {name} (pid {children[name].pid})")
+        return children
+
+    def _wait_for_web(self, address, children, timeout=60):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self._check_alive(children)
+            try:
+                with urllib.request.urlopen(f"http://{address}/healthz", timeout=2) as response:
+                    if response.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.5)
+        raise SystemExit(f"The web server did not answer on {address} within {timeout}s.")
+
+    def _supervise(self, children):
+        while True:
+            self._check_alive(children)
+            time.sleep(1)
+
+    def _check_alive(self, children):
+        for name, process in children.items():
+            if process.poll() is not None:
+                raise SystemExit(f"The {name} process stopped (exit code {process.returncode}); stopping the rest.")
+
+    def _stop(self, children):
+        for process in children.values():
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        for process in children.values():
+            try:
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)

@@ -1,0 +1,41 @@
+"""Request-wide context: the client IP for the audit log, and the viewer's time zone."""
+import zoneinfo
+
+from django.utils import timezone
+
+from portal.audit import request_ip
+
+
+def client_ip(request) -> str | None:
+    # Behind a proxy set REMOTE_ADDR correctly at the proxy (gunicorn --forwarded-allow-ips).
+    return request.META.get("REMOTE_ADDR") or None
+
+
+class RequestContextMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        token = request_ip.set(client_ip(request))
+        try:
+            return self.get_response(request)
+        finally:
+            request_ip.reset(token)
+
+
+class UserTimezoneMiddleware:
+    """Show times in the viewer's zone (stored in UTC)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        zone_name = getattr(request.user, "time_zone", None) if request.user.is_authenticated else None
+        try:
+            timezone.activate(zoneinfo.ZoneInfo(zone_name or "UTC"))
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            timezone.activate(zoneinfo.ZoneInfo("UTC"))
+        try:
+            return self.get_response(request)
+        finally:
+            timezone.deactivate()

@@ -1,0 +1,11 @@
+"""Settings for the test suite: the real database from DATABASE_URL (PostgreSQL in CI),
+tasks run in-process unless a test starts a real worker, fast password hashing."""
+from portal.settings import *  # noqa: F401,F403
+
+CELERY_TASK_ALWAYS_EAGER = True
+CELERY_BROKER_URL = "memory://"
+CELERY_RESULT_BACKEND = "cache+memory://"
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+SITE_URL = "http://testserver"

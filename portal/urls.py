@@ -1,0 +1,20 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView
+
+from portal import views
+
+admin.site.site_header = "Collections portal administration"
+admin.site.site_title = "Collections portal admin"
+
+urlpatterns = [
+    path("healthz", views.healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+    path("accounts/", include("allauth.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
+    path("", include("accounts.urls")),
+]
+
+handler404 = "portal.errors_views.not_found"
+handler403 = "portal.errors_views.forbidden"
+handler500 = "portal.errors_views.server_error"
