@@ -6,4 +6,4 @@ class AccountsConfig(AppConfig):
     verbose_name = "Users, agencies and clients"
 
     def ready(self):
-        from accounts import signals  # noqa: F401
+        from accounts import api_schema, signals  # noqa: F401
