@@ -1,0 +1,65 @@
+"""The audit log is append-only, written in the same transaction as the change, and browsable."""
+import pytest
+from django.db import DatabaseError, connection, transaction
+
+from accounts.models import Role
+from accounts.services import invitation_create
+from portal.audit import audit_record
+from portal.models import AppendOnlyError, AuditEvent
+from portal.tenancy import unscoped
+
+
+def test_audit_events_cannot_be_changed_or_deleted(world):
+    event = audit_record(action="test.event", agency=world.alpha.agency)
+    event.action = "tampered"
+    with pytest.raises(AppendOnlyError):
+        event.save()
+    with pytest.raises(AppendOnlyError):
+        event.delete()
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the database trigger exists on PostgreSQL only")
+def test_on_postgresql_the_database_itself_refuses_updates_and_deletes(world):
+    event = audit_record(action="test.event", agency=world.alpha.agency)
+    for statement in ("UPDATE portal_auditevent SET action='x' WHERE id=%s", "DELETE FROM portal_auditevent WHERE id=%s"):
+        with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute(statement, [event.pk])
+
+
+def test_a_change_that_fails_leaves_no_audit_event(world, as_tenant, monkeypatch):
+    """The event and the change commit together, or neither does."""
+    import accounts.services as services
+
+    def broken_email(**kwargs):
+        raise RuntimeError("mail template missing")
+
+    monkeypatch.setattr(services, "email_schedule", broken_email)
+    with as_tenant(world.alpha.agency), pytest.raises(RuntimeError):
+        invitation_create(agency=world.alpha.agency, actor=world.alpha.admin, email="x@alpha.test", role=Role.MANAGER)
+    with unscoped():
+        assert not AuditEvent.objects.filter(action="invitation.created").exists()
+
+
+def test_agency_admin_filters_the_audit_log_and_never_sees_another_agency(world, signed_in):
+    audit_record(action="client.created", agency=world.alpha.agency, actor=world.alpha.manager, obj=world.alpha.clients[0].client)
+    audit_record(action="terms.updated", agency=world.alpha.agency, actor=world.alpha.admin, obj=world.alpha.clients[1].client)
+    audit_record(action="terms.updated", agency=world.bravo.agency, actor=world.bravo.admin, obj=world.bravo.clients[0].client)
+    browser = signed_in(world.alpha.admin)
+    page = browser.get("/agency/audit/").content.decode()
+    assert "Alpha Recovery Client 1" in table_of(page) and "Alpha Recovery Client 2" in table_of(page)
+    assert "Bravo Collections" not in page
+    filtered = table_of(browser.get("/agency/audit/", {"action": "terms.updated"}).content.decode())
+    assert "Alpha Recovery Client 2" in filtered and "Alpha Recovery Client 1" not in filtered
+    by_actor = table_of(browser.get("/agency/audit/", {"actor": "manager@"}).content.decode())
+    assert "Alpha Recovery Client 1" in by_actor and "Alpha Recovery Client 2" not in by_actor
+
+
+def table_of(page: str) -> str:
+    """The rows of the events table (not the filter form's dropdowns)."""
+    return page.split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+
+
+def test_only_agency_admins_can_read_the_audit_log(world, signed_in):
+    for person in (world.alpha.manager, world.alpha.collector, world.alpha.clients[0].admin):
+        assert signed_in(person).get("/agency/audit/").status_code == 404

@@ -1,0 +1,34 @@
+"""The send log: each email is recorded under a unique key and sent exactly once."""
+from django.core import mail
+
+from portal.emails import email_schedule
+from portal.models import OutboundEmail
+from portal.tasks import deliver_email, deliver_pending_emails
+from portal.tenancy import unscoped
+
+
+def schedule(world):
+    return email_schedule(key="welcome:1", to="someone@example.test", subject="Hello", template="invitation",
+                          agency=world.alpha.agency,
+                          context={"agency": world.alpha.agency, "link": "http://x/invitations/abc/",
+                                   "invitation": None, "inviter": world.alpha.admin, "client": None})
+
+
+def test_an_email_is_sent_once_even_if_scheduled_and_delivered_twice(world, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        first = schedule(world)
+        second = schedule(world)
+    assert first.pk == second.pk
+    assert deliver_email.delay(first.pk, world.alpha.agency.pk).get() == "skipped"  # a retry after success
+    assert len(mail.outbox) == 1 and "http://x/invitations/abc/" in mail.outbox[0].body
+    with unscoped():
+        assert OutboundEmail.objects.get().status == OutboundEmail.Status.SENT
+
+
+def test_pending_emails_whose_hand_off_was_lost_are_re_offered(world, django_capture_on_commit_callbacks):
+    email = schedule(world)  # no on_commit: as if the worker never heard of it
+    with unscoped():
+        OutboundEmail.objects.filter(pk=email.pk).update(created_at=email.created_at.replace(year=2020))
+    assert deliver_pending_emails.delay().get() == 1
+    assert len(mail.outbox) == 1
+    assert deliver_pending_emails.delay().get() == 0
