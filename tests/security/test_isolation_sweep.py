@@ -1,0 +1,541 @@
+"""Isolation sweep: every URL the project serves is exercised against other tenants' data or is
+exempted with a written reason.
+
+Why a sweep: a new view that forgets `get_scoped_or_404`, or a page that lists rows outside the
+tenant scope, is the costliest bug a multi-tenant portal can ship. The registry below is the
+checklist. `test_every_route_is_in_the_registry` walks the URL resolver and fails as soon as a
+route is added (or removed) without updating the registry, so nobody can add a page without
+deciding how its isolation is tested.
+
+Who is foreign to whom
+    Alpha staff (admin, manager, collector): everything belonging to Bravo Collections.
+    Alpha client 1 users (admin, read-only user): everything of Bravo, plus the Alpha rows outside
+    client 1 (client 2's users, keys and invitations; Alpha's staff memberships and invitations).
+
+What every exercised request checks (see `exercise`)
+    - the status is the expected one (404 for anything outside the viewer's role or tenant);
+    - the body names none of the viewer's foreign rows (distinctive canary names and emails);
+    - no row outside the viewer's scope changed (snapshot of the foreign rows before and after).
+"""
+import secrets
+from dataclasses import dataclass, field
+
+import pytest
+from django.db.models import Q
+from django.urls import NoReverseMatch, URLResolver, get_resolver, reverse
+
+from accounts import services
+from accounts.models import (
+    CLIENT_ROLES, STAFF_ROLES, Agency, ApiKey, Client, ContractTerms, FeeTier, Invitation, Membership, Role, User,
+)
+from portal.models import AuditEvent
+from portal.tenancy import tenant_scope, unscoped
+
+# --- The URL resolver ------------------------------------------------------------------------
+
+
+def walk_routes(patterns=None, prefix="", namespace=""):
+    """Yield (key, leaf pattern) for every endpoint. The key is the namespaced name (`admin:index`)
+    or, for unnamed patterns, the full route string (`admin/accounts/client/<path:object_id>/`)."""
+    for entry in get_resolver().url_patterns if patterns is None else patterns:
+        route = prefix + str(entry.pattern)
+        if isinstance(entry, URLResolver):
+            inner = f"{namespace}{entry.namespace}:" if entry.namespace else namespace
+            yield from walk_routes(entry.url_patterns, route, inner)
+        else:
+            yield (f"{namespace}{entry.name}" if entry.name else route), entry
+
+
+# --- Personas --------------------------------------------------------------------------------
+
+PERSONAS = {  # label -> (where the user sits in `world`, their role)
+    "admin": (lambda w: w.alpha.admin, Role.AGENCY_ADMIN),
+    "manager": (lambda w: w.alpha.manager, Role.MANAGER),
+    "collector": (lambda w: w.alpha.collector, Role.COLLECTOR),
+    "client1_admin": (lambda w: w.alpha.clients[0].admin, Role.CLIENT_ADMIN),
+    "client1_user": (lambda w: w.alpha.clients[0].user, Role.CLIENT_USER),
+}
+
+
+@dataclass
+class Viewer:
+    label: str
+    user: User
+    role: str
+    agency: Agency
+    client: Client | None  # client personas see one client, not the whole agency
+
+
+def viewer_for(label, world) -> Viewer:
+    find_user, role = PERSONAS[label]
+    client = world.alpha.clients[0].client if role in CLIENT_ROLES else None
+    return Viewer(label, find_user(world), role, world.alpha.agency, client)
+
+
+# --- Canary rows: distinctive data in every tenant, so a leak shows up in a page ----------------
+
+BRAVO_MARKERS = ("Bravo Collections", "@bravo.test", "Bravo canary key")
+OUTSIDE_CLIENT1_MARKERS = (  # Alpha rows that client 1's users must never see
+    "Alpha Recovery Client 2", "client2-admin@alpha.test", "client2-user@alpha.test",
+    "alpha-client2-invitee@alpha.test", "alpha-staff-invitee@alpha.test", "Client 2 canary key",
+    "manager@alpha.test", "collector@alpha.test",
+)
+
+
+@pytest.fixture
+def rows(world):
+    """Named rows in both agencies: clients, memberships, pending invitations and API keys.
+    Made through the services, so Bravo also gets audit events naming them. Raw secrets (API keys,
+    invitation tokens) are kept under `rows["raw"]`."""
+    alpha, bravo = world.alpha, world.bravo
+    named, raw = {}, {}
+
+    def invite(name, agency, email, role, client=None):
+        with tenant_scope(agency.agency):
+            named[name], raw[name] = services.invitation_create(
+                agency=agency.agency, actor=agency.admin, email=email, role=role, client=client)
+
+    def api_key(name, persona, label):
+        with tenant_scope(persona.client.agency_id, persona.client):
+            named[name], raw[name] = services.api_key_create(
+                agency=persona.client.agency, actor=persona.admin, client=persona.client, name=label)
+
+    invite("bravo_staff_inv", bravo, "bravo-staff-invitee@bravo.test", Role.MANAGER)
+    invite("bravo_client_inv", bravo, "bravo-client-invitee@bravo.test", Role.CLIENT_USER, bravo.clients[0].client)
+    invite("alpha_staff_inv", alpha, "alpha-staff-invitee@alpha.test", Role.MANAGER)
+    invite("alpha_client2_inv", alpha, "alpha-client2-invitee@alpha.test", Role.CLIENT_USER, alpha.clients[1].client)
+    invite("alpha_client1_inv", alpha, "alpha-client1-invitee@alpha.test", Role.CLIENT_USER, alpha.clients[0].client)
+    api_key("bravo_key", bravo.clients[0], "Bravo canary key")
+    api_key("alpha_client2_key", alpha.clients[1], "Client 2 canary key")
+    api_key("alpha_client1_key", alpha.clients[0], "Client 1 own key")
+    with unscoped():
+        memberships = {
+            "bravo_manager_m": bravo.manager, "bravo_client_user_m": bravo.clients[0].user,
+            "alpha_manager_m": alpha.manager, "alpha_collector_m": alpha.collector,
+            "alpha_client1_user_m": alpha.clients[0].user, "alpha_client2_user_m": alpha.clients[1].user,
+        }
+        named |= {name: Membership.objects.get(user=user) for name, user in memberships.items()}
+    named |= {"bravo_client": bravo.clients[0].client, "alpha_client1": alpha.clients[0].client,
+              "alpha_client2": alpha.clients[1].client, "raw": raw}
+    return named
+
+
+def foreign_markers(viewer, rows):
+    markers = [*BRAVO_MARKERS, rows["bravo_key"].prefix]
+    if viewer.client is not None:
+        markers += [*OUTSIDE_CLIENT1_MARKERS, rows["alpha_client2_key"].prefix]
+    return markers
+
+
+# --- Snapshot of everything outside the viewer's scope ----------------------------------------
+
+WATCHED = (  # model, lookup to its agency, lookup to its client (None: not owned by a client)
+    (Agency, "pk", None),
+    (Client, "agency", "pk"),
+    (ContractTerms, "agency", "client"),
+    (FeeTier, "agency", "terms__client"),
+    (Membership, "agency", "client"),
+    (Invitation, "agency", "client"),
+    (ApiKey, "agency", "client"),
+    (AuditEvent, "agency", "client"),
+    (User, "membership__agency", "membership__client"),
+)
+
+
+def foreign_snapshot(viewer):
+    """Every row outside the viewer's scope, as plain values (a request must leave them alone;
+    this also catches rows created in another tenant, e.g. an invitation or an audit event)."""
+    picture = {}
+    with unscoped():
+        for model, agency_lookup, client_lookup in WATCHED:
+            outside = ~Q(**{agency_lookup: viewer.agency.pk})
+            if viewer.client is not None and client_lookup:
+                outside |= ~Q(**{client_lookup: viewer.client.pk})
+            picture[model.__name__] = {row["id"]: row for row in model.objects.filter(outside).values()}
+    return picture
+
+
+def changes_between(before, after):
+    """Readable differences between two snapshots: rows created, deleted, or the fields changed."""
+    lines = []
+    for model, old_rows in before.items():
+        for pk in sorted(old_rows.keys() | after[model].keys()):
+            old, new = old_rows.get(pk), after[model].get(pk)
+            if old is None or new is None:
+                lines.append(f"{model} #{pk} {'created' if old is None else 'deleted'}: {new or old}")
+            elif old != new:
+                lines.append(f"{model} #{pk} changed: {({k: (old[k], new[k]) for k in old if old[k] != new[k]})}")
+    return lines
+
+
+def own_audit_events(viewer):
+    """Every service writes an audit event for each change, so a growing count shows a POST worked."""
+    with tenant_scope(viewer.agency, viewer.client):
+        return AuditEvent.objects.count()
+
+
+def exercise(browser, viewer, rows, method, url, data=None, *, expect):
+    """Make one request as `viewer` and run the three checks every sweep request gets."""
+    before = foreign_snapshot(viewer)
+    response = getattr(browser, method)(url, data or {})
+    where = f"{method.upper()} {url} {data or ''} as {viewer.label}"
+    assert response.status_code in expect, f"{where}: got {response.status_code}, expected {expect}"
+    body = response.content.decode(errors="replace")
+    leaked = [marker for marker in foreign_markers(viewer, rows) if marker in body]
+    assert not leaked, f"{where}: the response shows foreign data {leaked}"
+    changed = changes_between(before, foreign_snapshot(viewer))
+    assert not changed, f"{where}: changed rows outside the viewer's scope:\n" + "\n".join(changed)
+    return response
+
+
+# --- The registry: how each route is exercised, or why it is exempt ----------------------------
+
+EVERYONE = frozenset(Role)
+STAFF = frozenset(STAFF_ROLES)
+MANAGERS = frozenset({Role.AGENCY_ADMIN, Role.MANAGER})
+AGENCY_ADMIN = frozenset({Role.AGENCY_ADMIN})
+CLIENTS = frozenset(CLIENT_ROLES)
+CLIENT_ADMIN = frozenset({Role.CLIENT_ADMIN})
+
+
+def no_data(_):
+    return {}
+
+
+@dataclass(frozen=True)
+class Own:
+    """A route with no object id: it shows or changes the viewer's own tenant only.
+
+    Personas in `roles` get `ok` on each GET (one per `queries`, e.g. filters naming a foreign
+    id) and 200/302 on each POST in `posts` (data naming foreign rows where that could matter);
+    the page must show `shows` (own rows, so "no foreign rows" is not vacuous). Every other
+    persona gets 404 on GET and on POST. `get=False` for POST-only routes."""
+    roles: frozenset
+    ok: tuple = (200,)
+    get: bool = True
+    queries: tuple = (no_data,)
+    posts: tuple = ()
+    shows: tuple = ()
+    kwargs: dict = field(default_factory=dict)
+
+
+OWN_ROUTES = {
+    "home": Own(EVERYONE, ok=(302,)),
+    "healthz": Own(EVERYONE),
+    "api_schema": Own(EVERYONE),
+    "agency_home": Own(STAFF, shows=("Alpha Recovery Client 2", "alpha-staff-invitee@alpha.test")),
+    "client_list": Own(STAFF, shows=("Alpha Recovery Client 2",)),
+    # Inviting an address Bravo has a pending invitation for must not revoke Bravo's invitation.
+    "client_invite": Own(MANAGERS, posts=(
+        lambda r: {"name": "Copycat Supplies", "admin_email": r["bravo_client_inv"].email},)),
+    "team_list": Own(MANAGERS, shows=("collector@alpha.test", "alpha-staff-invitee@alpha.test")),
+    "staff_invite": Own(AGENCY_ADMIN, get=False, posts=(
+        lambda r: {"email": r["bravo_staff_inv"].email, "role": Role.MANAGER},)),
+    "audit_log": Own(AGENCY_ADMIN, shows=("alpha-staff-invitee@alpha.test",), queries=(
+        no_data,
+        lambda r: {"client": r["bravo_client"].pk},
+        lambda r: {"actor": "bravo.test"},
+        lambda r: {"action": "invitation.created", "client": r["bravo_client"].pk},
+    )),
+    "agency_settings": Own(AGENCY_ADMIN, shows=("Alpha Recovery",), posts=(
+        lambda r: {"name": "Alpha Recovery", "time_zone": "UTC"},)),
+    "client_home": Own(CLIENTS, shows=("Alpha Recovery Client 1",)),
+    "client_terms": Own(CLIENTS, shows=("Alpha Recovery Client 1",)),
+    "client_team": Own(CLIENTS, shows=("client1-user@alpha.test", "alpha-client1-invitee@alpha.test")),
+    # A client admin inviting an address pending at client 2 (or at Bravo) leaves that one alone.
+    "client_user_invite": Own(CLIENT_ADMIN, get=False, posts=(
+        lambda r: {"email": r["alpha_client2_inv"].email},
+        lambda r: {"email": r["bravo_client_inv"].email},
+    )),
+    "client_onboarding": Own(CLIENT_ADMIN, ok=(302,)),
+    "client_onboarding_step": Own(CLIENT_ADMIN, kwargs={"step": "company"}, shows=("Alpha Recovery Client 1",), posts=(
+        lambda r: {"legal_name": "Client One LLC", "address_line1": "1 Main St", "city": "Springfield",
+                   "postal_code": "12345", "country": "US"},)),
+    "api_keys": Own(CLIENT_ADMIN, shows=("Client 1 own key",), posts=(lambda r: {"name": "Fresh key"},)),
+}
+
+
+def terms_form(_target):
+    return {"fee_type": "flat", "flat_fee_percent": "1.00", "settlement_floor_percent": "10.00",
+            "max_plan_months": "3", "min_installment": "5.00", "remittance_method": "gross",
+            "remittance_day": "2", "tiers-TOTAL_FORMS": "0", "tiers-INITIAL_FORMS": "0"}
+
+
+def promote(target):
+    """The most powerful role the target's kind of membership can get."""
+    return {"role": Role.AGENCY_ADMIN if target.role in STAFF_ROLES else Role.CLIENT_ADMIN}
+
+
+@dataclass(frozen=True)
+class ById:
+    """A route that takes a row's id. Every Alpha persona aiming `calls` at a foreign row of
+    `kind` (see TARGETS) gets 404 and the row stays as it was. `own` lists positive controls
+    (persona, own row): the same calls succeed there, so the 404s are not a broken URL or form."""
+    kind: str
+    calls: tuple  # (method, data builder taking the target row)
+    own: tuple
+
+
+GET = ("get", no_data)
+
+TARGETS = {  # kind -> (Bravo rows: foreign to everyone, Alpha rows outside client 1: foreign to its users)
+    "client": (("bravo_client",), ("alpha_client2",)),
+    "membership": (("bravo_manager_m", "bravo_client_user_m"), ("alpha_manager_m", "alpha_client2_user_m")),
+    "invitation": (("bravo_staff_inv", "bravo_client_inv"), ("alpha_staff_inv", "alpha_client2_inv")),
+    "api_key": (("bravo_key",), ("alpha_client2_key",)),
+}
+
+BY_ID_ROUTES = {
+    "client_detail": ById("client", (GET,), own=(("collector", "alpha_client1"),)),
+    "client_terms_edit": ById("client", (GET, ("post", terms_form)), own=(("manager", "alpha_client1"),)),
+    "client_user_invite_by_staff": ById(
+        "client", (("post", lambda _: {"email": "sneaky-invitee@example.test"}),),
+        own=(("manager", "alpha_client1"),)),
+    "membership_role": ById("membership", (("post", promote),), own=(("admin", "alpha_collector_m"),)),
+    "membership_active": ById("membership", (("post", lambda _: {"active": "0"}),),
+                              own=(("admin", "alpha_collector_m"), ("client1_admin", "alpha_client1_user_m"))),
+    "invitation_revoke": ById("invitation", (("post", no_data),),
+                              own=(("admin", "alpha_staff_inv"), ("client1_admin", "alpha_client1_inv"))),
+    "api_key_revoke": ById("api_key", (("post", no_data),), own=(("client1_admin", "alpha_client1_key"),)),
+}
+
+SPECIAL = {  # routes with dedicated tests below
+    "api_client_profile": "API-key authenticated: test_api_key_sees_only_its_own_client, "
+                          "test_bad_or_missing_api_credentials_are_refused.",
+    "invitation_accept": "Token route, the token is the credential: test_unknown_invitation_token_is_410, "
+                         "test_signed_in_persona_cannot_use_a_foreign_invitation.",
+}
+
+_ALLAUTH = ("allauth page acting only on the signed-in user's own login, email addresses, password or "
+            "authenticators; it holds no tenant rows. Smoke-tested by test_exempt_allauth_pages_show_no_foreign_data.")
+_ALLAUTH_KEYED = "allauth link keyed by a one-time secret for one user's email or password; holds no tenant rows."
+EXEMPT = {
+    **{name: _ALLAUTH for name in (
+        "account_login", "account_logout", "account_inactive", "account_signup", "account_reauthenticate",
+        "account_email", "account_email_verification_sent", "account_change_password", "account_set_password",
+        "account_reset_password", "account_confirm_login_code", "account_reset_password_from_key_done",
+        "account_reset_password_done", "mfa_index", "mfa_authenticate", "mfa_reauthenticate",
+        "mfa_activate_totp", "mfa_deactivate_totp", "mfa_view_recovery_codes", "mfa_generate_recovery_codes",
+        "mfa_download_recovery_codes")},
+    "account_confirm_email": _ALLAUTH_KEYED,
+    "account_reset_password_from_key": _ALLAUTH_KEYED,
+}
+_ADMIN = ("Django admin: superuser-only (admin.site.has_permission), runs in the all-tenants scope by design. "
+          "test_admin_turns_away_everyone_but_superusers checks every named admin URL redirects the personas.")
+EXEMPT_PREFIXES = {  # whole families, so a new ModelAdmin needs no registry edit
+    "admin:": _ADMIN,
+    "admin/": _ADMIN + " (unnamed admin redirects and its catch-all)",
+}
+
+
+def registry_entry(key):
+    for table in (OWN_ROUTES, BY_ID_ROUTES, SPECIAL, EXEMPT):
+        if key in table:
+            return table[key]
+    return next((reason for prefix, reason in EXEMPT_PREFIXES.items() if key.startswith(prefix)), None)
+
+
+# --- The registry matches the resolver -----------------------------------------------------------
+
+def test_every_route_is_in_the_registry():
+    """A route nobody registered has had nobody decide how its isolation is tested."""
+    found = {key for key, _ in walk_routes()}
+    missing = sorted(key for key in found if registry_entry(key) is None)
+    assert not missing, (
+        f"Routes with no isolation check: {missing}. Add each to OWN_ROUTES or BY_ID_ROUTES (how to exercise "
+        "it against another tenant) or to EXEMPT with the reason, in tests/security/test_isolation_sweep.py.")
+    named = [*OWN_ROUTES, *BY_ID_ROUTES, *SPECIAL, *EXEMPT]
+    stale = sorted({key for key in named if key not in found}
+                   | {prefix for prefix in EXEMPT_PREFIXES if not any(key.startswith(prefix) for key in found)})
+    assert not stale, f"The registry names routes that no longer exist: {stale}; remove them."
+    twice = sorted({key for key in named if named.count(key) > 1})
+    assert not twice, f"Routes registered twice (pick one way to test them): {twice}"
+    assert all(isinstance(reason, str) and reason.strip() for reason in [*EXEMPT.values(), *EXEMPT_PREFIXES.values()])
+
+
+# --- Routes acting on the viewer's own tenant ------------------------------------------------------
+
+@pytest.mark.parametrize("persona", PERSONAS)
+@pytest.mark.parametrize("route", OWN_ROUTES)
+def test_own_tenant_route(route, persona, world, rows, client):
+    """Allowed roles see only their own tenant and change nothing outside it; other roles get 404."""
+    spec, viewer = OWN_ROUTES[route], viewer_for(persona, world)
+    client.force_login(viewer.user)
+    url = reverse(route, kwargs=spec.kwargs)
+    allowed = viewer.role in spec.roles
+    if spec.get or not allowed:
+        for query in spec.queries:
+            response = exercise(client, viewer, rows, "get", url, query(rows), expect=spec.ok if allowed else (404,))
+            if allowed and query is no_data:
+                missing = [text for text in spec.shows if text not in response.content.decode()]
+                assert not missing, f"GET {url} as {persona} should show the viewer's own {missing}"
+    for post in spec.posts if allowed else (spec.posts or (no_data,)):
+        events_before = own_audit_events(viewer)
+        exercise(client, viewer, rows, "post", url, post(rows), expect=(200, 302) if allowed else (404,))
+        if allowed:  # the POST must really have done something, or its isolation check proves nothing
+            assert own_audit_events(viewer) > events_before, f"POST {url} {post(rows)} as {persona} changed nothing"
+
+
+# --- Routes taking another row's id ------------------------------------------------------------
+
+def foreign_targets(kind, viewer, rows):
+    bravo_rows, outside_client1 = TARGETS[kind]
+    return [rows[name] for name in bravo_rows + (outside_client1 if viewer.client is not None else ())]
+
+
+@pytest.mark.parametrize("persona", PERSONAS)
+@pytest.mark.parametrize("route", BY_ID_ROUTES)
+def test_foreign_row_is_404_and_left_unchanged(route, persona, world, rows, client):
+    """Another tenant's id answers exactly like an id that does not exist, and nothing happens to it."""
+    spec, viewer = BY_ID_ROUTES[route], viewer_for(persona, world)
+    client.force_login(viewer.user)
+    for target in foreign_targets(spec.kind, viewer, rows):
+        for method, data in spec.calls:
+            exercise(client, viewer, rows, method, reverse(route, args=[target.pk]), data(target), expect=(404,))
+
+
+@pytest.mark.parametrize("route, persona, row", [
+    (route, persona, row) for route, spec in BY_ID_ROUTES.items() for persona, row in spec.own])
+def test_own_row_positive_control(route, persona, row, world, rows, client):
+    """Without this, a typo in the URL or form data would make every 404 above pass vacuously.
+    Every successful service call writes an audit event, which is how a POST is seen to work."""
+    viewer, target = viewer_for(persona, world), rows[row]
+    client.force_login(viewer.user)
+    for method, data in BY_ID_ROUTES[route].calls:
+        events_before = own_audit_events(viewer)
+        exercise(client, viewer, rows, method, reverse(route, args=[target.pk]), data(target),
+                 expect=(200,) if method == "get" else (302,))
+        if method == "post":
+            assert own_audit_events(viewer) > events_before, f"POST {route} on own {row} changed nothing"
+
+
+def test_anonymous_visitors_are_sent_to_sign_in(world, rows, client):
+    """With no session there is no tenant scope at all: every tenant route must stop at sign-in."""
+    login = reverse("account_login")
+    urls = [reverse(route, kwargs=spec.kwargs) for route, spec in OWN_ROUTES.items() if spec.roles != EVERYONE]
+    urls += [reverse(route, args=[rows[TARGETS[spec.kind][0][0]].pk]) for route, spec in BY_ID_ROUTES.items()]
+    for url in urls:
+        for method in ("get", "post"):
+            response = getattr(client, method)(url)
+            assert response.status_code == 302 and response.url.startswith(login), f"{method.upper()} {url}"
+
+
+# --- REST API -----------------------------------------------------------------------------------
+
+API_URL = "/api/v1/client/"
+
+
+@pytest.mark.parametrize("key, owner", [
+    ("alpha_client1_key", "alpha_client1"), ("alpha_client2_key", "alpha_client2"), ("bravo_key", "bravo_client")])
+def test_api_key_sees_only_its_own_client(key, owner, rows, client):
+    """The key, not anything in the request, decides the client the API answers for."""
+    response = client.get(API_URL, HTTP_AUTHORIZATION=f"Api-Key {rows['raw'][key]}")
+    assert response.status_code == 200
+    assert response.json()["id"] == rows[owner].pk and response.json()["name"] == rows[owner].name
+    others = [rows[name].name for name in ("alpha_client1", "alpha_client2", "bravo_client") if name != owner]
+    assert not [name for name in others if name in response.content.decode()]
+
+
+def test_bad_or_missing_api_credentials_are_refused(world, rows, client):
+    """Revoked, made-up, spliced or mis-labelled keys, and plain browser sessions, get 401/403."""
+    raw = rows["raw"]
+    alpha_secret = raw["alpha_client1_key"].split(".", 1)[1]
+    with tenant_scope(world.alpha.agency, rows["alpha_client1"]):
+        revoked, revoked_raw = services.api_key_create(agency=world.alpha.agency, actor=world.alpha.clients[0].admin,
+                                                       client=rows["alpha_client1"], name="Soon revoked")
+        services.api_key_revoke(agency=world.alpha.agency, actor=world.alpha.clients[0].admin, api_key=revoked)
+    headers = [
+        f"Api-Key {revoked_raw}",
+        f"Api-Key {secrets.token_urlsafe(32)}",
+        "Api-Key garbage", "Api-Key ", "Api-Key ...", f"Api-Key {rows['alpha_client1_key'].prefix}",
+        f"Api-Key {rows['bravo_key'].prefix}.{alpha_secret}",  # another client's prefix, our secret
+        f"Api-Key {raw['alpha_client1_key'][:-2]}zz",
+        f"Bearer {raw['alpha_client1_key']}", f"api-key {raw['alpha_client1_key']}",
+    ]
+    for header in headers:
+        response = client.get(API_URL, HTTP_AUTHORIZATION=header)
+        assert response.status_code in (401, 403), header
+    for persona in PERSONAS:  # a browser session is not an API credential
+        client.force_login(viewer_for(persona, world).user)
+        assert client.get(API_URL).status_code in (401, 403), persona
+
+
+# --- Invitation links ------------------------------------------------------------------------------
+
+ODD_TOKENS = {"random": None, "zero": "0", "long": "x" * 500, "dots": "..", "unicode": "%C3%A9t%C3%A9", "nul": "%00"}
+
+
+@pytest.mark.parametrize("token", ODD_TOKENS)
+def test_unknown_invitation_token_is_410(token, world, client):
+    """A made-up or mangled token gets the "invitation unavailable" page, never a 500."""
+    token = ODD_TOKENS[token] or secrets.token_urlsafe(32)  # drawn here: xdist workers must collect the same ids
+    password = "a-long-enough-passphrase-7"
+    form = {"full_name": "Mallory", "password1": password, "password2": password}
+    for method, data in (("get", {}), ("post", form)):
+        response = getattr(client, method)(f"/invitations/{token}/", data)
+        assert response.status_code == 410 and b"Invitation unavailable" in response.content, (method, token)
+    assert not User.objects.filter(full_name="Mallory").exists()
+
+
+@pytest.mark.parametrize("persona", PERSONAS)
+def test_signed_in_persona_cannot_use_a_foreign_invitation(persona, world, rows, client):
+    """A signed-in member following (or posting to) any invitation link is sent home, and the
+    invitation, even Bravo's, stays pending: accepting needs signing out first."""
+    viewer = viewer_for(persona, world)
+    client.force_login(viewer.user)
+    for token in (rows["raw"]["bravo_staff_inv"], rows["raw"]["bravo_client_inv"], secrets.token_urlsafe(32)):
+        for method in ("get", "post"):
+            exercise(client, viewer, rows, method, reverse("invitation_accept", args=[token]), expect=(302,))
+
+
+# --- Exempt routes still get a guard -----------------------------------------------------------------
+
+def admin_url(name, pattern, rows):
+    """Fill any parameter with a Bravo id (or a real app label): the redirect must come first anyway."""
+    values = {"app_label": "accounts"}
+    params = pattern.pattern.regex.groupindex
+    return reverse(name, kwargs={p: values.get(p, str(rows["bravo_client"].pk)) for p in params})
+
+
+@pytest.mark.parametrize("persona", [*PERSONAS, "admin_with_is_staff"])
+def test_admin_turns_away_everyone_but_superusers(persona, world, rows, client):
+    """The admin is exempt from the sweep because it is superuser-only; this holds it to that."""
+    viewer = viewer_for(persona.removesuffix("_with_is_staff"), world)
+    if persona.endswith("_with_is_staff"):  # `is_staff` alone must not open the admin
+        User.objects.filter(pk=viewer.user.pk).update(is_staff=True)
+    client.force_login(viewer.user)
+    login = reverse("admin:login")
+    for name, pattern in walk_routes():
+        if name.startswith("admin:") and name not in ("admin:login", "admin:logout"):
+            url = admin_url(name, pattern, rows)
+            response = client.get(url)
+            assert response.status_code in (302, 404), f"GET {url} as {persona}: {response.status_code}"
+            if response.status_code == 302:
+                assert response.url.startswith(login), f"GET {url} as {persona} went to {response.url}"
+
+
+def test_superuser_positive_control_for_the_admin(world, client):
+    """The redirects above are the permission check, not a broken admin: a superuser gets in."""
+    client.force_login(User.objects.create_superuser(email="root@portal.test", password="x-very-long-pass-1"))
+    assert client.get(reverse("admin:index")).status_code == 200
+    clients_page = client.get(reverse("admin:accounts_client_changelist")).content.decode()
+    assert "Alpha Recovery Client 1" in clients_page and "Bravo Collections Client 1" in clients_page
+
+
+def _reversible(name):
+    try:
+        return reverse(name)
+    except NoReverseMatch:  # needs a one-time key: not reachable by browsing
+        return None
+
+
+@pytest.mark.parametrize("persona", ["admin", "client1_admin"])
+@pytest.mark.parametrize("route", [name for name, reason in EXEMPT.items() if reason == _ALLAUTH])
+def test_exempt_allauth_pages_show_no_foreign_data(route, persona, world, rows, client):
+    """Cheap guard on the exemption's reason: these pages render for a member without a 500,
+    naming no foreign rows and changing nothing outside the member's scope."""
+    viewer = viewer_for(persona, world)
+    client.force_login(viewer.user)
+    url = _reversible(route)
+    if url is not None:
+        exercise(client, viewer, rows, "get", url, expect=range(200, 500))
