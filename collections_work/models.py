@@ -1,1 +1,282 @@
-"""Debtors, debtor accounts, placements, activities and queues (filled by later issues)."""
+"""Debtors, debtor accounts and their parties, placements, activities and documents.
+
+Money is Decimal; every row carries its agency and client. A debtor account's `balance` is
+kept equal to principal + interest + fees - paid by the services that change those amounts,
+so lists can filter and sort on it with an index.
+"""
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+
+from portal.tenancy import TenantManager, TenantModel
+
+ZERO = Decimal("0.00")
+
+
+def money_field(**kwargs):
+    return models.DecimalField(max_digits=14, decimal_places=2, default=ZERO, **kwargs)
+
+
+class ClientOwned(TenantModel):
+    """Abstract: a row that belongs to one client of one agency."""
+
+    client = models.ForeignKey("accounts.Client", on_delete=models.PROTECT, related_name="+")
+
+    objects = TenantManager(client_lookup="client")
+
+    class Meta:
+        abstract = True
+
+
+class DebtPurpose(models.TextChoices):
+    COMMERCIAL = "commercial", "Commercial"
+    CONSUMER = "consumer", "Consumer"
+    UNKNOWN = "unknown", "Unknown"
+
+
+class Debtor(ClientOwned):
+    """A business or person that owes money. `debtor_key` identifies the same debtor across
+    the accounts one client places (normalised name + tax id last four + email)."""
+
+    class Kind(models.TextChoices):
+        BUSINESS = "business", "Business"
+        PERSON = "person", "Person"
+
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.BUSINESS)
+    name = models.CharField(max_length=200)
+    tax_id_last4 = models.CharField("tax ID (last 4)", max_length=4, blank=True)
+    time_zone = models.CharField(max_length=64, blank=True, help_text="Empty when unknown.")
+    debtor_key = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["client", "debtor_key"], name="debtor_key_unique_per_client")]
+
+    def __str__(self):
+        return self.name
+
+
+class Contact(ClientOwned):
+    """One way to reach a debtor: a phone, an email or a postal address, with its opt-out."""
+
+    class Kind(models.TextChoices):
+        PHONE = "phone", "Phone"
+        EMAIL = "email", "Email"
+        ADDRESS = "address", "Postal address"
+
+    debtor = models.ForeignKey(Debtor, on_delete=models.CASCADE, related_name="contacts")
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    value = models.CharField(max_length=400)
+    label = models.CharField(max_length=40, blank=True)
+    time_zone = models.CharField(max_length=64, blank=True)
+    opted_out_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["debtor", "kind", "value"], name="contact_unique_per_debtor")]
+
+    def __str__(self):
+        return f"{self.get_kind_display()}: {self.value}"
+
+
+class PlacementBatch(ClientOwned):
+    """One placement: an uploaded file, a form entry or an API call."""
+
+    class Source(models.TextChoices):
+        UPLOAD = "upload", "File upload"
+        FORM = "form", "Form"
+        API = "api", "API"
+
+    class Status(models.TextChoices):
+        UPLOADED = "uploaded", "Uploaded"
+        VALIDATING = "validating", "Checking rows"
+        PREVIEWED = "previewed", "Ready to place"
+        COMMITTING = "committing", "Placing accounts"
+        COMPLETED = "completed", "Completed"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    class OnDuplicate(models.TextChoices):
+        SKIP = "skip", "Skip accounts already placed"
+        UPDATE = "update", "Update accounts already placed"
+
+    source = models.CharField(max_length=8, choices=Source.choices)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.UPLOADED)
+    file_name = models.CharField(max_length=255, blank=True)
+    file_size = models.PositiveBigIntegerField(default=0)
+    file_kind = models.CharField(max_length=4, blank=True)  # csv / xlsx
+    sheet_names = models.JSONField(default=list, blank=True)
+    sheet = models.CharField(max_length=100, blank=True)
+    headers = models.JSONField(default=list, blank=True)
+    mapping = models.JSONField(default=dict, blank=True)  # field -> column index
+    options = models.JSONField(default=dict, blank=True)  # amount/date formats, encoding, delimiter
+    on_duplicate = models.CharField(max_length=6, choices=OnDuplicate.choices, default=OnDuplicate.SKIP)
+    total_rows = models.PositiveIntegerField(default=0)
+    valid_rows = models.PositiveIntegerField(default=0)
+    invalid_rows = models.PositiveIntegerField(default=0)
+    created_count = models.PositiveIntegerField(default=0)
+    updated_count = models.PositiveIntegerField(default=0)
+    skipped_count = models.PositiveIntegerField(default=0)
+    progress = models.PositiveSmallIntegerField(default=0)  # percent of the current stage
+    error_message = models.TextField(blank=True)
+    errors_sample = models.JSONField(default=list, blank=True)  # first row errors, for the preview page
+    source_file = models.FileField(upload_to="intake/", max_length=300, blank=True)
+    rejected_file = models.FileField(upload_to="intake/", max_length=300, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "placement batches"
+
+    def __str__(self):
+        return f"Placement #{self.pk} ({self.get_source_display()}{': ' + self.file_name if self.file_name else ''})"
+
+    @property
+    def is_busy(self):
+        return self.status in (self.Status.VALIDATING, self.Status.COMMITTING)
+
+
+class ColumnMapping(ClientOwned):
+    """A saved, named mapping from a client's file columns to portal fields."""
+
+    name = models.CharField(max_length=100)
+    headers = models.JSONField(default=list)
+    mapping = models.JSONField(default=dict)  # field -> header text
+    options = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["client", "name"], name="mapping_name_unique_per_client")]
+
+    def __str__(self):
+        return self.name
+
+
+class DebtorAccount(ClientOwned):
+    """One claim placed by a client."""
+
+    class Status(models.TextChoices):
+        NEW = "new", "New"
+        ACTIVE = "active", "In collection"
+        ON_HOLD = "on_hold", "On hold"
+        RECALLED = "recalled", "Recalled"
+        PAID = "paid", "Paid in full"
+        CLOSED = "closed", "Closed"
+
+    debtor = models.ForeignKey(Debtor, on_delete=models.PROTECT, related_name="accounts")
+    debtor_name = models.CharField(max_length=200)  # copy of the primary debtor's name for search and sort
+    client_reference = models.CharField(max_length=100)
+    debt_purpose = models.CharField(max_length=10, choices=DebtPurpose.choices, default=DebtPurpose.UNKNOWN)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.NEW)
+    currency = models.CharField(max_length=3, default="USD")
+    principal = money_field()
+    interest = money_field()
+    fees = money_field()
+    paid = money_field()
+    balance = money_field()
+    invoice_number = models.CharField(max_length=200, blank=True)
+    invoice_date = models.DateField(null=True, blank=True)
+    due_date = models.DateField(null=True, blank=True)
+    delinquency_date = models.DateField(null=True, blank=True)
+    placed_at = models.DateTimeField()
+    last_payment_date = models.DateField(null=True, blank=True)
+    assigned_collector = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                           on_delete=models.SET_NULL, related_name="+")
+    priority = models.IntegerField(default=0)
+    placement_batch = models.ForeignKey(PlacementBatch, null=True, blank=True, on_delete=models.SET_NULL,
+                                        related_name="accounts")
+    hold_reason = models.CharField(max_length=200, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["client", "client_reference"], name="reference_unique_per_client"),
+        ]
+        indexes = [
+            models.Index(fields=["client", "placed_at", "id"], name="acct_client_placed"),
+            models.Index(fields=["client", "balance", "id"], name="acct_client_balance"),
+            models.Index(fields=["agency", "placed_at", "id"], name="acct_agency_placed"),
+            models.Index(fields=["placement_batch"], name="acct_batch"),
+        ]
+
+    def __str__(self):
+        return f"{self.client_reference} · {self.debtor_name}"
+
+
+class AccountParty(ClientOwned):
+    """Another debtor on an account besides the primary one (DebtorAccount.debtor)."""
+
+    class Role(models.TextChoices):
+        CO_DEBTOR = "co_debtor", "Co-debtor"
+        GUARANTOR = "guarantor", "Guarantor"
+
+    account = models.ForeignKey(DebtorAccount, on_delete=models.CASCADE, related_name="parties")
+    debtor = models.ForeignKey(Debtor, on_delete=models.PROTECT, related_name="parties")
+    role = models.CharField(max_length=10, choices=Role.choices)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["account", "debtor", "role"], name="party_unique")]
+
+    def __str__(self):
+        return f"{self.debtor} ({self.get_role_display()})"
+
+
+class Activity(ClientOwned):
+    """Anything that happened on a debtor account, with who, when, and whether the client sees it."""
+
+    class Kind(models.TextChoices):
+        PLACED = "placed", "Placed"
+        UPDATED = "updated", "Updated by placement"
+        NOTE = "note", "Note"
+        MESSAGE = "message", "Message"
+        STATUS = "status", "Status change"
+        DOCUMENT = "document", "Document"
+        PAYMENT = "payment", "Payment"
+        CALL = "call", "Call"
+        EMAIL = "email", "Email"
+        LETTER = "letter", "Letter"
+
+    account = models.ForeignKey(DebtorAccount, on_delete=models.CASCADE, related_name="activities")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="+")
+    summary = models.CharField(max_length=300)
+    body = models.TextField(blank=True)
+    outcome = models.CharField(max_length=40, blank=True)
+    client_visible = models.BooleanField(default=True)
+    occurred_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        indexes = [models.Index(fields=["account", "-occurred_at"], name="activity_timeline")]
+        verbose_name_plural = "activities"
+
+    def __str__(self):
+        return self.summary
+
+
+def document_path(document, filename):
+    return f"documents/{document.agency_id}/{document.client_id}/{document.account_id}/{filename}"
+
+
+class Document(ClientOwned):
+    """A file on an account (invoice, contract, statement). Served only through a scoped view."""
+
+    account = models.ForeignKey(DebtorAccount, on_delete=models.CASCADE, related_name="documents")
+    file = models.FileField(upload_to=document_path, max_length=300)
+    name = models.CharField(max_length=200)
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveIntegerField()
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    client_visible = models.BooleanField(default=True)
+    uploaded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-uploaded_at"]
+
+    def __str__(self):
+        return self.name

@@ -235,3 +235,15 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- Placement intake limits ------------------------------------------------------------
+INTAKE_MAX_BYTES = env_int("INTAKE_MAX_BYTES", 50 * 1000 * 1000)
+INTAKE_MAX_ROWS = env_int("INTAKE_MAX_ROWS", 1_000_000)
+INTAKE_MAX_UNZIPPED_BYTES = env_int("INTAKE_MAX_UNZIPPED_BYTES", 600 * 1000 * 1000)
+INTAKE_MAX_ZIP_RATIO = env_int("INTAKE_MAX_ZIP_RATIO", 100)
+INTAKE_MAX_ZIP_ENTRIES = env_int("INTAKE_MAX_ZIP_ENTRIES", 2000)
+INTAKE_CHUNK_ROWS = env_int("INTAKE_CHUNK_ROWS", 20_000)
+DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1000 * 1000  # bigger uploads stream to a temporary file
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+# On PostgreSQL, write each chunk on a second connection while the next is parsed.
+INTAKE_PIPELINED = env_bool("INTAKE_PIPELINED", True)

@@ -1,0 +1,140 @@
+"""Turning one placement row into a record for the staging table, or into row errors."""
+import hashlib
+import zoneinfo
+from dataclasses import dataclass
+from decimal import Decimal
+
+from collections_work.intake import values
+from collections_work.intake.fields import FIELDS_BY_KEY, REQUIRED_FIELDS
+
+ZERO = Decimal("0.00")
+TIME_ZONES = frozenset(zoneinfo.available_timezones())
+
+# The order of a record, and of the staging table's columns.
+STAGE_COLUMNS = [
+    "row_no", "client_reference", "debtor_key", "debtor_kind", "debtor_name", "tax_id_last4", "time_zone",
+    "email", "phone", "address", "debt_purpose", "principal", "interest", "fees", "paid", "balance",
+    "invoice_number", "invoice_date", "due_date", "delinquency_date", "last_payment_date",
+    "co_name", "co_key", "co_email", "co_phone", "g_name", "g_key", "g_email", "g_phone",
+]
+MAX_LENGTHS = {"client_reference": 100, "debtor_name": 200, "invoice_number": 200, "co_debtor_name": 200,
+               "guarantor_name": 200, "address_line1": 200, "address_line2": 200, "city": 100, "region": 100,
+               "postal_code": 20, "country": 60}
+
+
+@dataclass
+class RowError:
+    row: int
+    column: str
+    message: str
+
+
+@dataclass
+class IntakeOptions:
+    amount_format: str = "dot"
+    date_format: str = "%m/%d/%Y"
+    default_debt_purpose: str = "unknown"
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "IntakeOptions":
+        return cls(**{k: v for k, v in (data or {}).items() if k in cls.__dataclass_fields__})
+
+
+def debtor_key(name: str, tax4: str, email: str) -> str:
+    """Identifies one debtor among a client's accounts."""
+    normal = " ".join(name.lower().split())
+    return hashlib.md5(f"{normal}|{tax4}|{email}".encode(), usedforsecurity=False).hexdigest()
+
+
+class RowValidator:
+    """Validates rows of one file. `headers` name the columns in messages ("balance '12,3x' ...")."""
+
+    def __init__(self, headers: list[str], mapping: dict[str, int], options: IntakeOptions):
+        self.options = options
+        self.columns = {field: (index, headers[index] if index < len(headers) else FIELDS_BY_KEY[field].label)
+                        for field, index in mapping.items()}
+
+    def validate(self, row_no: int, cells: list) -> tuple[tuple | None, list[RowError]]:
+        raw = self._raw(cells)
+        errors: list[RowError] = []
+        text = {field: values.cell_text(value) for field, value in raw.items()}
+        for field in REQUIRED_FIELDS:
+            if not text.get(field):
+                errors.append(RowError(row_no, self._column(field), f"{FIELDS_BY_KEY[field].label} is missing"))
+        for field, limit in MAX_LENGTHS.items():
+            if len(text.get(field, "")) > limit:
+                errors.append(RowError(row_no, self._column(field), f"{self._column(field)} is longer than {limit} characters"))
+
+        def parsed(field, parser, *args, default=None):
+            if not text.get(field):
+                return default
+            try:
+                return parser(raw[field] if parser in (values.parse_amount, values.parse_date) else text[field], *args)
+            except ValueError as error:
+                errors.append(RowError(row_no, self._column(field), f"{self._column(field)} '{text[field]}' {error}"))
+                return default
+
+        amount_format, date_format = self.options.amount_format, self.options.date_format
+        amounts = {f: parsed(f, values.parse_amount, amount_format, default=ZERO)
+                   for f in ("principal", "interest", "fees", "paid")}
+        for field, amount in amounts.items():
+            if amount < 0:
+                errors.append(RowError(row_no, self._column(field), f"{self._column(field)} '{text[field]}' is negative"))
+        balance = amounts["principal"] + amounts["interest"] + amounts["fees"] - amounts["paid"]
+        if not errors and balance <= 0:
+            errors.append(RowError(row_no, self._column("principal"), "nothing is owed: the balance after payments is zero or less"))
+        dates = {f: parsed(f, values.parse_date, date_format)
+                 for f in ("invoice_date", "due_date", "delinquency_date", "last_payment_date")}
+        email = parsed("email", values.parse_email, default="")
+        phone = parsed("phone", values.parse_phone, default="")
+        tax4 = parsed("tax_id", values.tax_id_last4, default="")
+        purpose = parsed("debt_purpose", values.parse_choice, values.PURPOSES, "commercial, consumer or unknown",
+                         default=self.options.default_debt_purpose)
+        kind = parsed("debtor_kind", values.parse_choice, values.KINDS, "business or person", default="business")
+        time_zone = text.get("time_zone", "")
+        if time_zone and time_zone not in TIME_ZONES:
+            errors.append(RowError(row_no, self._column("time_zone"),
+                                   f"{self._column('time_zone')} '{time_zone}' is not a time zone like America/Chicago"))
+        parties = [self._party(row_no, prefix, text, errors) for prefix in ("co_debtor", "guarantor")]
+        if errors:
+            return None, errors
+        name = text["debtor_name"]
+        record = (
+            row_no, text["client_reference"], debtor_key(name, tax4, email), kind, name, tax4, time_zone,
+            email, phone, self._address(text), purpose,
+            amounts["principal"], amounts["interest"], amounts["fees"], amounts["paid"], balance,
+            text.get("invoice_number", ""), dates["invoice_date"], dates["due_date"],
+            dates["delinquency_date"] or dates["due_date"], dates["last_payment_date"],
+            *parties[0], *parties[1],
+        )
+        return record, []
+
+    def _raw(self, cells: list) -> dict:
+        width = len(cells)
+        return {field: cells[index] for field, (index, _header) in self.columns.items() if index < width}
+
+    def _column(self, field: str) -> str:
+        return self.columns[field][1] if field in self.columns else FIELDS_BY_KEY[field].label
+
+    def _party(self, row_no, prefix, text, errors) -> tuple:
+        name = text.get(f"{prefix}_name", "")
+        email = text.get(f"{prefix}_email", "")
+        phone = text.get(f"{prefix}_phone", "")
+        if not name:
+            if email or phone:
+                errors.append(RowError(row_no, self._column(f"{prefix}_name"),
+                                       f"{FIELDS_BY_KEY[prefix + '_name'].label} is missing but contact details are given"))
+            return "", "", "", ""
+        try:
+            email = values.parse_email(email) if email else ""
+            phone = values.parse_phone(phone) if phone else ""
+        except ValueError as error:
+            errors.append(RowError(row_no, self._column(f"{prefix}_name"), f"{FIELDS_BY_KEY[prefix + '_name'].label}'s contact {error}"))
+        return name, debtor_key(name, "", email), email, phone
+
+    @staticmethod
+    def _address(text: dict) -> str:
+        locality = " ".join(p for p in (text.get("region", ""), text.get("postal_code", "")) if p)
+        parts = [text.get("address_line1", ""), text.get("address_line2", ""), text.get("city", ""), locality,
+                 text.get("country", "")]
+        return ", ".join(p for p in parts if p)

@@ -1,0 +1,122 @@
+"""Parsers for the values in a placement row. Each returns the parsed value or raises
+ValueError with a plain message; the row validator adds the column and row."""
+import re
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+CENTS = Decimal("0.01")
+AMOUNT_FORMATS = {
+    "dot": ("1,234.56 (dot for decimals)", ",", "."),
+    "comma": ("1.234,56 (comma for decimals)", ".", ","),
+}
+DATE_FORMATS = {
+    "%m/%d/%Y": "MM/DD/YYYY (US)",
+    "%d/%m/%Y": "DD/MM/YYYY",
+    "%d.%m.%Y": "DD.MM.YYYY",
+    "%Y/%m/%d": "YYYY/MM/DD",
+    "%m-%d-%Y": "MM-DD-YYYY",
+    "%d-%m-%Y": "DD-MM-YYYY",
+}
+_CURRENCY = re.compile(r"[$€£¥]|\b(USD|EUR|GBP|CAD)\b", re.IGNORECASE)
+_PLAIN_AMOUNT = re.compile(r"^\d+(\.\d{1,2})?$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def cell_text(value) -> str:
+    """A cell as trimmed text (XLSX cells may be numbers, dates or None)."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, datetime):
+        return value.date().isoformat()
+    return str(value).strip()
+
+
+def parse_amount(value, amount_format: str = "dot") -> Decimal:
+    """`1234.5`, `$1,234.56`, `(12.00)` (negative), or `1.234,56` with the comma format."""
+    if isinstance(value, bool):
+        raise ValueError("is not an amount")
+    if isinstance(value, (int, float, Decimal)):
+        try:
+            return Decimal(str(value)).quantize(CENTS, rounding=ROUND_HALF_UP)
+        except InvalidOperation:
+            raise ValueError("is not an amount") from None
+    text = str(value).strip()
+    negative = False
+    if text.startswith("(") and text.endswith(")"):
+        negative, text = True, text[1:-1].strip()
+    text = _CURRENCY.sub("", text).strip()
+    if text.startswith("-"):
+        negative, text = not negative, text[1:].strip()
+    thousands, decimal_mark = AMOUNT_FORMATS[amount_format][1:]
+    text = text.replace(" ", "").replace("\u00a0", "").replace(thousands, "")
+    if decimal_mark != ".":
+        text = text.replace(decimal_mark, ".")
+    if not _PLAIN_AMOUNT.match(text):
+        raise ValueError("is not an amount")
+    amount = Decimal(text).quantize(CENTS)
+    return -amount if negative else amount
+
+
+def parse_date(value, date_format: str = "%m/%d/%Y") -> date:
+    """ISO dates always; otherwise the client's chosen format. XLSX date cells pass through."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    text = str(value).strip()
+    try:
+        return date.fromisoformat(text[:10]) if len(text) >= 10 and text[4] == "-" else _strptime(text, date_format)
+    except ValueError:
+        raise ValueError(f"is not a date (use YYYY-MM-DD or {DATE_FORMATS.get(date_format, date_format)})") from None
+
+
+def _strptime(text: str, date_format: str) -> date:
+    return datetime.strptime(text, date_format).date()
+
+
+def parse_email(value: str) -> str:
+    text = value.strip().lower()
+    if not _EMAIL.match(text) or len(text) > 254:
+        raise ValueError("is not an email address")
+    return text
+
+
+def parse_phone(value: str) -> str:
+    text = value.strip()
+    digits = re.sub(r"\D", "", text)
+    if not 7 <= len(digits) <= 15:
+        raise ValueError("is not a phone number (7 to 15 digits)")
+    return ("+" if text.startswith("+") else "") + digits
+
+
+def tax_id_last4(value: str) -> str:
+    """Only the last four digits are ever kept."""
+    digits = re.sub(r"\D", "", value)
+    if len(digits) < 4:
+        raise ValueError("is not a tax ID (needs at least 4 digits)")
+    return digits[-4:]
+
+
+PURPOSES = {"commercial": "commercial", "business": "commercial", "b2b": "commercial", "trade": "commercial",
+            "consumer": "consumer", "personal": "consumer", "b2c": "consumer", "household": "consumer",
+            "unknown": "unknown"}
+KINDS = {"business": "business", "company": "business", "corporation": "business", "corp": "business",
+         "llc": "business", "ltd": "business", "org": "business", "organisation": "business",
+         "organization": "business", "person": "person", "individual": "person", "consumer": "person",
+         "private": "person"}
+
+
+def parse_choice(value: str, choices: dict, allowed: str) -> str:
+    key = value.strip().lower()
+    if key not in choices:
+        raise ValueError(f"is not one of {allowed}")
+    return choices[key]
+
+
+def neutralise_formula(text: str) -> str:
+    """For exports: a cell a spreadsheet would run as a formula is prefixed with a quote."""
+    if text and text[0] in "=+-@\t\r":
+        return "'" + text
+    return text

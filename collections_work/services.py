@@ -1,0 +1,319 @@
+"""Services for placements and debtor accounts (keyword-only, one transaction, audited)."""
+import uuid
+from pathlib import Path
+
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.utils import timezone
+from django.utils.text import get_valid_filename
+
+from accounts.models import Role
+from collections_work.intake import fields as intake_fields
+from collections_work.intake import reader
+from collections_work.intake.commit import ChunkWriter
+from collections_work.intake.files import IntakeError, check_upload
+from collections_work.intake.rows import IntakeOptions, RowValidator
+from collections_work.models import Activity, ColumnMapping, DebtorAccount, Document, PlacementBatch
+from portal.audit import audit_record
+from portal.errors import DomainError, NotAllowed
+
+PLACING_ROLES = {Role.CLIENT_ADMIN, Role.CLIENT_USER, Role.AGENCY_ADMIN, Role.MANAGER}
+DEFAULT_OPTIONS = {"amount_format": "dot", "date_format": "%m/%d/%Y", "default_debt_purpose": "unknown"}
+
+
+def _check_may_place(actor, client):
+    membership = getattr(actor, "membership", None)
+    if membership is None or membership.role not in PLACING_ROLES:
+        raise NotAllowed("You cannot place accounts.")
+    if membership.is_client_role and membership.client_id != client.pk:
+        raise NotAllowed("You can place accounts only for your own client.")
+
+
+# --- Upload, mapping, preview, commit ------------------------------------------------------
+
+def placement_upload(*, agency, actor, client, uploaded_file) -> PlacementBatch:
+    """Store an upload, check it, find its header and guess the column mapping."""
+    _check_may_place(actor, client)
+    name = get_valid_filename(Path(uploaded_file.name).name) or "upload"
+    stored = default_storage.save(f"intake/{agency.pk}/{client.pk}/{uuid.uuid4().hex}/{name}", uploaded_file)
+    path = Path(default_storage.path(stored))
+    try:
+        kind = check_upload(uploaded_file.name, path)
+        info = reader.inspect(path, kind)
+    except IntakeError:
+        default_storage.delete(stored)
+        raise
+    with transaction.atomic():
+        batch = PlacementBatch.objects.create(
+            agency=agency, client=client, source=PlacementBatch.Source.UPLOAD, created_by=actor,
+            file_name=uploaded_file.name[:255], file_size=path.stat().st_size, file_kind=kind,
+            source_file=stored, sheet_names=info.sheet_names, sheet=info.sheet, headers=info.headers,
+            mapping=_best_mapping(info.headers),
+            options=DEFAULT_OPTIONS | _read_options(info),
+        )
+        audit_record(action="placement.uploaded", actor=actor, agency=agency, client=client, obj=batch,
+                     after={"file": batch.file_name, "size": batch.file_size})
+    return batch
+
+
+def _read_options(info: reader.TableInfo) -> dict:
+    return {"encoding": info.encoding, "delimiter": info.delimiter, "header_row": info.header_row}
+
+
+def _best_mapping(headers):
+    """A saved mapping whose columns all appear in this file wins over a fresh guess."""
+    for saved in ColumnMapping.objects.all():
+        mapping = intake_fields.mapping_from_names(headers, saved.mapping)
+        if len(mapping) == len(saved.mapping) and set(intake_fields.REQUIRED_FIELDS) <= set(mapping):
+            return mapping
+    return intake_fields.guess_mapping(headers)
+
+
+def placement_choose_sheet(*, agency, actor, batch, sheet) -> PlacementBatch:
+    _check_may_place(actor, batch.client)
+    if sheet not in batch.sheet_names:
+        raise DomainError(f"The workbook has no sheet named “{sheet}”.", field="sheet")
+    info = reader.inspect(Path(batch.source_file.path), batch.file_kind, sheet=sheet)
+    batch.sheet, batch.headers = info.sheet, info.headers
+    batch.mapping = _best_mapping(info.headers)
+    batch.options = batch.options | _read_options(info)
+    batch.save(update_fields=["sheet", "headers", "mapping", "options"])
+    return batch
+
+
+def placement_set_mapping(*, agency, actor, batch, mapping: dict, options: dict, on_duplicate: str,
+                          save_as: str = "") -> PlacementBatch:
+    """Check and store the mapping, optionally save it by name, then start the preview."""
+    _check_may_place(actor, batch.client)
+    if batch.status not in (PlacementBatch.Status.UPLOADED, PlacementBatch.Status.PREVIEWED):
+        raise DomainError("This placement is already being placed.")
+    mapping = {field: int(index) for field, index in mapping.items() if index is not None and index != ""}
+    missing = [intake_fields.FIELDS_BY_KEY[f].label for f in intake_fields.REQUIRED_FIELDS if f not in mapping]
+    if missing:
+        raise DomainError(f"Choose the column for: {', '.join(missing)}.", field="mapping")
+    used = {}
+    for field, index in mapping.items():
+        if not 0 <= index < len(batch.headers):
+            raise DomainError(f"{intake_fields.FIELDS_BY_KEY[field].label}: no such column.", field="mapping")
+        if index in used:
+            raise DomainError(f"Column “{batch.headers[index]}” is chosen for both "
+                              f"{intake_fields.FIELDS_BY_KEY[used[index]].label} and "
+                              f"{intake_fields.FIELDS_BY_KEY[field].label}.", field="mapping")
+        used[index] = field
+    with transaction.atomic():
+        batch = PlacementBatch.objects.select_for_update().get(pk=batch.pk)
+        batch.mapping, batch.on_duplicate = mapping, on_duplicate
+        batch.options = batch.options | {k: options[k] for k in DEFAULT_OPTIONS if k in options}
+        batch.status, batch.progress = PlacementBatch.Status.VALIDATING, 0
+        batch.save()
+        if save_as.strip():
+            _save_mapping(batch, save_as.strip())
+        _after_commit_run("placement_preview", batch)
+    return batch
+
+
+def _save_mapping(batch, name):
+    by_name = {field: batch.headers[index] for field, index in batch.mapping.items()}
+    ColumnMapping.objects.update_or_create(
+        agency=batch.agency, client=batch.client, name=name[:100],
+        defaults={"headers": batch.headers, "mapping": by_name, "options": {k: batch.options[k] for k in DEFAULT_OPTIONS}},
+    )
+
+
+def placement_commit(*, agency, actor, batch) -> PlacementBatch:
+    """Place the valid rows of a previewed upload (in the worker)."""
+    _check_may_place(actor, batch.client)
+    with transaction.atomic():
+        batch = PlacementBatch.objects.select_for_update().get(pk=batch.pk)
+        if batch.status != PlacementBatch.Status.PREVIEWED:
+            raise DomainError("Only a checked placement can be placed.")
+        if batch.valid_rows == 0:
+            raise DomainError("No row is valid: fix the file and upload it again.")
+        batch.status, batch.progress = PlacementBatch.Status.COMMITTING, 0
+        batch.save(update_fields=["status", "progress"])
+        audit_record(action="placement.commit_started", actor=actor, agency=agency, client=batch.client, obj=batch)
+        _after_commit_run("placement_commit", batch)
+    return batch
+
+
+def placement_cancel(*, agency, actor, batch) -> PlacementBatch:
+    _check_may_place(actor, batch.client)
+    with transaction.atomic():
+        batch = PlacementBatch.objects.select_for_update().get(pk=batch.pk)
+        if batch.status not in (PlacementBatch.Status.UPLOADED, PlacementBatch.Status.PREVIEWED,
+                                PlacementBatch.Status.FAILED):
+            raise DomainError("This placement cannot be cancelled now.")
+        batch.status = PlacementBatch.Status.CANCELLED
+        batch.save(update_fields=["status"])
+        audit_record(action="placement.cancelled", actor=actor, agency=agency, client=batch.client, obj=batch)
+    return batch
+
+
+def _after_commit_run(task_name, batch):
+    """Hand the batch to the worker once this transaction has committed."""
+    from collections_work import tasks
+
+    task = getattr(tasks, task_name)
+    transaction.on_commit(lambda: task.delay(batch.pk, batch.agency_id))
+
+
+# --- Single and bulk placement (form and API) --------------------------------------------
+
+FORM_FIELDS = [f.key for f in intake_fields.FIELDS]
+
+
+def accounts_place(*, agency, actor, client, rows: list[dict], source: str, on_duplicate: str = "skip",
+                   options: dict | None = None):
+    """Place accounts given as {field: value} dicts. All rows are valid or nothing is saved.
+
+    Returns (batch, accounts); raises RowsInvalid with every row's errors otherwise."""
+    _check_may_place(actor, client)
+    validator = RowValidator(FORM_FIELDS, {f: i for i, f in enumerate(FORM_FIELDS)},
+                             IntakeOptions.from_dict(DEFAULT_OPTIONS | {"date_format": "%Y-%m-%d"} | (options or {})))
+    records, problems, seen = [], [], {}
+    for number, row in enumerate(rows, start=1):
+        record, errors = validator.validate(number, [row.get(f) for f in FORM_FIELDS])
+        if record is not None and seen.setdefault(record[1], number) != number:
+            errors, record = [_dup_error(number, record[1], seen[record[1]])], None
+        if record is None:
+            problems.append({"row": number, "errors": [{"field": _field_of(e.column), "message": e.message}
+                                                       for e in errors]})
+        else:
+            records.append(record)
+    if problems:
+        raise RowsInvalid(problems)
+    with transaction.atomic():
+        batch = PlacementBatch.objects.create(
+            agency=agency, client=client, source=source, created_by=actor, status=PlacementBatch.Status.COMMITTING,
+            on_duplicate=on_duplicate, total_rows=len(rows), valid_rows=len(records))
+        writer = ChunkWriter(batch, update_existing=on_duplicate == PlacementBatch.OnDuplicate.UPDATE)
+        writer.write(records)
+        _finish(batch, writer.counts)
+        audit_record(action="placement.completed", actor=actor, agency=agency, client=client, obj=batch,
+                     after={"source": source, "created": batch.created_count, "updated": batch.updated_count,
+                            "skipped": batch.skipped_count})
+    accounts = list(DebtorAccount.objects.filter(client=client, client_reference__in=[r[1] for r in records]))
+    return batch, accounts
+
+
+class RowsInvalid(DomainError):
+    def __init__(self, problems: list[dict]):
+        super().__init__(f"{len(problems)} row(s) have errors; nothing was placed.", code="rows_invalid")
+        self.problems = problems
+
+
+def _dup_error(number, reference, first):
+    from collections_work.intake.rows import RowError
+
+    return RowError(number, "client_reference", f"client reference '{reference}' appears again (first in row {first})")
+
+
+def _field_of(column: str) -> str:
+    """Form and API rows use field keys as column names; labels map back to keys."""
+    if column in intake_fields.FIELDS_BY_KEY:
+        return column
+    for field in intake_fields.FIELDS:
+        if field.label == column:
+            return field.key
+    return column
+
+
+def _finish(batch, counts):
+    batch.created_count, batch.updated_count, batch.skipped_count = counts.created, counts.updated, counts.skipped
+    batch.status, batch.progress, batch.completed_at = PlacementBatch.Status.COMPLETED, 100, timezone.now()
+    batch.save()
+
+
+# --- Account actions (client side) ----------------------------------------------------------
+
+def _record_activity(account, *, kind, actor, summary, body="", client_visible=True):
+    return Activity.objects.create(agency_id=account.agency_id, client_id=account.client_id, account=account,
+                                   kind=kind, actor=actor, summary=summary[:300], body=body,
+                                   client_visible=client_visible, occurred_at=timezone.now())
+
+
+def _check_client_admin_or_staff(actor, account, *, allow_client_user=False):
+    membership = actor.membership
+    if membership.is_client_role:
+        if membership.client_id != account.client_id:
+            raise NotAllowed()
+        if membership.role == Role.CLIENT_USER and not allow_client_user:
+            raise NotAllowed("Read-only users cannot change accounts.")
+    elif membership.role not in (Role.AGENCY_ADMIN, Role.MANAGER, Role.COLLECTOR):
+        raise NotAllowed()
+
+
+CLOSED_STATUSES = {DebtorAccount.Status.RECALLED, DebtorAccount.Status.PAID, DebtorAccount.Status.CLOSED}
+
+
+def account_set_status(*, agency, actor, account, status, reason) -> DebtorAccount:
+    """Recall, hold or release an account (client actions), with a reason on the timeline."""
+    _check_client_admin_or_staff(actor, account)
+    reason = (reason or "").strip()
+    if not reason:
+        raise DomainError("Give a reason; it is shown on the account's timeline.", field="reason")
+    allowed = {
+        DebtorAccount.Status.RECALLED: {DebtorAccount.Status.NEW, DebtorAccount.Status.ACTIVE, DebtorAccount.Status.ON_HOLD},
+        DebtorAccount.Status.ON_HOLD: {DebtorAccount.Status.NEW, DebtorAccount.Status.ACTIVE},
+        DebtorAccount.Status.ACTIVE: {DebtorAccount.Status.ON_HOLD},
+    }
+    with transaction.atomic():
+        account = DebtorAccount.objects.select_for_update().get(pk=account.pk)
+        if status not in allowed or account.status not in allowed[status]:
+            raise DomainError(f"An account that is {account.get_status_display().lower()} cannot be "
+                              f"{'released' if status == DebtorAccount.Status.ACTIVE else 'put ' + DebtorAccount.Status(status).label.lower()}.",
+                              field="status")
+        before = account.status
+        account.status = status
+        account.hold_reason = reason[:200] if status == DebtorAccount.Status.ON_HOLD else ""
+        account.save(update_fields=["status", "hold_reason", "updated_at"])
+        label = {DebtorAccount.Status.RECALLED: "Recalled", DebtorAccount.Status.ON_HOLD: "Put on hold",
+                 DebtorAccount.Status.ACTIVE: "Released from hold"}[status]
+        _record_activity(account, kind=Activity.Kind.STATUS, actor=actor, summary=f"{label}: {reason}")
+        audit_record(action="account.status_changed", actor=actor, agency=agency, client=account.client,
+                     obj=account, before={"status": before}, after={"status": status, "reason": reason})
+    return account
+
+
+def account_add_note(*, agency, actor, account, text, kind=Activity.Kind.NOTE) -> Activity:
+    """A note (or, with kind=MESSAGE, a message to the agency) on the account's timeline."""
+    _check_client_admin_or_staff(actor, account, allow_client_user=kind == Activity.Kind.MESSAGE)
+    text = (text or "").strip()
+    if not text:
+        raise DomainError("Write something first.", field="text")
+    if len(text) > 5000:
+        raise DomainError("Keep it under 5,000 characters.", field="text")
+    summary = ("Message to the agency: " if kind == Activity.Kind.MESSAGE else "Note: ") + text.splitlines()[0]
+    with transaction.atomic():
+        activity = _record_activity(account, kind=kind, actor=actor, summary=summary[:300], body=text)
+        audit_record(action=f"account.{kind}_added", actor=actor, agency=agency, client=account.client, obj=account)
+    return activity
+
+
+DOCUMENT_TYPES = {".pdf": "application/pdf", ".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
+                  ".csv": "text/csv", ".txt": "text/plain",
+                  ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                  ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document"}
+DOCUMENT_MAX_BYTES = 20 * 1000 * 1000
+
+
+def account_add_document(*, agency, actor, account, uploaded_file) -> Document:
+    _check_client_admin_or_staff(actor, account)
+    suffix = Path(uploaded_file.name).suffix.lower()
+    if suffix not in DOCUMENT_TYPES:
+        raise DomainError(f"{uploaded_file.name}: attach a PDF, image, CSV, text, Word or Excel file.", field="file")
+    if uploaded_file.size > DOCUMENT_MAX_BYTES:
+        raise DomainError(f"{uploaded_file.name} is over 20 MB.", field="file")
+    with transaction.atomic():
+        document = Document(agency=agency, client=account.client, account=account, name=uploaded_file.name[:200],
+                            content_type=DOCUMENT_TYPES[suffix], size=uploaded_file.size, uploaded_by=actor)
+        document.file.save(get_valid_filename(uploaded_file.name), uploaded_file, save=False)
+        document.save()
+        _record_activity(account, kind=Activity.Kind.DOCUMENT, actor=actor, summary=f"Document added: {document.name}")
+        audit_record(action="account.document_added", actor=actor, agency=agency, client=account.client, obj=document)
+    return document
+
+
+def settings_intake_limits() -> dict:
+    return {"max_mb": settings.INTAKE_MAX_BYTES // 1_000_000, "max_rows": settings.INTAKE_MAX_ROWS}
