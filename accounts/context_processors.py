@@ -1,5 +1,5 @@
 """Navigation for the signed-in user's role."""
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 
 from accounts.models import Role
 
@@ -7,12 +7,16 @@ NAV = {
     "staff": [
         ("Home", "agency_home", None),
         ("Clients", "client_list", None),
+        ("Accounts", "debtor_account_list", None),
+        ("Placements", "placement_list", None),
         ("Team", "team_list", {Role.AGENCY_ADMIN, Role.MANAGER}),
         ("Audit log", "audit_log", {Role.AGENCY_ADMIN}),
         ("Settings", "agency_settings", {Role.AGENCY_ADMIN}),
     ],
     "client": [
         ("Home", "client_home", None),
+        ("Accounts", "debtor_account_list", None),
+        ("Placements", "placement_list", None),
         ("Contract terms", "client_terms", None),
         ("Team", "client_team", None),
         ("API keys", "api_keys", {Role.CLIENT_ADMIN}),
@@ -28,7 +32,10 @@ def membership(request):
     items = []
     for label, url_name, roles in NAV[section]:
         if roles is None or member.role in roles:
-            url = reverse(url_name)
+            try:
+                url = reverse(url_name)
+            except NoReverseMatch:  # an app whose pages are not installed
+                continue
             items.append({"label": label, "url": url, "active": request.path == url or (
                 url != reverse(NAV[section][0][1]) and request.path.startswith(url))})
     return {"membership": member, "nav_items": items}

@@ -13,6 +13,7 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
     path("", include("accounts.urls")),
+    path("", include("collections_work.urls")),
 ]
 
 handler404 = "portal.errors_views.not_found"
