@@ -9,6 +9,7 @@ NAV = {
         ("Clients", "client_list", None),
         ("Accounts", "debtor_account_list", None),
         ("Placements", "placement_list", None),
+        ("Intake", "intake_summary", {Role.AGENCY_ADMIN, Role.MANAGER}),
         ("Team", "team_list", {Role.AGENCY_ADMIN, Role.MANAGER}),
         ("Audit log", "audit_log", {Role.AGENCY_ADMIN}),
         ("Settings", "agency_settings", {Role.AGENCY_ADMIN}),

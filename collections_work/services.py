@@ -300,11 +300,7 @@ DOCUMENT_MAX_BYTES = 20 * 1000 * 1000
 
 def account_add_document(*, agency, actor, account, uploaded_file) -> Document:
     _check_client_admin_or_staff(actor, account)
-    suffix = Path(uploaded_file.name).suffix.lower()
-    if suffix not in DOCUMENT_TYPES:
-        raise DomainError(f"{uploaded_file.name}: attach a PDF, image, CSV, text, Word or Excel file.", field="file")
-    if uploaded_file.size > DOCUMENT_MAX_BYTES:
-        raise DomainError(f"{uploaded_file.name} is over 20 MB.", field="file")
+    _check_document(uploaded_file)
     with transaction.atomic():
         document = Document(agency=agency, client=account.client, account=account, name=uploaded_file.name[:200],
                             content_type=DOCUMENT_TYPES[suffix], size=uploaded_file.size, uploaded_by=actor)
@@ -317,3 +313,33 @@ def account_add_document(*, agency, actor, account, uploaded_file) -> Document:
 
 def settings_intake_limits() -> dict:
     return {"max_mb": settings.INTAKE_MAX_BYTES // 1_000_000, "max_rows": settings.INTAKE_MAX_ROWS}
+
+
+def _check_document(uploaded_file):
+    suffix = Path(uploaded_file.name).suffix.lower()
+    if suffix not in DOCUMENT_TYPES:
+        raise DomainError(f"{uploaded_file.name}: attach a PDF, image, CSV, text, Word or Excel file.", field="documents")
+    if uploaded_file.size > DOCUMENT_MAX_BYTES:
+        raise DomainError(f"{uploaded_file.name} is over 20 MB.", field="documents")
+
+
+def account_place_with_documents(*, agency, actor, client, row: dict, documents: list, on_duplicate="skip"):
+    """The single-account form: place one account and attach its documents, all or nothing."""
+    for uploaded_file in documents:
+        _check_document(uploaded_file)
+    with transaction.atomic():
+        batch, accounts = accounts_place(agency=agency, actor=actor, client=client, rows=[row], source="form",
+                                         on_duplicate=on_duplicate)
+        account = accounts[0]
+        for uploaded_file in documents:
+            account_add_document(agency=agency, actor=actor, account=account, uploaded_file=uploaded_file)
+    return batch, account
+
+
+def placement_apply_saved_mapping(*, agency, actor, batch, saved) -> PlacementBatch:
+    """Map this file's columns the way a saved mapping named them (matching headers by name)."""
+    _check_may_place(actor, batch.client)
+    batch.mapping = intake_fields.mapping_from_names(batch.headers, saved.mapping)
+    batch.options = batch.options | saved.options
+    batch.save(update_fields=["mapping", "options"])
+    return batch

@@ -55,19 +55,41 @@ FIELDS_BY_KEY = {f.key: f for f in FIELDS}
 REQUIRED_FIELDS = [f.key for f in FIELDS if f.required]
 
 
+ABBREVIATIONS = {"cust": "customer", "acct": "account", "acc": "account", "no": "number", "num": "number",
+                 "nbr": "number", "amt": "amount", "bal": "balance", "addr": "address", "inv": "invoice",
+                 "dt": "date", "ref": "reference", "tel": "phone", "ph": "phone", "st": "state", "zipcode": "zip",
+                 "e": "email", "mail": "email", "co": "co", "orig": "original"}
+
+
 def normalise_header(text) -> str:
-    return re.sub(r"[^a-z0-9]+", " ", str(text or "").lower()).strip()
+    """Lower case, '#' read as 'number', punctuation dropped, common abbreviations spelled out."""
+    words = re.sub(r"[^a-z0-9]+", " ", str(text or "").lower().replace("#", " number ")).split()
+    return " ".join(ABBREVIATIONS.get(word, word) for word in words)
 
 
-_SYNONYMS = {}
+_SYNONYMS: dict[str, str] = {}
+_TOKEN_SETS: list[tuple[frozenset, str]] = []
 for _field in FIELDS:
     for _name in (_field.key.replace("_", " "), _field.label, *_field.synonyms):
         _SYNONYMS.setdefault(normalise_header(_name), _field.key)
+        _TOKEN_SETS.append((frozenset(normalise_header(_name).split()), _field.key))
 
 
 def field_for_header(header) -> str | None:
-    """The field a column name most likely means, or None."""
-    return _SYNONYMS.get(normalise_header(header))
+    """The field a column name most likely means, or None: the exact name, the same words in
+    another order ("Date due"), or failing that the synonym sharing most of its words."""
+    normal = normalise_header(header)
+    if normal in _SYNONYMS:
+        return _SYNONYMS[normal]
+    words = frozenset(normal.split())
+    if not any(ch.isalpha() for ch in normal):  # numbers are data, not column names
+        return None
+    best, best_score = None, 0.0
+    for synonym_words, key in _TOKEN_SETS:
+        score = len(words & synonym_words) / len(words | synonym_words)
+        if score > best_score:
+            best, best_score = key, score
+    return best if best_score >= 0.5 else None
 
 
 def guess_mapping(headers: list[str]) -> dict[str, int]:

@@ -154,16 +154,28 @@ def _header_cells(cells) -> list[str]:
 
 
 def inspect(path: Path, kind: str, *, sheet: str = "") -> TableInfo:
-    """Find the sheets, encoding, delimiter and header row of a file."""
+    """Find the sheets, encoding, delimiter and header row of a file. For a workbook with no
+    sheet chosen, the first sheet that has a header row is taken."""
     info = TableInfo(kind=kind, headers=[], header_row=0)
     if kind == "xlsx":
         workbook = _open_workbook(path)
         info.sheet_names = list(workbook.sheetnames)
         workbook.close()
-        info.sheet = sheet if sheet in info.sheet_names else info.sheet_names[0]
+        if not sheet:
+            for name in info.sheet_names[:-1]:
+                try:
+                    return _find_header(path, TableInfo(kind=kind, headers=[], header_row=0,
+                                                        sheet_names=info.sheet_names, sheet=name))
+                except IntakeError:
+                    continue
+        info.sheet = sheet if sheet in info.sheet_names else info.sheet_names[-1]
     else:
         info.encoding = detect_encoding(path)
         info.delimiter = detect_delimiter(path, info.encoding)
+    return _find_header(path, info)
+
+
+def _find_header(path: Path, info: TableInfo) -> TableInfo:
     try:
         for number, cells in enumerate(records(path, info), start=1):
             if number > HEADER_SEARCH_ROWS:
