@@ -222,6 +222,8 @@ class FeeTier(TenantModel):
     max_age_days = models.PositiveIntegerField(null=True, blank=True, help_text="Empty means no upper bound.")
     fee_percent = models.DecimalField(max_digits=5, decimal_places=2, validators=PERCENT)
 
+    objects = TenantManager(client_lookup="terms__client")
+
     class Meta:
         ordering = ["min_age_days"]
 

@@ -74,7 +74,7 @@ def invitation_create(*, agency, actor, email, role, client=None) -> tuple[Invit
                      after={"email": email, "role": role, "client": client.pk if client else None})
         link = settings.SITE_URL + reverse("invitation_accept", args=[token])
         email_schedule(
-            key=f"invitation:{invitation.pk}", to=email, agency=agency,
+            key=f"invitation:{invitation.pk}", to=email, agency=agency, client=client,
             subject=f"{agency.name} invited you to the collections portal",
             template="invitation",
             context={"agency": agency, "client": client, "invitation": invitation, "link": link, "inviter": actor},

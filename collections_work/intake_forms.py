@@ -62,7 +62,7 @@ class MappingForm(forms.Form):
 
 
 class SavedMappingForm(forms.Form):
-    saved = forms.ModelChoiceField(queryset=ColumnMapping.objects.none(), label="Use a saved mapping")
+    saved = forms.ModelChoiceField(queryset=None, label="Use a saved mapping")  # set per client below
 
     def __init__(self, *args, client, **kwargs):
         super().__init__(*args, **kwargs)

@@ -11,13 +11,15 @@ from portal.models import OutboundEmail
 from portal.tenancy import unscoped
 
 
-def email_schedule(*, key: str, to: str, subject: str, template: str, context: dict, agency=None) -> OutboundEmail:
+def email_schedule(*, key: str, to: str, subject: str, template: str, context: dict, agency=None,
+                   client=None) -> OutboundEmail:
     with unscoped():  # the key is global; look it up across tenants
         existing = OutboundEmail.objects.filter(idempotency_key=key).first()
     if existing is not None:
         return existing
     email = OutboundEmail(
         agency=agency,
+        client=client,
         idempotency_key=key,
         to=to,
         subject=subject,

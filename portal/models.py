@@ -59,6 +59,7 @@ class OutboundEmail(models.Model):
         FAILED = "failed", "Failed"
 
     agency = models.ForeignKey("accounts.Agency", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    client = models.ForeignKey("accounts.Client", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     idempotency_key = models.CharField(max_length=200, unique=True)
     to = models.EmailField()
     subject = models.CharField(max_length=200)
@@ -70,7 +71,7 @@ class OutboundEmail(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)
 
-    objects = TenantManager()
+    objects = TenantManager(client_lookup="client")
 
     class Meta:
         ordering = ["-created_at"]

@@ -12,3 +12,11 @@ SITE_URL = "http://testserver"
 # Tests run inside a transaction that a second connection cannot see; the pipelined writer
 # is exercised by its own transactional test.
 INTAKE_PIPELINED = False
+
+# SQLite: a file, not memory, so a worker thread started by a browser test sees the same
+# database as the live server (one file per test process).
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):  # noqa: F405
+    import os
+    import tempfile
+
+    DATABASES["default"]["TEST"] = {"NAME": os.path.join(tempfile.gettempdir(), f"portal-test-{os.getpid()}.sqlite3")}  # noqa: F405
