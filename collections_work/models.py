@@ -190,6 +190,8 @@ class DebtorAccount(ClientOwned):
     placement_batch = models.ForeignKey(PlacementBatch, null=True, blank=True, on_delete=models.SET_NULL,
                                         related_name="accounts")
     hold_reason = models.CharField(max_length=200, blank=True)
+    cease_communication_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the debtor asked not to be contacted about this account.")
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -280,3 +282,37 @@ class Document(ClientOwned):
 
     def __str__(self):
         return self.name
+
+
+class ContactPolicy(TenantModel):
+    """An agency's own contact rules. For consumer and unknown-purpose accounts the legal rules
+    (Regulation F) always apply on top; these settings cover commercial accounts and may only
+    tighten the calling hours for the others."""
+
+    earliest_hour = models.PositiveSmallIntegerField(default=8, help_text="Earliest local hour for any contact.")
+    latest_hour = models.PositiveSmallIntegerField(default=21, help_text="Contact must end before this local hour.")
+    commercial_weekly_call_cap = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="Call attempts per account in 7 days for commercial accounts; empty: no cap.")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["agency"], name="one_contact_policy_per_agency")]
+
+    def __str__(self):
+        return f"Contact policy of {self.agency_id}"
+
+
+class Dispute(ClientOwned):
+    """A debtor's dispute of an account. While open, nobody contacts the debtor about it."""
+
+    account = models.ForeignKey(DebtorAccount, on_delete=models.CASCADE, related_name="disputes")
+    reason = models.TextField()
+    opened_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    opened_at = models.DateTimeField()
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolution = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-opened_at"]
+
+    def __str__(self):
+        return f"Dispute on {self.account_id} ({'open' if self.resolved_at is None else 'resolved'})"

@@ -1,0 +1,136 @@
+"""Contact compliance: the one policy every outbound contact asks first.
+
+`contact_decision(account=..., channel=..., contact=..., at=...)` runs every rule and returns a
+Decision that says, in plain words, why a contact is blocked. Rules are small functions in
+RULES, so a new one is a function and a line, not another `if` somewhere in a view.
+
+For accounts whose debt purpose is consumer or unknown the legal rules always apply (12 CFR
+1006.14 and 1006.6): at most 7 call attempts in 7 consecutive days, none within 7 days after a
+telephone conversation, and no contact outside 08:00-21:00 in the debtor's local time. For
+commercial accounts the agency's ContactPolicy applies (default: the same hours, no call cap).
+"""
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from django.utils import timezone
+
+from collections_work.models import Activity, Contact, ContactPolicy, DebtPurpose, Dispute
+
+WINDOW = timedelta(days=7)
+LEGAL_CALL_CAP = 7
+LEGAL_EARLIEST_HOUR, LEGAL_LATEST_HOUR = 8, 21
+# Where a debtor's zone is unknown, the calling window must hold in all of these.
+UNKNOWN_ZONE_CANDIDATES = ("America/New_York", "America/Chicago", "America/Denver", "America/Phoenix",
+                           "America/Los_Angeles", "America/Anchorage", "Pacific/Honolulu")
+# Outcomes of a call that mean we spoke with the debtor (a "telephone conversation").
+CONVERSATION_OUTCOMES = {"right_party_contact", "promised", "disputed", "refused_to_pay"}
+
+
+@dataclass
+class Decision:
+    allowed: bool
+    reasons: list[str] = field(default_factory=list)
+
+    def __bool__(self):
+        return self.allowed
+
+
+@dataclass
+class Attempt:
+    """What is about to happen, and what the rules need to know about it."""
+
+    account: object
+    channel: str  # "call", "email", "letter"
+    contact: Contact | None
+    at: datetime
+    policy: ContactPolicy
+    calls: list = field(default_factory=list)  # (occurred_at, outcome) of calls in the last 7 days
+
+    @property
+    def legal_rules_apply(self) -> bool:
+        return self.account.debt_purpose in (DebtPurpose.CONSUMER, DebtPurpose.UNKNOWN)
+
+
+def _open_dispute(attempt):
+    if Dispute.objects.filter(account=attempt.account, resolved_at__isnull=True).exists():
+        return "A dispute is open on this account: no contact until it is resolved."
+
+
+def _cease_communication(attempt):
+    ceased = attempt.account.cease_communication_at
+    if ceased is not None and ceased <= attempt.at:
+        return f"The debtor asked us to stop contacting them on {timezone.localtime(ceased):%b %d, %Y}."
+
+
+def _opted_out(attempt):
+    contact = attempt.contact
+    if contact is not None and contact.opted_out_at is not None and contact.opted_out_at <= attempt.at:
+        return f"The debtor opted out of contact at {contact.value}."
+
+
+def candidate_zones(account, contact) -> list[str]:
+    """Every zone the debtor may be in: the contact's, the debtor's and their other contacts'.
+    None known: the whole of the United States."""
+    zones = {z for z in (getattr(contact, "time_zone", ""), account.debtor.time_zone) if z}
+    zones |= {z for z in Contact.objects.filter(debtor_id=account.debtor_id).exclude(time_zone="")
+              .values_list("time_zone", flat=True)}
+    return sorted(zones) or list(UNKNOWN_ZONE_CANDIDATES)
+
+
+def _calling_hours(attempt):
+    earliest, latest = attempt.policy.earliest_hour, attempt.policy.latest_hour
+    if attempt.legal_rules_apply:
+        earliest, latest = max(earliest, LEGAL_EARLIEST_HOUR), min(latest, LEGAL_LATEST_HOUR)
+    outside = []
+    for zone in candidate_zones(attempt.account, attempt.contact):
+        local = attempt.at.astimezone(ZoneInfo(zone))
+        if not earliest <= local.hour < latest:
+            outside.append(f"{local:%H:%M} in {zone}")
+    if outside:
+        return (f"Outside the contact hours {earliest:02d}:00–{latest:02d}:00 in the debtor's local time "
+                f"({', '.join(outside)}).")
+
+
+def _call_frequency(attempt):
+    if attempt.channel != "call":
+        return None
+    if attempt.legal_rules_apply:
+        cap = LEGAL_CALL_CAP
+    elif attempt.policy.commercial_weekly_call_cap is not None:
+        cap = attempt.policy.commercial_weekly_call_cap
+    else:
+        return None
+    if len(attempt.calls) >= cap:
+        oldest = min(at for at, _ in attempt.calls)
+        return (f"{len(attempt.calls)} call attempts in the last 7 days (the limit is {cap}); "
+                f"the next call is allowed after {timezone.localtime(oldest + WINDOW):%b %d %H:%M}.")
+
+
+def _after_conversation(attempt):
+    if attempt.channel != "call" or not attempt.legal_rules_apply:
+        return None
+    conversations = [at for at, outcome in attempt.calls if outcome in CONVERSATION_OUTCOMES]
+    if conversations:
+        last = max(conversations)
+        return (f"We spoke with the debtor on {timezone.localtime(last):%b %d %H:%M}; no call for 7 days "
+                f"after a conversation (until {timezone.localtime(last + WINDOW):%b %d %H:%M}).")
+
+
+RULES = [_open_dispute, _cease_communication, _opted_out, _calling_hours, _call_frequency, _after_conversation]
+
+
+def policy_for(agency_id) -> ContactPolicy:
+    policy = ContactPolicy.objects.filter(agency_id=agency_id).first()
+    return policy or ContactPolicy(agency_id=agency_id)
+
+
+def contact_decision(*, account, channel: str, contact: Contact | None = None, at: datetime | None = None) -> Decision:
+    """May we contact this account's debtor now (or at `at`) by `channel` at `contact`?"""
+    at = at or timezone.now()
+    calls = list(Activity.objects.filter(account=account, kind=Activity.Kind.CALL, occurred_at__gt=at - WINDOW,
+                                         occurred_at__lte=at).values_list("occurred_at", "outcome"))
+    attempt = Attempt(account=account, channel=channel, contact=contact, at=at,
+                      policy=policy_for(account.agency_id), calls=calls)
+    reasons = [reason for rule in RULES if (reason := rule(attempt))]
+    return Decision(allowed=not reasons, reasons=reasons)
