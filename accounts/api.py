@@ -1,14 +1,27 @@
 """The client's REST API (foundation part: who am I). Later issues add placement endpoints."""
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers, views
+from rest_framework import serializers, throttling, views
 from rest_framework.response import Response
 
 from portal.tenancy import Scope, activate_scope, deactivate_scope
 
 
+class ApiKeyRateThrottle(throttling.SimpleRateThrottle):
+    """Requests per API key (API_RATE, default 600 a minute); over it the client gets 429."""
+
+    scope = "api_key"
+
+    def get_cache_key(self, request, view):
+        api_key = getattr(request.user, "api_key", None)
+        if api_key is None:
+            return None
+        return self.cache_format % {"scope": self.scope, "ident": api_key.prefix}
+
+
 class ClientApiView(views.APIView):
     """Base for client API endpoints: every query runs in the key's agency and client scope."""
 
+    throttle_classes = [ApiKeyRateThrottle]
     _scope_token = None
 
     def initial(self, request, *args, **kwargs):

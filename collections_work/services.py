@@ -167,8 +167,11 @@ def accounts_place(*, agency, actor, client, rows: list[dict], source: str, on_d
                    options: dict | None = None):
     """Place accounts given as {field: value} dicts. All rows are valid or nothing is saved.
 
-    Returns (batch, accounts); raises RowsInvalid with every row's errors otherwise."""
-    _check_may_place(actor, client)
+    Returns (batch, accounts); raises RowsInvalid with every row's errors otherwise.
+    API placements pass actor=None with source="api": the client's API key, checked by the
+    API view before it opens the key's client scope, is what authorises them."""
+    if not (actor is None and source == PlacementBatch.Source.API):
+        _check_may_place(actor, client)
     validator = RowValidator(FORM_FIELDS, {f: i for i, f in enumerate(FORM_FIELDS)},
                              IntakeOptions.from_dict(DEFAULT_OPTIONS | {"date_format": "%Y-%m-%d"} | (options or {})))
     records, problems, seen = [], [], {}
@@ -303,7 +306,7 @@ def account_add_document(*, agency, actor, account, uploaded_file) -> Document:
     _check_document(uploaded_file)
     with transaction.atomic():
         document = Document(agency=agency, client=account.client, account=account, name=uploaded_file.name[:200],
-                            content_type=DOCUMENT_TYPES[suffix], size=uploaded_file.size, uploaded_by=actor)
+                            content_type=DOCUMENT_TYPES[Path(uploaded_file.name).suffix.lower()], size=uploaded_file.size, uploaded_by=actor)
         document.file.save(get_valid_filename(uploaded_file.name), uploaded_file, save=False)
         document.save()
         _record_activity(account, kind=Activity.Kind.DOCUMENT, actor=actor, summary=f"Document added: {document.name}")

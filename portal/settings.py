@@ -183,7 +183,8 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Collections portal API",
-    "DESCRIPTION": "Place and track debtor accounts with a client API key (header: Authorization: Api-Key <key>).",
+    "DESCRIPTION": "Place and track debtor accounts with a client API key, sent as the header "
+                   "`Authorization: Api-Key <key>`.",
     "VERSION": "1",
     "SWAGGER_UI_DIST": "SIDECAR",  # served from our static files: the docs work offline
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

@@ -35,7 +35,9 @@ class ChunkWriter:
     def __init__(self, batch, *, update_existing: bool):
         self.batch = batch
         self.update_existing = update_existing
-        self.now = timezone.now()
+        # Through the backend's adapter, so SQLite stores the text the ORM compares with
+        # ("2024-01-31 12:00:00.123456", not "...+00:00") and `placed_at = %s` matches (keyset pages).
+        self.now = connection.ops.adapt_datetimefield_value(timezone.now())
         self.counts = CommitCounts()
         self.postgres = connection.vendor == "postgresql"
         self.t = {"debtor": Debtor._meta.db_table, "account": DebtorAccount._meta.db_table,

@@ -20,6 +20,8 @@ STAGE_COLUMNS = [
 MAX_LENGTHS = {"client_reference": 100, "debtor_name": 200, "invoice_number": 200, "co_debtor_name": 200,
                "guarantor_name": 200, "address_line1": 200, "address_line2": 200, "city": 100, "region": 100,
                "postal_code": 20, "country": 60}
+MAX_AMOUNT = Decimal("999999999999.99")  # the money columns hold 14 digits, 2 of them cents
+MAX_ADDRESS = 400  # Contact.value: the address lines joined
 
 
 @dataclass
@@ -80,9 +82,18 @@ class RowValidator:
         for field, amount in amounts.items():
             if amount < 0:
                 errors.append(RowError(row_no, self._column(field), f"{self._column(field)} '{text[field]}' is negative"))
+            elif amount > MAX_AMOUNT:
+                errors.append(RowError(row_no, self._column(field),
+                                       f"{self._column(field)} '{text[field]}' is more than 999,999,999,999.99"))
         balance = amounts["principal"] + amounts["interest"] + amounts["fees"] - amounts["paid"]
         if not errors and balance <= 0:
             errors.append(RowError(row_no, self._column("principal"), "nothing is owed: the balance after payments is zero or less"))
+        if not errors and balance + amounts["paid"] > MAX_AMOUNT:
+            errors.append(RowError(row_no, self._column("principal"),
+                                   "principal + interest + fees is more than 999,999,999,999.99"))
+        if len(self._address(text)) > MAX_ADDRESS:
+            errors.append(RowError(row_no, self._column("address_line1"),
+                                   f"the address (all its lines together) is longer than {MAX_ADDRESS} characters"))
         dates = {f: parsed(f, values.parse_date, date_format)
                  for f in ("invoice_date", "due_date", "delinquency_date", "last_payment_date")}
         email = parsed("email", values.parse_email, default="")

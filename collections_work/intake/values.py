@@ -10,6 +10,7 @@ AMOUNT_FORMATS = {
     "comma": ("1.234,56 (comma for decimals)", ".", ","),
 }
 DATE_FORMATS = {
+    "%Y-%m-%d": "YYYY-MM-DD",
     "%m/%d/%Y": "MM/DD/YYYY (US)",
     "%d/%m/%Y": "DD/MM/YYYY",
     "%d.%m.%Y": "DD.MM.YYYY",
@@ -55,7 +56,10 @@ def parse_amount(value, amount_format: str = "dot") -> Decimal:
         text = text.replace(decimal_mark, ".")
     if not _PLAIN_AMOUNT.match(text):
         raise ValueError("is not an amount")
-    amount = Decimal(text).quantize(CENTS)
+    try:
+        amount = Decimal(text).quantize(CENTS)
+    except InvalidOperation:  # more digits than the decimal context holds ("1" * 40)
+        raise ValueError("is not an amount") from None
     return -amount if negative else amount
 
 

@@ -47,3 +47,13 @@ def test_keys_need_a_name(world, signed_in):
 def test_the_openapi_schema_is_served(client):
     response = client.get("/api/schema/")
     assert response.status_code == 200 and b"/api/v1/client/" in response.content
+
+
+def test_each_key_is_rate_limited(world, signed_in, client, monkeypatch):
+    from accounts.api import ApiKeyRateThrottle
+
+    monkeypatch.setattr(ApiKeyRateThrottle, "THROTTLE_RATES", {"api_key": "2/min"})
+    raw_key = create_key(signed_in(world.alpha.clients[0].admin))
+    client.logout()
+    statuses = [client.get("/api/v1/client/", HTTP_AUTHORIZATION=f"Api-Key {raw_key}").status_code for _ in range(3)]
+    assert statuses == [200, 200, 429]

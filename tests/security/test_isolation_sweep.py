@@ -223,6 +223,7 @@ OWN_ROUTES = {
     "home": Own(EVERYONE, ok=(302,)),
     "healthz": Own(EVERYONE),
     "api_schema": Own(EVERYONE),
+    "api_docs": Own(EVERYONE),
     "agency_home": Own(STAFF, shows=("Alpha Recovery Client 2", "alpha-staff-invitee@alpha.test")),
     "client_list": Own(STAFF, shows=("Alpha Recovery Client 2",)),
     # Inviting an address Bravo has a pending invitation for must not revoke Bravo's invitation.
@@ -302,6 +303,10 @@ BY_ID_ROUTES = {
 SPECIAL = {  # routes with dedicated tests below
     "api_client_profile": "API-key authenticated: test_api_key_sees_only_its_own_client, "
                           "test_bad_or_missing_api_credentials_are_refused.",
+    **{name: "API-key authenticated (placement API): tests/collections_work/test_api.py "
+             "test_a_key_sees_and_places_only_for_its_own_client, test_a_filter_naming_another_clients_batch_shows_"
+             "nothing, test_the_api_refuses_missing_wrong_and_revoked_keys."
+       for name in ("api_accounts", "api_accounts_bulk", "api_account_detail")},
     "invitation_accept": "Token route, the token is the credential: test_unknown_invitation_token_is_410, "
                          "test_signed_in_persona_cannot_use_a_foreign_invitation.",
 }
