@@ -29,13 +29,16 @@ class RoleForm(forms.Form):
 
 
 class InvitationAcceptForm(forms.Form):
-    full_name = forms.CharField(label="Your full name", max_length=150)
+    full_name = forms.CharField(label="Your full name", max_length=150,
+                                widget=forms.TextInput(attrs={"autocomplete": "name"}))
     password1 = forms.CharField(label="Choose a password", widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
     password2 = forms.CharField(label="Repeat the password", widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
 
     def __init__(self, *args, email=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.email = email
+        # The rules up front, from the configured validators (the same list allauth's password pages show).
+        self.fields["password1"].help_text = password_validation.password_validators_help_text_html()
 
     def clean(self):
         data = super().clean()
@@ -81,7 +84,29 @@ class FeeTierForm(forms.Form):
         return data
 
 
-FeeTierFormSet = forms.formset_factory(FeeTierForm, extra=0, max_num=10)
+class BaseFeeTierFormSet(forms.BaseFormSet):
+    """Checks the tiers as a whole (start at 0, no gaps or overlaps, open-ended last tier) when
+    "Tiers" is the chosen fee type, so these errors show together with every other error on the
+    page. The service checks the same rules again before saving."""
+
+    def clean(self):
+        super().clean()
+        if self.data.get("fee_type") != ContractTerms.FeeType.TIERED:
+            return
+        if any(form.errors for form in self.forms):
+            return  # the rows' own errors come first; the whole is checked once they are fixed
+        from accounts.services import _validate_tiers
+        from portal.errors import DomainError
+
+        rows = [form.cleaned_data for form in self.forms
+                if form.cleaned_data and form.cleaned_data.get("min_age_days") is not None]
+        try:
+            _validate_tiers(ContractTerms.FeeType.TIERED, sorted(rows, key=lambda row: row["min_age_days"]))
+        except DomainError as error:
+            raise forms.ValidationError(error.message) from error
+
+
+FeeTierFormSet = forms.formset_factory(FeeTierForm, formset=BaseFeeTierFormSet, extra=0, max_num=10)
 
 
 class AgencySettingsForm(forms.ModelForm):
@@ -125,7 +150,10 @@ class ContactsStepForm(forms.ModelForm):
 def _digits(value, label, low, high):
     digits = "".join(ch for ch in value if not ch.isspace() and ch != "-")
     if not digits.isdigit() or not (low <= len(digits) <= high):
-        raise forms.ValidationError(f"{label} must be {low}–{high} digits.")
+        # "9 digits exactly" rather than "exactly 9 digits": tests/accounts/test_onboarding.py
+        # looks for "routing number must be 9".
+        size = f"{low} digits exactly" if low == high else f"{low}–{high} digits"
+        raise forms.ValidationError(f"{label} must be {size}.")
     return digits
 
 

@@ -115,7 +115,8 @@ def invitation_accept(*, token, full_name, password) -> User:
             raise DomainError(f"This invitation has {invitation.status}.")
         if User.objects.filter(email__iexact=invitation.email).exists():
             raise DomainError(f"{invitation.email} already has a portal account; sign in instead.")
-        user = User.objects.create_user(email=invitation.email, password=password, full_name=full_name.strip())
+        user = User.objects.create_user(email=invitation.email, password=password, full_name=full_name.strip(),
+                                        time_zone=invitation.agency.time_zone)
         EmailAddress.objects.create(user=user, email=user.email, verified=True, primary=True)
         Membership.objects.create(agency=invitation.agency, user=user, client=invitation.client, role=invitation.role)
         invitation.accepted_at = timezone.now()

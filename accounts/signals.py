@@ -1,4 +1,6 @@
-"""Audit of sign-ins, failed sign-ins and MFA changes."""
+"""Audit of sign-ins, failed sign-ins and MFA changes; a fresh authentication on TOTP set-up."""
+from allauth.account.internal.flows.login import record_authentication
+from allauth.mfa.models import Authenticator
 from allauth.mfa.signals import authenticator_added, authenticator_removed
 from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.dispatch import receiver
@@ -32,6 +34,23 @@ def audit_failed_sign_in(sender, credentials, request=None, **kwargs):
 def audit_mfa_added(sender, request, user, authenticator, **kwargs):
     agency, client = _agency_client_of(user)
     audit_record(action=f"mfa.{authenticator.type}_added", actor=user, agency=agency, client=client, obj=user)
+
+
+@receiver(authenticator_added)
+def record_fresh_mfa_authentication(sender, request, user, authenticator, **kwargs):
+    """Typing a valid code from the new authenticator app is a fresh second-factor authentication.
+
+    Recording it as a re-authentication lets allauth's redirect to the recovery codes it just made
+    show them straight away instead of asking for the password again (the usual re-authentication
+    window, ACCOUNT_REAUTHENTICATION_TIMEOUT, still applies to later visits). Recovery codes
+    being (re)generated prove nothing by themselves, so they are not recorded.
+    """
+    if authenticator.type == Authenticator.Type.RECOVERY_CODES:
+        return
+    if request is None or not hasattr(request, "session") or getattr(request.user, "pk", None) != user.pk:
+        return
+    record_authentication(request, user, method="mfa", id=authenticator.pk, type=authenticator.type,
+                          reauthenticated=True)
 
 
 @receiver(authenticator_removed)
