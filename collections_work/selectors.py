@@ -13,7 +13,6 @@ from django.db.models import Q
 from django.utils import timezone
 
 from collections_work.models import DebtorAccount, PlacementBatch
-from portal.errors import DomainError
 
 AGE_BUCKETS = {
     "0-90": (0, 90, "0–90 days"),
@@ -118,12 +117,11 @@ def keyset_page(queryset, sort: str, cursor: str | None, size: int = 50) -> Page
     order = [f"-{column}", "-id"] if descending else [column, "id"]
     position = _decode(cursor)
     if position is not None:
-        value, last_id = position
         try:
-            value = _from_json(column, value)
-        except (InvalidOperation, ValueError, TypeError):
-            raise DomainError("This page link is not valid any more; start again from the first page.",
-                              field="cursor") from None
+            value, last_id = _from_json(column, position[0]), position[1]
+        except (InvalidOperation, ValueError, TypeError):  # a tampered or stale link starts over
+            position = None
+    if position is not None:
         if descending:
             after = Q(**{f"{column}__lt": value}) | Q(**{column: value, "id__lt": last_id})
         else:

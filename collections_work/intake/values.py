@@ -73,7 +73,9 @@ def parse_date(value, date_format: str = "%m/%d/%Y") -> date:
     try:
         return date.fromisoformat(text[:10]) if len(text) >= 10 and text[4] == "-" else _strptime(text, date_format)
     except ValueError:
-        raise ValueError(f"is not a date (use YYYY-MM-DD or {DATE_FORMATS.get(date_format, date_format)})") from None
+        expected = DATE_FORMATS.get(date_format, date_format).split(" (")[0]
+        allowed = "YYYY-MM-DD" if expected == "YYYY-MM-DD" else f"YYYY-MM-DD or {expected}"
+        raise ValueError(f"is not a date (expected {allowed})") from None
 
 
 def _strptime(text: str, date_format: str) -> date:
