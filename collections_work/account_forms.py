@@ -100,7 +100,8 @@ class DirectPaymentForm(forms.Form):
 
     amount = forms.DecimalField(label="Amount", min_value=Decimal("0.01"), max_digits=14, decimal_places=2,
                                 widget=forms.NumberInput(attrs={"step": "0.01", "inputmode": "decimal"}))
-    received_on = forms.DateField(label="Received on", widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
+    received_on = forms.DateField(label="Received on",
+                                  widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
     reference = forms.CharField(label="Reference", max_length=100, required=False,
                                 help_text="Check number, transfer ID…")
     note = forms.CharField(label="Note", max_length=300, required=False)

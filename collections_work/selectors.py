@@ -148,7 +148,10 @@ def _from_json(column, value):
     if value is None:
         return None
     if column == "balance":
-        return Decimal(value)
+        amount = Decimal(value)
+        if not amount.is_finite():
+            raise ValueError("not a balance")
+        return amount
     if column == "placed_at":
         return datetime.fromisoformat(value)
     return value

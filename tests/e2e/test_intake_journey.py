@@ -57,7 +57,7 @@ def test_client_uploads_corrects_mapping_places_and_finds_accounts(world, page, 
     page.get_by_role("button", name=f"Place {ROWS - 2} accounts").click()
     page.locator("progress").wait_for(state="visible")
     page.get_by_text(f"{ROWS - 2} accounts placed").wait_for(timeout=90_000)
-    page.get_by_role("link", name="See these accounts").click()
+    page.get_by_role("button", name="See these accounts").click()
     page.get_by_text("INV-00001").wait_for()
     assert page.get_by_text("Customer 1 LLC").first.is_visible()
     with unscoped():

@@ -1,0 +1,90 @@
+"""Services for payments (keyword-only, one transaction, audited)."""
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import Role
+from collections_work.models import Activity, DebtorAccount
+from payments.models import Payment
+from portal.audit import audit_record
+from portal.errors import DomainError, NotAllowed
+
+CENTS = Decimal("0.01")
+NO_PAYMENTS_STATUSES = {DebtorAccount.Status.PAID, DebtorAccount.Status.CLOSED}
+
+
+def _money(amount) -> Decimal:
+    """A positive amount in cents; more than two decimals is a typing mistake, not a rounding job."""
+    try:
+        value = amount if isinstance(amount, Decimal) else Decimal(str(amount).strip())
+    except (InvalidOperation, ValueError, TypeError):
+        raise DomainError("Enter the amount as a number, like 125.50.", field="amount") from None
+    if not value.is_finite():
+        raise DomainError("Enter the amount as a number, like 125.50.", field="amount")
+    if value.quantize(CENTS, rounding=ROUND_HALF_UP) != value:
+        raise DomainError("Enter the amount in dollars and cents (at most two decimals).", field="amount")
+    if value <= 0:
+        raise DomainError("The amount must be more than zero.", field="amount")
+    return value.quantize(CENTS)
+
+
+def payment_report_direct(*, agency, actor, account, amount, received_on: date, reference: str = "",
+                          note: str = "") -> Payment:
+    """A client admin reports money the debtor paid straight to the client.
+
+    The account's paid amount grows and its balance shrinks by the amount (never below zero: a
+    larger amount is refused); it becomes Paid in full at zero. The payment, the timeline entry
+    and the audit event are written together or not at all."""
+    membership = getattr(actor, "membership", None)
+    if membership is None or membership.role != Role.CLIENT_ADMIN or membership.client_id != account.client_id:
+        raise NotAllowed("Only the client's administrators can report a direct payment.")
+    amount = _money(amount)
+    if not isinstance(received_on, date):
+        raise DomainError("Enter the date the payment was received.", field="received_on")
+    if received_on > timezone.localdate():
+        raise DomainError("The payment date cannot be in the future.", field="received_on")
+    reference, note = (reference or "").strip(), (note or "").strip()
+    if len(reference) > 100:
+        raise DomainError("Keep the reference under 100 characters.", field="reference")
+    if len(note) > 300:
+        raise DomainError("Keep the note under 300 characters.", field="note")
+
+    with transaction.atomic():
+        account = DebtorAccount.objects.select_for_update().get(pk=account.pk)
+        if account.status in NO_PAYMENTS_STATUSES:
+            raise DomainError(f"This account is {account.get_status_display().lower()}: "
+                              "it cannot take another payment.", field="amount")
+        if amount > account.balance:
+            raise DomainError(f"The amount is more than the balance of {account.balance:,.2f} {account.currency}. "
+                              "Report at most the balance.", field="amount")
+        before = {"paid": str(account.paid), "balance": str(account.balance), "status": account.status,
+                  "last_payment_date": account.last_payment_date.isoformat() if account.last_payment_date else None}
+        payment = Payment.objects.create(
+            agency=agency, client=account.client, account=account, amount=amount, received_on=received_on,
+            method=Payment.Method.DIRECT_TO_CLIENT, reference=reference, note=note, reported_by=actor)
+        account.paid += amount
+        account.balance -= amount
+        if account.last_payment_date is None or received_on > account.last_payment_date:
+            account.last_payment_date = received_on
+        update = ["paid", "balance", "last_payment_date", "updated_at"]
+        if account.balance == 0:
+            account.status = DebtorAccount.Status.PAID
+            account.hold_reason = ""
+            update += ["status", "hold_reason"]
+        account.save(update_fields=update)
+        summary = f"Direct payment reported: {amount:,.2f} {account.currency} received on {received_on:%b %d, %Y}"
+        if account.status == DebtorAccount.Status.PAID:
+            summary += " (paid in full)"
+        Activity.objects.create(
+            agency_id=account.agency_id, client_id=account.client_id, account=account, kind=Activity.Kind.PAYMENT,
+            actor=actor, summary=summary[:300], body="\n".join(filter(None, [
+                f"Reference: {reference}" if reference else "", note])),
+            client_visible=True, occurred_at=timezone.now())
+        audit_record(action="payment.direct_reported", actor=actor, agency=agency, client=account.client,
+                     obj=payment, before=before,
+                     after={"account": account.pk, "amount": str(amount), "received_on": received_on.isoformat(),
+                            "paid": str(account.paid), "balance": str(account.balance), "status": account.status,
+                            "last_payment_date": account.last_payment_date.isoformat()})
+    return payment
