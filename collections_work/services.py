@@ -109,6 +109,8 @@ def placement_set_mapping(*, agency, actor, batch, mapping: dict, options: dict,
         batch.save()
         if save_as.strip():
             _save_mapping(batch, save_as.strip())
+        audit_record(action="placement.mapping_set", actor=actor, agency=agency, client=batch.client, obj=batch,
+                     after={"mapping": {f: batch.headers[i] for f, i in mapping.items()}, "on_duplicate": on_duplicate})
         _after_commit_run("placement_preview", batch)
     return batch
 

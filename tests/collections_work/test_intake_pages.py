@@ -145,3 +145,35 @@ def test_the_pipelined_writer_places_everything_or_nothing(world, settings, djan
     assert batch.created_count == 100
     with tenant_scope(world.alpha.agency):
         assert DebtorAccount.objects.count() == 100
+
+
+def test_rejected_rows_of_another_tenant_are_404(world, signed_in, django_capture_on_commit_callbacks):
+    """The rejected-rows download streams a file, so the sweep leaves it to this test."""
+    from tests.collections_work.intake_helpers import check, upload
+
+    own, other_client, bravo = world.alpha.clients[0], world.alpha.clients[1], world.bravo.clients[0]
+    batches = {}
+    for key, persona, agency in (("own", own, world.alpha.agency), ("other", other_client, world.alpha.agency),
+                                 ("bravo", bravo, world.bravo.agency)):
+        batches[key] = check(persona, agency, upload(persona, agency, "x.csv", CSV), django_capture_on_commit_callbacks)
+    for person in (own.admin, own.user):
+        browser = signed_in(person)
+        assert browser.get(f"/placements/{batches['own'].pk}/rejected-rows.csv").status_code == 200
+        for key in ("other", "bravo"):
+            assert browser.get(f"/placements/{batches[key].pk}/rejected-rows.csv").status_code == 404
+    staff = signed_in(world.alpha.collector)
+    assert staff.get(f"/placements/{batches['other'].pk}/rejected-rows.csv").status_code == 200
+    assert staff.get(f"/placements/{batches['bravo'].pk}/rejected-rows.csv").status_code == 404
+
+
+def test_staff_cannot_place_for_another_agencys_client(world, signed_in):
+    foreign = world.bravo.clients[0].client
+    browser = signed_in(world.alpha.manager)
+    page = browser.post("/placements/upload/", {"client": foreign.pk, "file": SimpleUploadedFile("x.csv", CSV)})
+    assert "Select a valid choice" in page.content.decode()
+    page = browser.post("/placements/new-account/", {"client": foreign.pk, "debtor_kind": "business",
+                                                     "debtor_name": "X", "client_reference": "X-1", "principal": "5",
+                                                     "debt_purpose": "commercial", "on_duplicate": "skip"})
+    assert "Select a valid choice" in page.content.decode()
+    with tenant_scope(world.bravo.agency):
+        assert not PlacementBatch.objects.exists() and not DebtorAccount.objects.exists()

@@ -28,6 +28,13 @@ from accounts import services
 from accounts.models import (
     CLIENT_ROLES, STAFF_ROLES, Agency, ApiKey, Client, ContractTerms, FeeTier, Invitation, Membership, Role, User,
 )
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
+
+from collections_work import services as work_services
+from collections_work import tasks as work_tasks
+from collections_work.models import Activity, DebtorAccount, Document, PlacementBatch
+from payments.models import Payment
 from portal.models import AuditEvent
 from portal.tenancy import tenant_scope, unscoped
 
@@ -74,12 +81,17 @@ def viewer_for(label, world) -> Viewer:
 
 # --- Canary rows: distinctive data in every tenant, so a leak shows up in a page ----------------
 
-BRAVO_MARKERS = ("Bravo Collections", "@bravo.test", "Bravo canary key")
+BRAVO_MARKERS = ("Bravo Collections", "@bravo.test", "Bravo canary key", "Bravo canary debtor")
 OUTSIDE_CLIENT1_MARKERS = (  # Alpha rows that client 1's users must never see
     "Alpha Recovery Client 2", "client2-admin@alpha.test", "client2-user@alpha.test",
     "alpha-client2-invitee@alpha.test", "alpha-staff-invitee@alpha.test", "Client 2 canary key",
-    "manager@alpha.test", "collector@alpha.test",
+    "manager@alpha.test", "collector@alpha.test", "Client 2 canary debtor",
 )
+
+
+@pytest.fixture(autouse=True)
+def _media(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"  # documents uploaded by the sweep's positive controls
 
 
 @pytest.fixture
@@ -106,8 +118,39 @@ def rows(world):
     invite("alpha_client2_inv", alpha, "alpha-client2-invitee@alpha.test", Role.CLIENT_USER, alpha.clients[1].client)
     invite("alpha_client1_inv", alpha, "alpha-client1-invitee@alpha.test", Role.CLIENT_USER, alpha.clients[0].client)
     api_key("bravo_key", bravo.clients[0], "Bravo canary key")
+
+    def debtor_account(name, agency, persona, reference, debtor_name):
+        with tenant_scope(agency.agency, persona.client):
+            _, placed = work_services.accounts_place(
+                agency=agency.agency, actor=persona.admin, client=persona.client, source="form",
+                rows=[{"client_reference": reference, "debtor_name": debtor_name, "principal": "100.00",
+                       "due_date": "2024-01-31"}])
+        named[name] = placed[0]
+
+    debtor_account("bravo_account", bravo, bravo.clients[0], "BRAVO-1", "Bravo canary debtor")
+    debtor_account("alpha_client2_account", alpha, alpha.clients[1], "C2-1", "Client 2 canary debtor")
+    debtor_account("alpha_client1_account", alpha, alpha.clients[0], "C1-1", "Client 1 own debtor")
     api_key("alpha_client2_key", alpha.clients[1], "Client 2 canary key")
     api_key("alpha_client1_key", alpha.clients[0], "Client 1 own key")
+
+    def upload(name, agency, persona, *, check=False):
+        """An uploaded file waiting for its mapping (or, with check=True, checked and ready to place)."""
+        content = b"Reference,Debtor name,Balance\nU-1,Upload canary debtor,10.00\n"
+        with tenant_scope(agency.agency, persona.client):
+            batch = work_services.placement_upload(
+                agency=agency.agency, actor=persona.admin, client=persona.client,
+                uploaded_file=SimpleUploadedFile(f"{name}.csv", content))
+            if check:
+                work_services.placement_set_mapping(agency=agency.agency, actor=persona.admin, batch=batch,
+                                                    mapping=batch.mapping, options={}, on_duplicate="skip")
+                work_tasks.placement_preview(batch.pk, agency.agency.pk)
+                batch.refresh_from_db()
+        named[name] = batch
+
+    upload("bravo_upload", bravo, bravo.clients[0], check=True)
+    upload("alpha_client2_upload", alpha, alpha.clients[1], check=True)
+    upload("alpha_client1_upload", alpha, alpha.clients[0])
+    upload("alpha_client1_checked", alpha, alpha.clients[0], check=True)
     with unscoped():
         memberships = {
             "bravo_manager_m": bravo.manager, "bravo_client_user_m": bravo.clients[0].user,
@@ -139,6 +182,10 @@ WATCHED = (  # model, lookup to its agency, lookup to its client (None: not owne
     (ApiKey, "agency", "client"),
     (AuditEvent, "agency", "client"),
     (User, "membership__agency", "membership__client"),
+    (DebtorAccount, "agency", "client"),
+    (Activity, "agency", "client"),
+    (Document, "agency", "client"),
+    (Payment, "agency", "client"),
 )
 
 
@@ -253,6 +300,25 @@ OWN_ROUTES = {
         lambda r: {"legal_name": "Client One LLC", "address_line1": "1 Main St", "city": "Springfield",
                    "postal_code": "12345", "country": "US"},)),
     "api_keys": Own(CLIENT_ADMIN, shows=("Client 1 own key",), posts=(lambda r: {"name": "Fresh key"},)),
+    # Client users' `client` parameter is ignored; a foreign client or placement id lists nothing foreign.
+    "debtor_account_list": Own(STAFF | CLIENTS, shows=("Client 1 own debtor",), queries=(
+        no_data,
+        lambda r: {"client": r["bravo_client"].pk},
+        lambda r: {"client": r["alpha_client2"].pk},
+        lambda r: {"batch": r["bravo_account"].placement_batch_id},
+        lambda r: {"batch": r["alpha_client2_account"].placement_batch_id},
+        lambda r: {"q": "canary"},
+    )),
+    "placement_list": Own(STAFF | CLIENTS, shows=("alpha_client1_upload.csv",)),
+    "placement_upload": Own(MANAGERS | CLIENT_ADMIN, posts=(
+        lambda r: {"client": r["alpha_client1"].pk,
+                   "file": SimpleUploadedFile("x.csv", b"Reference,Debtor name,Balance\nX,Y,1\n")},)),
+    "debtor_account_new": Own(MANAGERS | CLIENT_ADMIN, posts=(
+        # Bravo's reference, placed for our own client: Bravo's account must stay as it was.
+        lambda r: {"client": r["alpha_client1"].pk, "debtor_kind": "business", "debtor_name": "Sneaky",
+                   "client_reference": "BRAVO-1", "principal": "5", "debt_purpose": "commercial",
+                   "on_duplicate": "update"},)),
+    "intake_summary": Own(MANAGERS, shows=("Alpha Recovery Client 1",)),
 }
 
 
@@ -284,7 +350,18 @@ TARGETS = {  # kind -> (Bravo rows: foreign to everyone, Alpha rows outside clie
     "membership": (("bravo_manager_m", "bravo_client_user_m"), ("alpha_manager_m", "alpha_client2_user_m")),
     "invitation": (("bravo_staff_inv", "bravo_client_inv"), ("alpha_staff_inv", "alpha_client2_inv")),
     "api_key": (("bravo_key",), ("alpha_client2_key",)),
+    "debtor_account": (("bravo_account",), ("alpha_client2_account",)),
+    "placement": (("bravo_upload",), ("alpha_client2_upload",)),
 }
+
+
+def mapping_form(_target):
+    return {"map_client_reference": "0", "map_debtor_name": "1", "map_principal": "2", "amount_format": "dot",
+            "date_format": "%m/%d/%Y", "default_debt_purpose": "unknown", "on_duplicate": "update", "save_as": ""}
+
+
+def today_payment(_target):
+    return {"amount": "1.00", "received_on": timezone.localdate().isoformat()}
 
 BY_ID_ROUTES = {
     "client_detail": ById("client", (GET,), own=(("collector", "alpha_client1"),)),
@@ -298,9 +375,39 @@ BY_ID_ROUTES = {
     "invitation_revoke": ById("invitation", (("post", no_data),),
                               own=(("admin", "alpha_staff_inv"), ("client1_admin", "alpha_client1_inv"))),
     "api_key_revoke": ById("api_key", (("post", no_data),), own=(("client1_admin", "alpha_client1_key"),)),
+    "debtor_account_detail": ById("debtor_account", (GET,), own=(
+        ("collector", "alpha_client1_account"), ("client1_user", "alpha_client1_account"))),
+    "debtor_account_set_status": ById(
+        "debtor_account", (("post", lambda _: {"status": "on_hold", "reason": "sweep"}),),
+        own=(("client1_admin", "alpha_client1_account"),)),
+    "debtor_account_note": ById("debtor_account", (("post", lambda _: {"text": "sweep note"}),), own=(
+        ("collector", "alpha_client1_account"), ("client1_admin", "alpha_client1_account"))),
+    "debtor_account_message": ById("debtor_account", (("post", lambda _: {"text": "sweep message"}),), own=(
+        ("client1_user", "alpha_client1_account"),)),
+    "debtor_account_document_add": ById(
+        "debtor_account", (("post", lambda _: {"file": SimpleUploadedFile("sweep.txt", b"sweep")}),),
+        own=(("manager", "alpha_client1_account"), ("client1_admin", "alpha_client1_account"))),
+    "debtor_account_payment_report": ById("debtor_account", (("post", today_payment),), own=(
+        ("client1_admin", "alpha_client1_account"),)),
+    "placement_detail": ById("placement", (GET,), own=(
+        ("client1_user", "alpha_client1_checked"), ("collector", "alpha_client1_checked"))),
+    "placement_progress": ById("placement", (GET,), own=(("client1_user", "alpha_client1_checked"),)),
+    "placement_mapping": ById("placement", (GET, ("post", mapping_form)), own=(
+        ("client1_admin", "alpha_client1_upload"), ("manager", "alpha_client1_upload"))),
+    "placement_commit": ById("placement", (("post", no_data),), own=(("client1_admin", "alpha_client1_checked"),)),
+    "placement_cancel": ById("placement", (("post", no_data),), own=(("client1_admin", "alpha_client1_upload"),)),
 }
 
-SPECIAL = {  # routes with dedicated tests below
+SPECIAL = {  # routes with dedicated tests below (or in the named files)
+    "placement_rejected_rows": "FileResponse (streamed): tests/collections_work/test_intake_pages.py "
+                               "test_rejected_rows_of_another_tenant_are_404.",
+    "debtor_account_export": "Streams a file (no .content for exercise()): tests/collections_work/test_account_pages.py "
+                             "test_exports_never_include_foreign_accounts, test_export_of_a_client_user_never_includes_"
+                             "another_client.",
+    "debtor_account_document_download": "FileResponse (streamed): tests/collections_work/test_account_pages.py "
+                                        "test_foreign_accounts_and_documents_are_404_on_every_route, "
+                                        "test_document_upload_and_scoped_download, "
+                                        "test_internal_documents_and_missing_files_are_404_for_clients.",
     "api_client_profile": "API-key authenticated: test_api_key_sees_only_its_own_client, "
                           "test_bad_or_missing_api_credentials_are_refused.",
     **{name: "API-key authenticated (placement API): tests/collections_work/test_api.py "
