@@ -281,7 +281,12 @@ def account_set_status(*, agency, actor, account, status, reason) -> DebtorAccou
     return account
 
 
-def account_add_note(*, agency, actor, account, text, kind=Activity.Kind.NOTE) -> Activity:
+def _visible_to_client_by_default(actor) -> bool:
+    """What clients write, they see; agency staff's notes and files stay internal unless shared."""
+    return actor.membership.is_client_role
+
+
+def account_add_note(*, agency, actor, account, text, kind=Activity.Kind.NOTE, client_visible=None) -> Activity:
     """A note (or, with kind=MESSAGE, a message to the agency) on the account's timeline."""
     _check_client_admin_or_staff(actor, account, allow_client_user=kind == Activity.Kind.MESSAGE)
     text = (text or "").strip()
@@ -291,7 +296,10 @@ def account_add_note(*, agency, actor, account, text, kind=Activity.Kind.NOTE) -
         raise DomainError("Keep it under 5,000 characters.", field="text")
     summary = ("Message to the agency: " if kind == Activity.Kind.MESSAGE else "Note: ") + text.splitlines()[0]
     with transaction.atomic():
-        activity = _record_activity(account, kind=kind, actor=actor, summary=summary[:300], body=text)
+        if client_visible is None:
+            client_visible = kind == Activity.Kind.MESSAGE or _visible_to_client_by_default(actor)
+        activity = _record_activity(account, kind=kind, actor=actor, summary=summary[:300], body=text,
+                                    client_visible=client_visible)
         audit_record(action=f"account.{kind}_added", actor=actor, agency=agency, client=account.client, obj=account)
     return activity
 
@@ -303,15 +311,19 @@ DOCUMENT_TYPES = {".pdf": "application/pdf", ".png": "image/png", ".jpg": "image
 DOCUMENT_MAX_BYTES = 20 * 1000 * 1000
 
 
-def account_add_document(*, agency, actor, account, uploaded_file) -> Document:
+def account_add_document(*, agency, actor, account, uploaded_file, client_visible=None) -> Document:
     _check_client_admin_or_staff(actor, account)
     _check_document(uploaded_file)
+    if client_visible is None:
+        client_visible = _visible_to_client_by_default(actor)
     with transaction.atomic():
         document = Document(agency=agency, client=account.client, account=account, name=uploaded_file.name[:200],
-                            content_type=DOCUMENT_TYPES[Path(uploaded_file.name).suffix.lower()], size=uploaded_file.size, uploaded_by=actor)
+                            content_type=DOCUMENT_TYPES[Path(uploaded_file.name).suffix.lower()],
+                            size=uploaded_file.size, uploaded_by=actor, client_visible=client_visible)
         document.file.save(get_valid_filename(uploaded_file.name), uploaded_file, save=False)
         document.save()
-        _record_activity(account, kind=Activity.Kind.DOCUMENT, actor=actor, summary=f"Document added: {document.name}")
+        _record_activity(account, kind=Activity.Kind.DOCUMENT, actor=actor, summary=f"Document added: {document.name}",
+                         client_visible=client_visible)
         audit_record(action="account.document_added", actor=actor, agency=agency, client=account.client, obj=document)
     return document
 

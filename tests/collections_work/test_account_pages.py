@@ -341,9 +341,12 @@ def test_client_sees_the_agency_not_the_collector_on_the_timeline(world, books, 
     account = books["c1"]["A-100"]
     with tenant_scope(world.alpha.agency):
         services.account_add_note(agency=world.alpha.agency, actor=world.alpha.collector, account=account,
-                                  text="Left a voicemail")
+                                  text="Left a voicemail", client_visible=True)
+        services.account_add_note(agency=world.alpha.agency, actor=world.alpha.collector, account=account,
+                                  text="Internal: debtor sounded evasive")
     body = page_of(signed_in(world.alpha.clients[0].user), "debtor_account_detail", account.pk)
     assert "Left a voicemail" in body and "Collector" not in body and "Alpha Recovery" in body
+    assert "debtor sounded evasive" not in body  # staff notes are internal unless shared
 
 
 # --- Actions --------------------------------------------------------------------------------
