@@ -33,14 +33,9 @@ from accounts.forms import (
 )
 from accounts.models import ApiKey, Client, Invitation, Membership, Role
 from portal.errors import DomainError
-from portal.forms import add_domain_error
+from portal.forms import add_domain_error, posted_data
 from portal.models import AuditEvent
 from portal.tenancy import get_scoped_or_404
-
-
-def _posted(request):
-    """Form data for a POST (even an empty one), None for a GET."""
-    return request.POST if request.method == "POST" else None
 
 
 def home(request):
@@ -80,7 +75,7 @@ def client_list(request):
 
 @managers_required
 def client_invite(request):
-    form = ClientInviteForm(_posted(request))
+    form = ClientInviteForm(posted_data(request))
     if request.method == "POST" and form.is_valid():
         try:
             client, invitation = services.client_invite(
@@ -110,12 +105,12 @@ def client_detail(request, pk):
 def client_terms_edit(request, pk):
     client = get_scoped_or_404(Client, pk=pk)
     terms = client.terms
-    form = ContractTermsForm(_posted(request), instance=terms)
+    form = ContractTermsForm(posted_data(request), instance=terms)
     initial_tiers = [{"min_age_days": t.min_age_days, "max_age_days": t.max_age_days, "fee_percent": t.fee_percent}
                      for t in terms.fee_tiers.all()]
     while len(initial_tiers) < 4:
         initial_tiers.append({})
-    tiers = FeeTierFormSet(_posted(request), initial=initial_tiers, prefix="tiers")
+    tiers = FeeTierFormSet(posted_data(request), initial=initial_tiers, prefix="tiers")
     if request.method == "POST" and form.is_valid() and tiers.is_valid():
         tier_rows = [t for t in tiers.cleaned_data if t and t.get("min_age_days") is not None]
         try:
@@ -226,7 +221,7 @@ def audit_log(request):
 
 @agency_admin_required
 def agency_settings(request):
-    form = AgencySettingsForm(_posted(request), instance=request.agency)
+    form = AgencySettingsForm(posted_data(request), instance=request.agency)
     if request.method == "POST" and form.is_valid():
         services.agency_settings_update(agency=request.agency, actor=request.user, values=form.cleaned_data)
         messages.success(request, "Agency settings saved.")
@@ -309,7 +304,7 @@ def client_onboarding(request, step=None):
     form_class, _title = ONBOARDING_FORMS[step]
     model_form = step in ("company", "contacts")
     kwargs = {"instance": client} if model_form else {}
-    form = form_class(_posted(request), **kwargs)
+    form = form_class(posted_data(request), **kwargs)
     if request.method == "POST" and form.is_valid():
         try:
             services.client_onboarding_save(agency=request.agency, actor=request.user, client=client,
@@ -367,7 +362,7 @@ def invitation_accept(request, token):
         invitation = services.invitation_for_token(token)
     except DomainError as error:
         return render(request, "accounts/invitation_invalid.html", {"message": error.message}, status=410)
-    form = InvitationAcceptForm(_posted(request), email=invitation.email)
+    form = InvitationAcceptForm(posted_data(request), email=invitation.email)
     if request.method == "POST" and form.is_valid():
         try:
             user = services.invitation_accept(token=token, full_name=form.cleaned_data["full_name"],

@@ -14,15 +14,11 @@ from collections_work.intake_forms import MappingForm, SavedMappingForm, SingleA
 from collections_work.models import ColumnMapping, DebtorAccount, PlacementBatch
 from collections_work.selectors import placement_batches
 from portal.errors import DomainError
-from portal.forms import add_domain_error
+from portal.forms import add_domain_error, posted_data
 from portal.tenancy import get_scoped_or_404
 
 VIEWERS = {Role.AGENCY_ADMIN, Role.MANAGER, Role.COLLECTOR, Role.CLIENT_ADMIN, Role.CLIENT_USER}
 PLACERS = {Role.AGENCY_ADMIN, Role.MANAGER, Role.CLIENT_ADMIN}
-
-
-def _posted(request):
-    return request.POST if request.method == "POST" else None
 
 
 def _client_for(request, form):
@@ -41,7 +37,7 @@ def placement_list(request):
 @role_required(PLACERS)
 def placement_upload(request):
     staff = request.membership.is_staff_role
-    form = UploadForm(_posted(request), request.FILES or None, staff=staff)
+    form = UploadForm(posted_data(request), request.FILES or None, staff=staff)
     if request.method == "POST" and form.is_valid():
         try:
             batch = services.placement_upload(agency=request.agency, actor=request.user,
@@ -65,7 +61,7 @@ def placement_mapping(request, pk):
         return _choose_sheet(request, batch)
     if request.method == "POST" and "saved" in request.POST:
         return _apply_saved(request, batch)
-    form = MappingForm(_posted(request), batch=batch)
+    form = MappingForm(posted_data(request), batch=batch)
     if request.method == "POST" and form.is_valid():
         try:
             services.placement_set_mapping(agency=request.agency, actor=request.user, batch=batch,
@@ -171,7 +167,7 @@ def placement_rejected_rows(request, pk):
 @role_required(PLACERS)
 def debtor_account_new(request):
     staff = request.membership.is_staff_role
-    form = SingleAccountForm(_posted(request), staff=staff)
+    form = SingleAccountForm(posted_data(request), staff=staff)
     if request.method == "POST" and form.is_valid():
         try:
             _batch, account = services.account_place_with_documents(

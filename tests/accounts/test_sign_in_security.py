@@ -5,7 +5,7 @@ from allauth.mfa.models import Authenticator
 from accounts.models import Agency
 from portal.models import AuditEvent
 from tests.factories import TEST_PASSWORD
-from tests.totp import secret_from_activation_page, totp_code
+from tests.totp import secret_from_activation_page, totp as totp_code
 
 
 def sign_in(client, user, password=TEST_PASSWORD):
