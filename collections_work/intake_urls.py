@@ -4,6 +4,7 @@ from collections_work import intake_views as views
 
 urlpatterns = [
     path("placements/", views.placement_list, name="placement_list"),
+    path("placements/summary/", views.placement_summary, name="placement_summary"),
     path("placements/upload/", views.placement_upload, name="placement_upload"),
     path("placements/new-account/", views.debtor_account_new, name="debtor_account_new"),
     path("placements/<int:pk>/", views.placement_detail, name="placement_detail"),

@@ -1,8 +1,11 @@
 """Pages for placing accounts: upload, mapping, checking, placing, history, and one-account form."""
 from django.contrib import messages
+from datetime import timedelta
+
 from django.db.models import Count, Max, Sum
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from accounts.access import managers_required, role_required
@@ -195,3 +198,16 @@ def intake_summary(request):
     rows = [{"client": client, **accounts.get(client.pk, {}), **batches.get(client.pk, {})}
             for client in Client.objects.order_by("name")]
     return render(request, "intake/summary.html", {"rows": rows, "fields": FIELDS})
+
+
+@role_required(VIEWERS)
+def placement_summary(request):
+    """The placements panel on each home page (loaded by htmx, so `accounts` needs no import)."""
+    open_statuses = [DebtorAccount.Status.NEW, DebtorAccount.Status.ACTIVE, DebtorAccount.Status.ON_HOLD]
+    totals = DebtorAccount.objects.filter(status__in=open_statuses).aggregate(count=Count("id"), balance=Sum("balance"))
+    since = timezone.now() - timedelta(days=30)
+    return render(request, "intake/_home_summary.html", {
+        "open_count": totals["count"], "open_balance": totals["balance"] or 0,
+        "placed_recently": DebtorAccount.objects.filter(placed_at__gte=since).count(),
+        "recent": placement_batches()[:5], "can_place": request.membership.role in PLACERS,
+    })

@@ -177,3 +177,16 @@ def test_staff_cannot_place_for_another_agencys_client(world, signed_in):
     assert "Select a valid choice" in page.content.decode()
     with tenant_scope(world.bravo.agency):
         assert not PlacementBatch.objects.exists() and not DebtorAccount.objects.exists()
+
+
+def test_home_pages_load_a_summary_of_open_accounts_and_recent_placements(world, signed_in, django_capture_on_commit_callbacks):
+    from tests.collections_work.intake_helpers import place_file
+
+    persona = world.alpha.clients[0]
+    place_file(persona, world.alpha.agency, django_capture_on_commit_callbacks, "first.csv", CSV)
+    browser = signed_in(persona.user)
+    assert 'hx-get="/placements/summary/"' in browser.get("/client/").content.decode()
+    panel = browser.get("/placements/summary/").content.decode()
+    assert "first.csv" in panel and "$400" in panel  # C-1 $100 + C-3 $300 open
+    other = signed_in(world.alpha.clients[1].user).get("/placements/summary/").content.decode()
+    assert "first.csv" not in other and "$0" in other

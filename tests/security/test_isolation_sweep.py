@@ -310,6 +310,7 @@ OWN_ROUTES = {
         lambda r: {"q": "canary"},
     )),
     "placement_list": Own(STAFF | CLIENTS, shows=("alpha_client1_upload.csv",)),
+    "placement_summary": Own(STAFF | CLIENTS, shows=("alpha_client1_upload.csv",)),
     "placement_upload": Own(MANAGERS | CLIENT_ADMIN, posts=(
         lambda r: {"client": r["alpha_client1"].pk,
                    "file": SimpleUploadedFile("x.csv", b"Reference,Debtor name,Balance\nX,Y,1\n")},)),
