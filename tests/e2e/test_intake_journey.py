@@ -1,6 +1,8 @@
 """Journey: a client user uploads a CSV with some bad rows, corrects the mapping, commits,
 watches the progress bar finish (a real Celery worker thread does the work), and finds the
 accounts in the list."""
+import time
+
 import pytest
 from celery.contrib.testing.worker import start_worker
 
@@ -34,7 +36,23 @@ def real_worker(settings, transactional_db):
     celery_app.conf.task_always_eager = True
 
 
-def test_client_uploads_corrects_mapping_places_and_finds_accounts(world, page, real_worker, tmp_path):
+@pytest.fixture
+def unhurried_commit(monkeypatch):
+    """A small file places in a blink; a pause before the work keeps the progress bar on screen
+    long enough for the journey to watch it, whatever the machine's speed."""
+    from collections_work.intake import pipeline
+
+    real_commit = pipeline.commit
+
+    def commit_after_a_pause(*args, **kwargs):
+        time.sleep(2)
+        return real_commit(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "commit", commit_after_a_pause)
+
+
+def test_client_uploads_corrects_mapping_places_and_finds_accounts(world, page, real_worker, unhurried_commit,
+                                                                   tmp_path):
     persona = world.alpha.clients[0]
     sign_in(page, persona.admin.email, TEST_PASSWORD, expect_path="/client/")
     page.get_by_role("link", name="Placements").first.click()
@@ -58,7 +76,9 @@ def test_client_uploads_corrects_mapping_places_and_finds_accounts(world, page, 
     page.locator("progress").wait_for(state="visible")
     page.get_by_text(f"{ROWS - 2} accounts placed").wait_for(timeout=90_000)
     page.get_by_role("button", name="See these accounts").click()
-    page.get_by_text("INV-00001").wait_for()
+    page.fill("input[name=q]", "INV-00001")
+    page.get_by_role("button", name="Filter").click()
+    page.get_by_role("link", name="INV-00001").wait_for()
     assert page.get_by_text("Customer 1 LLC").first.is_visible()
     with unscoped():
         from collections_work.models import DebtorAccount
