@@ -210,7 +210,8 @@ class AccountRows(serializers.Field):
         return CheckedRows(rows, problems)
 
     def to_representation(self, value):
-        raise NotImplementedError("AccountRows is input only.")
+        # Write-only: responses report counts, never echo the rows back.
+        return None
 
 
 class AccountBulkPlaceIn(RejectUnknownFields, serializers.Serializer):
