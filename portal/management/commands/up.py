@@ -17,6 +17,10 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 
+def _stop_on_sigterm(signum, frame):
+    raise KeyboardInterrupt
+
+
 class Command(BaseCommand):
     help = "Run the portal: web, worker and beat, with demo data."
 
@@ -33,6 +37,7 @@ class Command(BaseCommand):
         if not options["no_demo"]:
             call_command("seed_demo", stdout=logins)
         address = f"{options['host']}:{options['port']}"
+        signal.signal(signal.SIGTERM, _stop_on_sigterm)  # `kill` and `timeout` stop the children too
         children = self._start_children(address)
         try:
             self._wait_for_web(address, children)
