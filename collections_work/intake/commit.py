@@ -5,7 +5,6 @@ PostgreSQL each chunk is loaded with COPY on a second thread (psycopg2 releases 
 parsing the next chunk overlaps with the database writing this one. SQLite (the embedded
 mode) runs the same SQL on one thread with a plain INSERT into the staging table.
 """
-import csv
 import io
 import queue
 import threading
@@ -21,9 +20,6 @@ STAGE = "intake_stage"
 _TYPES = {"row_no": "integer", "principal": "numeric(14,2)", "interest": "numeric(14,2)", "fees": "numeric(14,2)",
           "paid": "numeric(14,2)", "balance": "numeric(14,2)", "invoice_date": "date", "due_date": "date",
           "delinquency_date": "date", "last_payment_date": "date"}
-# CSV format written by Python's C csv module; FORCE_NOT_NULL keeps empty text as '' (not NULL).
-_COPY_SQL = (f"COPY {STAGE} ({', '.join(STAGE_COLUMNS)}) FROM STDIN WITH (FORMAT csv, FORCE_NOT_NULL ("
-             + ", ".join(c for c in STAGE_COLUMNS if _TYPES.get(c, "text") == "text") + "))")
 
 
 @dataclass
@@ -51,50 +47,34 @@ class ChunkWriter:
     def _create_stage(self):
         columns = ", ".join(f"{name} {_TYPES.get(name, 'text')}" for name in STAGE_COLUMNS)
         with connection.cursor() as cursor:
-            if self.postgres:
-                # FK checks per chunk rather than a pile at COMMIT; the per-row index probes below
-                # look costly to the planner, which would spend ~0.2 s JIT-compiling each statement.
-                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-                cursor.execute("SET LOCAL jit = off")
             cursor.execute(f"DROP TABLE IF EXISTS {STAGE}")
             cursor.execute(f"CREATE TEMPORARY TABLE {STAGE} ({columns})")
 
     def write(self, records: list[tuple]) -> None:
         with connection.cursor() as cursor:
-            # TRUNCATE, not DELETE: a long transaction would otherwise pile up dead stage rows.
-            cursor.execute(f"TRUNCATE {STAGE}" if self.postgres else f"DELETE FROM {STAGE}")
+            cursor.execute(f"DELETE FROM {STAGE}")
             self._load(cursor, records)
-            existing_account = self._probe("account", "client_reference", f"{STAGE}.client_reference")
-            cursor.execute(f"SELECT count(*) FROM {STAGE} WHERE {existing_account} IS NOT NULL",
-                           [self.batch.client_id])
+            cursor.execute(f"SELECT count(*) FROM {STAGE} s JOIN {self.t['account']} a "
+                           f"ON a.client_id = %s AND a.client_reference = s.client_reference", [self.batch.client_id])
             existing = cursor.fetchone()[0]
             self.counts.created += len(records) - existing
             if self.update_existing:
                 self.counts.updated += existing
             else:
                 self.counts.skipped += existing
-                cursor.execute(f"DELETE FROM {STAGE} WHERE {existing_account} IS NOT NULL", [self.batch.client_id])
+                cursor.execute(f"DELETE FROM {STAGE} WHERE client_reference IN (SELECT client_reference FROM "
+                               f"{self.t['account']} WHERE client_id = %s)", [self.batch.client_id])
             self._upsert_debtors(cursor)
             self._upsert_accounts(cursor)
             self._insert_contacts(cursor)
             self._insert_parties(cursor)
 
-    def _probe(self, table: str, column: str, value: str) -> str:
-        """The id of the client's row whose `column` is `value`: one probe of the (client_id, column)
-        unique index per stage row. A join would be planned from statistics that cannot see this
-        transaction's own rows, and hash every debtor or account of the client for every chunk."""
-        return f"(SELECT x.id FROM {self.t[table]} x WHERE x.client_id = %s AND x.{column} = {value})"
-
     # --- loading the stage ----------------------------------------------------------------
 
     def _load(self, cursor, records):
         if self.postgres:
-            buffer = io.StringIO()
-            csv.writer(buffer, lineterminator="\r\n").writerows(records)  # the C writer; "\n" alone would leave a lone \r unquoted
-            size = buffer.tell() + 1
-            buffer.seek(0)
-            # One read: psycopg2 takes the GIL back for every read() of the file (8 KiB by default).
-            cursor.cursor.copy_expert(_COPY_SQL, buffer, size=size)
+            buffer = io.StringIO("".join(map(_copy_line, records)))
+            cursor.cursor.copy_expert(f"COPY {STAGE} ({', '.join(STAGE_COLUMNS)}) FROM STDIN", buffer)
         else:
             marks = ", ".join(["%s"] * len(STAGE_COLUMNS))
             cursor.executemany(f"INSERT INTO {STAGE} VALUES ({marks})", [_sqlite_row(r) for r in records])
@@ -122,7 +102,7 @@ class ChunkWriter:
                 f"ON CONFLICT (client_id, debtor_key) DO NOTHING", [*self._ids(), self.now])
 
     def _upsert_accounts(self, cursor):
-        t = self.t["account"]
+        t, d = self.t["account"], self.t["debtor"]
         updates = ", ".join([
             "debtor_id = excluded.debtor_id", "debtor_name = excluded.debtor_name",
             "debt_purpose = excluded.debt_purpose", "principal = excluded.principal",
@@ -138,14 +118,15 @@ class ChunkWriter:
             f"INSERT INTO {t} (agency_id, client_id, debtor_id, debtor_name, client_reference, debt_purpose, status, "
             f"currency, principal, interest, fees, paid, balance, invoice_number, invoice_date, due_date, "
             f"delinquency_date, placed_at, last_payment_date, priority, placement_batch_id, hold_reason, updated_at) "
-            f"SELECT %s, %s, {self._probe('debtor', 'debtor_key', 's.debtor_key')}, s.debtor_name, "
-            f"s.client_reference, s.debt_purpose, 'new', 'USD', s.principal, "
+            f"SELECT %s, %s, d.id, s.debtor_name, s.client_reference, s.debt_purpose, 'new', 'USD', s.principal, "
             f"s.interest, s.fees, s.paid, s.balance, s.invoice_number, s.invoice_date, s.due_date, "
-            f"s.delinquency_date, %s, s.last_payment_date, 0, %s, '', %s FROM {STAGE} s WHERE true "
+            f"s.delinquency_date, %s, s.last_payment_date, 0, %s, '', %s "
+            f"FROM {STAGE} s JOIN {d} d ON d.client_id = %s AND d.debtor_key = s.debtor_key WHERE true "
             f"ON CONFLICT (client_id, client_reference) DO UPDATE SET {updates}",
-            [*self._ids(), self.batch.client_id, self.now, self.batch.pk, self.now])
+            [*self._ids(), self.now, self.batch.pk, self.now, self.batch.client_id])
 
     def _insert_contacts(self, cursor):
+        d = self.t["debtor"]
         selects, params = [], []
         for key, kind, column, zone in [
             ("debtor_key", "email", "email", "s.time_zone"), ("debtor_key", "phone", "phone", "s.time_zone"),
@@ -153,22 +134,38 @@ class ChunkWriter:
             ("co_key", "phone", "co_phone", "''"), ("g_key", "email", "g_email", "''"), ("g_key", "phone", "g_phone", "''"),
         ]:
             selects.append(
-                f"SELECT %s, %s, {self._probe('debtor', 'debtor_key', 's.' + key)}, '{kind}', s.{column}, '', "
-                f"{zone}, %s FROM {STAGE} s WHERE s.{column} <> ''")
-            params += [*self._ids(), self.batch.client_id, self.now]
+                f"SELECT %s, %s, d.id, '{kind}', s.{column}, '', {zone}, %s FROM {STAGE} s "
+                f"JOIN {d} d ON d.client_id = %s AND d.debtor_key = s.{key} WHERE s.{column} <> ''")
+            params += [*self._ids(), self.now, self.batch.client_id]
         cursor.execute(
             f"INSERT INTO {self.t['contact']} (agency_id, client_id, debtor_id, kind, value, label, time_zone, created_at) "
             + " UNION ALL ".join(selects) + " ON CONFLICT (debtor_id, kind, value) DO NOTHING", params)
 
     def _insert_parties(self, cursor):
+        a, d = self.t["account"], self.t["debtor"]
         selects, params = [], []
         for key, role in (("co_key", "co_debtor"), ("g_key", "guarantor")):
             selects.append(
-                f"SELECT %s, %s, {self._probe('account', 'client_reference', 's.client_reference')}, "
-                f"{self._probe('debtor', 'debtor_key', 's.' + key)}, '{role}' FROM {STAGE} s WHERE s.{key} <> ''")
+                f"SELECT %s, %s, a.id, d.id, '{role}' FROM {STAGE} s "
+                f"JOIN {a} a ON a.client_id = %s AND a.client_reference = s.client_reference "
+                f"JOIN {d} d ON d.client_id = %s AND d.debtor_key = s.{key} WHERE s.{key} <> ''")
             params += [*self._ids(), self.batch.client_id, self.batch.client_id]
         cursor.execute(f"INSERT INTO {self.t['party']} (agency_id, client_id, account_id, debtor_id, role) "
                        + " UNION ALL ".join(selects) + " ON CONFLICT (account_id, debtor_id, role) DO NOTHING", params)
+
+
+def _copy_value(value) -> str:
+    if value is None:
+        return "\\N"
+    if isinstance(value, str):
+        if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
+            return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+        return value
+    return str(value)
+
+
+def _copy_line(record: tuple) -> str:
+    return "\t".join(map(_copy_value, record)) + "\n"
 
 
 def _sqlite_row(record: tuple) -> tuple:
