@@ -49,6 +49,9 @@ class Debtor(ClientOwned):
     time_zone = models.CharField(max_length=64, blank=True, help_text="Empty when unknown.")
     debtor_key = models.CharField(max_length=64)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Lookups by client use the (client, debtor_key) unique index; a second one on client alone
+    # only costs upkeep, and lures the planner into scanning the client's rows (see intake.commit).
+    client = models.ForeignKey("accounts.Client", on_delete=models.PROTECT, related_name="+", db_index=False)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["client", "debtor_key"], name="debtor_key_unique_per_client")]
@@ -65,7 +68,8 @@ class Contact(ClientOwned):
         EMAIL = "email", "Email"
         ADDRESS = "address", "Postal address"
 
-    debtor = models.ForeignKey(Debtor, on_delete=models.CASCADE, related_name="contacts")
+    debtor = models.ForeignKey(Debtor, on_delete=models.CASCADE, related_name="contacts",
+                               db_index=False)  # contact_unique_per_debtor starts with it
     kind = models.CharField(max_length=8, choices=Kind.choices)
     value = models.CharField(max_length=400)
     label = models.CharField(max_length=40, blank=True)
@@ -167,6 +171,9 @@ class DebtorAccount(ClientOwned):
         PAID = "paid", "Paid in full"
         CLOSED = "closed", "Closed"
 
+    # agency, client, placement_batch: indexed as the first column of the indexes in Meta
+    agency = models.ForeignKey("accounts.Agency", on_delete=models.PROTECT, related_name="+", db_index=False)
+    client = models.ForeignKey("accounts.Client", on_delete=models.PROTECT, related_name="+", db_index=False)
     debtor = models.ForeignKey(Debtor, on_delete=models.PROTECT, related_name="accounts")
     debtor_name = models.CharField(max_length=200)  # copy of the primary debtor's name for search and sort
     client_reference = models.CharField(max_length=100)
@@ -188,7 +195,7 @@ class DebtorAccount(ClientOwned):
                                            on_delete=models.SET_NULL, related_name="+")
     priority = models.IntegerField(default=0)
     placement_batch = models.ForeignKey(PlacementBatch, null=True, blank=True, on_delete=models.SET_NULL,
-                                        related_name="accounts")
+                                        related_name="accounts", db_index=False)
     hold_reason = models.CharField(max_length=200, blank=True)
     cease_communication_at = models.DateTimeField(
         null=True, blank=True, help_text="When the debtor asked not to be contacted about this account.")
@@ -216,7 +223,8 @@ class AccountParty(ClientOwned):
         CO_DEBTOR = "co_debtor", "Co-debtor"
         GUARANTOR = "guarantor", "Guarantor"
 
-    account = models.ForeignKey(DebtorAccount, on_delete=models.CASCADE, related_name="parties")
+    account = models.ForeignKey(DebtorAccount, on_delete=models.CASCADE, related_name="parties",
+                                db_index=False)  # party_unique starts with it
     debtor = models.ForeignKey(Debtor, on_delete=models.PROTECT, related_name="parties")
     role = models.CharField(max_length=10, choices=Role.choices)
 

@@ -5,6 +5,7 @@ PostgreSQL each chunk is loaded with COPY on a second thread (psycopg2 releases 
 parsing the next chunk overlaps with the database writing this one. SQLite (the embedded
 mode) runs the same SQL on one thread with a plain INSERT into the staging table.
 """
+import csv
 import io
 import queue
 import threading
@@ -52,18 +53,19 @@ class ChunkWriter:
 
     def write(self, records: list[tuple]) -> None:
         with connection.cursor() as cursor:
-            cursor.execute(f"DELETE FROM {STAGE}")
+            # DELETE would leave every earlier chunk's rows in the table as dead rows until the
+            # transaction ends, and each statement below would scan them all again.
+            cursor.execute(f"TRUNCATE {STAGE}" if self.postgres else f"DELETE FROM {STAGE}")
             self._load(cursor, records)
-            cursor.execute(f"SELECT count(*) FROM {STAGE} s JOIN {self.t['account']} a "
-                           f"ON a.client_id = %s AND a.client_reference = s.client_reference", [self.batch.client_id])
+            already_placed = self._lookup("account", "client_reference", f"{STAGE}.client_reference")
+            cursor.execute(f"SELECT count(*) FROM {STAGE} WHERE {already_placed} IS NOT NULL", [self.batch.client_id])
             existing = cursor.fetchone()[0]
             self.counts.created += len(records) - existing
             if self.update_existing:
                 self.counts.updated += existing
             else:
                 self.counts.skipped += existing
-                cursor.execute(f"DELETE FROM {STAGE} WHERE client_reference IN (SELECT client_reference FROM "
-                               f"{self.t['account']} WHERE client_id = %s)", [self.batch.client_id])
+                cursor.execute(f"DELETE FROM {STAGE} WHERE {already_placed} IS NOT NULL", [self.batch.client_id])
             self._upsert_debtors(cursor)
             self._upsert_accounts(cursor)
             self._insert_contacts(cursor)
@@ -73,8 +75,15 @@ class ChunkWriter:
 
     def _load(self, cursor, records):
         if self.postgres:
-            buffer = io.StringIO("".join(map(_copy_line, records)))
-            cursor.cursor.copy_expert(f"COPY {STAGE} ({', '.join(STAGE_COLUMNS)}) FROM STDIN", buffer)
+            # CSV written by the C csv module; only dates can be None, so text columns are FORCE_NOT_NULL
+            # (an unquoted empty field is '' there, NULL in the date columns). CRLF line ends make the
+            # writer quote a field holding a lone \r too, which COPY would otherwise take for a line end.
+            buffer = io.StringIO()
+            csv.writer(buffer, lineterminator="\r\n").writerows(records)
+            size = buffer.tell() + 1
+            buffer.seek(0)
+            # One read(): psycopg2 retakes the GIL for each read, and the parsing thread holds it.
+            cursor.cursor.copy_expert(_COPY_STAGE, buffer, size=size)
         else:
             marks = ", ".join(["%s"] * len(STAGE_COLUMNS))
             cursor.executemany(f"INSERT INTO {STAGE} VALUES ({marks})", [_sqlite_row(r) for r in records])
@@ -83,6 +92,14 @@ class ChunkWriter:
 
     def _ids(self):
         return [self.batch.agency_id, self.batch.client_id]
+
+    def _lookup(self, table, column, value):
+        """The id of this client's row in `table` whose `column` is `value`, as a scalar subquery
+        (one probe of the (client_id, column) unique index per stage row; takes the client id as a
+        parameter). A join would be planned from statistics that cannot see the rows this
+        transaction has inserted so far, and PostgreSQL then hashes all of the client's rows, in
+        several statements per chunk: quadratic in the size of the file."""
+        return f"(SELECT x.id FROM {self.t[table]} x WHERE x.client_id = %s AND x.{column} = {value})"
 
     def _upsert_debtors(self, cursor):
         t = self.t["debtor"]
@@ -102,7 +119,7 @@ class ChunkWriter:
                 f"ON CONFLICT (client_id, debtor_key) DO NOTHING", [*self._ids(), self.now])
 
     def _upsert_accounts(self, cursor):
-        t, d = self.t["account"], self.t["debtor"]
+        t = self.t["account"]
         updates = ", ".join([
             "debtor_id = excluded.debtor_id", "debtor_name = excluded.debtor_name",
             "debt_purpose = excluded.debt_purpose", "principal = excluded.principal",
@@ -118,15 +135,14 @@ class ChunkWriter:
             f"INSERT INTO {t} (agency_id, client_id, debtor_id, debtor_name, client_reference, debt_purpose, status, "
             f"currency, principal, interest, fees, paid, balance, invoice_number, invoice_date, due_date, "
             f"delinquency_date, placed_at, last_payment_date, priority, placement_batch_id, hold_reason, updated_at) "
-            f"SELECT %s, %s, d.id, s.debtor_name, s.client_reference, s.debt_purpose, 'new', 'USD', s.principal, "
+            f"SELECT %s, %s, {self._lookup('debtor', 'debtor_key', 's.debtor_key')}, s.debtor_name, "
+            f"s.client_reference, s.debt_purpose, 'new', 'USD', s.principal, "
             f"s.interest, s.fees, s.paid, s.balance, s.invoice_number, s.invoice_date, s.due_date, "
-            f"s.delinquency_date, %s, s.last_payment_date, 0, %s, '', %s "
-            f"FROM {STAGE} s JOIN {d} d ON d.client_id = %s AND d.debtor_key = s.debtor_key WHERE true "
+            f"s.delinquency_date, %s, s.last_payment_date, 0, %s, '', %s FROM {STAGE} s WHERE true "
             f"ON CONFLICT (client_id, client_reference) DO UPDATE SET {updates}",
-            [*self._ids(), self.now, self.batch.pk, self.now, self.batch.client_id])
+            [*self._ids(), self.batch.client_id, self.now, self.batch.pk, self.now])
 
     def _insert_contacts(self, cursor):
-        d = self.t["debtor"]
         selects, params = [], []
         for key, kind, column, zone in [
             ("debtor_key", "email", "email", "s.time_zone"), ("debtor_key", "phone", "phone", "s.time_zone"),
@@ -134,38 +150,26 @@ class ChunkWriter:
             ("co_key", "phone", "co_phone", "''"), ("g_key", "email", "g_email", "''"), ("g_key", "phone", "g_phone", "''"),
         ]:
             selects.append(
-                f"SELECT %s, %s, d.id, '{kind}', s.{column}, '', {zone}, %s FROM {STAGE} s "
-                f"JOIN {d} d ON d.client_id = %s AND d.debtor_key = s.{key} WHERE s.{column} <> ''")
-            params += [*self._ids(), self.now, self.batch.client_id]
+                f"SELECT %s, %s, {self._lookup('debtor', 'debtor_key', 's.' + key)}, '{kind}', s.{column}, '', "
+                f"{zone}, %s FROM {STAGE} s WHERE s.{column} <> ''")
+            params += [*self._ids(), self.batch.client_id, self.now]
         cursor.execute(
             f"INSERT INTO {self.t['contact']} (agency_id, client_id, debtor_id, kind, value, label, time_zone, created_at) "
             + " UNION ALL ".join(selects) + " ON CONFLICT (debtor_id, kind, value) DO NOTHING", params)
 
     def _insert_parties(self, cursor):
-        a, d = self.t["account"], self.t["debtor"]
         selects, params = [], []
         for key, role in (("co_key", "co_debtor"), ("g_key", "guarantor")):
             selects.append(
-                f"SELECT %s, %s, a.id, d.id, '{role}' FROM {STAGE} s "
-                f"JOIN {a} a ON a.client_id = %s AND a.client_reference = s.client_reference "
-                f"JOIN {d} d ON d.client_id = %s AND d.debtor_key = s.{key} WHERE s.{key} <> ''")
+                f"SELECT %s, %s, {self._lookup('account', 'client_reference', 's.client_reference')}, "
+                f"{self._lookup('debtor', 'debtor_key', 's.' + key)}, '{role}' FROM {STAGE} s WHERE s.{key} <> ''")
             params += [*self._ids(), self.batch.client_id, self.batch.client_id]
         cursor.execute(f"INSERT INTO {self.t['party']} (agency_id, client_id, account_id, debtor_id, role) "
                        + " UNION ALL ".join(selects) + " ON CONFLICT (account_id, debtor_id, role) DO NOTHING", params)
 
 
-def _copy_value(value) -> str:
-    if value is None:
-        return "\\N"
-    if isinstance(value, str):
-        if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
-            return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
-        return value
-    return str(value)
-
-
-def _copy_line(record: tuple) -> str:
-    return "\t".join(map(_copy_value, record)) + "\n"
+_COPY_STAGE = (f"COPY {STAGE} ({', '.join(STAGE_COLUMNS)}) FROM STDIN WITH (FORMAT csv, FORCE_NOT_NULL ("
+               + ", ".join(c for c in STAGE_COLUMNS if c not in _TYPES) + "))")
 
 
 def _sqlite_row(record: tuple) -> tuple:
@@ -189,6 +193,12 @@ class PipelinedWriter:
         received_last = False
         try:
             with transaction.atomic():
+                with connection.cursor() as cursor:
+                    # Foreign keys are checked per statement, on this thread while the next chunk is
+                    # parsed, instead of all at COMMIT (Django makes them DEFERRABLE INITIALLY DEFERRED).
+                    # No JIT: the per-row lookups give cost estimates that make each statement compile.
+                    cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+                    cursor.execute("SET LOCAL jit = off")
                 writer = ChunkWriter(batch, update_existing=update_existing)
                 while True:
                     records = self._queue.get()

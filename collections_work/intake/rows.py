@@ -2,6 +2,7 @@
 import hashlib
 import zoneinfo
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 
 from collections_work.intake import values
@@ -55,8 +56,100 @@ class RowValidator:
         self.options = options
         self.columns = {field: (index, headers[index] if index < len(headers) else FIELDS_BY_KEY[field].label)
                         for field, index in mapping.items()}
+        # For the fast path: mapped fields in column order, the length limits that can apply, parsers.
+        self._fields = tuple(sorted(mapping.items(), key=lambda item: item[1]))
+        self._limits = tuple((field, limit) for field, limit in MAX_LENGTHS.items() if field in mapping)
+        self._amount = values.plain_amount_parser(options.amount_format)
+        self._date = values.fixed_width_date_parser(options.date_format)
 
     def validate(self, row_no: int, cells: list) -> tuple[tuple | None, list[RowError]]:
+        """(record, []) for a valid row, else (None, errors)."""
+        record = self._fast_record(row_no, cells)
+        if record is not None:
+            return record, []
+        return self._validate(row_no, cells)
+
+    def _fast_record(self, row_no: int, cells: list) -> tuple | None:
+        """The record of a row of text cells that is valid by the usual shapes of values, without
+        the per-field dicts, closures, strptime and regular expressions of `_validate`; None for any
+        row it is not sure of (errors, XLSX numbers and dates, unusual values), which `_validate`
+        then decides with its messages. Both give the same record for every row this one accepts."""
+        width = len(cells)
+        text = {}
+        for field, index in self._fields:
+            if index < width:
+                value = cells[index]
+                if value.__class__ is not str:
+                    return None
+                text[field] = value.strip()
+        get = text.get
+        reference, name, principal = get("client_reference"), get("debtor_name"), get("principal")
+        if not reference or not name or not principal:
+            return None
+        for field, limit in self._limits:
+            if len(get(field, "")) > limit:
+                return None
+        amounts = []
+        for field in ("principal", "interest", "fees", "paid"):
+            cell = get(field)
+            amount = self._amount(cell) if cell else ZERO
+            if amount is None:
+                return None
+            amounts.append(amount)
+        balance = amounts[0] + amounts[1] + amounts[2] - amounts[3]
+        if balance <= 0:
+            return None
+        dates = []
+        for field in ("invoice_date", "due_date", "delinquency_date", "last_payment_date"):
+            cell = get(field)
+            if not cell:
+                dates.append(None)
+                continue
+            if len(cell) >= 10 and cell[4] == "-":
+                try:
+                    dates.append(date.fromisoformat(cell[:10]))
+                except ValueError:
+                    return None
+                continue
+            parsed = self._date(cell) if self._date is not None else None
+            if parsed is None:
+                return None
+            dates.append(parsed)
+        try:
+            email = values.parse_email(get("email")) if get("email") else ""
+            phone = values.parse_phone(get("phone")) if get("phone") else ""
+            tax4 = values.tax_id_last4(get("tax_id")) if get("tax_id") else ""
+        except ValueError:
+            return None
+        purpose = get("debt_purpose")
+        purpose = values.PURPOSES.get(purpose.lower()) if purpose else self.options.default_debt_purpose
+        kind = get("debtor_kind")
+        kind = values.KINDS.get(kind.lower()) if kind else "business"
+        time_zone = get("time_zone", "")
+        if purpose is None or kind is None or (time_zone and time_zone not in TIME_ZONES):
+            return None
+        parties = []
+        for prefix in ("co_debtor", "guarantor"):
+            party_name, party_email = get(prefix + "_name", ""), get(prefix + "_email", "")
+            party_phone = get(prefix + "_phone", "")
+            if not party_name:
+                if party_email or party_phone:
+                    return None
+                parties += ("", "", "", "")
+                continue
+            try:
+                party_email = values.parse_email(party_email) if party_email else ""
+                party_phone = values.parse_phone(party_phone) if party_phone else ""
+            except ValueError:
+                return None
+            parties += (party_name, debtor_key(party_name, "", party_email), party_email, party_phone)
+        return (
+            row_no, reference, debtor_key(name, tax4, email), kind, name, tax4, time_zone, email, phone,
+            self._address(text), purpose, *amounts, balance, get("invoice_number", ""),
+            dates[0], dates[1], dates[2] or dates[1], dates[3], *parties,
+        )
+
+    def _validate(self, row_no: int, cells: list) -> tuple[tuple | None, list[RowError]]:
         raw = self._raw(cells)
         errors: list[RowError] = []
         text = {field: values.cell_text(value) for field, value in raw.items()}
