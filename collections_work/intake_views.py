@@ -1,20 +1,16 @@
 """Pages for placing accounts: upload, mapping, checking, placing, history, and one-account form."""
 from django.contrib import messages
-from datetime import timedelta
-
-from django.db.models import Count, Max, Sum
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from accounts.access import managers_required, role_required
-from accounts.models import Client, Role
+from accounts.models import Role
 from collections_work import services
-from collections_work.intake.fields import FIELDS
 from collections_work.intake.pipeline import get_progress
 from collections_work.intake_forms import MappingForm, SavedMappingForm, SingleAccountForm, UploadForm
-from collections_work.models import ColumnMapping, DebtorAccount, PlacementBatch
+from collections_work.models import ColumnMapping, PlacementBatch
+from collections_work import selectors
 from collections_work.selectors import placement_batches
 from portal.errors import DomainError
 from portal.forms import add_domain_error, posted_data
@@ -191,23 +187,13 @@ def debtor_account_new(request):
 @managers_required
 def intake_summary(request):
     """Per client: what was placed, how much, how recently, and how many rows were rejected."""
-    accounts = {row["client_id"]: row for row in DebtorAccount.objects.values("client_id").annotate(
-        accounts=Count("id"), balance=Sum("balance"), last_placed=Max("placed_at"))}
-    batches = {row["client_id"]: row for row in PlacementBatch.objects.values("client_id").annotate(
-        batches=Count("id"), rejected=Sum("invalid_rows"))}
-    rows = [{"client": client, **accounts.get(client.pk, {}), **batches.get(client.pk, {})}
-            for client in Client.objects.order_by("name")]
-    return render(request, "intake/summary.html", {"rows": rows, "fields": FIELDS})
+    return render(request, "intake/summary.html", {"rows": selectors.intake_by_client()})
 
 
 @role_required(VIEWERS)
 def placement_summary(request):
     """The placements panel on each home page (loaded by htmx, so `accounts` needs no import)."""
-    open_statuses = [DebtorAccount.Status.NEW, DebtorAccount.Status.ACTIVE, DebtorAccount.Status.ON_HOLD]
-    totals = DebtorAccount.objects.filter(status__in=open_statuses).aggregate(count=Count("id"), balance=Sum("balance"))
-    since = timezone.now() - timedelta(days=30)
     return render(request, "intake/_home_summary.html", {
-        "open_count": totals["count"], "open_balance": totals["balance"] or 0,
-        "placed_recently": DebtorAccount.objects.filter(placed_at__gte=since).count(),
-        "recent": placement_batches()[:5], "can_place": request.membership.role in PLACERS,
+        **selectors.open_accounts_summary(), "recent": placement_batches()[:5],
+        "can_place": request.membership.role in PLACERS,
     })

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
-from django.db.models import Q
+from django.db.models import Count, Max, Q, Sum
 from django.utils import timezone
 
 from collections_work.models import DebtorAccount, PlacementBatch
@@ -174,3 +174,26 @@ def _decode(cursor):
 
 def placement_batches():
     return PlacementBatch.objects.select_related("client", "created_by")
+
+
+OPEN_STATUSES = [DebtorAccount.Status.NEW, DebtorAccount.Status.ACTIVE, DebtorAccount.Status.ON_HOLD]
+
+
+def open_accounts_summary(days: int = 30) -> dict:
+    """Open accounts, their balance, and how many were placed in the last `days` days."""
+    totals = DebtorAccount.objects.filter(status__in=OPEN_STATUSES).aggregate(count=Count("id"), balance=Sum("balance"))
+    since = timezone.now() - timedelta(days=days)
+    return {"open_count": totals["count"], "open_balance": totals["balance"] or 0,
+            "placed_recently": DebtorAccount.objects.filter(placed_at__gte=since).count()}
+
+
+def intake_by_client() -> list[dict]:
+    """Per client: accounts placed, their balance, the last placement, batches and rejected rows."""
+    from accounts.models import Client
+
+    accounts = {row["client_id"]: row for row in DebtorAccount.objects.values("client_id").annotate(
+        accounts=Count("id"), balance=Sum("balance"), last_placed=Max("placed_at"))}
+    batches = {row["client_id"]: row for row in PlacementBatch.objects.values("client_id").annotate(
+        batches=Count("id"), rejected=Sum("invalid_rows"))}
+    return [{"client": client, **accounts.get(client.pk, {}), **batches.get(client.pk, {})}
+            for client in Client.objects.order_by("name")]
