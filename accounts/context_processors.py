@@ -6,10 +6,12 @@ from accounts.models import Role
 NAV = {
     "staff": [
         ("Home", "agency_home", None),
+        ("Worklist", "worklist_home", None),
         ("Clients", "client_list", None),
         ("Accounts", "debtor_account_list", None),
         ("Placements", "placement_list", None),
         ("Intake", "intake_summary", {Role.AGENCY_ADMIN, Role.MANAGER}),
+        ("Queues", "worklist_manage", {Role.AGENCY_ADMIN, Role.MANAGER}),
         ("Team", "team_list", {Role.AGENCY_ADMIN, Role.MANAGER}),
         ("Audit log", "audit_log", {Role.AGENCY_ADMIN}),
         ("Settings", "agency_settings", {Role.AGENCY_ADMIN}),

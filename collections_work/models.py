@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
+from django.db.models import F, Q
 
 from portal.tenancy import TenantManager, TenantModel
 
@@ -200,6 +201,16 @@ class DebtorAccount(ClientOwned):
     cease_communication_at = models.DateTimeField(
         null=True, blank=True, help_text="When the debtor asked not to be contacted about this account.")
     updated_at = models.DateTimeField(auto_now=True)
+    # The worklist. A claim is a lease: the collector holds the account until it expires, so an
+    # account whose collector walked away returns to the queue by itself. `next_action_at` in the
+    # future keeps an account out of the queues (promise date, callback, just worked); `priority`
+    # is the score of collections_work.scoring, kept current by the services and the beat jobs.
+    claimed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+", db_index=False)
+    claim_expires_at = models.DateTimeField(null=True, blank=True)
+    next_action_at = models.DateTimeField(null=True, blank=True)
+    last_worked_at = models.DateTimeField(null=True, blank=True)
+    last_contact_at = models.DateTimeField(null=True, blank=True, help_text="Last right-party contact.")
 
     class Meta:
         constraints = [
@@ -210,6 +221,11 @@ class DebtorAccount(ClientOwned):
             models.Index(fields=["client", "balance", "id"], name="acct_client_balance"),
             models.Index(fields=["agency", "placed_at", "id"], name="acct_agency_placed"),
             models.Index(fields=["placement_batch"], name="acct_batch"),
+            # "Next account": the open accounts of an agency, best first (see worklist.claim).
+            models.Index(F("agency"), F("priority").desc(), F("id"), name="acct_worklist",
+                         condition=Q(status__in=["new", "active"])),
+            models.Index(fields=["next_action_at"], name="acct_next_action", condition=Q(next_action_at__isnull=False)),
+            models.Index(fields=["claimed_by"], name="acct_claimed_by", condition=Q(claimed_by__isnull=False)),
         ]
 
     def __str__(self):
@@ -257,12 +273,16 @@ class Activity(ClientOwned):
     summary = models.CharField(max_length=300)
     body = models.TextField(blank=True)
     outcome = models.CharField(max_length=40, blank=True)
+    contact = models.ForeignKey("Contact", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                                db_index=False, help_text="The phone or email a call or email went to.")
     client_visible = models.BooleanField(default=True)
     occurred_at = models.DateTimeField()
 
     class Meta:
         ordering = ["-occurred_at", "-id"]
-        indexes = [models.Index(fields=["account", "-occurred_at"], name="activity_timeline")]
+        indexes = [models.Index(fields=["account", "-occurred_at"], name="activity_timeline"),
+                   # Supervisor figures: what each collector did in a date range.
+                   models.Index(fields=["agency", "actor", "occurred_at"], name="activity_by_actor")]
         verbose_name_plural = "activities"
 
     def __str__(self):
@@ -324,3 +344,140 @@ class Dispute(ClientOwned):
 
     def __str__(self):
         return f"Dispute on {self.account_id} ({'open' if self.resolved_at is None else 'resolved'})"
+
+
+# --- The worklist ------------------------------------------------------------------------------
+
+class CallOutcome(models.TextChoices):
+    NO_ANSWER = "no_answer", "No answer"
+    LEFT_MESSAGE = "left_message", "Left message"
+    RIGHT_PARTY_CONTACT = "right_party_contact", "Right-party contact"
+    WRONG_NUMBER = "wrong_number", "Wrong number"
+    REFUSED_TO_PAY = "refused_to_pay", "Refused to pay"
+    PROMISED = "promised", "Promised to pay"
+    DISPUTED = "disputed", "Disputed"
+
+
+class Team(TenantModel):
+    """A group of collectors a queue can be assigned to."""
+
+    name = models.CharField(max_length=100)
+    members = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="worklist_teams")
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["agency", "name"], name="team_name_unique_per_agency")]
+
+    def __str__(self):
+        return self.name
+
+
+class Queue(TenantModel):
+    """A named set of open accounts, defined by rules, worked in `position` order.
+
+    Empty rule fields match everything. Each agency has one default queue (no rules, every
+    collector) that comes last, so no open account is ever outside every queue."""
+
+    class Assignment(models.TextChoices):
+        ANY = "any", "Any account"
+        MINE = "mine", "Assigned to the collector working the queue"
+        UNASSIGNED = "unassigned", "Not assigned to anyone"
+        COLLECTOR = "collector", "Assigned to a chosen collector"
+
+    class Order(models.TextChoices):
+        SCORE = "score", "Highest score first"
+        BALANCE = "balance", "Largest balance first"
+        OLDEST = "oldest", "Longest past due first"
+
+    name = models.CharField(max_length=100)
+    position = models.PositiveIntegerField(default=100, help_text="Queues are worked from the lowest number up.")
+    is_default = models.BooleanField(default=False, editable=False)
+    clients = models.ManyToManyField("accounts.Client", blank=True, related_name="+")
+    statuses = models.JSONField(default=list, blank=True)  # subset of new / active; empty: both
+    balance_min = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    balance_max = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    age_buckets = models.JSONField(default=list, blank=True)  # keys of selectors.AGE_BUCKETS
+    time_zones = models.JSONField(default=list, blank=True)  # debtor time zones; "" means unknown
+    assignment = models.CharField(max_length=10, choices=Assignment.choices, default=Assignment.ANY)
+    assigned_collector = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                           on_delete=models.SET_NULL, related_name="+")
+    due_only = models.BooleanField(default=False, help_text="Only accounts with a callback or promise follow-up due.")
+    order = models.CharField(max_length=8, choices=Order.choices, default=Order.SCORE)
+    all_collectors = models.BooleanField(default=False, help_text="Every collector works this queue.")
+    collectors = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="worklist_queues")
+    teams = models.ManyToManyField(Team, blank=True, related_name="queues")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["is_default", "position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["agency", "name"], name="queue_name_unique_per_agency"),
+            models.UniqueConstraint(fields=["agency"], condition=Q(is_default=True), name="one_default_queue"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class Promise(ClientOwned):
+    """A debtor's promise to pay an amount by a date. Payments count towards it until it is
+    kept; a promise whose date passes unpaid becomes broken and its account returns to a queue."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        KEPT = "kept", "Kept"
+        BROKEN = "broken", "Broken"
+        CANCELLED = "cancelled", "Cancelled"
+
+    account = models.ForeignKey(DebtorAccount, on_delete=models.CASCADE, related_name="promises")
+    made_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    amount = models.DecimalField(max_digits=14, decimal_places=2)
+    due_date = models.DateField()
+    paid_amount = money_field()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    created_at = models.DateTimeField()
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["due_date"], name="promise_open_due", condition=Q(status="open"))]
+
+    def __str__(self):
+        return f"{self.amount} by {self.due_date} ({self.get_status_display()})"
+
+
+class Callback(ClientOwned):
+    """A collector's appointment to call the debtor again; it comes due in their queue."""
+
+    account = models.ForeignKey(DebtorAccount, on_delete=models.CASCADE, related_name="callbacks")
+    collector = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    due_at = models.DateTimeField()
+    note = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    done_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["due_at"]
+        indexes = [models.Index(fields=["collector", "due_at"], name="callback_open_due",
+                                condition=Q(done_at__isnull=True))]
+
+    def __str__(self):
+        return f"Callback {self.due_at:%Y-%m-%d %H:%M}"
+
+
+class EmailTemplate(TenantModel):
+    """An agency's email to debtors. `{placeholders}` are filled from the account; every email
+    sent from one carries an opt-out link below the body."""
+
+    name = models.CharField(max_length=100)
+    subject = models.CharField(max_length=200)
+    body = models.TextField()
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["agency", "name"], name="email_template_unique_per_agency")]
+
+    def __str__(self):
+        return self.name

@@ -1,4 +1,5 @@
-"""Placement passes run in the worker: preview (validate) and commit (validate and write)."""
+"""Worker tasks: the placement passes (preview, commit) and the worklist jobs (scores, due
+callbacks and promises)."""
 import logging
 from pathlib import Path
 
@@ -8,9 +9,10 @@ from django.utils import timezone
 
 from collections_work.intake import pipeline
 from collections_work.intake.files import IntakeError
-from collections_work.models import PlacementBatch
+from collections_work import scoring, work_services, worklist
+from collections_work.models import DebtorAccount, PlacementBatch
 from portal.audit import audit_record
-from portal.tenancy import tenant_scope
+from portal.tenancy import tenant_scope, unscoped
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +67,55 @@ def placement_commit(batch_id: int, agency_id: int):
             invalid_rows=result.invalid, created_count=counts.created, updated_count=counts.updated,
             skipped_count=counts.skipped, rejected_file=name, progress=100, completed_at=timezone.now())
         pipeline.set_progress(batch.pk, "done", 100)
+        worklist_rescore_batch.delay(batch.pk, agency_id)
         batch.refresh_from_db()
         audit_record(action="placement.completed", actor=batch.created_by, agency=batch.agency, client=batch.client,
                      obj=batch, after={"created": counts.created, "updated": counts.updated, "skipped": counts.skipped,
                                        "rejected": result.invalid})
         return "completed"
+
+
+# --- The worklist ----------------------------------------------------------------------------
+
+def _each_agency():
+    """Run a job agency by agency, each in its own tenant scope."""
+    from accounts.models import Agency
+
+    with unscoped():
+        agency_ids = list(Agency.objects.values_list("pk", flat=True))
+    for agency_id in agency_ids:
+        with tenant_scope(agency_id):
+            yield agency_id
+
+
+@shared_task
+def worklist_rescore_batch(batch_id: int, agency_id: int):
+    """Score the accounts a placement just created or updated."""
+    with tenant_scope(agency_id):
+        return scoring.accounts_rescore(DebtorAccount.objects.filter(placement_batch_id=batch_id))
+
+
+@shared_task
+def worklist_wake_due():
+    """Accounts whose callback, promise date or pause has come: back into their queues."""
+    woken = 0
+    for _agency_id in _each_agency():
+        woken += work_services.accounts_wake_due()
+    return woken
+
+
+@shared_task
+def promises_mark_broken():
+    broken = 0
+    for _agency_id in _each_agency():
+        broken += len(work_services.promises_mark_broken())
+    return broken
+
+
+@shared_task
+def worklist_rescore_all():
+    """Time moves every score (age, last contact): re-score the open accounts."""
+    changed = 0
+    for _agency_id in _each_agency():
+        changed += scoring.accounts_rescore(DebtorAccount.objects.filter(status__in=worklist.OPEN_STATUSES))
+    return changed

@@ -23,12 +23,50 @@ class Payment(TenantModel):
     reference = models.CharField(max_length=100, blank=True)
     note = models.CharField(max_length=300, blank=True)
     reported_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    credited_to = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+", help_text="The collector whose promise or account it paid.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = TenantManager(client_lookup="client")
 
     class Meta:
         ordering = ["-received_on", "-id"]
+        indexes = [models.Index(fields=["agency", "credited_to", "received_on"], name="payment_credited")]
 
     def __str__(self):
         return f"{self.amount} on {self.received_on} ({self.get_method_display()})"
+
+
+class PlanOffer(TenantModel):
+    """A payment-plan or settlement offer a collector starts from the account workspace.
+
+    This issue records the collector's proposal as a draft; checking it against the client's
+    terms, client approval, the debtor's e-signature and the installments come with the
+    payment-plan work (ROADMAP step 4), which moves it on from DRAFT."""
+
+    class Kind(models.TextChoices):
+        SETTLEMENT_IN_FULL = "full", "Settlement in full"
+        LUMP_SUM = "lump_sum", "Discounted lump sum"
+        INSTALLMENTS = "installments", "Installments"
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        WITHDRAWN = "withdrawn", "Withdrawn"
+
+    client = models.ForeignKey("accounts.Client", on_delete=models.PROTECT, related_name="+")
+    account = models.ForeignKey("collections_work.DebtorAccount", on_delete=models.CASCADE, related_name="offers")
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    total_amount = models.DecimalField(max_digits=14, decimal_places=2)
+    installment_count = models.PositiveSmallIntegerField(default=1)
+    first_due_date = models.DateField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = TenantManager(client_lookup="client")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"{self.get_kind_display()}: {self.total_amount}"

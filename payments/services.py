@@ -1,13 +1,15 @@
 """Services for payments (keyword-only, one transaction, audited)."""
-from datetime import date
+from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Role
+from collections_work import scoring
 from collections_work.models import Activity, DebtorAccount
-from payments.models import Payment
+from collections_work.work_services import promises_apply_payment
+from payments.models import Payment, PlanOffer
 from portal.audit import audit_record
 from portal.errors import DomainError, NotAllowed
 
@@ -61,9 +63,11 @@ def payment_report_direct(*, agency, actor, account, amount, received_on: date, 
                               "Report at most the balance.", field="amount")
         before = {"paid": str(account.paid), "balance": str(account.balance), "status": account.status,
                   "last_payment_date": account.last_payment_date.isoformat() if account.last_payment_date else None}
+        credited_to = promises_apply_payment(account=account, amount=amount)
         payment = Payment.objects.create(
             agency=agency, client=account.client, account=account, amount=amount, received_on=received_on,
-            method=Payment.Method.DIRECT_TO_CLIENT, reference=reference, note=note, reported_by=actor)
+            method=Payment.Method.DIRECT_TO_CLIENT, reference=reference, note=note, reported_by=actor,
+            credited_to=credited_to)
         account.paid += amount
         account.balance -= amount
         if account.last_payment_date is None or received_on > account.last_payment_date:
@@ -74,6 +78,7 @@ def payment_report_direct(*, agency, actor, account, amount, received_on: date, 
             account.hold_reason = ""
             update += ["status", "hold_reason"]
         account.save(update_fields=update)
+        scoring.account_rescore(account)
         summary = f"Direct payment reported: {amount:,.2f} {account.currency} received on {received_on:%b %d, %Y}"
         if account.status == DebtorAccount.Status.PAID:
             summary += " (paid in full)"
@@ -88,3 +93,51 @@ def payment_report_direct(*, agency, actor, account, amount, received_on: date, 
                             "paid": str(account.paid), "balance": str(account.balance), "status": account.status,
                             "last_payment_date": account.last_payment_date.isoformat()})
     return payment
+
+
+PLAN_LONGEST_INSTALLMENTS = 60
+PLAN_FIRST_DUE_WITHIN_DAYS = 60
+
+
+def plan_offer_start(*, agency, actor, account, kind, total_amount, installment_count, first_due_date) -> PlanOffer:
+    """A collector starts a payment-plan or settlement offer: recorded as a draft on the account.
+
+    Checking it against the client's terms, the client's approval and the debtor's acceptance
+    come with the payment-plan work; here the proposal itself must make sense."""
+    membership = getattr(actor, "membership", None)
+    if membership is None or not membership.is_staff_role:
+        raise NotAllowed("Only agency staff make offers.")
+    if kind not in PlanOffer.Kind.values:
+        raise DomainError("Choose the kind of offer.", field="kind")
+    total_amount = _money(total_amount)
+    today = timezone.localdate()
+    if not isinstance(first_due_date, date) or not today <= first_due_date <= today + timedelta(
+            days=PLAN_FIRST_DUE_WITHIN_DAYS):
+        raise DomainError(f"The first payment must be due between today and {PLAN_FIRST_DUE_WITHIN_DAYS} days from now.",
+                          field="first_due_date")
+    count = installment_count or 1
+    if kind == PlanOffer.Kind.INSTALLMENTS and not 2 <= count <= PLAN_LONGEST_INSTALLMENTS:
+        raise DomainError(f"An installment plan has 2 to {PLAN_LONGEST_INSTALLMENTS} installments.",
+                          field="installment_count")
+    if kind != PlanOffer.Kind.INSTALLMENTS and count != 1:
+        raise DomainError("A settlement is paid at once: 1 installment.", field="installment_count")
+    with transaction.atomic():
+        account = DebtorAccount.objects.select_for_update().get(pk=account.pk)
+        if account.status in NO_PAYMENTS_STATUSES or account.balance <= 0:
+            raise DomainError("This account has nothing left to collect.", field="kind")
+        if total_amount > account.balance:
+            raise DomainError(f"The offer is more than the balance of {account.balance:,.2f}.", field="total_amount")
+        if kind == PlanOffer.Kind.SETTLEMENT_IN_FULL and total_amount != account.balance:
+            raise DomainError(f"A settlement in full is the whole balance, {account.balance:,.2f}.",
+                              field="total_amount")
+        offer = PlanOffer.objects.create(agency=agency, client=account.client, account=account, kind=kind,
+                                         total_amount=total_amount, installment_count=count,
+                                         first_due_date=first_due_date, created_by=actor)
+        Activity.objects.create(
+            agency_id=account.agency_id, client_id=account.client_id, account=account, kind=Activity.Kind.NOTE,
+            actor=actor, client_visible=False, occurred_at=timezone.now(),
+            summary=f"Offer started (draft): {offer.get_kind_display()}, {total_amount:,.2f} {account.currency}"
+                    f"{f' in {count} installments' if count > 1 else ''} from {first_due_date:%b %d, %Y}")
+        audit_record(action="offer.started", actor=actor, agency=agency, client=account.client, obj=offer,
+                     after={"kind": kind, "total": str(total_amount), "installments": count})
+    return offer

@@ -1,11 +1,13 @@
-"""Payment actions on the debtor account page (thin: parse a form, call a service, redirect)."""
+"""Payment actions on the account page and the workspace (thin: parse a form, call a service, redirect)."""
 from django.contrib import messages
 from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
 
-from accounts.access import client_admin_required
+from accounts.access import client_admin_required, staff_required
 from collections_work.account_forms import DirectPaymentForm
 from collections_work.account_views import account_page
+from collections_work.work_forms import PlanOfferForm
+from collections_work.work_views import workspace_page
 from collections_work.models import DebtorAccount
 from payments import services
 from portal.errors import DomainError
@@ -33,3 +35,22 @@ def direct_payment_report(request, pk):
             messages.success(request, text)
             return redirect("debtor_account_detail", pk=account.pk)
     return account_page(request, account, forms={"payment": form}, open_form="payment")
+
+
+@staff_required
+@require_POST
+def plan_offer_start(request, pk):
+    """A collector starts a payment-plan or settlement offer from the workspace (saved as a draft)."""
+    account = get_scoped_or_404(DebtorAccount.objects.select_related("client", "debtor", "agency"), pk=pk)
+    form = PlanOfferForm(request.POST)
+    if form.is_valid():
+        try:
+            offer = services.plan_offer_start(agency=request.agency, actor=request.user, account=account,
+                                              **form.cleaned_data)
+        except DomainError as error:
+            add_domain_error(form, error)
+        else:
+            messages.success(request, f"Offer started: {offer.get_kind_display().lower()} of "
+                                      f"{offer.total_amount:,.2f} {account.currency} (draft).")
+            return redirect("account_workspace", pk=account.pk)
+    return workspace_page(request, account, forms={"offer": form}, open_form="offer", status=400)

@@ -123,6 +123,9 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "heartbeat": {"task": "portal.tasks.record_heartbeat", "schedule": float(env_int("BEAT_HEARTBEAT_SECONDS", 30))},
     "deliver-pending-emails": {"task": "portal.tasks.deliver_pending_emails", "schedule": 60.0},
+    "worklist-wake-due": {"task": "collections_work.tasks.worklist_wake_due", "schedule": 60.0},
+    "promises-mark-broken": {"task": "collections_work.tasks.promises_mark_broken", "schedule": 900.0},
+    "worklist-rescore": {"task": "collections_work.tasks.worklist_rescore_all", "schedule": 6 * 3600.0},
 }
 CELERY_TIMEZONE = "UTC"
 
@@ -252,3 +255,11 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1000 * 1000  # bigger uploads stream to a temp
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 # On PostgreSQL, write each chunk on a second connection while the next is parsed.
 INTAKE_PIPELINED = env_bool("INTAKE_PIPELINED", True)
+
+# --- Worklist ------------------------------------------------------------------------------
+# A claimed account stays the collector's this long after their last action on it.
+WORKLIST_LEASE_MINUTES = env_int("WORKLIST_LEASE_MINUTES", 20)
+# An account passed over with "Next account" waits this long before it is offered again.
+WORKLIST_SKIP_MINUTES = env_int("WORKLIST_SKIP_MINUTES", 30)
+# After a call that reached nobody, the account waits this long before the next attempt.
+WORKLIST_RETRY_HOURS = env_int("WORKLIST_RETRY_HOURS", 4)

@@ -18,6 +18,7 @@ What every exercised request checks (see `exercise`)
     - no row outside the viewer's scope changed (snapshot of the foreign rows before and after).
 """
 import secrets
+from datetime import timedelta
 from dataclasses import dataclass, field
 
 import pytest
@@ -33,8 +34,11 @@ from django.utils import timezone
 
 from collections_work import services as work_services
 from collections_work import tasks as work_tasks
-from collections_work.models import Activity, DebtorAccount, Document, PlacementBatch
-from payments.models import Payment
+from collections_work.models import (
+    Activity, Callback, Contact, ContactPolicy, DebtorAccount, Dispute, Document, EmailTemplate, PlacementBatch, Promise,
+    Queue, Team,
+)
+from payments.models import Payment, PlanOffer
 from portal.models import AuditEvent
 from portal.tenancy import tenant_scope, unscoped
 
@@ -81,7 +85,8 @@ def viewer_for(label, world) -> Viewer:
 
 # --- Canary rows: distinctive data in every tenant, so a leak shows up in a page ----------------
 
-BRAVO_MARKERS = ("Bravo Collections", "@bravo.test", "Bravo canary key", "Bravo canary debtor")
+BRAVO_MARKERS = ("Bravo Collections", "@bravo.test", "Bravo canary key", "Bravo canary debtor", "Bravo canary queue",
+                 "Bravo canary team", "Bravo canary template", "Bravo canary dispute")
 OUTSIDE_CLIENT1_MARKERS = (  # Alpha rows that client 1's users must never see
     "Alpha Recovery Client 2", "client2-admin@alpha.test", "client2-user@alpha.test",
     "alpha-client2-invitee@alpha.test", "alpha-staff-invitee@alpha.test", "Client 2 canary key",
@@ -130,6 +135,7 @@ def rows(world):
     debtor_account("bravo_account", bravo, bravo.clients[0], "BRAVO-1", "Bravo canary debtor")
     debtor_account("alpha_client2_account", alpha, alpha.clients[1], "C2-1", "Client 2 canary debtor")
     debtor_account("alpha_client1_account", alpha, alpha.clients[0], "C1-1", "Client 1 own debtor")
+    worklist_rows(named, alpha, bravo)
     api_key("alpha_client2_key", alpha.clients[1], "Client 2 canary key")
     api_key("alpha_client1_key", alpha.clients[0], "Client 1 own key")
 
@@ -163,6 +169,29 @@ def rows(world):
     return named
 
 
+def worklist_rows(named, alpha, bravo):
+    """Queues, teams, templates and a dispute in both agencies. Alpha's own account is commercial
+    under a round-the-clock contact policy, so the workspace's contact actions succeed at any hour
+    the suite runs (the hours themselves are tested in tests/collections_work/test_compliance.py)."""
+    for label, agency, account in (("Bravo canary", bravo, named["bravo_account"]),
+                                   ("Alpha sweep", alpha, named["alpha_client1_account"])):
+        prefix = "bravo" if agency is bravo else "alpha"
+        with tenant_scope(agency.agency):
+            named[f"{prefix}_queue"] = Queue.objects.create(agency=agency.agency, name=f"{label} queue", position=1,
+                                                          all_collectors=True)
+            named[f"{prefix}_team"] = Team.objects.create(agency=agency.agency, name=f"{label} team")
+            named[f"{prefix}_template"] = EmailTemplate.objects.create(
+                agency=agency.agency, name=f"{label} template", subject="About {reference}", body="Hello {debtor_name}")
+            Contact.objects.create(agency=agency.agency, client_id=account.client_id, debtor_id=account.debtor_id,
+                                   kind="email", value=f"debtor-{prefix}@example.test")
+            ContactPolicy.objects.create(agency=agency.agency, earliest_hour=0, latest_hour=24)
+            DebtorAccount.objects.filter(pk=account.pk).update(debt_purpose="commercial")
+    with tenant_scope(bravo.agency):
+        named["bravo_dispute"] = Dispute.objects.create(
+            agency=bravo.agency, client_id=named["bravo_account"].client_id, account=named["bravo_account"],
+            reason="Bravo canary dispute", opened_at=timezone.now())
+
+
 def foreign_markers(viewer, rows):
     markers = [*BRAVO_MARKERS, rows["bravo_key"].prefix]
     if viewer.client is not None:
@@ -186,6 +215,14 @@ WATCHED = (  # model, lookup to its agency, lookup to its client (None: not owne
     (Activity, "agency", "client"),
     (Document, "agency", "client"),
     (Payment, "agency", "client"),
+    (PlanOffer, "agency", "client"),
+    (Contact, "agency", "client"),
+    (Promise, "agency", "client"),
+    (Callback, "agency", "client"),
+    (Dispute, "agency", "client"),
+    (Queue, "agency", None),
+    (Team, "agency", None),
+    (EmailTemplate, "agency", None),
 )
 
 
@@ -320,6 +357,16 @@ OWN_ROUTES = {
                    "client_reference": "BRAVO-1", "principal": "5", "debt_purpose": "commercial",
                    "on_duplicate": "update"},)),
     "intake_summary": Own(MANAGERS, shows=("Alpha Recovery Client 1",)),
+    "worklist_home": Own(STAFF, shows=("All open accounts", "Alpha sweep queue")),
+    "worklist_manage": Own(MANAGERS, shows=("Alpha sweep queue", "Alpha sweep team", "Alpha sweep template"),
+                           queries=(no_data, lambda r: {"start": "2020-01-01", "end": "2030-01-01"})),
+    # A queue or team naming Bravo's client or staff is refused by the form (tests/collections_work/test_worklist.py).
+    "queue_new": Own(MANAGERS, posts=(lambda r: {
+        "name": "Sweep queue", "position": "3", "order": "score", "assignment": "any",
+        "clients": [r["alpha_client1"].pk]},)),
+    "worklist_team_new": Own(MANAGERS, posts=(lambda r: {"name": "Sweep team", "members": [r["alpha_collector_m"].user_id]},)),
+    "email_template_new": Own(MANAGERS, posts=(lambda r: {
+        "name": "Sweep template", "subject": "Your account {reference}", "body": "Hello", "active": "on"},)),
 }
 
 
@@ -353,12 +400,27 @@ TARGETS = {  # kind -> (Bravo rows: foreign to everyone, Alpha rows outside clie
     "api_key": (("bravo_key",), ("alpha_client2_key",)),
     "debtor_account": (("bravo_account",), ("alpha_client2_account",)),
     "placement": (("bravo_upload",), ("alpha_client2_upload",)),
+    "queue": (("bravo_queue",), ()),
+    "team": (("bravo_team",), ()),
+    "email_template": (("bravo_template",), ()),
 }
 
 
 def mapping_form(_target):
     return {"map_client_reference": "0", "map_debtor_name": "1", "map_principal": "2", "amount_format": "dot",
             "date_format": "%m/%d/%Y", "default_debt_purpose": "unknown", "on_duplicate": "update", "save_as": ""}
+
+
+def in_days(days):
+    return (timezone.localdate() + timedelta(days=days)).isoformat()
+
+
+def email_form(target):
+    """The target account's own template and email contact (the form refuses others' ids anyway)."""
+    with unscoped():
+        template = EmailTemplate.objects.filter(agency_id=target.agency_id).first()
+        contact = Contact.objects.filter(debtor_id=target.debtor_id, kind="email").first()
+    return {"template": template.pk, "contact": contact.pk if contact else ""}
 
 
 def today_payment(_target):
@@ -397,6 +459,34 @@ BY_ID_ROUTES = {
         ("client1_admin", "alpha_client1_upload"), ("manager", "alpha_client1_upload"))),
     "placement_commit": ById("placement", (("post", no_data),), own=(("client1_admin", "alpha_client1_checked"),)),
     "placement_cancel": ById("placement", (("post", no_data),), own=(("client1_admin", "alpha_client1_upload"),)),
+    "queue_detail": ById("queue", (GET,), own=(("collector", "alpha_queue"),)),
+    "queue_edit": ById("queue", (GET, ("post", lambda q: {
+        "name": "Renamed", "position": "4", "order": "balance", "assignment": "unassigned"})),
+        own=(("manager", "alpha_queue"),)),
+    "queue_delete": ById("queue", (("post", no_data),), own=(("admin", "alpha_queue"),)),
+    "worklist_team_edit": ById("team", (GET, ("post", lambda _: {"name": "Renamed team"})), own=(("manager", "alpha_team"),)),
+    "email_template_edit": ById("email_template", (GET, ("post", lambda _: {
+        "name": "Renamed template", "subject": "S", "body": "B"})), own=(("admin", "alpha_template"),)),
+    "account_workspace": ById("debtor_account", (GET,), own=(("collector", "alpha_client1_account"),)),
+    "workspace_call": ById("debtor_account", (("post", lambda _: {"outcome": "no_answer", "note": "sweep"}),),
+                           own=(("collector", "alpha_client1_account"),)),
+    "workspace_note": ById("debtor_account", (("post", lambda _: {"text": "sweep"}),),
+                           own=(("collector", "alpha_client1_account"),)),
+    "workspace_promise": ById("debtor_account", (("post", lambda _: {"amount": "10.00", "due_date": in_days(3)}),),
+                              own=(("collector", "alpha_client1_account"),)),
+    "workspace_callback": ById("debtor_account", (("post", lambda _: {
+        "due_at": timezone.localtime(timezone.now() + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")}),),
+        own=(("manager", "alpha_client1_account"),)),
+    "workspace_email": ById("debtor_account", (("post", email_form),), own=(("collector", "alpha_client1_account"),)),
+    "workspace_dispute": ById("debtor_account", (("post", lambda _: {"reason": "sweep dispute"}),),
+                              own=(("collector", "alpha_client1_account"),)),
+    "workspace_cease": ById("debtor_account", (("post", lambda _: {"confirm": "on", "note": "letter"}),),
+                            own=(("collector", "alpha_client1_account"),)),
+    "workspace_status": ById("debtor_account", (("post", lambda _: {"status": "active", "reason": "sweep"}),),
+                             own=(("collector", "alpha_client1_account"),)),
+    "workspace_offer": ById("debtor_account", (("post", lambda _: {
+        "kind": "lump_sum", "total_amount": "50.00", "installment_count": "1", "first_due_date": in_days(5)}),),
+        own=(("collector", "alpha_client1_account"),)),
 }
 
 SPECIAL = {  # routes with dedicated tests below (or in the named files)
@@ -415,6 +505,14 @@ SPECIAL = {  # routes with dedicated tests below (or in the named files)
              "test_a_key_sees_and_places_only_for_its_own_client, test_a_filter_naming_another_clients_batch_shows_"
              "nothing, test_the_api_refuses_missing_wrong_and_revoked_keys."
        for name in ("api_accounts", "api_accounts_bulk", "api_account_detail")},
+    "worklist_next": "Claims for the signed-in collector only, no ids in the request: tests/collections_work/"
+                     "test_worklist.py test_next_account_never_hands_out_another_agencys_account.",
+    "workspace_release": "Gives back only what the signed-in collector holds (no audit event to see it work): "
+                         "tests/collections_work/test_worklist.py test_give_back_releases_only_your_own_claim.",
+    "workspace_dispute_resolve": "Two ids (account, dispute): tests/collections_work/test_worklist.py "
+                                 "test_resolving_a_foreign_dispute_is_404.",
+    "contact_opt_out": "Signed-token route for debtors (no sign-in): tests/collections_work/test_worklist.py "
+                       "test_opt_out_link_works_once_and_only_for_its_contact, test_tampered_opt_out_link_is_404.",
     "invitation_accept": "Token route, the token is the credential: test_unknown_invitation_token_is_410, "
                          "test_signed_in_persona_cannot_use_a_foreign_invitation.",
 }

@@ -1,0 +1,136 @@
+"""The worklist score: how valuable it is to work a debtor account now, and why.
+
+The score is a sum of named parts, so the workspace can show each one:
+
+- balance: 10 x log10(balance), so $1,000 is 30 and $100,000 is 50: a large balance matters,
+  but not a thousand times more than a small one;
+- age: 10 x log10(recovery rate), from RECOVERY_BY_AGE (the share of a balance agencies
+  typically recover by days past due), so a fresh account loses nothing and a three-year-old
+  one loses 15: together with the balance part this ranks by expected recovery;
+- promise due / callback due: a promise to follow up or a callback whose time has come;
+- last contact: never worked accounts come first; ones worked in the last days wait their turn;
+- waiting: an account whose next action is in the future (promise date, callback, just worked)
+  or whose debtor asked us to stop sinks far below every workable account, so the claim query
+  reads only workable ones from the top of its index. The beat job `worklist_wake_due`
+  re-scores accounts when their time comes.
+
+`priority` on the account is round(score x 10): an integer the claim index sorts by.
+"""
+import math
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from django.db import transaction
+from django.utils import timezone
+
+from collections_work.models import Callback, DebtorAccount, Promise
+
+# (days past due, share recovered): industry recovery-by-age curve, interpolated linearly.
+RECOVERY_BY_AGE = [(0, 0.90), (90, 0.70), (180, 0.50), (365, 0.25), (730, 0.10), (1095, 0.03)]
+PROMISE_DUE_POINTS = 25
+CALLBACK_DUE_POINTS = 30
+NEVER_WORKED_POINTS = 8
+WAITING_POINTS = -1000
+WAITING_PRIORITY = WAITING_POINTS * 10  # what waiting adds to `priority`
+RESCORE_BATCH = 2000
+
+
+@dataclass(frozen=True)
+class ScorePart:
+    name: str
+    points: float
+    why: str
+
+
+def recovery_rate(days_past_due: int) -> float:
+    days = max(days_past_due, 0)
+    for (d0, r0), (d1, r1) in zip(RECOVERY_BY_AGE, RECOVERY_BY_AGE[1:]):
+        if days <= d1:
+            return r0 + (r1 - r0) * (days - d0) / (d1 - d0)
+    return RECOVERY_BY_AGE[-1][1]
+
+
+def _days_past_due(account, today: date) -> int:
+    since = account.delinquency_date or account.due_date or timezone.localdate(account.placed_at)
+    return (today - since).days
+
+
+def _last_contact_part(account, now: datetime) -> ScorePart:
+    if account.last_worked_at is None:
+        return ScorePart("last contact", NEVER_WORKED_POINTS, "never worked")
+    days = (now - account.last_worked_at).total_seconds() / 86400
+    points = round(min(days, 30) / 3 - 5, 1)  # -5 just worked, rising to +5 after a month
+    return ScorePart("last contact", points, f"worked {days:.0f} days ago" if days >= 1 else "worked today")
+
+
+def score_parts(account, *, now: datetime | None = None, promise_due: bool | None = None,
+                callback_due: bool | None = None) -> list[ScorePart]:
+    """Every part of the account's score. `promise_due`/`callback_due` may be given by a caller
+    that looked them up in bulk; otherwise they are read here."""
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    balance = max(float(account.balance), 0.0)
+    days = _days_past_due(account, today)
+    rate = recovery_rate(days)
+    parts = [
+        ScorePart("balance", round(10 * math.log10(max(balance, 1.0)), 1), f"{account.balance:,.2f} {account.currency}"),
+        ScorePart("age", round(10 * math.log10(rate), 1), f"{days} days past due: about {rate:.0%} is usually recovered"),
+    ]
+    if promise_due is None:
+        promise_due = Promise.objects.filter(account=account, status=Promise.Status.OPEN, due_date__lte=today).exists()
+    if promise_due:
+        parts.append(ScorePart("promise due", PROMISE_DUE_POINTS, "a promise to pay is due: follow it up"))
+    if callback_due is None:
+        callback_due = Callback.objects.filter(account=account, done_at__isnull=True, due_at__lte=now).exists()
+    if callback_due:
+        parts.append(ScorePart("callback due", CALLBACK_DUE_POINTS, "a callback is due"))
+    parts.append(_last_contact_part(account, now))
+    if account.next_action_at is not None and account.next_action_at > now:
+        parts.append(ScorePart("waiting", WAITING_POINTS,
+                               f"not to be worked before {timezone.localtime(account.next_action_at):%b %d %H:%M}"))
+    elif account.cease_communication_at is not None:
+        parts.append(ScorePart("waiting", WAITING_POINTS, "the debtor asked us to stop contacting them"))
+    return parts
+
+
+def priority_of(parts: list[ScorePart]) -> int:
+    return round(sum(part.points for part in parts) * 10)
+
+
+def account_rescore(account, *, now: datetime | None = None) -> int:
+    """Store the account's current score (call inside the transaction that changed it)."""
+    account.priority = priority_of(score_parts(account, now=now))
+    DebtorAccount.objects.filter(pk=account.pk).update(priority=account.priority)
+    return account.priority
+
+
+def accounts_rescore(queryset, *, now: datetime | None = None) -> int:
+    """Re-score many accounts in keyset batches of RESCORE_BATCH; returns how many changed."""
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    changed, last_id = 0, 0
+    while True:
+        batch = list(queryset.filter(pk__gt=last_id).order_by("pk")[:RESCORE_BATCH])
+        if not batch:
+            return changed
+        last_id = batch[-1].pk
+        ids = [account.pk for account in batch]
+        promises = set(Promise.objects.filter(account_id__in=ids, status=Promise.Status.OPEN, due_date__lte=today)
+                       .values_list("account_id", flat=True))
+        callbacks = set(Callback.objects.filter(account_id__in=ids, done_at__isnull=True, due_at__lte=now)
+                        .values_list("account_id", flat=True))
+        stale = []
+        for account in batch:
+            priority = priority_of(score_parts(account, now=now, promise_due=account.pk in promises,
+                                               callback_due=account.pk in callbacks))
+            if priority != account.priority:
+                account.priority = priority
+                stale.append(account)
+        with transaction.atomic():
+            DebtorAccount.objects.bulk_update(stale, ["priority"], batch_size=500)
+        changed += len(stale)
+
+
+def waking_accounts(now: datetime):
+    """Accounts whose waiting time is over (their stored score still says waiting)."""
+    return DebtorAccount.objects.filter(next_action_at__lte=now)

@@ -1,0 +1,213 @@
+"""Forms for the worklist: the workspace's actions and the managers' queues, teams and
+templates. They parse input; the services (work_services) decide."""
+from zoneinfo import available_timezones
+
+from django import forms
+from django.utils import timezone
+
+from accounts.models import Client, Membership, Role, User
+from collections_work.models import CallOutcome, Contact, DebtorAccount, EmailTemplate, Queue, Team
+from collections_work.selectors import AGE_BUCKETS
+from collections_work.work_services import PLACEHOLDERS, staff_status_choices
+
+UNKNOWN_ZONE = ("", "Unknown time zone")
+
+
+class UniqueNameMixin:
+    """Names are unique per agency; say so on the field instead of failing on the constraint."""
+
+    def clean_name(self):
+        name = self.cleaned_data["name"].strip()
+        taken = type(self.instance).objects.filter(name__iexact=name).exclude(pk=self.instance.pk)
+        if taken.exists():
+            raise forms.ValidationError(f"There is already one named “{name}”.")
+        return name
+
+
+class WorkForm(forms.Form):
+    """Each action form on the workspace gets its own id prefix, so ids stay unique."""
+
+    prefix_id = "work"
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("auto_id", f"{self.prefix_id}_%s")
+        super().__init__(*args, **kwargs)
+
+
+def _contact_choices(account, kind):
+    contacts = Contact.objects.filter(debtor_id=account.debtor_id, kind=kind).order_by("id")
+    return [(c.pk, f"{c.value}{' (opted out)' if c.opted_out_at else ''}") for c in contacts]
+
+
+class CallForm(WorkForm):
+    prefix_id = "call"
+    outcome = forms.ChoiceField(label="Outcome", choices=CallOutcome.choices, widget=forms.RadioSelect)
+    contact = forms.TypedChoiceField(label="Number called", required=False, coerce=int, empty_value=None)
+    note = forms.CharField(label="Note", required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
+    promise_amount = forms.DecimalField(label="Promised amount", required=False, min_value=0, decimal_places=2,
+                                        max_digits=14, help_text="With the outcome “Promised to pay”.")
+    promise_date = forms.DateField(label="Promised by", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, *args, account, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["contact"].choices = [("", "Not recorded")] + _contact_choices(account, Contact.Kind.PHONE)
+
+
+class NoteForm(WorkForm):
+    prefix_id = "note"
+    text = forms.CharField(label="Note", max_length=5000, widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class PromiseForm(WorkForm):
+    prefix_id = "promise"
+    amount = forms.DecimalField(label="Amount", min_value=0, decimal_places=2, max_digits=14)
+    due_date = forms.DateField(label="Pay by", widget=forms.DateInput(attrs={"type": "date"}))
+
+
+class CallbackForm(WorkForm):
+    prefix_id = "callback"
+    due_at = forms.DateTimeField(label="Call back at", widget=forms.DateTimeInput(attrs={"type": "datetime-local"},
+                                                                                  format="%Y-%m-%dT%H:%M"),
+                                 input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
+                                 help_text="Your time zone.")
+    note = forms.CharField(label="Note", required=False, max_length=300)
+
+
+class EmailForm(WorkForm):
+    prefix_id = "email"
+    template = forms.TypedChoiceField(label="Template", coerce=int)
+    contact = forms.TypedChoiceField(label="To", coerce=int)
+
+    def __init__(self, *args, account, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["template"].choices = [(t.pk, t.name) for t in EmailTemplate.objects.filter(active=True)]
+        self.fields["contact"].choices = _contact_choices(account, Contact.Kind.EMAIL)
+
+
+class DisputeForm(WorkForm):
+    prefix_id = "dispute"
+    reason = forms.CharField(label="What the debtor disputes", max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class DisputeResolveForm(WorkForm):
+    prefix_id = "resolve"
+    resolution = forms.CharField(label="Resolution", max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class CeaseForm(WorkForm):
+    prefix_id = "cease"
+    confirm = forms.BooleanField(label="The debtor asked us to stop contacting them about this account")
+    note = forms.CharField(label="How they asked (letter, call...)", required=False, max_length=2000)
+
+
+class StaffStatusForm(WorkForm):
+    prefix_id = "status"
+    status = forms.ChoiceField(label="New status")
+    reason = forms.CharField(label="Reason", max_length=500)
+
+    def __init__(self, *args, account, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["status"].choices = staff_status_choices(account)
+
+
+# --- Managers ----------------------------------------------------------------------------------
+
+def _staff_users():
+    return User.objects.filter(membership__in=Membership.objects.filter(
+        role__in=(Role.COLLECTOR, Role.MANAGER, Role.AGENCY_ADMIN))).order_by("first_name", "email")
+
+
+class StaffChoiceField(forms.ModelMultipleChoiceField):
+    def label_from_instance(self, user):
+        return user.get_full_name() or user.email
+
+
+class QueueForm(UniqueNameMixin, forms.ModelForm):
+    statuses = forms.MultipleChoiceField(label="Status", required=False, widget=forms.CheckboxSelectMultiple,
+                                         choices=[(DebtorAccount.Status.NEW, "New"),
+                                                  (DebtorAccount.Status.ACTIVE, "In collection")],
+                                         help_text="None ticked: both.")
+    age_buckets = forms.MultipleChoiceField(label="Days past due", required=False, widget=forms.CheckboxSelectMultiple,
+                                            choices=[(k, label) for k, (_lo, _hi, label) in AGE_BUCKETS.items()],
+                                            help_text="None ticked: any age.")
+    time_zones = forms.MultipleChoiceField(label="Debtor time zone", required=False,
+                                           help_text="None chosen: any zone.",
+                                           widget=forms.SelectMultiple(attrs={"size": 6}))
+    collectors = StaffChoiceField(label="Collectors", queryset=User.objects.none(), required=False,
+                                  widget=forms.CheckboxSelectMultiple)
+    # Tenant rows: querysets are set per request in __init__ (there is no tenant at import time).
+    clients = forms.ModelMultipleChoiceField(label="Clients", queryset=None, required=False,
+                                             widget=forms.CheckboxSelectMultiple, help_text="None ticked: every client.")
+    teams = forms.ModelMultipleChoiceField(label="Teams", queryset=None, required=False,
+                                           widget=forms.CheckboxSelectMultiple)
+    assigned_collector = forms.ModelChoiceField(label="Chosen collector", queryset=User.objects.none(), required=False)
+
+    class Meta:
+        model = Queue
+        fields = ["name", "position", "clients", "statuses", "balance_min", "balance_max", "age_buckets",
+                  "time_zones", "assignment", "assigned_collector", "due_only", "order", "all_collectors",
+                  "collectors", "teams"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["clients"].queryset = Client.objects.order_by("name")
+        self.fields["teams"].queryset = Team.objects.all()
+        self.fields["collectors"].queryset = _staff_users()
+        self.fields["assigned_collector"].queryset = _staff_users()
+        zones = sorted(z for z in available_timezones() if z.startswith(("America/", "Pacific/Honolulu")))
+        self.fields["time_zones"].choices = [UNKNOWN_ZONE] + [(z, z) for z in zones]
+
+    def clean(self):
+        data = super().clean()
+        low, high = data.get("balance_min"), data.get("balance_max")
+        if low is not None and high is not None and low > high:
+            self.add_error("balance_max", "The upper bound is below the lower one.")
+        if data.get("assignment") == Queue.Assignment.COLLECTOR and not data.get("assigned_collector"):
+            self.add_error("assigned_collector", "Choose the collector whose accounts this queue holds.")
+        return data
+
+
+class TeamForm(UniqueNameMixin, forms.ModelForm):
+    members = StaffChoiceField(label="Members", queryset=User.objects.none(), required=False,
+                               widget=forms.CheckboxSelectMultiple)
+
+    class Meta:
+        model = Team
+        fields = ["name", "members"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["members"].queryset = _staff_users()
+
+
+class EmailTemplateForm(UniqueNameMixin, forms.ModelForm):
+    class Meta:
+        model = EmailTemplate
+        fields = ["name", "subject", "body", "active"]
+        widgets = {"body": forms.Textarea(attrs={"rows": 8})}
+        help_texts = {"body": "Placeholders: " + ", ".join("{%s}" % p for p in PLACEHOLDERS)
+                      + ". An opt-out link is added below every email."}
+
+
+class FiguresRangeForm(forms.Form):
+    start = forms.DateField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+    def range(self):
+        today = timezone.localdate()
+        if not self.is_valid():
+            return today, today
+        start = self.cleaned_data.get("start") or today
+        end = self.cleaned_data.get("end") or today
+        return (start, end) if start <= end else (end, start)
+
+
+class PlanOfferForm(WorkForm):
+    """A collector's payment-plan or settlement proposal (payments.services.plan_offer_start)."""
+
+    prefix_id = "offer"
+    kind = forms.ChoiceField(label="Offer", choices=[("full", "Settlement in full"), ("lump_sum", "Discounted lump sum"),
+                                                     ("installments", "Installments")])
+    total_amount = forms.DecimalField(label="Total to pay", min_value=0, decimal_places=2, max_digits=14)
+    installment_count = forms.IntegerField(label="Installments", min_value=1, max_value=60, initial=1)
+    first_due_date = forms.DateField(label="First payment on", widget=forms.DateInput(attrs={"type": "date"}))
