@@ -146,16 +146,14 @@ def _lease(account_id, queue, collector, expires_at) -> Claim:
 
 
 def account_release_claims(*, collector, now: datetime | None = None) -> int:
-    """Give back whatever the collector holds. One they passed over without working it waits
+    """Give back whatever the collector holds. An account with nothing scheduled waits
     WORKLIST_SKIP_MINUTES, so "Next account" does not hand the same account straight back."""
     now = now or timezone.now()
     held = DebtorAccount.objects.filter(claimed_by=collector)
-    claimed_since = F("claim_expires_at") - lease_length()
-    skipped = held.filter(Q(last_worked_at__isnull=True) | Q(last_worked_at__lt=claimed_since),
-                          Q(next_action_at__isnull=True) | Q(next_action_at__lte=now))
-    count = skipped.update(claimed_by=None, claim_expires_at=None,
-                           next_action_at=now + timedelta(minutes=settings.WORKLIST_SKIP_MINUTES),
-                           priority=F("priority") + WAITING_PRIORITY)
+    unscheduled = held.filter(Q(next_action_at__isnull=True) | Q(next_action_at__lte=now))
+    count = unscheduled.update(claimed_by=None, claim_expires_at=None,
+                               next_action_at=now + timedelta(minutes=settings.WORKLIST_SKIP_MINUTES),
+                               priority=F("priority") + WAITING_PRIORITY)
     return count + held.update(claimed_by=None, claim_expires_at=None)
 
 
