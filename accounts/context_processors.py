@@ -39,6 +39,12 @@ def membership(request):
                 url = reverse(url_name)
             except NoReverseMatch:  # an app whose pages are not installed
                 continue
-            items.append({"label": label, "url": url, "active": request.path == url or (
-                url != reverse(NAV[section][0][1]) and request.path.startswith(url))})
+            items.append({"label": label, "url": url, "active": False})
+    # The item whose address is the longest start of this page's (Queues beats Worklist on
+    # /worklist/manage/); the home item only on the home page itself.
+    home = reverse(NAV[section][0][1])
+    matches = [item for item in items if request.path == item["url"]
+               or (item["url"] != home and request.path.startswith(item["url"]))]
+    if matches:
+        max(matches, key=lambda item: len(item["url"]))["active"] = True
     return {"membership": member, "nav_items": items}

@@ -1,16 +1,16 @@
 """Forms for the worklist: the workspace's actions and the managers' queues, teams and
 templates. They parse input; the services (work_services) decide."""
-from zoneinfo import available_timezones
-
 from django import forms
 from django.utils import timezone
 
 from accounts.models import Client, Membership, Role, User
-from collections_work.models import CallOutcome, Contact, DebtorAccount, EmailTemplate, Queue, Team
+from collections_work.compliance import UNKNOWN_ZONE_CANDIDATES
+from collections_work.models import CallOutcome, Contact, Debtor, DebtorAccount, EmailTemplate, Queue, Team
 from collections_work.selectors import AGE_BUCKETS
 from collections_work.work_services import PLACEHOLDERS, staff_status_choices
 
 UNKNOWN_ZONE = ("", "Unknown time zone")
+US_ZONES = UNKNOWN_ZONE_CANDIDATES + ("America/Puerto_Rico", "America/Detroit", "America/Boise")
 
 
 class UniqueNameMixin:
@@ -147,6 +147,7 @@ class QueueForm(UniqueNameMixin, forms.ModelForm):
         fields = ["name", "position", "clients", "statuses", "balance_min", "balance_max", "age_buckets",
                   "time_zones", "assignment", "assigned_collector", "due_only", "order", "all_collectors",
                   "collectors", "teams"]
+        labels = {"balance_min": "Balance from", "balance_max": "Balance up to", "due_only": "Only accounts with something due"}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -154,7 +155,8 @@ class QueueForm(UniqueNameMixin, forms.ModelForm):
         self.fields["teams"].queryset = Team.objects.all()
         self.fields["collectors"].queryset = _staff_users()
         self.fields["assigned_collector"].queryset = _staff_users()
-        zones = sorted(z for z in available_timezones() if z.startswith(("America/", "Pacific/Honolulu")))
+        in_use = Debtor.objects.exclude(time_zone="").values_list("time_zone", flat=True).distinct()[:50]
+        zones = sorted(set(US_ZONES) | set(in_use))
         self.fields["time_zones"].choices = [UNKNOWN_ZONE] + [(z, z) for z in zones]
 
     def clean(self):

@@ -17,6 +17,7 @@ from django.core import mail
 
 from accounts import services
 from accounts.demo import DEMO_PASSWORD, seed_demo
+from collections_work.demo import seed_worklist_demo
 from accounts.models import Agency, Client, ContractTerms, Role, User
 from portal.tenancy import tenant_scope
 from tests.e2e.conftest import ARTIFACTS, DESKTOP, MOBILE
@@ -90,6 +91,7 @@ def _build_demo_world():
     """The demo agency (seed_demo) plus what makes pages non-trivial: pending invitations, a client
     with a long name, a client mid-onboarding, a terms change in the audit log, an MFA agency."""
     agency = seed_demo()
+    seed_worklist_demo()
     admin = User.objects.get(email="admin@demo-recovery.test")
     owner = User.objects.get(email="owner@acme-supplies.test")
     with tenant_scope(agency):
@@ -176,11 +178,22 @@ def test_screenshots_of_every_page_for_each_persona(new_page, live_server, width
     album.shot(page, "manager", "home", status=200)
     album.visit(page, "manager", "team", "/agency/team/")
     album.visit(page, "manager", "audit-log-404", "/agency/audit/", expect_status=404)
+    album.visit(page, "manager", "queues-and-figures", "/worklist/manage/")
+    album.visit(page, "manager", "queue-new", "/worklist/manage/queues/new/")
+    album.visit(page, "manager", "team-new", "/worklist/manage/teams/new/")
+    album.visit(page, "manager", "template-new", "/worklist/manage/templates/new/")
     page = new_page(viewport)
     sign_in(page, "collector@demo-recovery.test", DEMO_PASSWORD, expect_path="/agency/")
     album.shot(page, "collector", "home", status=200)
     album.visit(page, "collector", "client-detail", f"/agency/clients/{northwind.pk}/")
     album.visit(page, "collector", "team-404", "/agency/team/", expect_status=404)
+    album.visit(page, "collector", "worklist", "/worklist/")
+    page.get_by_role("button", name="Next account").click()
+    page.wait_for_url("**/work/")
+    album.shot(page, "collector", "workspace", status=200)
+    page.keyboard.press("c")
+    album.shot(page, "collector", "workspace-call-form", status=200)
+    album.visit(page, "collector", "manage-404", "/worklist/manage/", expect_status=404)
 
     # Client admin of an active client.
     page = new_page(viewport)

@@ -36,6 +36,7 @@ class Command(BaseCommand):
         logins = io.StringIO()
         if not options["no_demo"]:
             call_command("seed_demo", stdout=logins)
+            call_command("seed_demo_work", stdout=io.StringIO())  # accounts, queues, a template
         address = f"{options['host']}:{options['port']}"
         signal.signal(signal.SIGTERM, _stop_on_sigterm)  # `kill` and `timeout` stop the children too
         children = self._start_children(address)
