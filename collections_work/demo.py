@@ -8,7 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Agency, Client, User
-from collections_work.models import DebtorAccount, EmailTemplate, Queue, Team
+from collections_work.models import ContactPolicy, DebtorAccount, EmailTemplate, Queue, Team
 from collections_work.services import accounts_place
 from collections_work.worklist import default_queue_for
 from portal.tenancy import tenant_scope
@@ -30,6 +30,9 @@ def seed_worklist_demo(agency_slug="demo-recovery", accounts_per_client=30):
                 accounts_place(agency=agency, actor=admin, client=client, source="form",
                                rows=list(_rows(client, accounts_per_client)))
         default_queue_for(agency)
+        # So the demo has work at any hour: commercial accounts follow this agency policy, the
+        # unknown-purpose ones still keep Regulation F's 08:00-21:00 in the debtor's zone.
+        ContactPolicy.objects.get_or_create(agency=agency, defaults={"earliest_hour": 0, "latest_hour": 24})
         team, _ = Team.objects.get_or_create(agency=agency, name="Early shift")
         team.members.add(collector)
         high, created = Queue.objects.get_or_create(agency=agency, name="High balances", defaults={

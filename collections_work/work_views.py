@@ -16,6 +16,7 @@ from django.views.decorators.http import require_POST
 from accounts.access import managers_required, staff_required
 from accounts.models import ContractTerms
 from collections_work import scoring, work_selectors, work_services, worklist
+from collections_work.compliance import callable_now, contact_decision
 from collections_work.account_views import TIMELINE_LIMIT
 from collections_work.models import Contact, Dispute, DebtorAccount, EmailTemplate, Queue, Team
 from collections_work.work_forms import (
@@ -46,7 +47,8 @@ def worklist_home(request):
     now = timezone.now()
     queues = []
     for queue in worklist.queues_of(request.user, request.agency):
-        workable = worklist.queue_accounts(queue, collector=request.user, now=now).filter(worklist.workable_now(now))
+        workable = worklist.queue_accounts(queue, collector=request.user, now=now).filter(
+            worklist.workable_now(now), callable_now(request.agency.pk, now))
         count, more = work_selectors.capped_count(workable)
         queues.append({"queue": queue, "count": count, "more": more})
     return render(request, "worklist/home.html", {
@@ -62,7 +64,8 @@ def worklist_home(request):
 def worklist_next(request):
     claim = worklist.account_claim_next(agency=request.agency, collector=request.user)
     if claim is None:
-        messages.info(request, "Nothing to work right now: every account in your queues is taken or waiting.")
+        messages.info(request, "Nothing to work right now: every account in your queues is taken, waiting for a later time, "
+                                "or outside its debtor's calling hours.")
         return redirect("worklist_home")
     return redirect("account_workspace", pk=claim.account.pk)
 
@@ -73,7 +76,7 @@ def queue_detail(request, pk):
     queue = get_scoped_or_404(Queue.objects.prefetch_related("clients"), pk=pk)
     now = timezone.now()
     accounts = worklist.queue_accounts(queue, collector=request.user, now=now)
-    workable = accounts.filter(worklist.workable_now(now))
+    workable = accounts.filter(worklist.workable_now(now), callable_now(request.agency.pk, now))
     count, more = work_selectors.capped_count(workable)
     top = list(workable.select_related("client").only(
         "pk", "client_reference", "debtor_name", "balance", "currency", "status", "priority",
@@ -91,8 +94,6 @@ def _workspace_account(pk):
 def workspace_page(request, account, *, forms=None, open_form=None, status=200):
     """The workspace with its action forms (a refused one keeps its input and reason). Shared
     with payments.views for the offer form."""
-    from collections_work.compliance import contact_decision
-
     forms = forms or {}
     now = timezone.now()
     parts = scoring.score_parts(account, now=now)

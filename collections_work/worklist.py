@@ -17,6 +17,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from collections_work.compliance import callable_now
 from collections_work.models import Callback, DebtorAccount, Queue
 from collections_work.scoring import WAITING_PRIORITY
 from collections_work.selectors import age_bucket_range
@@ -109,8 +110,9 @@ class Claim:
 def account_claim_next(*, agency, collector, now: datetime | None = None) -> Claim | None:
     """Lease the collector the most valuable account they may work now, or None.
 
-    A callback of theirs that has come due comes first; then their queues in order. Whatever
-    the collector held before is released (their own call on it is logged by then)."""
+    A callback of theirs that has come due comes first; then their queues in order, skipping
+    accounts whose debtor is outside calling hours right now. Whatever the collector held
+    before is released (their own call on it is logged by then)."""
     now = now or timezone.now()
     expires_at = now + lease_length()
     with transaction.atomic():
@@ -118,9 +120,10 @@ def account_claim_next(*, agency, collector, now: datetime | None = None) -> Cla
         callback_account = _due_callback_account(collector, now)
         if callback_account is not None:
             return _lease(callback_account, None, collector, expires_at)
+        callable_rule = callable_now(agency.pk, now)
         for queue in queues_of(collector, agency):
             account_id = _lock_first(queue_accounts(queue, collector=collector, now=now)
-                                     .filter(workable_now(now)))
+                                     .filter(workable_now(now), callable_rule))
             if account_id is not None:
                 return _lease(account_id, queue, collector, expires_at)
     return None

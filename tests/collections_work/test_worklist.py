@@ -189,6 +189,23 @@ def test_collectors_claiming_at_the_same_moment_never_get_the_same_account(db_ve
     assert len(set(every_claim)) == len(every_claim), "an account was handed to two collectors"
 
 
+def test_next_account_skips_debtors_outside_their_calling_hours(alpha):
+    nine_am_new_york = datetime(2026, 12, 2, 14, 0, tzinfo=dt_timezone.utc)  # 06:00 in Los Angeles
+    west = make_account(alpha.clients[0], "WEST", balance="90000.00", time_zone="America/Los_Angeles")
+    unknown = make_account(alpha.clients[0], "UNKNOWN", balance="80000.00", time_zone="")
+    west_commercial = make_account(alpha.clients[0], "WEST-B2B", balance="70000.00", time_zone="America/Los_Angeles",
+                                   purpose="commercial")
+    east = make_account(alpha.clients[0], "EAST", balance="100.00")
+    ContactPolicy.objects.create(agency=alpha.agency, earliest_hour=6, latest_hour=21)  # commercial from 06:00
+
+    assert claim(alpha, alpha.collector, now=nine_am_new_york).account == west_commercial
+    assert claim(alpha, alpha.manager, now=nine_am_new_york).account == east
+    assert claim(alpha, alpha.admin, now=nine_am_new_york) is None  # WEST at 06:00; UNKNOWN: Honolulu at 04:00
+    evening = datetime(2026, 12, 2, 23, 0, tzinfo=dt_timezone.utc)  # 18:00 New York, 13:00 Honolulu
+    assert {claim(alpha, user, now=evening).account for user in (alpha.admin, world_extra_collector(alpha))} == {
+        west, unknown}
+
+
 # --- Queues --------------------------------------------------------------------------------------------------
 
 def test_queues_hold_the_accounts_their_rules_describe_and_are_worked_in_order(alpha):
