@@ -5,7 +5,7 @@ from django.utils import timezone
 
 from accounts.models import Client, Membership, Role, User
 from collections_work.compliance import UNKNOWN_ZONE_CANDIDATES
-from collections_work.models import CallOutcome, Contact, Debtor, DebtorAccount, EmailTemplate, Queue, Team
+from collections_work.models import CallOutcome, Contact, ContactPolicy, Debtor, DebtorAccount, EmailTemplate, Queue, Team
 from collections_work.selectors import AGE_BUCKETS
 from collections_work.work_services import PLACEHOLDERS, staff_status_choices
 
@@ -213,3 +213,26 @@ class PlanOfferForm(WorkForm):
     total_amount = forms.DecimalField(label="Total to pay", min_value=0, decimal_places=2, max_digits=14)
     installment_count = forms.IntegerField(label="Installments", min_value=1, max_value=60, initial=1)
     first_due_date = forms.DateField(label="First payment on", widget=forms.DateInput(attrs={"type": "date"}))
+
+
+class ContactPolicyForm(forms.ModelForm):
+    class Meta:
+        model = ContactPolicy
+        fields = ["earliest_hour", "latest_hour", "commercial_weekly_call_cap"]
+        labels = {"earliest_hour": "Earliest hour (debtor's local time)", "latest_hour": "Latest hour",
+                  "commercial_weekly_call_cap": "Call attempts per account in 7 days (commercial accounts)"}
+        help_texts = {"latest_hour": "Contact must end before this hour; 24 means midnight.",
+                      "commercial_weekly_call_cap": "Empty: no cap. Consumer and unknown-purpose accounts always "
+                                                    "keep the legal cap of 7."}
+
+    def clean(self):
+        data = super().clean()
+        earliest, latest = data.get("earliest_hour"), data.get("latest_hour")
+        if latest is not None and latest > 24:
+            self.add_error("latest_hour", "Give an hour from 1 to 24.")
+        elif earliest is not None and latest is not None and earliest >= latest:
+            self.add_error("latest_hour", "The latest hour must come after the earliest.")
+        cap = data.get("commercial_weekly_call_cap")
+        if cap is not None and not 1 <= cap <= 100:
+            self.add_error("commercial_weekly_call_cap", "Give a number from 1 to 100, or leave it empty.")
+        return data

@@ -24,6 +24,7 @@ from collections_work.models import (
     Callback,
     CallOutcome,
     Contact,
+    ContactPolicy,
     DebtorAccount,
     Dispute,
     EmailTemplate,
@@ -455,3 +456,17 @@ def queue_delete(*, agency, actor, queue) -> None:
     with transaction.atomic():
         audit_record(action="queue.deleted", actor=actor, agency=agency, obj=queue, before={"name": queue.name})
         queue.delete()
+
+
+def contact_policy_save(*, agency, actor, form):
+    """The agency's own contact rules (a validated ContactPolicyForm); agency admins only."""
+    membership = getattr(actor, "membership", None)
+    if membership is None or membership.role != Role.AGENCY_ADMIN:
+        raise NotAllowed("Only agency admins change the contact policy.")
+    with transaction.atomic():
+        before = ContactPolicy.objects.filter(agency=agency).values(*form.Meta.fields).first()
+        form.instance.agency = agency
+        policy = form.save()
+        audit_record(action="contact_policy.changed", actor=actor, agency=agency, obj=policy, before=before,
+                     after={name: getattr(policy, name) for name in form.Meta.fields})
+    return policy

@@ -16,6 +16,7 @@ urlpatterns = [
     path("worklist/manage/teams/<int:pk>/", views.team_edit, name="worklist_team_edit"),
     path("worklist/manage/templates/new/", views.template_new, name="email_template_new"),
     path("worklist/manage/templates/<int:pk>/", views.template_edit, name="email_template_edit"),
+    path("worklist/manage/contact-policy/", views.contact_policy_edit, name="contact_policy_edit"),
     path("debtor-accounts/<int:pk>/work/", views.account_workspace, name="account_workspace"),
     path("debtor-accounts/<int:pk>/work/call/", views.workspace_call, name="workspace_call"),
     path("debtor-accounts/<int:pk>/work/note/", views.workspace_note, name="workspace_note"),

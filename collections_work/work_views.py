@@ -13,16 +13,17 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from accounts.access import managers_required, staff_required
+from accounts.access import agency_admin_required, managers_required, staff_required
 from accounts.models import ContractTerms
 from collections_work import scoring, work_selectors, work_services, worklist
-from collections_work.compliance import callable_now, contact_decision
+from collections_work.compliance import callable_now, contact_decision, policy_for
 from collections_work.account_views import TIMELINE_LIMIT
 from collections_work.models import Contact, Dispute, DebtorAccount, EmailTemplate, Queue, Team
 from collections_work.work_forms import (
     CallbackForm,
     CallForm,
     CeaseForm,
+    ContactPolicyForm,
     DisputeForm,
     DisputeResolveForm,
     EmailForm,
@@ -264,6 +265,7 @@ def worklist_manage(request):
         "figures": work_selectors.collector_figures(start, end),
         "today_figures": work_selectors.collector_figures(timezone.localdate(), timezone.localdate()),
         "range_form": range_form, "start": start, "end": end,
+        "policy": policy_for(request.agency.pk),
     })
 
 
@@ -328,6 +330,18 @@ def template_new(request):
 def template_edit(request, pk):
     return _setting_form(request, EmailTemplateForm, get_scoped_or_404(EmailTemplate, pk=pk), "template",
                          "Email template")
+
+
+@agency_admin_required
+def contact_policy_edit(request):
+    policy = policy_for(request.agency.pk)
+    form = ContactPolicyForm(request.POST or None, instance=policy)
+    if request.method == "POST" and form.is_valid():
+        work_services.contact_policy_save(agency=request.agency, actor=request.user, form=form)
+        messages.success(request, "Contact policy saved.")
+        return redirect("worklist_manage")
+    return render(request, "worklist/setting_form.html", {"form": form, "kind": "contact policy", "instance": None},
+                  status=400 if request.method == "POST" else 200)
 
 
 # --- The debtor's opt-out link (no sign-in) ----------------------------------------------------------

@@ -562,3 +562,20 @@ def test_claim_uses_a_bounded_number_of_queries(alpha, django_assert_max_num_que
     worklist.default_queue_for(alpha.agency)
     with django_assert_max_num_queries(12):
         assert claim(alpha) is not None
+
+
+def test_an_agency_admin_sets_the_contact_policy_and_bad_hours_are_refused(world, client):
+    client.force_login(world.alpha.admin)
+    url = reverse("contact_policy_edit")
+    response = client.post(url, {"earliest_hour": "20", "latest_hour": "9"})
+    assert response.status_code == 400 and "must come after the earliest" in response.content.decode()
+    response = client.post(url, {"earliest_hour": "9", "latest_hour": "25"})
+    assert "from 1 to 24" in response.content.decode()
+    assert client.post(url, {"earliest_hour": "9", "latest_hour": "20", "commercial_weekly_call_cap": "3"}).status_code == 302
+    with tenant_scope(world.alpha.agency):
+        policy = ContactPolicy.objects.get()
+        assert (policy.earliest_hour, policy.latest_hour, policy.commercial_weekly_call_cap) == (9, 20, 3)
+    page = client.get(reverse("worklist_manage")).content.decode()
+    assert "between 09:00 and 20:00" in page and "at most 3 call attempts" in page
+    client.force_login(world.alpha.manager)
+    assert client.get(url).status_code == 404

@@ -364,6 +364,8 @@ OWN_ROUTES = {
     "queue_new": Own(MANAGERS, posts=(lambda r: {
         "name": "Sweep queue", "position": "3", "order": "score", "assignment": "any",
         "clients": [r["alpha_client1"].pk]},)),
+    "contact_policy_edit": Own(AGENCY_ADMIN, shows=("Earliest hour",), posts=(
+        lambda r: {"earliest_hour": "7", "latest_hour": "22", "commercial_weekly_call_cap": "10"},)),
     "worklist_team_new": Own(MANAGERS, posts=(lambda r: {"name": "Sweep team", "members": [r["alpha_collector_m"].user_id]},)),
     "email_template_new": Own(MANAGERS, posts=(lambda r: {
         "name": "Sweep template", "subject": "Your account {reference}", "body": "Hello", "active": "on"},)),
