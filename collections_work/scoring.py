@@ -69,11 +69,11 @@ def score_parts(account, *, now: datetime | None = None, promise_due: bool | Non
     that looked them up in bulk; otherwise they are read here."""
     now = now or timezone.now()
     today = timezone.localdate(now)
-    balance = max(float(account.balance), 0.0)
     days = _days_past_due(account, today)
     rate = recovery_rate(days)
     parts = [
-        ScorePart("balance", round(10 * math.log10(max(balance, 1.0)), 1), f"{account.balance:,.2f} {account.currency}"),
+        # A score, not money: the logarithm of the balance (at least 1, so an empty balance scores 0).
+        ScorePart("balance", round(10 * math.log10(max(account.balance, 1)), 1), f"{account.balance:,.2f} {account.currency}"),
         ScorePart("age", round(10 * math.log10(rate), 1), f"{days} days past due: about {rate:.0%} is usually recovered"),
     ]
     if promise_due is None:
