@@ -863,8 +863,9 @@ def measure_pages(setup, samples, requests, out) -> dict:
         }
         if size == "big":
             for name in ("high_balance", "client", "by_balance", "oldest"):
-                figures[f"queue_page_{name}"] = measure_page(
-                    client, [reverse("queue_detail", args=[entry["queues"][name].pk])], max(20, requests // 5))
+                figures[f"queue_page_{name}"] = measure_page(  # seconds each at 1M for two of them: few
+                    client, [reverse("queue_detail", args=[entry["queues"][name].pk])], max(10, requests // 20),
+                    warm=1)
         busy = load.busy_since_last()
         for name, figure in figures.items():
             out(f"  {size:5} {name:24} p50 {figure['p50_ms']:8.1f} ms  p95 {figure['p95_ms']:8.1f} ms  "
@@ -986,11 +987,11 @@ def run(args) -> dict:
         "targets": {
             "claim_p95_le_25ms": bool(app.get("p95_ms") is not None and app["p95_ms"] <= 25),
             "claim_p95_le_2x_bare": bool(ratio is not None and ratio <= 2),
-            "queue_page_p95_le_150ms": bool(big.get("queue_page", {}).get("p95_ms") is not None
-                                            and big["queue_page"]["p95_ms"] <= 150),
+            "queue_page_p95_le_150ms": None if not pages else big["queue_page"]["p95_ms"] <= 150,
             "no_double_claims": app.get("double_claims") == 0,
-            "page_queries_constant": bool(pages) and big["queue_page"]["queries"] == small["queue_page"]["queries"]
-            and big["workspace"]["queries"] == small["workspace"]["queries"],
+            "page_queries_constant": None if not pages else (
+                big["queue_page"]["queries"] == small["queue_page"]["queries"]
+                and big["workspace"]["queries"] == small["workspace"]["queries"]),
         },
         "extra_phases": {key: {k: v for k, v in value.items() if k not in ("by_queue",)}
                          for key, value in phases.items() if key not in (f"app_{args.agents}", f"bare_{args.agents}")},
@@ -998,7 +999,8 @@ def run(args) -> dict:
                                if name not in ("queue_page", "workspace")},
         "priority_check": priority_check,
     }
-    out("summary: " + ", ".join(f"{k} {'met' if v else 'NOT met'}" for k, v in result["targets"].items()))
+    out("summary: " + ", ".join(f"{k} {'not measured' if v is None else 'met' if v else 'NOT met'}"
+                                for k, v in result["targets"].items()))
     return result
 
 
