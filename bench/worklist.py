@@ -114,10 +114,7 @@ def apply_clock(at: str) -> float:
 
 
 EXPERIMENTS = {
-    "no-calling-hours": "diagnostic: account_claim_next without the calling-hours filter (callable_now -> Q())",
-    "cached-queues": "queues_of memoized per collector and default_queue_for skipped (4 fewer queries a claim)",
-    "sql-calling-hours": "callable_now as one SQL expression on the debtor's zone instead of IN lists of ~340 zone "
-                         "names, and the agency's ContactPolicy read once per process",
+    "no-calling-hours": "diagnostic: account_claim_next without the calling-hours filter (callable_rule -> Q())",
 }
 
 
@@ -125,49 +122,11 @@ def apply_experiments(names) -> None:
     """Monkeypatch proposed changes into this process only (the app code is not edited)."""
     from django.db.models import Q
 
-    from collections_work import compliance, worklist
+    from collections_work import worklist
 
     for name in names:
         if name == "no-calling-hours":
-            worklist.callable_now = lambda agency_id, at: Q()
-        elif name == "cached-queues":
-            original, cache = worklist.queues_of, {}
-
-            def queues_of(collector, agency, _original=original, _cache=cache):
-                if collector.pk not in _cache:
-                    _cache[collector.pk] = _original(collector, agency)
-                return _cache[collector.pk]
-
-            worklist.queues_of = queues_of
-        elif name == "sql-calling-hours":
-            from django.db.models import BooleanField
-            from django.db.models.expressions import RawSQL
-
-            policies = {}
-
-            def callable_now(agency_id, at):
-                if agency_id not in policies:
-                    policies[agency_id] = compliance.policy_for(agency_id)
-                policy = policies[agency_id]
-                legal = (max(policy.earliest_hour, compliance.LEGAL_EARLIEST_HOUR),
-                         min(policy.latest_hour, compliance.LEGAL_LATEST_HOUR))
-                commercial = (policy.earliest_hour, policy.latest_hour)
-                us = list(compliance.UNKNOWN_ZONE_CANDIDATES)
-                # hour of `at` in the debtor's zone; '' (unknown): the window must hold in every US zone
-                sql = ("CASE WHEN collections_work_debtor.time_zone = '' THEN "
-                       "(SELECT bool_and(extract(hour FROM %s AT TIME ZONE z) >= %s AND extract(hour FROM %s AT TIME "
-                       "ZONE z) < %s) FROM unnest(%s::text[]) z) "
-                       "ELSE extract(hour FROM %s AT TIME ZONE collections_work_debtor.time_zone) >= %s AND "
-                       "extract(hour FROM %s AT TIME ZONE collections_work_debtor.time_zone) < %s END")
-
-                def window(low, high):
-                    return RawSQL(sql, (at, low, at, high, us, at, low, at, high), output_field=BooleanField())
-
-                return ((Q(debt_purpose="commercial") & Q(debtor__time_zone__isnull=False)
-                         & Q(window(*commercial)))
-                        | (~Q(debt_purpose="commercial") & Q(debtor__time_zone__isnull=False) & Q(window(*legal))))
-
-            worklist.callable_now = callable_now
+            worklist.callable_rule = lambda agency_id, now: Q()
         else:
             raise SystemExit(f"unknown experiment {name!r}; known: {', '.join(EXPERIMENTS)}")
 
@@ -256,11 +215,11 @@ PRIORITY_SQL = """round(10 * (
 
 ACCOUNT_SQL = """
 INSERT INTO collections_work_debtoraccount (
-    debtor_name, client_reference, debt_purpose, status, currency, principal, interest, fees, paid, balance,
+    debtor_name, debtor_time_zone, client_reference, debt_purpose, status, currency, principal, interest, fees, paid, balance,
     invoice_number, invoice_date, due_date, delinquency_date, placed_at, last_payment_date, priority, hold_reason,
     updated_at, agency_id, client_id, debtor_id, cease_communication_at, last_worked_at, last_contact_at,
     next_action_at)
-SELECT v.name, 'BW-' || v.g, v.purpose, v.status, 'USD', v.principal, v.interest, v.total - v.principal - v.interest,
+SELECT v.name, v.time_zone, 'BW-' || v.g, v.purpose, v.status, 'USD', v.principal, v.interest, v.total - v.principal - v.interest,
        v.paid, v.balance, 'INV-' || v.g, v.delinquency_date - 30, v.delinquency_date, v.delinquency_date,
        v.placed_at, CASE WHEN v.paid > 0 THEN %(today)s - (v.r5 * 200)::int END, """ + PRIORITY_SQL + """,
        CASE WHEN v.status = 'on_hold' THEN 'Client asked to pause' ELSE '' END,
@@ -281,7 +240,7 @@ FROM (
                 WHEN u.r2 < 0.2 THEN round(u.total * u.r2, 2) ELSE 0 END AS paid,
            %(today)s - (u.r3 * 1400)::int AS delinquency_date
     FROM (
-      SELECT d.id AS debtor_id, d.name, d.agency_id, d.client_id, substr(d.debtor_key, 4)::int AS g,
+      SELECT d.id AS debtor_id, d.name, d.time_zone, d.agency_id, d.client_id, substr(d.debtor_key, 4)::int AS g,
              round((10 ^ (1.7 + 3.3 * random() ^ 1.6))::numeric, 2) AS total,
              CASE WHEN s < 0.30 THEN 'new' WHEN s < 0.85 THEN 'active' WHEN s < 0.91 THEN 'on_hold'
                   WHEN s < 0.96 THEN 'paid' ELSE 'closed' END AS status,

@@ -12,7 +12,7 @@ commercial accounts the agency's ContactPolicy applies (default: the same hours,
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
-from zoneinfo import ZoneInfo, available_timezones
+from zoneinfo import ZoneInfo
 
 from django.db.models import Q
 from django.utils import timezone
@@ -140,32 +140,27 @@ def contact_decision(*, account, channel: str, contact: Contact | None = None, a
 
 # --- The calling window as a filter, for "Next account" ------------------------------------------
 
-ALL_ZONES = tuple(sorted(available_timezones()))
+@lru_cache(maxsize=256)
+def _open_zones(minute: datetime, zones: frozenset, earliest: int, latest: int) -> tuple:
+    return tuple(sorted(zone for zone in zones if earliest <= minute.astimezone(ZoneInfo(zone)).hour < latest))
 
 
-@lru_cache(maxsize=64)
-def _zones_in_window(minute: datetime, earliest: int, latest: int) -> frozenset:
-    return frozenset(zone for zone in ALL_ZONES if earliest <= minute.astimezone(ZoneInfo(zone)).hour < latest)
-
-
-def _zone_rule(open_zones: frozenset) -> Q:
-    """Debtors whose zone is open now; an unknown zone counts only when every US zone is open."""
-    closed = [zone for zone in ALL_ZONES if zone not in open_zones]
-    rule = Q(debtor__time_zone__in=sorted(open_zones)) if len(open_zones) <= len(closed) else (
-        ~Q(debtor__time_zone__in=closed) & ~Q(debtor__time_zone=""))
-    if all(zone in open_zones for zone in UNKNOWN_ZONE_CANDIDATES):
-        rule |= Q(debtor__time_zone="")
+def _zone_rule(zones: frozenset, minute: datetime, earliest: int, latest: int) -> Q:
+    """Accounts whose debtor's zone is inside the hours now; an unknown zone ("") only when the
+    hours hold in every US zone. A zone not in `zones` is never matched: when in doubt, no call."""
+    rule = Q(debtor_time_zone__in=_open_zones(minute, zones - {""}, earliest, latest))
+    if len(_open_zones(minute, frozenset(UNKNOWN_ZONE_CANDIDATES), earliest, latest)) == len(UNKNOWN_ZONE_CANDIDATES):
+        rule |= Q(debtor_time_zone="")
     return rule
 
 
-def callable_now(agency_id, at: datetime) -> Q:
-    """Accounts whose debtor may be called at `at` by the hours rule (their own time zone; every
-    US zone when it is unknown). The other rules need each account's history: the workspace asks
+def callable_now(policy: ContactPolicy, zones: frozenset, at: datetime) -> Q:
+    """Accounts whose debtor may be called at `at` by the hours rule, among debtors in `zones`
+    (the agency's zones in use). The other rules need each account's history: the workspace asks
     contact_decision before a call is logged."""
-    policy = policy_for(agency_id)
     minute = at.replace(second=0, microsecond=0)
-    legal = _zones_in_window(minute, max(policy.earliest_hour, LEGAL_EARLIEST_HOUR),
-                             min(policy.latest_hour, LEGAL_LATEST_HOUR))
-    commercial = _zones_in_window(minute, policy.earliest_hour, policy.latest_hour)
-    return ((Q(debt_purpose=DebtPurpose.COMMERCIAL) & _zone_rule(commercial))
-            | (~Q(debt_purpose=DebtPurpose.COMMERCIAL) & _zone_rule(legal)))
+    legal = _zone_rule(zones, minute, max(policy.earliest_hour, LEGAL_EARLIEST_HOUR),
+                       min(policy.latest_hour, LEGAL_LATEST_HOUR))
+    commercial = _zone_rule(zones, minute, policy.earliest_hour, policy.latest_hour)
+    return ((Q(debt_purpose=DebtPurpose.COMMERCIAL) & commercial)
+            | (~Q(debt_purpose=DebtPurpose.COMMERCIAL) & legal))

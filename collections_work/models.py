@@ -177,6 +177,9 @@ class DebtorAccount(ClientOwned):
     client = models.ForeignKey("accounts.Client", on_delete=models.PROTECT, related_name="+", db_index=False)
     debtor = models.ForeignKey(Debtor, on_delete=models.PROTECT, related_name="accounts")
     debtor_name = models.CharField(max_length=200)  # copy of the primary debtor's name for search and sort
+    # Copy of the primary debtor's time zone ("" unknown): "Next account" filters on the calling
+    # window without a join to the debtors of the whole agency.
+    debtor_time_zone = models.CharField(max_length=64, blank=True, default="", db_default="")
     client_reference = models.CharField(max_length=100)
     debt_purpose = models.CharField(max_length=10, choices=DebtPurpose.choices, default=DebtPurpose.UNKNOWN)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.NEW)
@@ -373,7 +376,8 @@ class Team(TenantModel):
 
 
 class Queue(TenantModel):
-    """A named set of open accounts, defined by rules, worked in `position` order.
+    """A named set of open accounts, defined by rules, worked in `position` order, best score
+    first within a queue.
 
     Empty rule fields match everything. Each agency has one default queue (no rules, every
     collector) that comes last, so no open account is ever outside every queue."""
@@ -383,11 +387,6 @@ class Queue(TenantModel):
         MINE = "mine", "Assigned to the collector working the queue"
         UNASSIGNED = "unassigned", "Not assigned to anyone"
         COLLECTOR = "collector", "Assigned to a chosen collector"
-
-    class Order(models.TextChoices):
-        SCORE = "score", "Highest score first"
-        BALANCE = "balance", "Largest balance first"
-        OLDEST = "oldest", "Longest past due first"
 
     name = models.CharField(max_length=100)
     position = models.PositiveIntegerField(default=100, help_text="Queues are worked from the lowest number up.")
@@ -402,7 +401,6 @@ class Queue(TenantModel):
     assigned_collector = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
                                            on_delete=models.SET_NULL, related_name="+")
     due_only = models.BooleanField(default=False, help_text="Only accounts with a callback or promise follow-up due.")
-    order = models.CharField(max_length=8, choices=Order.choices, default=Order.SCORE)
     all_collectors = models.BooleanField(default=False, help_text="Every collector works this queue.")
     collectors = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="worklist_queues")
     teams = models.ManyToManyField(Team, blank=True, related_name="queues")

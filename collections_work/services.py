@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.utils.text import get_valid_filename
 
 from accounts.models import Role
-from collections_work import scoring
+from collections_work import scoring, worklist
 from collections_work.intake import fields as intake_fields
 from collections_work.intake import reader
 from collections_work.intake.commit import ChunkWriter
@@ -196,7 +196,9 @@ def accounts_place(*, agency, actor, client, rows: list[dict], source: str, on_d
         writer = ChunkWriter(batch, update_existing=on_duplicate == PlacementBatch.OnDuplicate.UPDATE)
         writer.write(records)
         _finish(batch, writer.counts)
-        scoring.accounts_rescore(DebtorAccount.objects.filter(placement_batch=batch))
+        placed = DebtorAccount.objects.filter(placement_batch=batch)
+        scoring.accounts_rescore(placed)
+        transaction.on_commit(lambda: worklist.worklist_accounts_placed(agency.pk, placed))
         audit_record(action="placement.completed", actor=actor, agency=agency, client=client, obj=batch,
                      after={"source": source, "created": batch.created_count, "updated": batch.updated_count,
                             "skipped": batch.skipped_count})

@@ -90,9 +90,12 @@ def _each_agency():
 
 @shared_task
 def worklist_rescore_batch(batch_id: int, agency_id: int):
-    """Score the accounts a placement just created or updated."""
+    """Score the accounts a placement just created or updated, and put them in the worklist."""
     with tenant_scope(agency_id):
-        return scoring.accounts_rescore(DebtorAccount.objects.filter(placement_batch_id=batch_id))
+        placed = DebtorAccount.objects.filter(placement_batch_id=batch_id)
+        changed = scoring.accounts_rescore(placed)
+        worklist.worklist_accounts_placed(agency_id, placed)
+        return changed
 
 
 @shared_task

@@ -145,7 +145,7 @@ class QueueForm(UniqueNameMixin, forms.ModelForm):
     class Meta:
         model = Queue
         fields = ["name", "position", "clients", "statuses", "balance_min", "balance_max", "age_buckets",
-                  "time_zones", "assignment", "assigned_collector", "due_only", "order", "all_collectors",
+                  "time_zones", "assignment", "assigned_collector", "due_only", "all_collectors",
                   "collectors", "teams"]
         labels = {"balance_min": "Balance from", "balance_max": "Balance up to", "due_only": "Only accounts with something due"}
 

@@ -53,7 +53,7 @@ def open_accounts_outside_queues(agency) -> int:
 
 def capped_count(queryset, cap: int = CAPPED_COUNT) -> tuple[int, bool]:
     """Count at most `cap` rows: a collector needs "1,000+", not a full scan of a big queue."""
-    count = len(queryset.values_list("pk", flat=True)[:cap + 1])
+    count = len(queryset.order_by().values_list("pk", flat=True)[:cap + 1])
     return min(count, cap), count > cap
 
 

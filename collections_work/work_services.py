@@ -442,6 +442,7 @@ def worklist_setting_save(*, agency, actor, form, kind: str):
     with transaction.atomic():
         form.instance.agency = agency
         saved = form.save()
+        transaction.on_commit(lambda: worklist.worklist_settings_changed(agency.pk))
         audit_record(action=f"{kind}.{'created' if creating else 'changed'}", actor=actor, agency=agency, obj=saved,
                      after={"name": saved.name})
     return saved
@@ -456,6 +457,7 @@ def queue_delete(*, agency, actor, queue) -> None:
     with transaction.atomic():
         audit_record(action="queue.deleted", actor=actor, agency=agency, obj=queue, before={"name": queue.name})
         queue.delete()
+        transaction.on_commit(lambda: worklist.worklist_settings_changed(agency.pk))
 
 
 def contact_policy_save(*, agency, actor, form):
@@ -467,6 +469,7 @@ def contact_policy_save(*, agency, actor, form):
         before = ContactPolicy.objects.filter(agency=agency).values(*form.Meta.fields).first()
         form.instance.agency = agency
         policy = form.save()
+        transaction.on_commit(lambda: worklist.worklist_settings_changed(agency.pk))
         audit_record(action="contact_policy.changed", actor=actor, agency=agency, obj=policy, before=before,
                      after={name: getattr(policy, name) for name in form.Meta.fields})
     return policy

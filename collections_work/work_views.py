@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST
 from accounts.access import agency_admin_required, managers_required, staff_required
 from accounts.models import ContractTerms
 from collections_work import scoring, work_selectors, work_services, worklist
-from collections_work.compliance import callable_now, contact_decision, policy_for
+from collections_work.compliance import contact_decision, policy_for
 from collections_work.account_views import TIMELINE_LIMIT
 from collections_work.models import Contact, Dispute, DebtorAccount, EmailTemplate, Queue, Team
 from collections_work.work_forms import (
@@ -49,7 +49,7 @@ def worklist_home(request):
     queues = []
     for queue in worklist.queues_of(request.user, request.agency):
         workable = worklist.queue_accounts(queue, collector=request.user, now=now).filter(
-            worklist.workable_now(now), callable_now(request.agency.pk, now))
+            worklist.workable_now(now), worklist.callable_rule(request.agency.pk, now))
         count, more = work_selectors.capped_count(workable)
         queues.append({"queue": queue, "count": count, "more": more})
     return render(request, "worklist/home.html", {
@@ -77,7 +77,7 @@ def queue_detail(request, pk):
     queue = get_scoped_or_404(Queue.objects.prefetch_related("clients"), pk=pk)
     now = timezone.now()
     accounts = worklist.queue_accounts(queue, collector=request.user, now=now)
-    workable = accounts.filter(worklist.workable_now(now), callable_now(request.agency.pk, now))
+    workable = accounts.filter(worklist.workable_now(now), worklist.callable_rule(request.agency.pk, now))
     count, more = work_selectors.capped_count(workable)
     top = list(workable.select_related("client").only(
         "pk", "client_reference", "debtor_name", "balance", "currency", "status", "priority",

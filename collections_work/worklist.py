@@ -11,24 +11,23 @@ queue with no rules that every collector works, last.
 """
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
-from collections_work.compliance import callable_now
+from collections_work.compliance import callable_now, policy_for
 from collections_work.models import Callback, DebtorAccount, Queue
 from collections_work.scoring import WAITING_PRIORITY
 from collections_work.selectors import age_bucket_range
 
 OPEN_STATUSES = (DebtorAccount.Status.NEW, DebtorAccount.Status.ACTIVE)
 DEFAULT_QUEUE_NAME = "All open accounts"
-ORDERINGS = {
-    Queue.Order.SCORE: ("-priority", "id"),
-    Queue.Order.BALANCE: ("-balance", "id"),
-    Queue.Order.OLDEST: ("delinquency_date", "id"),
-}
+BEST_FIRST = ("-priority", "id")  # the acct_worklist index
+CACHE_SECONDS = 600
 
 
 def lease_length() -> timedelta:
@@ -45,38 +44,87 @@ def default_queue_for(agency) -> Queue:
     return queue
 
 
-def queue_rules(queue: Queue, *, collector=None, now: datetime | None = None) -> Q:
-    """The queue's rules as a filter on DebtorAccount (open accounts only)."""
+# --- What "Next account" reads on every press, cached per agency ---------------------------------
+# Queues, teams and the contact policy change rarely and are read on every claim; the services
+# that change them call `worklist_settings_changed`, which moves the agency's cache version.
+
+def _cache_version(agency_id) -> int:
+    return cache.get_or_set(f"worklist:version:{agency_id}", 0, None)
+
+
+def worklist_settings_changed(agency_id) -> None:
+    key = f"worklist:version:{agency_id}"
+    try:
+        cache.incr(key)
+    except ValueError:  # not cached (yet, or any more): any new value does
+        cache.set(key, 1, None)
+
+
+def _cached(agency_id, name, build):
+    key = f"worklist:{agency_id}:{_cache_version(agency_id)}:{name}"
+    value = cache.get(key)
+    if value is None:
+        value = build()
+        cache.set(key, value, CACHE_SECONDS)
+    return value
+
+
+@dataclass(frozen=True)
+class QueueRules:
+    """A queue's rules as plain values (what `queue_rules` needs; cached between claims)."""
+
+    pk: int
+    name: str
+    is_default: bool
+    client_ids: tuple
+    statuses: tuple
+    balance_min: Decimal | None
+    balance_max: Decimal | None
+    age_buckets: tuple
+    time_zones: tuple
+    assignment: str
+    assigned_collector_id: int | None
+    due_only: bool
+
+    @classmethod
+    def of(cls, queue: Queue) -> "QueueRules":
+        return cls(queue.pk, queue.name, queue.is_default, tuple(c.pk for c in queue.clients.all()),
+                   tuple(queue.statuses), queue.balance_min, queue.balance_max, tuple(queue.age_buckets),
+                   tuple(queue.time_zones), queue.assignment, queue.assigned_collector_id, queue.due_only)
+
+
+def queue_rules(queue, *, collector=None, now: datetime | None = None) -> Q:
+    """The queue's rules (a Queue or its QueueRules) as a filter on DebtorAccount (open accounts only)."""
+    rules = queue if isinstance(queue, QueueRules) else QueueRules.of(queue)
     now = now or timezone.now()
-    rules = Q(status__in=queue.statuses or OPEN_STATUSES)
-    client_ids = [client.pk for client in queue.clients.all()]
-    if client_ids:
-        rules &= Q(client_id__in=client_ids)
-    if queue.balance_min is not None:
-        rules &= Q(balance__gte=queue.balance_min)
-    if queue.balance_max is not None:
-        rules &= Q(balance__lte=queue.balance_max)
-    if queue.age_buckets:
+    condition = Q(status__in=rules.statuses or OPEN_STATUSES)
+    if rules.client_ids:
+        condition &= Q(client_id__in=rules.client_ids)
+    if rules.balance_min is not None:
+        condition &= Q(balance__gte=rules.balance_min)
+    if rules.balance_max is not None:
+        condition &= Q(balance__lte=rules.balance_max)
+    if rules.age_buckets:
         today = timezone.localdate(now)
         age = Q()
-        for bucket in queue.age_buckets:
+        for bucket in rules.age_buckets:
             age |= age_bucket_range(bucket, today)
-        rules &= age
-    if queue.time_zones:
-        rules &= Q(debtor__time_zone__in=queue.time_zones)
-    rules &= _assignment_rule(queue, collector)
-    if queue.due_only:
-        rules &= Q(next_action_at__lte=now)
-    return rules
+        condition &= age
+    if rules.time_zones:
+        condition &= Q(debtor_time_zone__in=rules.time_zones)
+    condition &= _assignment_rule(rules, collector)
+    if rules.due_only:
+        condition &= Q(next_action_at__lte=now)
+    return condition
 
 
-def _assignment_rule(queue, collector) -> Q:
-    if queue.assignment == Queue.Assignment.MINE:
+def _assignment_rule(rules, collector) -> Q:
+    if rules.assignment == Queue.Assignment.MINE:
         return Q(assigned_collector=collector) if collector is not None else Q(assigned_collector__isnull=False)
-    if queue.assignment == Queue.Assignment.UNASSIGNED:
+    if rules.assignment == Queue.Assignment.UNASSIGNED:
         return Q(assigned_collector__isnull=True)
-    if queue.assignment == Queue.Assignment.COLLECTOR:
-        return Q(assigned_collector_id=queue.assigned_collector_id)
+    if rules.assignment == Queue.Assignment.COLLECTOR:
+        return Q(assigned_collector_id=rules.assigned_collector_id)
     return Q()
 
 
@@ -86,24 +134,57 @@ def workable_now(now: datetime) -> Q:
             & (Q(next_action_at__isnull=True) | Q(next_action_at__lte=now)))
 
 
-def queue_accounts(queue: Queue, *, collector=None, now: datetime | None = None):
-    """The accounts in a queue, in its order (leased and waiting ones included)."""
-    return DebtorAccount.objects.filter(queue_rules(queue, collector=collector, now=now)).order_by(
-        *ORDERINGS[queue.order])
+def _zones_key(agency_id) -> str:
+    return f"worklist:{agency_id}:zones"
 
 
-def queues_of(collector, agency) -> list[Queue]:
+def zones_in_use(agency_id) -> frozenset:
+    """The debtor time zones of the agency's open accounts (cached; placements add theirs)."""
+    zones = cache.get(_zones_key(agency_id))
+    if zones is None:
+        zones = frozenset(DebtorAccount.objects.filter(status__in=OPEN_STATUSES)
+                          .values_list("debtor_time_zone", flat=True).distinct())
+        cache.set(_zones_key(agency_id), zones, CACHE_SECONDS)
+    return zones
+
+
+def worklist_accounts_placed(agency_id, accounts) -> None:
+    """A placement brought accounts: their debtors' zones join the cached set (a zone missing
+    from it only keeps its accounts out of "Next account" until the cache is rebuilt)."""
+    cached = cache.get(_zones_key(agency_id))
+    if cached is not None:
+        new = frozenset(accounts.values_list("debtor_time_zone", flat=True).distinct())
+        if not new <= cached:
+            cache.set(_zones_key(agency_id), cached | new, CACHE_SECONDS)
+
+
+def callable_rule(agency_id, now: datetime) -> Q:
+    """Accounts whose debtor is inside the calling hours now (compliance.callable_now), with the
+    agency's policy and the time zones its open accounts use, both cached."""
+    policy = _cached(agency_id, "policy", lambda: policy_for(agency_id))
+    return callable_now(policy, zones_in_use(agency_id), now)
+
+
+def queue_accounts(queue, *, collector=None, now: datetime | None = None):
+    """The accounts in a queue, best first (leased and waiting ones included)."""
+    return DebtorAccount.objects.filter(queue_rules(queue, collector=collector, now=now)).order_by(*BEST_FIRST)
+
+
+def queues_of(collector, agency) -> list[QueueRules]:
     """The queues a collector works, in the order they are worked (the default queue last)."""
-    default_queue_for(agency)
-    teams = collector.worklist_teams.values("pk")
-    return list(Queue.objects.filter(Q(all_collectors=True) | Q(collectors=collector) | Q(teams__in=teams))
-                .distinct().prefetch_related("clients").order_by("is_default", "position", "id"))
+    def build():
+        default_queue_for(agency)
+        teams = collector.worklist_teams.values("pk")
+        queues = (Queue.objects.filter(Q(all_collectors=True) | Q(collectors=collector) | Q(teams__in=teams))
+                  .distinct().prefetch_related("clients").order_by("is_default", "position", "id"))
+        return [QueueRules.of(queue) for queue in queues]
+    return _cached(agency.pk, f"queues-of:{collector.pk}", build)
 
 
 @dataclass
 class Claim:
     account: DebtorAccount
-    queue: Queue | None  # None: the collector's own callback came due
+    queue: QueueRules | None  # None: the collector's own callback came due
     expires_at: datetime
 
 
@@ -115,23 +196,23 @@ def account_claim_next(*, agency, collector, now: datetime | None = None) -> Cla
     before is released (their own call on it is logged by then)."""
     now = now or timezone.now()
     expires_at = now + lease_length()
+    queues, calling_hours = queues_of(collector, agency), callable_rule(agency.pk, now)
     with transaction.atomic():
         account_release_claims(collector=collector, now=now)
-        callback_account = _due_callback_account(collector, now)
-        if callback_account is not None:
-            return _lease(callback_account, None, collector, expires_at)
-        callable_rule = callable_now(agency.pk, now)
-        for queue in queues_of(collector, agency):
-            account_id = _lock_first(queue_accounts(queue, collector=collector, now=now)
-                                     .filter(workable_now(now), callable_rule))
-            if account_id is not None:
-                return _lease(account_id, queue, collector, expires_at)
+        account = _due_callback_account(collector, now)
+        if account is not None:
+            return _lease(account, None, collector, expires_at)
+        for queue in queues:
+            account = _lock_first(queue_accounts(queue, collector=collector, now=now)
+                                  .filter(workable_now(now), calling_hours))
+            if account is not None:
+                return _lease(account, queue, collector, expires_at)
     return None
 
 
 def _lock_first(queryset):
-    """The first row's id, locked; rows another transaction holds are skipped, not waited for."""
-    return queryset.select_for_update(skip_locked=True, of=("self",)).values_list("pk", flat=True).first()
+    """The first account, locked; rows another transaction holds are skipped, not waited for."""
+    return queryset.select_for_update(skip_locked=True, of=("self",)).first()
 
 
 def _due_callback_account(collector, now):
@@ -142,9 +223,9 @@ def _due_callback_account(collector, now):
     return _lock_first(due)
 
 
-def _lease(account_id, queue, collector, expires_at) -> Claim:
-    DebtorAccount.objects.filter(pk=account_id).update(claimed_by=collector, claim_expires_at=expires_at)
-    account = DebtorAccount.objects.select_related("client", "debtor").get(pk=account_id)
+def _lease(account, queue, collector, expires_at) -> Claim:
+    DebtorAccount.objects.filter(pk=account.pk).update(claimed_by=collector, claim_expires_at=expires_at)
+    account.claimed_by, account.claim_expires_at = collector, expires_at
     return Claim(account=account, queue=queue, expires_at=expires_at)
 
 
@@ -152,12 +233,12 @@ def account_release_claims(*, collector, now: datetime | None = None) -> int:
     """Give back whatever the collector holds. An account with nothing scheduled waits
     WORKLIST_SKIP_MINUTES, so "Next account" does not hand the same account straight back."""
     now = now or timezone.now()
-    held = DebtorAccount.objects.filter(claimed_by=collector)
-    unscheduled = held.filter(Q(next_action_at__isnull=True) | Q(next_action_at__lte=now))
-    count = unscheduled.update(claimed_by=None, claim_expires_at=None,
-                               next_action_at=now + timedelta(minutes=settings.WORKLIST_SKIP_MINUTES),
-                               priority=F("priority") + WAITING_PRIORITY)
-    return count + held.update(claimed_by=None, claim_expires_at=None)
+    scheduled = Q(next_action_at__gt=now)
+    return DebtorAccount.objects.filter(claimed_by=collector).update(
+        claimed_by=None, claim_expires_at=None,
+        next_action_at=Case(When(scheduled, then=F("next_action_at")),
+                            default=Value(now + timedelta(minutes=settings.WORKLIST_SKIP_MINUTES))),
+        priority=Case(When(scheduled, then=F("priority")), default=F("priority") + WAITING_PRIORITY))
 
 
 def account_extend_claim(account, collector, now: datetime | None = None) -> None:

@@ -122,6 +122,7 @@ class ChunkWriter:
         t = self.t["account"]
         updates = ", ".join([
             "debtor_id = excluded.debtor_id", "debtor_name = excluded.debtor_name",
+            "debtor_time_zone = excluded.debtor_time_zone",
             "debt_purpose = excluded.debt_purpose", "principal = excluded.principal",
             "interest = excluded.interest", "fees = excluded.fees",
             # payments recorded in the portal since placement stay; the balance follows
@@ -132,10 +133,11 @@ class ChunkWriter:
             "placement_batch_id = excluded.placement_batch_id", "updated_at = excluded.updated_at",
         ])
         cursor.execute(
-            f"INSERT INTO {t} (agency_id, client_id, debtor_id, debtor_name, client_reference, debt_purpose, status, "
+            f"INSERT INTO {t} (agency_id, client_id, debtor_id, debtor_name, debtor_time_zone, client_reference, "
+            f"debt_purpose, status, "
             f"currency, principal, interest, fees, paid, balance, invoice_number, invoice_date, due_date, "
             f"delinquency_date, placed_at, last_payment_date, priority, placement_batch_id, hold_reason, updated_at) "
-            f"SELECT %s, %s, {self._lookup('debtor', 'debtor_key', 's.debtor_key')}, s.debtor_name, "
+            f"SELECT %s, %s, {self._lookup('debtor', 'debtor_key', 's.debtor_key')}, s.debtor_name, s.time_zone, "
             f"s.client_reference, s.debt_purpose, 'new', 'USD', s.principal, "
             f"s.interest, s.fees, s.paid, s.balance, s.invoice_number, s.invoice_date, s.due_date, "
             f"s.delinquency_date, %s, s.last_payment_date, 0, %s, '', %s FROM {STAGE} s WHERE true "

@@ -38,9 +38,11 @@ def make_account(persona_client, reference, *, balance="1000.00", days_past_due=
                            value=f"{reference.lower()}@debtor.test")
     account = DebtorAccount.objects.create(
         agency_id=client.agency_id, client=client, debtor=debtor, debtor_name=debtor.name, client_reference=reference,
+        debtor_time_zone=debtor.time_zone,
         debt_purpose=purpose, status=status, principal=Decimal(balance), balance=Decimal(balance),
         delinquency_date=TODAY - timedelta(days=days_past_due), placed_at=NOON_NY - timedelta(days=5), **extra)
     scoring.account_rescore(account, now=NOON_NY)
+    worklist.worklist_accounts_placed(client.agency_id, DebtorAccount.objects.filter(pk=account.pk))  # as placing does
     return account
 
 
@@ -259,7 +261,7 @@ def test_the_default_queue_cannot_be_changed_or_deleted(world, client):
 
 def test_queue_form_refuses_another_agencys_client_and_a_duplicate_name(world, client):
     client.force_login(world.alpha.manager)
-    data = {"name": "Sneaky", "position": "1", "order": "score", "assignment": "any",
+    data = {"name": "Sneaky", "position": "1", "assignment": "any",
             "clients": [world.bravo.clients[0].client.pk]}
     response = client.post(reverse("queue_new"), data)
     assert response.status_code == 400 and "Select a valid choice" in response.content.decode()
@@ -579,3 +581,23 @@ def test_an_agency_admin_sets_the_contact_policy_and_bad_hours_are_refused(world
     assert "between 09:00 and 20:00" in page and "at most 3 call attempts" in page
     client.force_login(world.alpha.manager)
     assert client.get(url).status_code == 404
+
+
+def test_placed_accounts_reach_the_worklist_with_their_debtors_time_zone(alpha, django_capture_on_commit_callbacks):
+    from collections_work.services import accounts_place
+
+    admin = alpha.clients[0].admin
+    assert claim(alpha) is None  # caches the agency's zones in use: none yet
+    row = {"client_reference": "API-1", "debtor_name": "Mesa Tile", "principal": "2500.00", "debt_purpose": "commercial",
+           "time_zone": "America/Denver", "due_date": "2026-10-01"}
+    with django_capture_on_commit_callbacks(execute=True):
+        accounts_place(agency=alpha.agency, actor=admin, client=alpha.clients[0].client, rows=[row], source="api")
+    account = DebtorAccount.objects.get(client_reference="API-1")
+    assert account.debtor_time_zone == "America/Denver" and account.priority > 0
+    assert claim(alpha).account == account  # 10:00 in Denver
+
+    with django_capture_on_commit_callbacks(execute=True):
+        accounts_place(agency=alpha.agency, actor=admin, client=alpha.clients[0].client, on_duplicate="update",
+                       rows=[row | {"time_zone": "Pacific/Honolulu"}], source="api")
+    account.refresh_from_db()
+    assert account.debtor_time_zone == "Pacific/Honolulu"

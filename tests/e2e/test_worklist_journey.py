@@ -26,9 +26,11 @@ def place(client_personas, reference, balance, days_past_due):
                            value="+1 312 555 0142")
     account = DebtorAccount.objects.create(
         agency_id=client.agency_id, client=client, debtor=debtor, debtor_name=debtor.name, client_reference=reference,
+        debtor_time_zone=debtor.time_zone,
         debt_purpose="commercial", principal=Decimal(balance), balance=Decimal(balance),
         delinquency_date=timezone.localdate() - timedelta(days=days_past_due), placed_at=timezone.now())
     scoring.account_rescore(account)
+    worklist.worklist_accounts_placed(client.agency_id, DebtorAccount.objects.filter(pk=account.pk))  # as placing does
     return account
 
 

@@ -362,7 +362,7 @@ OWN_ROUTES = {
                            queries=(no_data, lambda r: {"start": "2020-01-01", "end": "2030-01-01"})),
     # A queue or team naming Bravo's client or staff is refused by the form (tests/collections_work/test_worklist.py).
     "queue_new": Own(MANAGERS, posts=(lambda r: {
-        "name": "Sweep queue", "position": "3", "order": "score", "assignment": "any",
+        "name": "Sweep queue", "position": "3", "assignment": "any",
         "clients": [r["alpha_client1"].pk]},)),
     "contact_policy_edit": Own(AGENCY_ADMIN, shows=("Earliest hour",), posts=(
         lambda r: {"earliest_hour": "7", "latest_hour": "22", "commercial_weekly_call_cap": "10"},)),
@@ -463,7 +463,7 @@ BY_ID_ROUTES = {
     "placement_cancel": ById("placement", (("post", no_data),), own=(("client1_admin", "alpha_client1_upload"),)),
     "queue_detail": ById("queue", (GET,), own=(("collector", "alpha_queue"),)),
     "queue_edit": ById("queue", (GET, ("post", lambda q: {
-        "name": "Renamed", "position": "4", "order": "balance", "assignment": "unassigned"})),
+        "name": "Renamed", "position": "4", "assignment": "unassigned"})),
         own=(("manager", "alpha_queue"),)),
     "queue_delete": ById("queue", (("post", no_data),), own=(("admin", "alpha_queue"),)),
     "worklist_team_edit": ById("team", (GET, ("post", lambda _: {"name": "Renamed team"})), own=(("manager", "alpha_team"),)),
