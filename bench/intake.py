@@ -176,6 +176,8 @@ def _label(statement: str) -> str:
         return "analyze " + text.split()[1].replace("collections_work_", "")
     if text.startswith("DELETE FROM intake_stage") or text.startswith("TRUNCATE"):
         return "stage clear"
+    if text.startswith("UPDATE intake_stage"):
+        return "resolve debtor ids"
     if text.startswith("SELECT count(*)"):
         return "count existing"
     if "INSERT INTO collections_work_debtoraccount" in text:
@@ -466,7 +468,6 @@ def run(args) -> dict:
 
     from bench import experiments
 
-    experiments.restore_indexes_from_migrations()  # in case a killed run left them dropped
     for name in args.experiment:
         out(f"experiment: {name}: {experiments.apply(name)}")
     probe = None

@@ -18,6 +18,7 @@ from collections_work.intake.rows import STAGE_COLUMNS
 from collections_work.models import AccountParty, Contact, Debtor, DebtorAccount
 
 STAGE = "intake_stage"
+_DEBTOR_IDS = ("debtor_id", "co_id", "g_id")  # stage columns filled in by _resolve_debtors
 _TYPES = {"row_no": "integer", "principal": "numeric(14,2)", "interest": "numeric(14,2)", "fees": "numeric(14,2)",
           "paid": "numeric(14,2)", "balance": "numeric(14,2)", "invoice_date": "date", "due_date": "date",
           "delinquency_date": "date", "last_payment_date": "date"}
@@ -46,7 +47,8 @@ class ChunkWriter:
         self._create_stage()
 
     def _create_stage(self):
-        columns = ", ".join(f"{name} {_TYPES.get(name, 'text')}" for name in STAGE_COLUMNS)
+        columns = ", ".join([f"{name} {_TYPES.get(name, 'text')}" for name in STAGE_COLUMNS]
+                            + [f"{name} bigint" for name in _DEBTOR_IDS])
         with connection.cursor() as cursor:
             cursor.execute(f"DROP TABLE IF EXISTS {STAGE}")
             cursor.execute(f"CREATE TEMPORARY TABLE {STAGE} ({columns})")
@@ -57,16 +59,14 @@ class ChunkWriter:
             # transaction ends, and each statement below would scan them all again.
             cursor.execute(f"TRUNCATE {STAGE}" if self.postgres else f"DELETE FROM {STAGE}")
             self._load(cursor, records)
-            already_placed = self._lookup("account", "client_reference", f"{STAGE}.client_reference")
-            cursor.execute(f"SELECT count(*) FROM {STAGE} WHERE {already_placed} IS NOT NULL", [self.batch.client_id])
-            existing = cursor.fetchone()[0]
+            existing = self._existing_references(cursor)
             self.counts.created += len(records) - existing
             if self.update_existing:
                 self.counts.updated += existing
             else:
                 self.counts.skipped += existing
-                cursor.execute(f"DELETE FROM {STAGE} WHERE {already_placed} IS NOT NULL", [self.batch.client_id])
             self._upsert_debtors(cursor)
+            self._resolve_debtors(cursor)
             self._upsert_accounts(cursor)
             self._insert_contacts(cursor)
             self._insert_parties(cursor)
@@ -86,9 +86,20 @@ class ChunkWriter:
             cursor.cursor.copy_expert(_COPY_STAGE, buffer, size=size)
         else:
             marks = ", ".join(["%s"] * len(STAGE_COLUMNS))
-            cursor.executemany(f"INSERT INTO {STAGE} VALUES ({marks})", [_sqlite_row(r) for r in records])
+            cursor.executemany(f"INSERT INTO {STAGE} ({', '.join(STAGE_COLUMNS)}) VALUES ({marks})",
+                               [_sqlite_row(r) for r in records])
 
     # --- set-based writes ----------------------------------------------------------------
+
+    def _existing_references(self, cursor) -> int:
+        """How many stage rows are accounts this client already has; when skipping those, they
+        leave the stage (one probe each, in one statement), so the rest are all new accounts."""
+        already_placed = self._lookup("account", "client_reference", f"{STAGE}.client_reference")
+        if self.update_existing:
+            cursor.execute(f"SELECT count(*) FROM {STAGE} WHERE {already_placed} IS NOT NULL", [self.batch.client_id])
+            return cursor.fetchone()[0]
+        cursor.execute(f"DELETE FROM {STAGE} WHERE {already_placed} IS NOT NULL", [self.batch.client_id])
+        return cursor.rowcount
 
     def _ids(self):
         return [self.batch.agency_id, self.batch.client_id]
@@ -118,6 +129,17 @@ class ChunkWriter:
                 f"(SELECT max(row_no) FROM {STAGE} WHERE {prefix}_key <> '' GROUP BY {prefix}_key) "
                 f"ON CONFLICT (client_id, debtor_key) DO NOTHING", [*self._ids(), self.now])
 
+    def _resolve_debtors(self, cursor):
+        """Note each stage row's debtor ids once (one probe per key) for the statements after it:
+        the account, its ~2.4 contacts and its parties would otherwise each look them up again."""
+        def lookup(key):
+            return self._lookup("debtor", "debtor_key", f"{STAGE}.{key}")
+
+        cursor.execute(
+            f"UPDATE {STAGE} SET debtor_id = {lookup('debtor_key')}, "
+            f"co_id = CASE WHEN co_key <> '' THEN {lookup('co_key')} END, "
+            f"g_id = CASE WHEN g_key <> '' THEN {lookup('g_key')} END", [self.batch.client_id] * 3)
+
     def _upsert_accounts(self, cursor):
         t = self.t["account"]
         updates = ", ".join([
@@ -135,35 +157,37 @@ class ChunkWriter:
             f"INSERT INTO {t} (agency_id, client_id, debtor_id, debtor_name, client_reference, debt_purpose, status, "
             f"currency, principal, interest, fees, paid, balance, invoice_number, invoice_date, due_date, "
             f"delinquency_date, placed_at, last_payment_date, priority, placement_batch_id, hold_reason, updated_at) "
-            f"SELECT %s, %s, {self._lookup('debtor', 'debtor_key', 's.debtor_key')}, s.debtor_name, "
+            f"SELECT %s, %s, s.debtor_id, s.debtor_name, "
             f"s.client_reference, s.debt_purpose, 'new', 'USD', s.principal, "
             f"s.interest, s.fees, s.paid, s.balance, s.invoice_number, s.invoice_date, s.due_date, "
             f"s.delinquency_date, %s, s.last_payment_date, 0, %s, '', %s FROM {STAGE} s WHERE true "
-            f"ON CONFLICT (client_id, client_reference) DO UPDATE SET {updates}",
-            [*self._ids(), self.batch.client_id, self.now, self.batch.pk, self.now])
+            # Skipping: the stage holds only new references, and a plain insert skips ON CONFLICT's
+            # extra probe per row (an account placed meanwhile by another transaction fails the
+            # placement, rather than being updated).
+            + (f"ON CONFLICT (client_id, client_reference) DO UPDATE SET {updates}" if self.update_existing else ""),
+            [*self._ids(), self.now, self.batch.pk, self.now])
 
     def _insert_contacts(self, cursor):
         selects, params = [], []
-        for key, kind, column, zone in [
-            ("debtor_key", "email", "email", "s.time_zone"), ("debtor_key", "phone", "phone", "s.time_zone"),
-            ("debtor_key", "address", "address", "s.time_zone"), ("co_key", "email", "co_email", "''"),
-            ("co_key", "phone", "co_phone", "''"), ("g_key", "email", "g_email", "''"), ("g_key", "phone", "g_phone", "''"),
+        for debtor_id, kind, column, zone in [
+            ("debtor_id", "email", "email", "s.time_zone"), ("debtor_id", "phone", "phone", "s.time_zone"),
+            ("debtor_id", "address", "address", "s.time_zone"), ("co_id", "email", "co_email", "''"),
+            ("co_id", "phone", "co_phone", "''"), ("g_id", "email", "g_email", "''"), ("g_id", "phone", "g_phone", "''"),
         ]:
             selects.append(
-                f"SELECT %s, %s, {self._lookup('debtor', 'debtor_key', 's.' + key)}, '{kind}', s.{column}, '', "
-                f"{zone}, %s FROM {STAGE} s WHERE s.{column} <> ''")
-            params += [*self._ids(), self.batch.client_id, self.now]
+                f"SELECT %s, %s, s.{debtor_id}, '{kind}', s.{column}, '', {zone}, %s FROM {STAGE} s WHERE s.{column} <> ''")
+            params += [*self._ids(), self.now]
         cursor.execute(
             f"INSERT INTO {self.t['contact']} (agency_id, client_id, debtor_id, kind, value, label, time_zone, created_at) "
             + " UNION ALL ".join(selects) + " ON CONFLICT (debtor_id, kind, value) DO NOTHING", params)
 
     def _insert_parties(self, cursor):
         selects, params = [], []
-        for key, role in (("co_key", "co_debtor"), ("g_key", "guarantor")):
+        for debtor_id, role in (("co_id", "co_debtor"), ("g_id", "guarantor")):
             selects.append(
                 f"SELECT %s, %s, {self._lookup('account', 'client_reference', 's.client_reference')}, "
-                f"{self._lookup('debtor', 'debtor_key', 's.' + key)}, '{role}' FROM {STAGE} s WHERE s.{key} <> ''")
-            params += [*self._ids(), self.batch.client_id, self.batch.client_id]
+                f"s.{debtor_id}, '{role}' FROM {STAGE} s WHERE s.{debtor_id} IS NOT NULL")
+            params += [*self._ids(), self.batch.client_id]
         cursor.execute(f"INSERT INTO {self.t['party']} (agency_id, client_id, account_id, debtor_id, role) "
                        + " UNION ALL ".join(selects) + " ON CONFLICT (account_id, debtor_id, role) DO NOTHING", params)
 
