@@ -53,12 +53,13 @@ class ChunkWriter:
             cursor.execute(f"DROP TABLE IF EXISTS {STAGE}")
             cursor.execute(f"CREATE TEMPORARY TABLE {STAGE} ({columns})")
 
-    def write(self, records: list[tuple]) -> None:
+    def write(self, records: list[tuple], copy_data: bytes | None = None) -> None:
+        """`copy_data`: the records as COPY data (`copy_data(records)`), when already made."""
         with connection.cursor() as cursor:
             # DELETE would leave every earlier chunk's rows in the table as dead rows until the
             # transaction ends, and each statement below would scan them all again.
             cursor.execute(f"TRUNCATE {STAGE}" if self.postgres else f"DELETE FROM {STAGE}")
-            self._load(cursor, records)
+            self._load(cursor, records, copy_data)
             existing = self._existing_references(cursor)
             self.counts.created += len(records) - existing
             if self.update_existing:
@@ -73,17 +74,11 @@ class ChunkWriter:
 
     # --- loading the stage ----------------------------------------------------------------
 
-    def _load(self, cursor, records):
+    def _load(self, cursor, records, data):
         if self.postgres:
-            # CSV written by the C csv module; only dates can be None, so text columns are FORCE_NOT_NULL
-            # (an unquoted empty field is '' there, NULL in the date columns). CRLF line ends make the
-            # writer quote a field holding a lone \r too, which COPY would otherwise take for a line end.
-            buffer = io.StringIO()
-            csv.writer(buffer, lineterminator="\r\n").writerows(records)
-            size = buffer.tell() + 1
-            buffer.seek(0)
+            data = copy_data(records) if data is None else data
             # One read(): psycopg2 retakes the GIL for each read, and the parsing thread holds it.
-            cursor.cursor.copy_expert(_COPY_STAGE, buffer, size=size)
+            cursor.cursor.copy_expert(_COPY_STAGE, io.BytesIO(data), size=len(data) + 1)
         else:
             marks = ", ".join(["%s"] * len(STAGE_COLUMNS))
             cursor.executemany(f"INSERT INTO {STAGE} ({', '.join(STAGE_COLUMNS)}) VALUES ({marks})",
@@ -196,6 +191,16 @@ _COPY_STAGE = (f"COPY {STAGE} ({', '.join(STAGE_COLUMNS)}) FROM STDIN WITH (FORM
                + ", ".join(c for c in STAGE_COLUMNS if c not in _TYPES) + "))")
 
 
+def copy_data(records: list[tuple]) -> bytes:
+    """The records as CSV for the stage's COPY, written by the C csv module. Only dates can be None,
+    so text columns are FORCE_NOT_NULL (an unquoted empty field is '' there, NULL in the date
+    columns). CRLF line ends make the writer quote a field holding a lone \r too, which COPY would
+    otherwise take for a line end."""
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\r\n").writerows(records)
+    return buffer.getvalue().encode()
+
+
 def _sqlite_row(record: tuple) -> tuple:
     return tuple(str(v) if hasattr(v, "quantize") else (v.isoformat() if hasattr(v, "isoformat") else v)
                  for v in record)
@@ -225,13 +230,13 @@ class PipelinedWriter:
                     cursor.execute("SET LOCAL jit = off")
                 writer = ChunkWriter(batch, update_existing=update_existing)
                 while True:
-                    records = self._queue.get()
-                    if records is None or records is _ABORT:
+                    chunk = self._queue.get()
+                    if chunk is None or chunk is _ABORT:
                         received_last = True
-                        if records is _ABORT:
+                        if chunk is _ABORT:
                             raise _Aborted()
                         break
-                    writer.write(records)
+                    writer.write(*chunk)
             self.counts = writer.counts
         except _Aborted:
             pass
@@ -245,7 +250,9 @@ class PipelinedWriter:
     def write(self, records: list[tuple]) -> None:
         if self._error is not None:
             raise self._error
-        self._queue.put(records)
+        # The COPY data is made here, on the parsing thread, which has time to spare (it waits
+        # for the writer), instead of on the writer thread while its database connection idles.
+        self._queue.put((records, copy_data(records)))
 
     def close(self) -> CommitCounts:
         self._queue.put(None)
