@@ -228,6 +228,11 @@ class PipelinedWriter:
                     # No JIT: the per-row lookups give cost estimates that make each statement compile.
                     cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
                     cursor.execute("SET LOCAL jit = off")
+                    # Room for the stage in this backend's memory (the default 8 MB holds one chunk's
+                    # rows but not their updated versions, and the seven scans of the contact insert
+                    # then read it back from a temporary file). Only settable before a session's first
+                    # temporary table, which is why only this fresh connection sets it.
+                    cursor.execute("SET LOCAL temp_buffers = '64MB'")
                 writer = ChunkWriter(batch, update_existing=update_existing)
                 while True:
                     chunk = self._queue.get()
