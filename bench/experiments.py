@@ -48,9 +48,9 @@ def _rewrite_writer_sql(rewrite):
             return execute(explain + rewrite(sql[len(explain):]), params, many, context)
         return execute(rewrite(sql), params, many, context)
 
-    def write(self, records):
+    def write(self, records, *args):
         with connection.execute_wrapper(wrapper):
-            return stock_write(self, records)
+            return stock_write(self, records, *args)
 
     def create_stage(self):
         with connection.execute_wrapper(wrapper):
@@ -69,8 +69,8 @@ def analyze_stage():
 
     stock = commit.ChunkWriter._load
 
-    def load(self, cursor, records):
-        stock(self, cursor, records)
+    def load(self, cursor, records, *args):
+        stock(self, cursor, records, *args)
         if self.postgres:
             cursor.execute(f"ANALYZE {commit.STAGE}")
 
