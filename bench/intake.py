@@ -176,6 +176,8 @@ def _label(statement: str) -> str:
         return "analyze " + text.split()[1].replace("collections_work_", "")
     if text.startswith("DELETE FROM intake_stage") or text.startswith("TRUNCATE"):
         return "stage clear"
+    if text.startswith("UPDATE intake_stage"):
+        return "resolve debtor ids"
     if text.startswith("SELECT count(*)"):
         return "count existing"
     if "INSERT INTO collections_work_debtoraccount" in text:
@@ -216,7 +218,6 @@ class WriterProbe:
             entry[1] += 1
 
     def install(self):
-        import io as io_module
         import queue as queue_module
         import types
 
@@ -248,11 +249,11 @@ class WriterProbe:
             finally:
                 probe.add(label, time.perf_counter() - started)
 
-        def write(self, records):
+        def write(self, records, *args):
             probe.chunk += 1
             started = time.perf_counter()
             with connection.execute_wrapper(wrapper):
-                original_write(self, records)
+                original_write(self, records, *args)
             probe.last_write_end = time.perf_counter()
             probe.write_seconds += probe.last_write_end - started
             probe.backend_cpu_seconds = backend_cpu(probe.backend_pid) - probe.backend_cpu_start
@@ -266,22 +267,27 @@ class WriterProbe:
             with connection.execute_wrapper(wrapper):
                 original_create(self)
 
-        built = {}
+        original_copy_data = commit_module.copy_data
 
-        def timed_string_io(text=""):
-            if text:  # the stock _load builds the whole COPY text first, then the StringIO
-                built["at"] = time.perf_counter()
-            return io_module.StringIO(text)
+        in_load = threading.local()
 
-        commit_module.io = types.SimpleNamespace(StringIO=timed_string_io)
-
-        def load(self, cursor, records):
+        def copy_data(records):
             started = time.perf_counter()
-            original_load(self, cursor, records)
-            ended = time.perf_counter()
-            at = built.pop("at", started)
-            probe.format_seconds += at - started
-            probe.copy_seconds += ended - at
+            try:
+                return original_copy_data(records)
+            finally:
+                seconds = time.perf_counter() - started
+                probe.format_seconds += seconds
+                in_load.formatted = getattr(in_load, "formatted", 0.0) + seconds
+
+        commit_module.copy_data = copy_data
+
+        def load(self, cursor, records, *args):
+            in_load.formatted = 0.0
+            started = time.perf_counter()
+            original_load(self, cursor, records, *args)
+            # without the pipeline, _load makes the COPY data itself, on this thread
+            probe.copy_seconds += time.perf_counter() - started - in_load.formatted
 
         class TimedQueue(queue_module.Queue):
             def get(self, *args, **kwargs):
@@ -316,9 +322,9 @@ class WriterProbe:
     def report(self, out):
         out("  writer thread (all chunks):")
         out(f"    chunks written                {self.chunks:>10}")
-        out(f"    Python: COPY text for chunks  {self.format_seconds:>10.2f} s  (holds the GIL)")
-        out(f"    COPY into the stage           {self.copy_seconds:>10.2f} s  (and the COPY text when _load writes it "
-            "into the buffer)")
+        out(f"    Python: COPY data for chunks  {self.format_seconds:>10.2f} s  (holds the GIL; on the parsing "
+            "thread when pipelined)")
+        out(f"    COPY into the stage           {self.copy_seconds:>10.2f} s")
         for label, (seconds, count) in sorted(self.statements.items(), key=lambda item: -item[1][0]):
             out(f"    {label:<30}{seconds:>10.2f} s  ({count} statements)")
         out(f"    total in ChunkWriter.write    {self.write_seconds:>10.2f} s")
@@ -466,7 +472,6 @@ def run(args) -> dict:
 
     from bench import experiments
 
-    experiments.restore_indexes_from_migrations()  # in case a killed run left them dropped
     for name in args.experiment:
         out(f"experiment: {name}: {experiments.apply(name)}")
     probe = None

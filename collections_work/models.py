@@ -53,6 +53,11 @@ class Debtor(ClientOwned):
     # Lookups by client use the (client, debtor_key) unique index; a second one on client alone
     # only costs upkeep, and lures the planner into scanning the client's rows (see intake.commit).
     client = models.ForeignKey("accounts.Client", on_delete=models.PROTECT, related_name="+", db_index=False)
+    # No database FK or index on agency: the client FK implies the agency (clients are never moved
+    # between agencies), and debtors are reached by id or (client, debtor_key). Every FK is checked
+    # per row on insert, and intake writes a million of these at a time.
+    agency = models.ForeignKey("accounts.Agency", on_delete=models.PROTECT, related_name="+",
+                               db_constraint=False, db_index=False)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["client", "debtor_key"], name="debtor_key_unique_per_client")]
@@ -71,6 +76,12 @@ class Contact(ClientOwned):
 
     debtor = models.ForeignKey(Debtor, on_delete=models.CASCADE, related_name="contacts",
                                db_index=False)  # contact_unique_per_debtor starts with it
+    # Tenant columns without database FK or index: the debtor FK implies both (a debtor's contacts
+    # carry its agency and client), and contacts are only reached through their debtor.
+    agency = models.ForeignKey("accounts.Agency", on_delete=models.PROTECT, related_name="+",
+                               db_constraint=False, db_index=False)
+    client = models.ForeignKey("accounts.Client", on_delete=models.PROTECT, related_name="+",
+                               db_constraint=False, db_index=False)
     kind = models.CharField(max_length=8, choices=Kind.choices)
     value = models.CharField(max_length=400)
     label = models.CharField(max_length=40, blank=True)
@@ -173,7 +184,9 @@ class DebtorAccount(ClientOwned):
         CLOSED = "closed", "Closed"
 
     # agency, client, placement_batch: indexed as the first column of the indexes in Meta
-    agency = models.ForeignKey("accounts.Agency", on_delete=models.PROTECT, related_name="+", db_index=False)
+    # No database FK on agency: the client FK implies it (clients are never moved between agencies).
+    agency = models.ForeignKey("accounts.Agency", on_delete=models.PROTECT, related_name="+", db_index=False,
+                               db_constraint=False)
     client = models.ForeignKey("accounts.Client", on_delete=models.PROTECT, related_name="+", db_index=False)
     debtor = models.ForeignKey(Debtor, on_delete=models.PROTECT, related_name="accounts")
     debtor_name = models.CharField(max_length=200)  # copy of the primary debtor's name for search and sort
@@ -195,8 +208,8 @@ class DebtorAccount(ClientOwned):
     delinquency_date = models.DateField(null=True, blank=True)
     placed_at = models.DateTimeField()
     last_payment_date = models.DateField(null=True, blank=True)
-    assigned_collector = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                                           on_delete=models.SET_NULL, related_name="+")
+    assigned_collector = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                           related_name="+", db_index=False)  # acct_collector, below
     priority = models.IntegerField(default=0)
     placement_batch = models.ForeignKey(PlacementBatch, null=True, blank=True, on_delete=models.SET_NULL,
                                         related_name="accounts", db_index=False)
@@ -229,6 +242,10 @@ class DebtorAccount(ClientOwned):
                          condition=Q(status__in=["new", "active"])),
             models.Index(fields=["next_action_at"], name="acct_next_action", condition=Q(next_action_at__isnull=False)),
             models.Index(fields=["claimed_by"], name="acct_claimed_by", condition=Q(claimed_by__isnull=False)),
+            # Only assigned accounts: every placed account starts unassigned, and an index of NULLs
+            # would take an entry per account placed without ever being searched by NULL.
+            models.Index(fields=["assigned_collector"], name="acct_collector",
+                         condition=models.Q(assigned_collector__isnull=False)),
         ]
 
     def __str__(self):
@@ -246,6 +263,12 @@ class AccountParty(ClientOwned):
                                 db_index=False)  # party_unique starts with it
     debtor = models.ForeignKey(Debtor, on_delete=models.PROTECT, related_name="parties")
     role = models.CharField(max_length=10, choices=Role.choices)
+    # Tenant columns without database FK or index: the account FK implies both, and parties are
+    # only reached through their account.
+    agency = models.ForeignKey("accounts.Agency", on_delete=models.PROTECT, related_name="+",
+                               db_constraint=False, db_index=False)
+    client = models.ForeignKey("accounts.Client", on_delete=models.PROTECT, related_name="+",
+                               db_constraint=False, db_index=False)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["account", "debtor", "role"], name="party_unique")]

@@ -18,6 +18,7 @@ from collections_work.intake.rows import STAGE_COLUMNS
 from collections_work.models import AccountParty, Contact, Debtor, DebtorAccount
 
 STAGE = "intake_stage"
+_DEBTOR_IDS = ("debtor_id", "co_id", "g_id")  # stage columns filled in by _resolve_debtors
 _TYPES = {"row_no": "integer", "principal": "numeric(14,2)", "interest": "numeric(14,2)", "fees": "numeric(14,2)",
           "paid": "numeric(14,2)", "balance": "numeric(14,2)", "invoice_date": "date", "due_date": "date",
           "delinquency_date": "date", "last_payment_date": "date"}
@@ -46,49 +47,54 @@ class ChunkWriter:
         self._create_stage()
 
     def _create_stage(self):
-        columns = ", ".join(f"{name} {_TYPES.get(name, 'text')}" for name in STAGE_COLUMNS)
+        columns = ", ".join([f"{name} {_TYPES.get(name, 'text')}" for name in STAGE_COLUMNS]
+                            + [f"{name} bigint" for name in _DEBTOR_IDS])
         with connection.cursor() as cursor:
             cursor.execute(f"DROP TABLE IF EXISTS {STAGE}")
             cursor.execute(f"CREATE TEMPORARY TABLE {STAGE} ({columns})")
 
-    def write(self, records: list[tuple]) -> None:
+    def write(self, records: list[tuple], copy_data: bytes | None = None) -> None:
+        """`copy_data`: the records as COPY data (`copy_data(records)`), when already made."""
         with connection.cursor() as cursor:
             # DELETE would leave every earlier chunk's rows in the table as dead rows until the
             # transaction ends, and each statement below would scan them all again.
             cursor.execute(f"TRUNCATE {STAGE}" if self.postgres else f"DELETE FROM {STAGE}")
-            self._load(cursor, records)
-            already_placed = self._lookup("account", "client_reference", f"{STAGE}.client_reference")
-            cursor.execute(f"SELECT count(*) FROM {STAGE} WHERE {already_placed} IS NOT NULL", [self.batch.client_id])
-            existing = cursor.fetchone()[0]
+            self._load(cursor, records, copy_data)
+            existing = self._existing_references(cursor)
             self.counts.created += len(records) - existing
             if self.update_existing:
                 self.counts.updated += existing
             else:
                 self.counts.skipped += existing
-                cursor.execute(f"DELETE FROM {STAGE} WHERE {already_placed} IS NOT NULL", [self.batch.client_id])
             self._upsert_debtors(cursor)
+            self._resolve_debtors(cursor)
             self._upsert_accounts(cursor)
             self._insert_contacts(cursor)
             self._insert_parties(cursor)
 
     # --- loading the stage ----------------------------------------------------------------
 
-    def _load(self, cursor, records):
+    def _load(self, cursor, records, data):
         if self.postgres:
-            # CSV written by the C csv module; only dates can be None, so text columns are FORCE_NOT_NULL
-            # (an unquoted empty field is '' there, NULL in the date columns). CRLF line ends make the
-            # writer quote a field holding a lone \r too, which COPY would otherwise take for a line end.
-            buffer = io.StringIO()
-            csv.writer(buffer, lineterminator="\r\n").writerows(records)
-            size = buffer.tell() + 1
-            buffer.seek(0)
+            data = copy_data(records) if data is None else data
             # One read(): psycopg2 retakes the GIL for each read, and the parsing thread holds it.
-            cursor.cursor.copy_expert(_COPY_STAGE, buffer, size=size)
+            cursor.cursor.copy_expert(_COPY_STAGE, io.BytesIO(data), size=len(data) + 1)
         else:
             marks = ", ".join(["%s"] * len(STAGE_COLUMNS))
-            cursor.executemany(f"INSERT INTO {STAGE} VALUES ({marks})", [_sqlite_row(r) for r in records])
+            cursor.executemany(f"INSERT INTO {STAGE} ({', '.join(STAGE_COLUMNS)}) VALUES ({marks})",
+                               [_sqlite_row(r) for r in records])
 
     # --- set-based writes ----------------------------------------------------------------
+
+    def _existing_references(self, cursor) -> int:
+        """How many stage rows are accounts this client already has; when skipping those, they
+        leave the stage (one probe each, in one statement), so the rest are all new accounts."""
+        already_placed = self._lookup("account", "client_reference", f"{STAGE}.client_reference")
+        if self.update_existing:
+            cursor.execute(f"SELECT count(*) FROM {STAGE} WHERE {already_placed} IS NOT NULL", [self.batch.client_id])
+            return cursor.fetchone()[0]
+        cursor.execute(f"DELETE FROM {STAGE} WHERE {already_placed} IS NOT NULL", [self.batch.client_id])
+        return cursor.rowcount
 
     def _ids(self):
         return [self.batch.agency_id, self.batch.client_id]
@@ -118,6 +124,17 @@ class ChunkWriter:
                 f"(SELECT max(row_no) FROM {STAGE} WHERE {prefix}_key <> '' GROUP BY {prefix}_key) "
                 f"ON CONFLICT (client_id, debtor_key) DO NOTHING", [*self._ids(), self.now])
 
+    def _resolve_debtors(self, cursor):
+        """Note each stage row's debtor ids once (one probe per key) for the statements after it:
+        the account, its ~2.4 contacts and its parties would otherwise each look them up again."""
+        def lookup(key):
+            return self._lookup("debtor", "debtor_key", f"{STAGE}.{key}")
+
+        cursor.execute(
+            f"UPDATE {STAGE} SET debtor_id = {lookup('debtor_key')}, "
+            f"co_id = CASE WHEN co_key <> '' THEN {lookup('co_key')} END, "
+            f"g_id = CASE WHEN g_key <> '' THEN {lookup('g_key')} END", [self.batch.client_id] * 3)
+
     def _upsert_accounts(self, cursor):
         t = self.t["account"]
         updates = ", ".join([
@@ -137,41 +154,53 @@ class ChunkWriter:
             f"debt_purpose, status, "
             f"currency, principal, interest, fees, paid, balance, invoice_number, invoice_date, due_date, "
             f"delinquency_date, placed_at, last_payment_date, priority, placement_batch_id, hold_reason, updated_at) "
-            f"SELECT %s, %s, {self._lookup('debtor', 'debtor_key', 's.debtor_key')}, s.debtor_name, s.time_zone, "
+            f"SELECT %s, %s, s.debtor_id, s.debtor_name, s.time_zone, "
             f"s.client_reference, s.debt_purpose, 'new', 'USD', s.principal, "
             f"s.interest, s.fees, s.paid, s.balance, s.invoice_number, s.invoice_date, s.due_date, "
             f"s.delinquency_date, %s, s.last_payment_date, 0, %s, '', %s FROM {STAGE} s WHERE true "
-            f"ON CONFLICT (client_id, client_reference) DO UPDATE SET {updates}",
-            [*self._ids(), self.batch.client_id, self.now, self.batch.pk, self.now])
+            # Skipping: the stage holds only new references, and a plain insert skips ON CONFLICT's
+            # extra probe per row (an account placed meanwhile by another transaction fails the
+            # placement, rather than being updated).
+            + (f"ON CONFLICT (client_id, client_reference) DO UPDATE SET {updates}" if self.update_existing else ""),
+            [*self._ids(), self.now, self.batch.pk, self.now])
 
     def _insert_contacts(self, cursor):
         selects, params = [], []
-        for key, kind, column, zone in [
-            ("debtor_key", "email", "email", "s.time_zone"), ("debtor_key", "phone", "phone", "s.time_zone"),
-            ("debtor_key", "address", "address", "s.time_zone"), ("co_key", "email", "co_email", "''"),
-            ("co_key", "phone", "co_phone", "''"), ("g_key", "email", "g_email", "''"), ("g_key", "phone", "g_phone", "''"),
+        for debtor_id, kind, column, zone in [
+            ("debtor_id", "email", "email", "s.time_zone"), ("debtor_id", "phone", "phone", "s.time_zone"),
+            ("debtor_id", "address", "address", "s.time_zone"), ("co_id", "email", "co_email", "''"),
+            ("co_id", "phone", "co_phone", "''"), ("g_id", "email", "g_email", "''"), ("g_id", "phone", "g_phone", "''"),
         ]:
             selects.append(
-                f"SELECT %s, %s, {self._lookup('debtor', 'debtor_key', 's.' + key)}, '{kind}', s.{column}, '', "
-                f"{zone}, %s FROM {STAGE} s WHERE s.{column} <> ''")
-            params += [*self._ids(), self.batch.client_id, self.now]
+                f"SELECT %s, %s, s.{debtor_id}, '{kind}', s.{column}, '', {zone}, %s FROM {STAGE} s WHERE s.{column} <> ''")
+            params += [*self._ids(), self.now]
         cursor.execute(
             f"INSERT INTO {self.t['contact']} (agency_id, client_id, debtor_id, kind, value, label, time_zone, created_at) "
             + " UNION ALL ".join(selects) + " ON CONFLICT (debtor_id, kind, value) DO NOTHING", params)
 
     def _insert_parties(self, cursor):
         selects, params = [], []
-        for key, role in (("co_key", "co_debtor"), ("g_key", "guarantor")):
+        for debtor_id, role in (("co_id", "co_debtor"), ("g_id", "guarantor")):
             selects.append(
                 f"SELECT %s, %s, {self._lookup('account', 'client_reference', 's.client_reference')}, "
-                f"{self._lookup('debtor', 'debtor_key', 's.' + key)}, '{role}' FROM {STAGE} s WHERE s.{key} <> ''")
-            params += [*self._ids(), self.batch.client_id, self.batch.client_id]
+                f"s.{debtor_id}, '{role}' FROM {STAGE} s WHERE s.{debtor_id} IS NOT NULL")
+            params += [*self._ids(), self.batch.client_id]
         cursor.execute(f"INSERT INTO {self.t['party']} (agency_id, client_id, account_id, debtor_id, role) "
                        + " UNION ALL ".join(selects) + " ON CONFLICT (account_id, debtor_id, role) DO NOTHING", params)
 
 
 _COPY_STAGE = (f"COPY {STAGE} ({', '.join(STAGE_COLUMNS)}) FROM STDIN WITH (FORMAT csv, FORCE_NOT_NULL ("
                + ", ".join(c for c in STAGE_COLUMNS if c not in _TYPES) + "))")
+
+
+def copy_data(records: list[tuple]) -> bytes:
+    """The records as CSV for the stage's COPY, written by the C csv module. Only dates can be None,
+    so text columns are FORCE_NOT_NULL (an unquoted empty field is '' there, NULL in the date
+    columns). CRLF line ends make the writer quote a field holding a lone \r too, which COPY would
+    otherwise take for a line end."""
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\r\n").writerows(records)
+    return buffer.getvalue().encode()
 
 
 def _sqlite_row(record: tuple) -> tuple:
@@ -201,15 +230,20 @@ class PipelinedWriter:
                     # No JIT: the per-row lookups give cost estimates that make each statement compile.
                     cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
                     cursor.execute("SET LOCAL jit = off")
+                    # Room for the stage in this backend's memory (the default 8 MB holds one chunk's
+                    # rows but not their updated versions, and the seven scans of the contact insert
+                    # then read it back from a temporary file). Only settable before a session's first
+                    # temporary table, which is why only this fresh connection sets it.
+                    cursor.execute("SET LOCAL temp_buffers = '64MB'")
                 writer = ChunkWriter(batch, update_existing=update_existing)
                 while True:
-                    records = self._queue.get()
-                    if records is None or records is _ABORT:
+                    chunk = self._queue.get()
+                    if chunk is None or chunk is _ABORT:
                         received_last = True
-                        if records is _ABORT:
+                        if chunk is _ABORT:
                             raise _Aborted()
                         break
-                    writer.write(records)
+                    writer.write(*chunk)
             self.counts = writer.counts
         except _Aborted:
             pass
@@ -223,7 +257,9 @@ class PipelinedWriter:
     def write(self, records: list[tuple]) -> None:
         if self._error is not None:
             raise self._error
-        self._queue.put(records)
+        # The COPY data is made here, on the parsing thread, which has time to spare (it waits
+        # for the writer), instead of on the writer thread while its database connection idles.
+        self._queue.put((records, copy_data(records)))
 
     def close(self) -> CommitCounts:
         self._queue.put(None)
