@@ -145,22 +145,32 @@ def _open_zones(minute: datetime, zones: frozenset, earliest: int, latest: int) 
     return tuple(sorted(zone for zone in zones if earliest <= minute.astimezone(ZoneInfo(zone)).hour < latest))
 
 
-def _zone_rule(zones: frozenset, minute: datetime, earliest: int, latest: int) -> Q:
-    """Accounts whose debtor's zone is inside the hours now; an unknown zone ("") only when the
-    hours hold in every US zone. A zone not in `zones` is never matched: when in doubt, no call."""
-    rule = Q(debtor_time_zone__in=_open_zones(minute, zones - {""}, earliest, latest))
-    if len(_open_zones(minute, frozenset(UNKNOWN_ZONE_CANDIDATES), earliest, latest)) == len(UNKNOWN_ZONE_CANDIDATES):
-        rule |= Q(debtor_time_zone="")
-    return rule
+def zones_in_window(zones: frozenset, at: datetime, earliest: int, latest: int) -> tuple[tuple, bool]:
+    """The zones of `zones` inside the hours at `at`, and whether an unknown zone is (only when the
+    hours hold in every US zone). A zone not in `zones` is never inside: when in doubt, no call."""
+    minute = at.replace(second=0, microsecond=0)
+    open_zones = _open_zones(minute, frozenset(zones) - {""}, earliest, latest)
+    unknown = len(_open_zones(minute, frozenset(UNKNOWN_ZONE_CANDIDATES), earliest, latest)) == len(
+        UNKNOWN_ZONE_CANDIDATES)
+    return open_zones, unknown
+
+
+def calling_windows(policy: ContactPolicy) -> dict[str, tuple[int, int]]:
+    """(earliest, latest) hour for commercial accounts and for the others (the legal window)."""
+    return {"commercial": (policy.earliest_hour, policy.latest_hour),
+            "other": (max(policy.earliest_hour, LEGAL_EARLIEST_HOUR), min(policy.latest_hour, LEGAL_LATEST_HOUR))}
+
+
+def _zone_rule(zones: frozenset, at: datetime, earliest: int, latest: int) -> Q:
+    open_zones, unknown = zones_in_window(zones, at, earliest, latest)
+    rule = Q(debtor_time_zone__in=open_zones)
+    return rule | Q(debtor_time_zone="") if unknown else rule
 
 
 def callable_now(policy: ContactPolicy, zones: frozenset, at: datetime) -> Q:
     """Accounts whose debtor may be called at `at` by the hours rule, among debtors in `zones`
     (the agency's zones in use). The other rules need each account's history: the workspace asks
     contact_decision before a call is logged."""
-    minute = at.replace(second=0, microsecond=0)
-    legal = _zone_rule(zones, minute, max(policy.earliest_hour, LEGAL_EARLIEST_HOUR),
-                       min(policy.latest_hour, LEGAL_LATEST_HOUR))
-    commercial = _zone_rule(zones, minute, policy.earliest_hour, policy.latest_hour)
-    return ((Q(debt_purpose=DebtPurpose.COMMERCIAL) & commercial)
-            | (~Q(debt_purpose=DebtPurpose.COMMERCIAL) & legal))
+    windows = calling_windows(policy)
+    return ((Q(debt_purpose=DebtPurpose.COMMERCIAL) & _zone_rule(zones, at, *windows["commercial"]))
+            | (~Q(debt_purpose=DebtPurpose.COMMERCIAL) & _zone_rule(zones, at, *windows["other"])))

@@ -68,7 +68,7 @@ def worklist_next(request):
         messages.info(request, "Nothing to work right now: every account in your queues is taken, waiting for a later time, "
                                 "or outside its debtor's calling hours.")
         return redirect("worklist_home")
-    return redirect("account_workspace", pk=claim.account.pk)
+    return redirect("account_workspace", pk=claim.account_id)
 
 
 @staff_required

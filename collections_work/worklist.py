@@ -15,10 +15,11 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
+from collections_work import claim_sql
 from collections_work.compliance import callable_now, policy_for
 from collections_work.models import Callback, DebtorAccount, Queue
 from collections_work.scoring import WAITING_PRIORITY
@@ -183,9 +184,16 @@ def queues_of(collector, agency) -> list[QueueRules]:
 
 @dataclass
 class Claim:
-    account: DebtorAccount
+    account_id: int
     queue: QueueRules | None  # None: the collector's own callback came due
     expires_at: datetime
+    _account: DebtorAccount | None = None
+
+    @property
+    def account(self) -> DebtorAccount:
+        if self._account is None:
+            self._account = DebtorAccount.objects.select_related("client", "debtor").get(pk=self.account_id)
+        return self._account
 
 
 def account_claim_next(*, agency, collector, now: datetime | None = None) -> Claim | None:
@@ -196,7 +204,10 @@ def account_claim_next(*, agency, collector, now: datetime | None = None) -> Cla
     before is released (their own call on it is logged by then)."""
     now = now or timezone.now()
     expires_at = now + lease_length()
-    queues, calling_hours = queues_of(collector, agency), callable_rule(agency.pk, now)
+    queues = queues_of(collector, agency)
+    if connection.vendor == "postgresql":
+        return _claim_next_sql(agency.pk, collector.pk, queues, now, expires_at)
+    calling_hours = callable_rule(agency.pk, now)
     with transaction.atomic():
         account_release_claims(collector=collector, now=now)
         account = _due_callback_account(collector, now)
@@ -208,6 +219,23 @@ def account_claim_next(*, agency, collector, now: datetime | None = None) -> Cla
             if account is not None:
                 return _lease(account, queue, collector, expires_at)
     return None
+
+
+def _claim_next_sql(agency_id, collector_id, queues, now, expires_at) -> Claim | None:
+    """The same claim in plain SQL (claim_sql), for PostgreSQL."""
+    policy = _cached(agency_id, "policy", lambda: policy_for(agency_id))
+    zones, today = zones_in_use(agency_id), timezone.localdate(now)
+    with transaction.atomic(), claim_sql.cursor() as cursor:
+        claim_sql.release(cursor, agency_id, collector_id, now)
+        found, queue = claim_sql.due_callback(cursor, agency_id, collector_id, now), None
+        for queue in queues if found is None else ():
+            found = claim_sql.first_in_queue(cursor, agency_id, queue, collector_id, now, today, policy, zones)
+            if found is not None:
+                break
+        if found is None:
+            return None
+        claim_sql.lease(cursor, found, collector_id, expires_at)
+    return Claim(account_id=found, queue=queue, expires_at=expires_at)
 
 
 def _lock_first(queryset):
@@ -226,7 +254,7 @@ def _due_callback_account(collector, now):
 def _lease(account, queue, collector, expires_at) -> Claim:
     DebtorAccount.objects.filter(pk=account.pk).update(claimed_by=collector, claim_expires_at=expires_at)
     account.claimed_by, account.claim_expires_at = collector, expires_at
-    return Claim(account=account, queue=queue, expires_at=expires_at)
+    return Claim(account_id=account.pk, queue=queue, expires_at=expires_at, _account=account)
 
 
 def account_release_claims(*, collector, now: datetime | None = None) -> int:

@@ -601,3 +601,39 @@ def test_placed_accounts_reach_the_worklist_with_their_debtors_time_zone(alpha, 
                        rows=[row | {"time_zone": "Pacific/Honolulu"}], source="api")
     account.refresh_from_db()
     assert account.debtor_time_zone == "Pacific/Honolulu"
+
+
+def test_the_sql_claim_takes_accounts_in_the_orms_order(alpha, db_vendor):
+    """On PostgreSQL "Next account" is plain SQL (claim_sql); it must follow queue_rules exactly."""
+    if db_vendor != "postgresql":
+        pytest.skip("the SQL claim runs on PostgreSQL; SQLite uses the ORM path itself")
+    zones = ["America/New_York", "America/Chicago", "America/Los_Angeles", "", "Europe/Paris"]
+    for number in range(60):
+        make_account(alpha.clients[number % 2], f"EQ-{number}", balance=f"{50 + number * 97 % 4000}.00",
+                     days_past_due=(number * 37) % 900, time_zone=zones[number % 5],
+                     purpose=["consumer", "commercial", "unknown"][number % 3],
+                     status=["new", "active", "active", "on_hold"][number % 4],
+                     assigned_collector=alpha.collector if number % 7 == 0 else None)
+    ContactPolicy.objects.create(agency=alpha.agency, earliest_hour=7, latest_hour=20)
+    queues = [Queue.objects.create(agency=alpha.agency, name="Everything"),
+              Queue.objects.create(agency=alpha.agency, name="Mix", statuses=["active"], balance_min=Decimal("500"),
+                                   balance_max=Decimal("3000"), age_buckets=["0-90", "365+"],
+                                   time_zones=["America/Chicago", ""], assignment="unassigned"),
+              Queue.objects.create(agency=alpha.agency, name="Mine", assignment="mine", due_only=False)]
+    queues[0].clients.set([alpha.clients[1].client])
+    compared = 0
+    for at in (NOON_NY, datetime(2026, 12, 2, 23, 30, tzinfo=dt_timezone.utc)):
+        for queue in queues:
+            rules = worklist.QueueRules.of(queue)
+            expected = list(worklist.queue_accounts(rules, collector=alpha.collector, now=at)
+                            .filter(worklist.workable_now(at), worklist.callable_rule(alpha.agency.pk, at))
+                            .values_list("pk", flat=True))
+            taken = []
+            while claimed := worklist._claim_next_sql(alpha.agency.pk, alpha.collector.pk, [rules], at,
+                                                      at + timedelta(minutes=20)):
+                taken.append(claimed.account_id)
+            assert taken == expected, f"{queue.name} at {at:%H:%M}"
+            compared += len(taken)
+            worklist.account_release_claims(collector=alpha.collector, now=at)
+            DebtorAccount.objects.update(next_action_at=None)  # undo the parking for the next round
+    assert compared >= 20  # the queues held accounts at both times: the comparison was not vacuous
