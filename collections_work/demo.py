@@ -36,7 +36,7 @@ def seed_worklist_demo(agency_slug="demo-recovery", accounts_per_client=30):
         team, _ = Team.objects.get_or_create(agency=agency, name="Early shift")
         team.members.add(collector)
         high, created = Queue.objects.get_or_create(agency=agency, name="High balances", defaults={
-            "position": 10, "balance_min": Decimal("5000.00"), "order": Queue.Order.SCORE})
+            "position": 10, "balance_min": Decimal("5000.00")})
         if created:
             high.teams.add(team)
         EmailTemplate.objects.get_or_create(agency=agency, name="Payment reminder", defaults={
