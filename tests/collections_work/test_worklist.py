@@ -20,7 +20,6 @@ from collections_work.models import (
 from payments.models import PlanOffer
 from payments.services import payment_report_direct, plan_offer_start
 from portal.errors import DomainError
-from portal.models import OutboundEmail
 from portal.tenancy import tenant_scope, unscoped
 
 NOON_NY = datetime(2026, 12, 2, 17, 0, tzinfo=dt_timezone.utc)  # Wednesday 12:00 in New York
