@@ -9,6 +9,7 @@ expires (they walked away) the account is claimable again without anyone releasi
 Open accounts (new or in collection) are each in at least one queue: every agency has a default
 queue with no rules that every collector works, last.
 """
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -48,13 +49,39 @@ def default_queue_for(agency) -> Queue:
 # --- What "Next account" reads on every press, cached per agency ---------------------------------
 # Queues, teams and the contact policy change rarely and are read on every claim; the services
 # that change them call `worklist_settings_changed`, which moves the agency's cache version.
+# Each process also keeps what it read for LOCAL_SECONDS: a read from the shared cache is a
+# network round trip and a new client object, and several per press cost more than the claim.
+# So another process sees a changed queue or policy within LOCAL_SECONDS; this one at once.
+
+LOCAL_SECONDS = 5.0
+_local: dict[str, tuple[float, object]] = {}
+
+
+def _local_get(key: str, load, seconds: float = LOCAL_SECONDS):
+    clock = time.monotonic()
+    held = _local.get(key)
+    if held is not None and held[0] > clock:
+        return held[1]
+    if len(_local) > 5000:  # old versions' entries: start afresh rather than grow
+        _local.clear()
+    value = load()
+    _local[key] = (clock + seconds, value)
+    return value
+
+
+def forget_process_cache() -> None:
+    """Drop this process's copies (tests start every case from an empty cache)."""
+    _local.clear()
+
 
 def _cache_version(agency_id) -> int:
-    return cache.get_or_set(f"worklist:version:{agency_id}", 0, None)
+    key = f"worklist:version:{agency_id}"
+    return _local_get(key, lambda: cache.get_or_set(key, 0, None))
 
 
 def worklist_settings_changed(agency_id) -> None:
     key = f"worklist:version:{agency_id}"
+    _local.pop(key, None)
     try:
         cache.incr(key)
     except ValueError:  # not cached (yet, or any more): any new value does
@@ -62,12 +89,16 @@ def worklist_settings_changed(agency_id) -> None:
 
 
 def _cached(agency_id, name, build):
+    """A value that only a settings change alters: kept per cache version."""
     key = f"worklist:{agency_id}:{_cache_version(agency_id)}:{name}"
-    value = cache.get(key)
-    if value is None:
-        value = build()
-        cache.set(key, value, CACHE_SECONDS)
-    return value
+
+    def shared():
+        value = cache.get(key)
+        if value is None:
+            value = build()
+            cache.set(key, value, CACHE_SECONDS)
+        return value
+    return _local_get(key, shared, CACHE_SECONDS)
 
 
 @dataclass(frozen=True)
@@ -141,12 +172,14 @@ def _zones_key(agency_id) -> str:
 
 def zones_in_use(agency_id) -> frozenset:
     """The debtor time zones of the agency's open accounts (cached; placements add theirs)."""
-    zones = cache.get(_zones_key(agency_id))
-    if zones is None:
-        zones = frozenset(DebtorAccount.objects.filter(status__in=OPEN_STATUSES)
-                          .values_list("debtor_time_zone", flat=True).distinct())
-        cache.set(_zones_key(agency_id), zones, CACHE_SECONDS)
-    return zones
+    def shared():
+        zones = cache.get(_zones_key(agency_id))
+        if zones is None:
+            zones = frozenset(DebtorAccount.objects.filter(status__in=OPEN_STATUSES)
+                              .values_list("debtor_time_zone", flat=True).distinct())
+            cache.set(_zones_key(agency_id), zones, CACHE_SECONDS)
+        return zones
+    return _local_get(_zones_key(agency_id), shared)
 
 
 def worklist_accounts_placed(agency_id, accounts) -> None:
@@ -157,6 +190,7 @@ def worklist_accounts_placed(agency_id, accounts) -> None:
         new = frozenset(accounts.values_list("debtor_time_zone", flat=True).distinct())
         if not new <= cached:
             cache.set(_zones_key(agency_id), cached | new, CACHE_SECONDS)
+            _local.pop(_zones_key(agency_id), None)
 
 
 def callable_rule(agency_id, now: datetime) -> Q:
@@ -225,16 +259,13 @@ def _claim_next_sql(agency_id, collector_id, queues, now, expires_at) -> Claim |
     """The same claim in plain SQL (claim_sql), for PostgreSQL."""
     policy = _cached(agency_id, "policy", lambda: policy_for(agency_id))
     zones, today = zones_in_use(agency_id), timezone.localdate(now)
-    with transaction.atomic(), claim_sql.cursor() as cursor:
-        claim_sql.release(cursor, agency_id, collector_id, now)
-        found, queue = claim_sql.due_callback(cursor, agency_id, collector_id, now), None
-        for queue in queues if found is None else ():
-            found = claim_sql.first_in_queue(cursor, agency_id, queue, collector_id, now, today, policy, zones)
-            if found is not None:
-                break
-        if found is None:
-            return None
-        claim_sql.lease(cursor, found, collector_id, expires_at)
+    with claim_sql.cursor() as cursor:
+        claimed = claim_sql.claim_next(cursor, agency_id=agency_id, collector_id=collector_id, queues=queues,
+                                       now=now, today=today, policy=policy, zones=zones, expires_at=expires_at)
+    if claimed is None:
+        return None
+    found, index = claimed
+    queue = None if index is None else queues[index]
     return Claim(account_id=found, queue=queue, expires_at=expires_at)
 
 

@@ -11,9 +11,13 @@ from tests.personas import build_world
 
 @pytest.fixture(autouse=True)
 def _fresh_cache():
+    from collections_work.worklist import forget_process_cache
+
     cache.clear()  # rate limits live in the cache
+    forget_process_cache()
     yield
     cache.clear()
+    forget_process_cache()
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import pytest
 from django.core import mail
-from django.db import connections
+from django.db import connection, connections
 from django.urls import reverse
 
 from collections_work import scoring, work_selectors, work_services, worklist
@@ -371,6 +371,11 @@ def test_a_callback_comes_due_first_in_its_collectors_queue(alpha):
     assert claim(alpha, alpha.manager, now=NOON_NY + timedelta(hours=1)).account == other
     at_two = due_at + timedelta(minutes=1)
     assert claim(alpha, alpha.collector, now=at_two).account == account  # before anything of higher score
+    # Pressing Next while holding it: the callback is still due, so the same account stays theirs.
+    again = claim(alpha, alpha.collector, now=at_two + timedelta(minutes=1))
+    assert again.account == account and again.queue is None
+    account.refresh_from_db()
+    assert account.claimed_by == alpha.collector and account.claim_expires_at > at_two + timedelta(minutes=1)
     with pytest.raises(DomainError, match="future"):
         work_services.callback_schedule(agency=alpha.agency, actor=alpha.collector, account=account,
                                         due_at=NOON_NY - timedelta(hours=1), now=NOON_NY)
@@ -563,6 +568,9 @@ def test_claim_uses_a_bounded_number_of_queries(alpha, django_assert_max_num_que
     worklist.default_queue_for(alpha.agency)
     with django_assert_max_num_queries(12):
         assert claim(alpha) is not None
+    if connection.vendor == "postgresql":  # with the queues and policy cached: one statement per press
+        with django_assert_max_num_queries(1):
+            assert claim(alpha, now=NOON_NY + timedelta(minutes=1)) is not None
 
 
 def test_an_agency_admin_sets_the_contact_policy_and_bad_hours_are_refused(world, client):
