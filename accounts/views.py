@@ -47,6 +47,8 @@ def home(request):
         if request.user.is_superuser:
             return redirect("admin:index")
         return render(request, "accounts/no_access.html", status=403)
+    if membership.role == Role.COLLECTOR:  # a collector's day starts at "Next account"
+        return redirect("worklist_home")
     if membership.is_staff_role:
         return redirect("agency_home")
     if request.client.status != Client.Status.ACTIVE and membership.role == Role.CLIENT_ADMIN:

@@ -183,7 +183,7 @@ def test_screenshots_of_every_page_for_each_persona(new_page, live_server, width
     album.visit(page, "manager", "team-new", "/worklist/manage/teams/new/")
     album.visit(page, "manager", "template-new", "/worklist/manage/templates/new/")
     page = new_page(viewport)
-    sign_in(page, "collector@demo-recovery.test", DEMO_PASSWORD, expect_path="/agency/")
+    sign_in(page, "collector@demo-recovery.test", DEMO_PASSWORD, expect_path="/worklist/")
     album.shot(page, "collector", "home", status=200)
     album.visit(page, "collector", "client-detail", f"/agency/clients/{northwind.pk}/")
     album.visit(page, "collector", "team-404", "/agency/team/", expect_status=404)
