@@ -58,8 +58,12 @@ def invitation_create(*, agency, actor, email, role, client=None) -> tuple[Invit
     if role in STAFF_ROLES:
         client = None
     _check_can_invite(actor=actor, role=role, client=client)
-    if User.objects.filter(email__iexact=email).exists():
-        raise DomainError(f"{email} already has a portal account.", field="email")
+    existing = User.objects.filter(email__iexact=email).first()
+    # Only say so when the account is one the inviter can see anyway (memberships are tenant
+    # scoped): whether an address is registered with another agency is not theirs to learn. Such
+    # an invitation is sent as usual; its email tells the address's owner why it cannot be used.
+    if existing is not None and Membership.objects.filter(user=existing).exists():
+        raise DomainError(f"{email} is already a portal user here.", field="email")
     token = new_token()
     with transaction.atomic():
         # A new invitation replaces any pending one for the same address.
@@ -77,7 +81,8 @@ def invitation_create(*, agency, actor, email, role, client=None) -> tuple[Invit
             key=f"invitation:{invitation.pk}", to=email, agency=agency, client=client,
             subject=f"{agency.name} invited you to the collections portal",
             template="invitation",
-            context={"agency": agency, "client": client, "invitation": invitation, "link": link, "inviter": actor},
+            context={"agency": agency, "client": client, "invitation": invitation, "link": link, "inviter": actor,
+                     "has_account": existing is not None},
         )
     return invitation, token
 
@@ -114,7 +119,9 @@ def invitation_accept(*, token, full_name, password) -> User:
         if invitation.status != "pending":
             raise DomainError(f"This invitation has {invitation.status}.")
         if User.objects.filter(email__iexact=invitation.email).exists():
-            raise DomainError(f"{invitation.email} already has a portal account; sign in instead.")
+            raise DomainError(f"{invitation.email} already has a portal account with another organisation, and a "
+                              "portal account belongs to one organisation. Ask whoever invited you to invite "
+                              "another address.")
         user = User.objects.create_user(email=invitation.email, password=password, full_name=full_name.strip(),
                                         time_zone=invitation.agency.time_zone)
         EmailAddress.objects.create(user=user, email=user.email, verified=True, primary=True)

@@ -83,10 +83,26 @@ def test_weak_or_mismatched_passwords_are_shown_inline_and_nothing_is_created(wo
     assert not User.objects.filter(email="weak@alpha.test").exists()
 
 
-def test_inviting_an_existing_user_is_refused_with_a_message(world, as_tenant):
-    with as_tenant(world.alpha.agency), pytest.raises(DomainError, match="already has a portal account"):
+def test_inviting_someone_already_on_the_team_is_refused_with_a_message(world, as_tenant):
+    with as_tenant(world.alpha.agency), pytest.raises(DomainError, match="already a portal user here"):
         invitation_create(agency=world.alpha.agency, actor=world.alpha.admin,
-                          email=world.bravo.admin.email, role=Role.COLLECTOR)
+                          email=world.alpha.collector.email.upper(), role=Role.COLLECTOR)
+
+
+def test_inviting_another_agencys_user_reveals_nothing_and_tells_only_the_addresss_owner(
+        world, client, as_tenant, django_capture_on_commit_callbacks):
+    email = world.bravo.admin.email
+    with as_tenant(world.alpha.agency), django_capture_on_commit_callbacks(execute=True):
+        invitation, token = invitation_create(agency=world.alpha.agency, actor=world.alpha.admin, email=email,
+                                              role=Role.COLLECTOR)  # no error: the inviter learns nothing
+    assert invitation.status == "pending"
+    sent = mail.outbox[-1]
+    assert sent.to == [email] and "already has a portal account with another organisation" in sent.body
+    assert token not in sent.body  # no link that cannot work
+    response = accept(client, token)
+    assert b"belongs to one organisation" in response.content
+    with as_tenant(world.bravo.agency):
+        assert Membership.objects.get(user=world.bravo.admin).agency == world.bravo.agency  # unchanged
 
 
 def test_collectors_cannot_invite_and_client_admins_invite_only_read_only_colleagues(world, as_tenant):
