@@ -81,11 +81,11 @@ def _cache_version(agency_id) -> int:
 
 def worklist_settings_changed(agency_id) -> None:
     key = f"worklist:version:{agency_id}"
-    _local.pop(key, None)
     try:
         cache.incr(key)
     except ValueError:  # not cached (yet, or any more): any new value does
         cache.set(key, 1, None)
+    _local.pop(key, None)  # after the bump, so no thread here re-reads the old version
 
 
 def _cached(agency_id, name, build):
