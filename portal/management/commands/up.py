@@ -39,6 +39,9 @@ class Command(BaseCommand):
             call_command("seed_demo_work", stdout=io.StringIO())  # accounts, queues, a template
         address = f"{options['host']}:{options['port']}"
         signal.signal(signal.SIGTERM, _stop_on_sigterm)  # `kill` and `timeout` stop the children too
+        # Ctrl-C stops everything even when started from a shell that ignores SIGINT for background
+        # jobs (Python then installs no handler of its own).
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         children = self._start_children(address)
         try:
             self._wait_for_web(address, children)
