@@ -108,6 +108,11 @@ def test_up_starts_web_worker_and_beat_and_a_task_round_trips(tmp_path):
     finally:
         pids = [int(p) for p in re.findall(r"Started \w+ \(pid (\d+)\)", output.text)]
         process.send_signal(signal.SIGINT)
-        process.wait(timeout=30)
+        try:
+            process.wait(timeout=30)  # `up` gives its children 15 s, then kills them
+        except subprocess.TimeoutExpired:
+            process.kill()
+            raise AssertionError("`up` did not stop within 30 s of Ctrl-C; its output ended with:\n"
+                                 + output.text[-3000:]) from None
     assert len(pids) == 3, output.text[-3000:]
     wait_until(lambda: not any(pid_alive(pid) for pid in pids), 20, "the children to stop")
