@@ -1,12 +1,14 @@
 """"Next account" on PostgreSQL in plain SQL.
 
-Every press of every collector runs this, as one prepared statement: building the claim
-through the ORM (a dozen statements in a transaction) cost about ten times the database's own
-work, and even a few plain statements cost twice one (bench/worklist). The rules are those of
+Every press of every collector runs this, as two prepared statements in one round trip:
+building the claim through the ORM (a dozen statements in a transaction) cost about ten times
+the database's own work, and even a few plain statements cost twice one (bench/worklist). The
+rules are those of
 worklist.queue_rules, workable_now and callable_rule, written once more as SQL; the test
 test_the_sql_claim_takes_accounts_in_the_orms_order runs both against each other. The agency
 is in every WHERE: these statements bypass the tenant manager.
 """
+import secrets
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -90,44 +92,46 @@ def _callable_where(where: Where, policy, zones, now) -> None:
 
 
 def claim_next(cursor, *, agency_id, collector_id, queues, now, today, policy, zones, expires_at):
-    """Give back what the collector holds and lease the next account, in ONE statement (one round
-    trip, its own transaction): (account id, index into `queues` or None for a due callback), or None.
+    """Give back what the collector holds, then lease the next account: (account id, index into
+    `queues` or None for a due callback), or None.
 
-    Each candidate is a CTE locking at most one row with SKIP LOCKED: the collector's due callback
-    first, then each queue in order. The UNION ALL under LIMIT 1 runs its branches in order and
-    stops at the first row (PostgreSQL's Append; a writing statement never runs in parallel), so
-    a later queue is not even scanned when an earlier one has an account."""
-    candidates = [_due_callback_cte(agency_id, collector_id, now)] + [
-        _queue_cte(index, agency_id, rules, collector_id, now, today, policy, zones)
-        for index, rules in enumerate(queues, start=1)]
-    ctes, params = [sql for sql, _ in candidates], [param for _, values in candidates for param in values]
-    union = " UNION ALL ".join(f"SELECT id, pick FROM c{index}" for index in range(len(candidates)))
-    parked = now + timedelta(minutes=settings.WORKLIST_SKIP_MINUTES)
-    statement = (
-        "WITH " + ", ".join(ctes) + f", picked AS (SELECT id, pick FROM ({union}) AS candidates LIMIT 1), "
-        # account_release_claims; the picked account (the collector's own due callback) is left to
-        # the UPDATE below, because one statement must not update a row twice.
-        f"released AS (UPDATE {ACCOUNTS} SET claimed_by_id = NULL, claim_expires_at = NULL, "
-        f"{_PARK} WHERE agency_id = %s AND claimed_by_id = %s AND id NOT IN (SELECT id FROM picked)) "
-        f"UPDATE {ACCOUNTS} a SET claimed_by_id = %s, claim_expires_at = %s, "
-        "next_action_at = CASE WHEN a.claimed_by_id = %s THEN "
-        "CASE WHEN a.next_action_at > %s THEN a.next_action_at ELSE %s END ELSE a.next_action_at END, "
-        "priority = CASE WHEN a.claimed_by_id = %s AND NOT COALESCE(a.next_action_at > %s, false) "
-        "THEN a.priority + %s ELSE a.priority END "
-        "FROM picked WHERE a.id = picked.id RETURNING a.id, picked.pick")
-    params += [now, parked, now, WAITING_PRIORITY, agency_id, collector_id,
-               collector_id, expires_at, collector_id, now, parked, collector_id, now, WAITING_PRIORITY]
-    _execute_prepared(cursor, statement, params)
+    Two prepared statements sent together: one round trip, one transaction. The release comes
+    first, as on the ORM path, so the claim never waits for a row lock while it holds one (its own
+    locks are all SKIP LOCKED): a press cannot deadlock with another press or a batch job."""
+    release_sql, release_params = _release(agency_id, collector_id, now)
+    claim_sql, claim_params = _claim(agency_id, collector_id, queues, now, today, policy, zones, expires_at)
+    cursor.execute(f"{_prepared(cursor, release_sql)}; {_prepared(cursor, claim_sql)}", release_params + claim_params)
     row = cursor.fetchone()
     if row is None:
         return None
     return row[0], (row[1] - 1 if row[1] else None)
 
 
-# A released account with nothing scheduled waits WORKLIST_SKIP_MINUTES (a bonus of
-# WAITING_PRIORITY when it comes back), so "Next account" does not hand it straight back.
-_PARK = ("next_action_at = CASE WHEN next_action_at > %s THEN next_action_at ELSE %s END, "
-         "priority = CASE WHEN next_action_at > %s THEN priority ELSE priority + %s END")
+def _release(agency_id, collector_id, now):
+    """worklist.account_release_claims: an account with nothing scheduled waits
+    WORKLIST_SKIP_MINUTES (sunk by WAITING_PRIORITY), so Next does not hand it straight back."""
+    parked = now + timedelta(minutes=settings.WORKLIST_SKIP_MINUTES)
+    return (f"UPDATE {ACCOUNTS} SET claimed_by_id = NULL, claim_expires_at = NULL, "
+            "next_action_at = CASE WHEN next_action_at > %s THEN next_action_at ELSE %s END, "
+            "priority = CASE WHEN next_action_at > %s THEN priority ELSE priority + %s END "
+            "WHERE agency_id = %s AND claimed_by_id = %s",
+            [now, parked, now, WAITING_PRIORITY, agency_id, collector_id])
+
+
+def _claim(agency_id, collector_id, queues, now, today, policy, zones, expires_at):
+    """Each candidate is a CTE locking at most one row with SKIP LOCKED: the collector's due
+    callback first, then each queue in order. The UNION ALL under LIMIT 1 runs its branches in
+    order and stops at the first row (PostgreSQL's Append; a writing statement never runs in
+    parallel), so a later queue is not even read when an earlier one has an account."""
+    candidates = [_due_callback_cte(agency_id, collector_id, now)] + [
+        _queue_cte(index, agency_id, rules, collector_id, now, today, policy, zones)
+        for index, rules in enumerate(queues, start=1)]
+    union = " UNION ALL ".join(f"SELECT id, pick FROM c{index}" for index in range(len(candidates)))
+    statement = ("WITH " + ", ".join(sql for sql, _ in candidates)
+                 + f", picked AS (SELECT id, pick FROM ({union}) AS candidates LIMIT 1) "
+                 f"UPDATE {ACCOUNTS} a SET claimed_by_id = %s, claim_expires_at = %s "
+                 "FROM picked WHERE a.id = picked.id RETURNING a.id, picked.pick")
+    return statement, [param for _, values in candidates for param in values] + [collector_id, expires_at]
 
 
 def _due_callback_cte(agency_id, collector_id, now):
@@ -144,8 +148,6 @@ def _queue_cte(index, agency_id, rules, collector_id, now, today, policy, zones)
     _queue_where(where, rules, collector_id, now, today)
     where.add("(a.claim_expires_at IS NULL OR a.claim_expires_at <= %s)", now)
     where.add("(a.next_action_at IS NULL OR a.next_action_at <= %s)", now)
-    # What the collector holds is being given back (parked) by this same statement.
-    where.add("a.claimed_by_id IS DISTINCT FROM %s", collector_id)
     _callable_where(where, policy, zones, now)
     return (f"c{index} AS (SELECT a.id, {index} AS pick FROM {ACCOUNTS} a WHERE {where.sql} "
             "ORDER BY a.priority DESC, a.id LIMIT 1 FOR UPDATE SKIP LOCKED)", where.params)
@@ -164,25 +166,31 @@ def cursor():
 MAX_PREPARED = 200
 
 
-def _execute_prepared(cursor, statement: str, params: list) -> None:
-    names = _prepared_names()
+def _prepared(cursor, statement: str) -> str:
+    """`EXECUTE name (%s, ...)` for `statement`, preparing it first in this session if needed."""
+    session = _prepared_in_session()
+    names = session["names"]
     name = names.get(statement)
     if name is None:
         if len(names) >= MAX_PREPARED:
-            cursor.execute("DEALLOCATE ALL")
+            for old in names.values():
+                cursor.execute(f"DEALLOCATE {old}")
             names.clear()
-        name = f"claim_next_{len(names)}"
+        session["count"] += 1
+        name = f"claim_{session['prefix']}_{session['count']}"
         pieces = statement.split("%s")
         numbered = "".join(piece + (f"${number}" if number < len(pieces) else "")
                            for number, piece in enumerate(pieces, start=1))
         cursor.execute(f"PREPARE {name} AS {numbered}")
         names[statement] = name
-    cursor.execute(f"EXECUTE {name} ({', '.join(['%s'] * len(params))})", params)
+    return f"EXECUTE {name} ({', '.join(['%s'] * statement.count('%s'))})"
 
 
-def _prepared_names() -> dict:
-    """The statements prepared in this thread's current database session (a new session has none)."""
+def _prepared_in_session() -> dict:
+    """What this thread's current database session has prepared (a new session has nothing). The
+    names carry a random prefix so they cannot meet another client's in a reused server session."""
     held = getattr(connection, "_claim_prepared", None)
     if held is None or held[0] is not connection.connection:
-        held = connection._claim_prepared = (connection.connection, {})
+        held = connection._claim_prepared = (connection.connection, {
+            "prefix": secrets.token_hex(4), "count": 0, "names": {}})
     return held[1]

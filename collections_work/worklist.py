@@ -51,7 +51,8 @@ def default_queue_for(agency) -> Queue:
 # that change them call `worklist_settings_changed`, which moves the agency's cache version.
 # Each process also keeps what it read for LOCAL_SECONDS: a read from the shared cache is a
 # network round trip and a new client object, and several per press cost more than the claim.
-# So another process sees a changed queue or policy within LOCAL_SECONDS; this one at once.
+# So a changed queue or policy reaches "Next account" within LOCAL_SECONDS (in the process that
+# saved it, at once). The values are shared by the process's threads: never change them.
 
 LOCAL_SECONDS = 5.0
 _local: dict[str, tuple[float, object]] = {}
@@ -98,7 +99,7 @@ def _cached(agency_id, name, build):
             value = build()
             cache.set(key, value, CACHE_SECONDS)
         return value
-    return _local_get(key, shared, CACHE_SECONDS)
+    return _local_get(key, shared)
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ timed jobs (broken promises, callbacks coming due) and the supervisor's figures.
 Services take `now`, so the tests run at a fixed weekday noon in New York whatever the clock says.
 """
 import threading
+import time
 from datetime import date, datetime, timedelta
 from datetime import timezone as dt_timezone
 from decimal import Decimal
@@ -11,6 +12,7 @@ from decimal import Decimal
 import pytest
 from django.core import mail
 from django.db import connection, connections
+from django.db.models import F
 from django.urls import reverse
 
 from collections_work import scoring, work_selectors, work_services, worklist
@@ -188,6 +190,61 @@ def test_collectors_claiming_at_the_same_moment_never_get_the_same_account(db_ve
     every_claim = [pk for taken in claims.values() for pk in taken]
     assert len(every_claim) == 3 * len(collectors)
     assert len(set(every_claim)) == len(every_claim), "an account was handed to two collectors"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_next_account_waits_for_a_job_holding_the_collectors_account_and_never_deadlocks(db_vendor):
+    """A batch job (re-scoring, waking due accounts) holds the account the collector is giving
+    back and then wants the account Next would hand out. Next gives back first, so it waits
+    holding nothing, and both finish (locking the next account first deadlocked here)."""
+    if db_vendor != "postgresql":
+        pytest.skip("row locks need PostgreSQL (SQLite serialises writers)")
+    from django.db import transaction
+
+    from tests.personas import build_world
+
+    world = build_world()
+    agency, collector = world.alpha.agency, world.alpha.collector
+    with tenant_scope(agency):
+        held = make_account(world.alpha.clients[0], "HELD", balance="500.00")
+        best = make_account(world.alpha.clients[0], "BEST", balance="90000.00")
+        worklist.account_claim_next(agency=agency, collector=collector, now=NOON_NY)  # takes BEST
+        DebtorAccount.objects.filter(pk=best.pk).update(claimed_by=None, claim_expires_at=None)
+        DebtorAccount.objects.filter(pk=held.pk).update(claimed_by=collector, claim_expires_at=NOON_NY + timedelta(minutes=20))
+    job_has_held, errors, results = threading.Event(), [], {}
+
+    def job():
+        try:
+            with tenant_scope(agency), transaction.atomic():
+                DebtorAccount.objects.select_for_update().get(pk=held.pk)
+                job_has_held.set()
+                time.sleep(0.5)  # Next starts meanwhile and must not have locked BEST
+                DebtorAccount.objects.filter(pk=best.pk).update(priority=F("priority"))
+        except Exception as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    def press_next():
+        try:
+            job_has_held.wait(5)
+            with tenant_scope(agency):
+                results["claim"] = worklist.account_claim_next(agency=agency, collector=collector,
+                                                               now=NOON_NY + timedelta(minutes=1))
+        except Exception as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=job), threading.Thread(target=press_next)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert not errors, errors
+    assert results["claim"].account_id == best.pk
+    with tenant_scope(agency):
+        assert DebtorAccount.objects.get(pk=held.pk).claimed_by is None  # given back
 
 
 def test_next_account_skips_debtors_outside_their_calling_hours(alpha):
