@@ -732,25 +732,26 @@ def claim_diagnostics(entry, explain_out, out) -> dict:
             roles[role] = user
     with tenant_scope(agency):
         for role, user in roles.items():
-            with CaptureQueriesContext(connection) as captured:
+            with CaptureQueriesContext(connection) as first:  # builds the caches, prepares the statements
+                worklist.account_claim_next(agency=agency, collector=user)
+            with CaptureQueriesContext(connection) as captured:  # what every later press sends
                 started = time.perf_counter()
                 claim = worklist.account_claim_next(agency=agency, collector=user)
                 seconds = time.perf_counter() - started
-            # A session prepares its claim statement once (claim_sql): count what every press sends.
-            statements = [query for query in captured.captured_queries if not query["sql"].startswith(("PREPARE", "SET "))]
+            statements = captured.captured_queries
             result[f"claim_queries_{role}"] = len(statements)
-            out(f"  one claim ({role} collector, idle machine): {len(statements)} SQL statements "
-                f"(+{len(captured.captured_queries) - len(statements)} to prepare it), "
+            out(f"  one claim ({role} collector, idle machine): {len(statements)} SQL round trip(s) "
+                f"({len(first.captured_queries)} on the first press: caches and PREPARE), "
                 f"{seconds * 1000:.1f} ms, got account {claim.account_id if claim else None}")
             with transaction.atomic():
                 with connection.cursor() as cursor:
                     for query in statements:
-                        sql = query["sql"]
-                        if sql.startswith(("SAVEPOINT", "RELEASE", "BEGIN", "COMMIT", "ROLLBACK")):
-                            continue
-                        cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql)
-                        plan = [row[0] for row in cursor.fetchall()]
-                        plans.append((f"claim ({role})", sql, plan))
+                        # "EXECUTE release (...); EXECUTE claim (...)": explain each.
+                        for sql in query["sql"].split("; EXECUTE "):
+                            sql = sql if sql.startswith("EXECUTE") else "EXECUTE " + sql
+                            cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql)
+                            plan = [row[0] for row in cursor.fetchall()]
+                            plans.append((f"claim ({role})", sql, plan))
                 transaction.set_rollback(True)
         now = timezone.now()
         night = now.replace(hour=6, minute=0)  # 01:00 in New York, 22:00 in Los Angeles: no US zone callable
