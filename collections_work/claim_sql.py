@@ -3,10 +3,9 @@
 Every press of every collector runs this, as two prepared statements in one round trip:
 building the claim through the ORM (a dozen statements in a transaction) cost about ten times
 the database's own work, and even a few plain statements cost twice one (bench/worklist). The
-rules are those of
-worklist.queue_rules, workable_now and callable_rule, written once more as SQL; the test
-test_the_sql_claim_takes_accounts_in_the_orms_order runs both against each other. The agency
-is in every WHERE: these statements bypass the tenant manager.
+rules are those of worklist.queue_rules, workable_now and callable_rule, written once more as
+SQL; the test test_the_sql_claim_takes_accounts_in_the_orms_order runs both against each other.
+The agency is in every WHERE: these statements bypass the tenant manager.
 """
 import secrets
 from datetime import datetime, timedelta
@@ -135,8 +134,9 @@ def _claim(agency_id, collector_id, queues, now, today, policy, zones, expires_a
 
 
 def _due_callback_cte(agency_id, collector_id, now):
-    return ("c0 AS (SELECT a.id, 0 AS pick FROM " + ACCOUNTS + " a JOIN " + CALLBACKS + " c ON c.account_id = a.id "
-            f"WHERE a.agency_id = %s AND c.collector_id = %s AND c.done_at IS NULL AND c.due_at <= %s AND a.status IN ({_statuses_sql(OPEN)}) "
+    return (f"c0 AS (SELECT a.id, 0 AS pick FROM {ACCOUNTS} a JOIN {CALLBACKS} c ON c.account_id = a.id "
+            "WHERE a.agency_id = %s AND c.collector_id = %s AND c.done_at IS NULL AND c.due_at <= %s "
+            f"AND a.status IN ({_statuses_sql(OPEN)}) "
             "AND (a.claim_expires_at IS NULL OR a.claim_expires_at <= %s OR a.claimed_by_id = %s) "
             "ORDER BY c.due_at LIMIT 1 FOR UPDATE OF a SKIP LOCKED)",
             [agency_id, collector_id, now, now, collector_id])
