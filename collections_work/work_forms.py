@@ -1,5 +1,7 @@
 """Forms for the worklist: the workspace's actions and the managers' queues, teams and
 templates. They parse input; the services (work_services) decide."""
+import re
+
 from django import forms
 from django.utils import timezone
 
@@ -189,6 +191,23 @@ class EmailTemplateForm(UniqueNameMixin, forms.ModelForm):
         widgets = {"body": forms.Textarea(attrs={"rows": 8})}
         help_texts = {"body": "Placeholders: " + ", ".join("{%s}" % p for p in PLACEHOLDERS)
                       + ". An opt-out link is added below every email."}
+
+    def clean_subject(self):
+        return _known_placeholders(self.cleaned_data["subject"])
+
+    def clean_body(self):
+        return _known_placeholders(self.cleaned_data["body"])
+
+
+def _known_placeholders(text: str) -> str:
+    """A brace the email would show as written (a misspelt or unclosed placeholder) is refused."""
+    unknown = [piece for piece in re.findall(r"\{[^{}]*\}?", text)
+               if not (piece.endswith("}") and piece[1:-1] in PLACEHOLDERS)]
+    if unknown:
+        problem = "is not a placeholder" if unknown[0].endswith("}") else "has no closing brace"
+        raise forms.ValidationError(
+            f"{unknown[0]} {problem}. Use " + ", ".join("{%s}" % p for p in PLACEHOLDERS) + ".")
+    return text
 
 
 class FiguresRangeForm(forms.Form):

@@ -54,6 +54,12 @@ def _check_open(account):
         raise DomainError(f"This account is {account.get_status_display().lower()}: it is no longer worked.")
 
 
+def check_not_disputed(account, doing: str):
+    """Collection pauses while the debtor disputes the debt (it resumes when the dispute is resolved)."""
+    if Dispute.objects.filter(account=account, resolved_at__isnull=True).exists():
+        raise DomainError(f"The debtor disputes this debt: resolve the dispute before {doing}.")
+
+
 def _locked(account) -> DebtorAccount:
     return DebtorAccount.objects.select_related("debtor", "client").select_for_update(of=("self",)).get(pk=account.pk)
 
@@ -170,14 +176,18 @@ def promise_record(*, agency, actor, account, amount, due_date, now=None) -> Pro
     with transaction.atomic():
         account = _locked(account)
         _check_open(account)
+        check_not_disputed(account, "recording a promise")
         if amount > account.balance:
             raise DomainError(f"The promise is more than the balance of {account.balance:,.2f}.", field="promise_amount")
-        Promise.objects.filter(account=account, status=Promise.Status.OPEN).update(
-            status=Promise.Status.CANCELLED, resolved_at=now)
+        replaced = list(Promise.objects.filter(account=account, status=Promise.Status.OPEN))
+        Promise.objects.filter(pk__in=[p.pk for p in replaced]).update(status=Promise.Status.CANCELLED, resolved_at=now)
         promise = Promise.objects.create(agency_id=account.agency_id, client_id=account.client_id, account=account,
                                          made_by=actor, amount=amount, due_date=due_date, created_at=now)
-        _activity(account, kind=Activity.Kind.NOTE, actor=actor, client_visible=True, now=now,
-                  summary=f"Promise to pay {amount:,.2f} {account.currency} by {due_date:%b %d, %Y}")
+        summary = f"Promise to pay {amount:,.2f} {account.currency} by {due_date:%b %d, %Y}"
+        if replaced:  # one open promise at a time: say which one this one replaces
+            summary += "; replaces " + ", ".join(f"{p.amount:,.2f} by {p.due_date:%b %d}" for p in replaced)
+        _activity(account, kind=Activity.Kind.NOTE, actor=actor, client_visible=True, now=now, summary=summary)
+        promise.replaced = replaced  # for the confirmation: the promises this one cancelled
         _worked(account, actor, now, contact=True, next_action_at=_start_of(due_date))
         audit_record(action="promise.recorded", actor=actor, agency=agency, client=account.client, obj=promise,
                      after={"amount": str(amount), "due_date": due_date.isoformat()})

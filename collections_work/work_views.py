@@ -184,7 +184,9 @@ def workspace_promise(request, pk):
         work_services.promise_record(**_service_kwargs(request), account=acct, amount=data["amount"],
                                      due_date=data["due_date"])),
         lambda promise: f"Promise of {promise.amount:,.2f} by {promise.due_date:%b %d} recorded; "
-                        "the account waits until then.")
+                        "the account waits until then."
+                        + "".join(f" It replaces the open promise of {old.amount:,.2f} by {old.due_date:%b %d}, "
+                                  "now cancelled." for old in promise.replaced))
 
 
 @staff_required

@@ -8,7 +8,7 @@ from django.utils import timezone
 from accounts.models import Role
 from collections_work import scoring
 from collections_work.models import Activity, DebtorAccount
-from collections_work.work_services import promises_apply_payment
+from collections_work.work_services import check_not_disputed, promises_apply_payment
 from payments.models import Payment, PlanOffer
 from portal.audit import audit_record
 from portal.errors import DomainError, NotAllowed
@@ -125,6 +125,7 @@ def plan_offer_start(*, agency, actor, account, kind, total_amount, installment_
         account = DebtorAccount.objects.select_for_update().get(pk=account.pk)
         if account.status in NO_PAYMENTS_STATUSES or account.balance <= 0:
             raise DomainError("This account has nothing left to collect.", field="kind")
+        check_not_disputed(account, "making an offer")
         if total_amount > account.balance:
             raise DomainError(f"The offer is more than the balance of {account.balance:,.2f}.", field="total_amount")
         if kind == PlanOffer.Kind.SETTLEMENT_IN_FULL and total_amount != account.balance:

@@ -4,11 +4,15 @@
 it to the worker after commit. The worker marks it sent under a row lock, so a retry or a second
 scheduler finds it sent and does nothing. A beat task re-offers anything left pending.
 """
+import logging
+
 from django.db import transaction
 from django.template.loader import render_to_string
 
 from portal.models import OutboundEmail
 from portal.tenancy import unscoped
+
+logger = logging.getLogger(__name__)
 
 
 def email_schedule(*, key: str, to: str, subject: str, template: str, context: dict, agency=None,
@@ -32,7 +36,11 @@ def email_schedule(*, key: str, to: str, subject: str, template: str, context: d
     def hand_to_worker():
         from portal.tasks import deliver_email
 
-        deliver_email.delay(email.pk, agency_id)
+        try:
+            deliver_email.delay(email.pk, agency_id)
+        except Exception:  # noqa: BLE001 - the broker is unreachable; the email is saved and pending,
+            # so beat's deliver_pending_emails sends it within a minute: the user's action succeeded.
+            logger.warning("Could not hand email %s to the worker now; it stays pending", email.pk, exc_info=True)
 
     transaction.on_commit(hand_to_worker)
     return email

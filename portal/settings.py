@@ -109,6 +109,10 @@ else:
         "store_processed": False,
     }
     CELERY_RESULT_BACKEND = f"file://{VAR_DIR / 'results'}"
+    # The embedded broker and result store are folders: make them, so any manage.py command works
+    # on a fresh checkout, not only `up` (which makes them too).
+    for _folder in (BROKER_DIR / "queue", BROKER_DIR / "processed", VAR_DIR / "results"):
+        _folder.mkdir(parents=True, exist_ok=True)
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",

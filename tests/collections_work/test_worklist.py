@@ -419,6 +419,36 @@ def test_promises_are_checked(alpha):
     assert not Promise.objects.filter(account=account).exists()
 
 
+def test_a_new_promise_says_which_open_promise_it_replaces(world, client):
+    with tenant_scope(world.alpha.agency):
+        account = make_account(world.alpha.clients[0], "PR-1", balance="1000.00")
+        work_services.promise_record(agency=world.alpha.agency, actor=world.alpha.collector, account=account,
+                                     amount="250.00", due_date=date.today() + timedelta(days=5))
+    client.force_login(world.alpha.collector)
+    due = date.today() + timedelta(days=9)
+    response = client.post(reverse("workspace_promise", args=[account.pk]),
+                           {"amount": "300.00", "due_date": due.isoformat()}, follow=True)
+    assert "It replaces the open promise of 250.00" in response.content.decode()
+    with tenant_scope(world.alpha.agency):
+        assert list(Promise.objects.filter(account=account).order_by("created_at").values_list("status", flat=True)) \
+            == ["cancelled", "open"]
+        assert Activity.objects.filter(account=account, summary__contains="replaces 250.00").exists()
+
+
+def test_an_email_template_with_an_unknown_or_unclosed_placeholder_is_refused(world, client):
+    client.force_login(world.alpha.manager)
+    for subject, body, message in [("Hi {debtor}", "Hello", "{debtor} is not a placeholder"),
+                                   ("Hi {debtor_name}", "You owe {balance} {currency", "has no closing brace")]:
+        response = client.post(reverse("email_template_new"), {"name": "Reminder", "subject": subject, "body": body,
+                                                                "active": "on"})
+        assert response.status_code == 400 and message in response.content.decode()
+    with tenant_scope(world.alpha.agency):
+        assert not EmailTemplate.objects.filter(name="Reminder").exists()
+    response = client.post(reverse("email_template_new"), {"name": "Reminder", "subject": "Hi {debtor_name}",
+                                                            "body": "You owe {balance} {currency}.", "active": "on"})
+    assert response.status_code == 302
+
+
 def test_a_callback_comes_due_first_in_its_collectors_queue(alpha):
     other = make_account(alpha.clients[0], "OTHER", balance="90000.00")
     account = make_account(alpha.clients[0], "CB-1", balance="10.00")
@@ -469,6 +499,13 @@ def test_a_dispute_holds_the_account_and_blocks_contact_until_resolved(alpha):
     with pytest.raises(DomainError, match="dispute is open"):
         work_services.call_log(agency=alpha.agency, actor=alpha.collector, account=account, outcome="no_answer",
                                now=NOON_NY + timedelta(days=8))
+    with pytest.raises(DomainError, match="disputes this debt"):  # collection pauses: no promise, no offer
+        work_services.promise_record(agency=alpha.agency, actor=alpha.collector, account=account, amount="10.00",
+                                     due_date=TODAY + timedelta(days=9), now=NOON_NY + timedelta(days=8))
+    with pytest.raises(DomainError, match="disputes this debt"):
+        plan_offer_start(agency=alpha.agency, actor=alpha.collector, account=account, kind="lump_sum",
+                         total_amount="500.00", installment_count=1, first_due_date=date.today() + timedelta(days=7))
+    assert not Promise.objects.filter(account=account).exists() and not PlanOffer.objects.filter(account=account).exists()
     dispute = Dispute.objects.get(account=account)
     work_services.dispute_resolve(agency=alpha.agency, actor=alpha.manager, dispute=dispute,
                                   resolution="Client confirmed the balance", now=NOON_NY + timedelta(days=9))

@@ -32,3 +32,16 @@ def test_pending_emails_whose_hand_off_was_lost_are_re_offered(world, django_cap
     assert deliver_pending_emails.delay().get() == 1
     assert len(mail.outbox) == 1
     assert deliver_pending_emails.delay().get() == 0
+
+
+def test_an_unreachable_broker_does_not_fail_the_action_and_the_email_stays_pending(
+        world, django_capture_on_commit_callbacks, monkeypatch):
+    def broker_down(*args, **kwargs):
+        raise ConnectionRefusedError("broker down")
+
+    monkeypatch.setattr(deliver_email, "delay", broker_down)
+    with django_capture_on_commit_callbacks(execute=True):
+        email = schedule(world)  # would have raised after commit, after the caller's changes were saved
+    with unscoped():
+        assert OutboundEmail.objects.get(pk=email.pk).status == OutboundEmail.Status.PENDING
+    assert not mail.outbox  # beat's deliver_pending_emails sends it later
