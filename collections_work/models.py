@@ -291,6 +291,9 @@ class Activity(ClientOwned):
         CALL = "call", "Call"
         EMAIL = "email", "Email"
         LETTER = "letter", "Letter"
+        PROMISE = "promise", "Promise"
+        CALLBACK = "callback", "Callback"
+        OFFER = "offer", "Offer"
 
     account = models.ForeignKey(DebtorAccount, on_delete=models.CASCADE, related_name="activities")
     kind = models.CharField(max_length=10, choices=Kind.choices)

@@ -54,6 +54,14 @@ class CallForm(WorkForm):
         super().__init__(*args, **kwargs)
         self.fields["contact"].choices = [("", "Not recorded")] + _contact_choices(account, Contact.Kind.PHONE)
 
+    def clean(self):
+        data = super().clean()
+        promised = data.get("outcome") == CallOutcome.PROMISED
+        for field in ("promise_amount", "promise_date"):
+            if data.get(field) is not None and not promised:  # rather than dropping it without a word
+                self.add_error(field, "A promise goes with the outcome “Promised to pay”: choose it, or clear this.")
+        return data
+
 
 class NoteForm(WorkForm):
     prefix_id = "note"

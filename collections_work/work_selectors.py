@@ -17,7 +17,7 @@ COLLECTED_AMOUNT_SOURCES = []
 QUEUE_PAGE_SIZE = 25
 CAPPED_COUNT = 1000
 WORKED_KINDS = (Activity.Kind.CALL, Activity.Kind.EMAIL, Activity.Kind.NOTE, Activity.Kind.STATUS,
-                Activity.Kind.LETTER)
+                Activity.Kind.LETTER, Activity.Kind.PROMISE, Activity.Kind.CALLBACK, Activity.Kind.OFFER)
 
 
 @dataclass

@@ -186,7 +186,7 @@ def promise_record(*, agency, actor, account, amount, due_date, now=None) -> Pro
         summary = f"Promise to pay {amount:,.2f} {account.currency} by {due_date:%b %d, %Y}"
         if replaced:  # one open promise at a time: say which one this one replaces
             summary += "; replaces " + ", ".join(f"{p.amount:,.2f} by {p.due_date:%b %d}" for p in replaced)
-        _activity(account, kind=Activity.Kind.NOTE, actor=actor, client_visible=True, now=now, summary=summary)
+        _activity(account, kind=Activity.Kind.PROMISE, actor=actor, client_visible=True, now=now, summary=summary)
         promise.replaced = replaced  # for the confirmation: the promises this one cancelled
         _worked(account, actor, now, contact=True, next_action_at=_start_of(due_date))
         audit_record(action="promise.recorded", actor=actor, agency=agency, client=account.client, obj=promise,
@@ -206,7 +206,7 @@ def promises_apply_payment(*, account, amount: Decimal, now=None):
     if promise.paid_amount >= promise.amount:
         promise.status, promise.resolved_at = Promise.Status.KEPT, now
         fields += ["status", "resolved_at"]
-        _activity(account, kind=Activity.Kind.NOTE, actor=None, client_visible=True, now=now,
+        _activity(account, kind=Activity.Kind.PROMISE, actor=None, client_visible=True, now=now,
                   summary=f"Promise kept: {promise.paid_amount:,.2f} of {promise.amount:,.2f} paid")
     promise.save(update_fields=fields)
     return promise.made_by
@@ -223,7 +223,7 @@ def promises_mark_broken(now=None) -> list[Promise]:
                     status=Promise.Status.BROKEN, resolved_at=now) == 0:
                 continue  # a payment kept it meanwhile
             account = promise.account
-            _activity(account, kind=Activity.Kind.NOTE, actor=None, client_visible=True, now=now,
+            _activity(account, kind=Activity.Kind.PROMISE, actor=None, client_visible=True, now=now,
                       summary=f"Promise broken: {promise.paid_amount:,.2f} of {promise.amount:,.2f} "
                               f"paid by {promise.due_date:%b %d, %Y}")
             DebtorAccount.objects.filter(pk=account.pk).update(next_action_at=None)
@@ -249,7 +249,7 @@ def callback_schedule(*, agency, actor, account, due_at: datetime, note="", now=
         _check_open(account)
         callback = Callback.objects.create(agency_id=account.agency_id, client_id=account.client_id,
                                            account=account, collector=actor, due_at=due_at, note=note)
-        _activity(account, kind=Activity.Kind.NOTE, actor=actor, now=now, body=note,
+        _activity(account, kind=Activity.Kind.CALLBACK, actor=actor, now=now, body=note,
                   summary=f"Callback scheduled for {timezone.localtime(due_at):%b %d, %Y %H:%M}")
         _worked(account, actor, now, next_action_at=due_at)
         audit_record(action="callback.scheduled", actor=actor, agency=agency, client=account.client, obj=callback,

@@ -135,7 +135,7 @@ def plan_offer_start(*, agency, actor, account, kind, total_amount, installment_
                                          total_amount=total_amount, installment_count=count,
                                          first_due_date=first_due_date, created_by=actor)
         Activity.objects.create(
-            agency_id=account.agency_id, client_id=account.client_id, account=account, kind=Activity.Kind.NOTE,
+            agency_id=account.agency_id, client_id=account.client_id, account=account, kind=Activity.Kind.OFFER,
             actor=actor, client_visible=False, occurred_at=timezone.now(),
             summary=f"Offer started (draft): {offer.get_kind_display()}, {total_amount:,.2f} {account.currency}"
                     f"{f' in {count} installments' if count > 1 else ''} from {first_due_date:%b %d, %Y}")

@@ -357,6 +357,30 @@ def test_workspace_shows_the_score_its_parts_and_why_a_call_is_blocked(world, cl
     assert "Calls:</strong> blocked" in page and "Outside the contact hours" in page
 
 
+def test_an_open_dispute_hides_the_contact_actions_and_says_why(world, client):
+    with tenant_scope(world.alpha.agency):
+        account = make_account(world.alpha.clients[0], "W-2")
+        work_services.dispute_record(agency=world.alpha.agency, actor=world.alpha.collector, account=account,
+                                     reason="Never received the goods")
+    client.force_login(world.alpha.collector)
+    page = client.get(reverse("account_workspace", args=[account.pk])).content.decode()
+    assert "Collection is paused while the debtor's dispute is open" in page
+    for action in ("workspace_call", "workspace_promise", "workspace_email", "workspace_offer"):
+        assert reverse(action, args=[account.pk]) not in page, action
+    assert reverse("workspace_note", args=[account.pk]) in page  # notes and callbacks stay
+
+
+def test_a_call_with_a_promised_amount_but_another_outcome_is_refused_not_dropped(world, client):
+    with tenant_scope(world.alpha.agency):
+        account = make_account(world.alpha.clients[0], "W-3")
+    client.force_login(world.alpha.collector)
+    response = client.post(reverse("workspace_call", args=[account.pk]),
+                           {"outcome": "no_answer", "promise_amount": "50.00"})
+    assert response.status_code == 400 and "goes with the outcome" in response.content.decode()
+    with tenant_scope(world.alpha.agency):
+        assert not Activity.objects.filter(account=account, kind="call").exists()
+
+
 # --- Calls, promises, callbacks ---------------------------------------------------------------------------
 
 def test_a_right_party_call_with_a_promise_keeps_the_account_out_of_the_queue_until_the_promise_date(alpha):
