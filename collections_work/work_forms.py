@@ -3,6 +3,7 @@ templates. They parse input; the services (work_services) decide."""
 import re
 
 from django import forms
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils import timezone
 
 from accounts.models import Client, Membership, Role, User
@@ -222,13 +223,18 @@ class FiguresRangeForm(forms.Form):
     start = forms.DateField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
     end = forms.DateField(label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}))
 
+    def clean(self):
+        data = super().clean()
+        if data.get("start") and data.get("end") and data["start"] > data["end"]:
+            raise forms.ValidationError("“From” is after “To”: showing today instead.")
+        return data
+
     def range(self):
+        """The chosen dates, or today when none (or a wrong range) was given; errors say which."""
         today = timezone.localdate()
         if not self.is_valid():
             return today, today
-        start = self.cleaned_data.get("start") or today
-        end = self.cleaned_data.get("end") or today
-        return (start, end) if start <= end else (end, start)
+        return self.cleaned_data.get("start") or today, self.cleaned_data.get("end") or today
 
 
 class PlanOfferForm(WorkForm):
@@ -252,14 +258,21 @@ class ContactPolicyForm(forms.ModelForm):
                       "commercial_weekly_call_cap": "Empty: no cap. Consumer and unknown-purpose accounts always "
                                                     "keep the legal cap of 7."}
 
+    RANGES = {"earliest_hour": (0, 23, "Give an hour from 0 to 23."),
+              "latest_hour": (1, 24, "Give an hour from 1 to 24."),
+              "commercial_weekly_call_cap": (1, 100, "Give a number from 1 to 100, or leave it empty.")}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name, (low, high, message) in self.RANGES.items():  # one message per field, in the page and the check
+            field = self.fields[name]
+            field.widget.attrs.update(min=low, max=high)
+            field.validators += [MinValueValidator(low), MaxValueValidator(high)]
+            field.error_messages.update(min_value=message, max_value=message)
+
     def clean(self):
         data = super().clean()
         earliest, latest = data.get("earliest_hour"), data.get("latest_hour")
-        if latest is not None and latest > 24:
-            self.add_error("latest_hour", "Give an hour from 1 to 24.")
-        elif earliest is not None and latest is not None and earliest >= latest:
-            self.add_error("latest_hour", "The latest hour must come after the earliest.")
-        cap = data.get("commercial_weekly_call_cap")
-        if cap is not None and not 1 <= cap <= 100:
-            self.add_error("commercial_weekly_call_cap", "Give a number from 1 to 100, or leave it empty.")
+        if earliest is not None and latest is not None and earliest >= latest:
+            self.add_error("latest_hour", "The latest hour must come after the earliest (no overnight hours).")
         return data

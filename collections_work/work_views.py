@@ -104,6 +104,9 @@ def workspace_page(request, account, *, forms=None, open_form=None, status=200):
         "account": account,
         "parts": parts,
         "score": scoring.priority_of(parts) / 10,
+        # A waiting account's score is sunk on purpose; the header shows what it will be when due.
+        "waiting": next((part for part in parts if part.name == "waiting"), None),
+        "score_when_due": scoring.priority_of([part for part in parts if part.name != "waiting"]) / 10,
         "contacts": contacts,
         "parties": list(account.parties.select_related("debtor")),
         "timeline": list(account.activities.select_related("actor")[:TIMELINE_LIMIT]),

@@ -14,6 +14,7 @@ from django.core import mail
 from django.db import connection, connections
 from django.db.models import F
 from django.urls import reverse
+from django.utils import timezone
 
 from collections_work import scoring, work_selectors, work_services, worklist
 from collections_work.models import (
@@ -357,6 +358,18 @@ def test_workspace_shows_the_score_its_parts_and_why_a_call_is_blocked(world, cl
     assert "Calls:</strong> blocked" in page and "Outside the contact hours" in page
 
 
+def test_a_waiting_account_shows_when_it_is_due_and_its_score_then_not_a_sunk_number(world, client):
+    with tenant_scope(world.alpha.agency):
+        account = make_account(world.alpha.clients[0], "W-4", balance="1000.00")
+        work_services.callback_schedule(agency=world.alpha.agency, actor=world.alpha.collector, account=account,
+                                        due_at=timezone.now() + timedelta(days=2), note="After payday")
+    client.force_login(world.alpha.collector)
+    page = client.get(reverse("account_workspace", args=[account.pk])).content.decode()
+    header = page[page.index("Reference <strong>"):page.index("</p>", page.index("Reference <strong>"))]
+    assert "waiting</strong>: not to be worked before" in header and "when due" in header
+    assert "-9" not in header  # the sunk score (-1000 points for waiting) stays in "Why this score"
+
+
 def test_an_open_dispute_hides_the_contact_actions_and_says_why(world, client):
     with tenant_scope(world.alpha.agency):
         account = make_account(world.alpha.clients[0], "W-2")
@@ -676,6 +689,11 @@ def test_supervisor_figures_count_what_each_collector_did(world, client):
     cells = [cell.split("<")[0] for cell in row.split('<td class="num">')[1:6]]
     assert cells == ["2", "1", "1", "0", "0.00"]
     assert client.get(reverse("worklist_manage")).status_code == 200
+    later = (NOON_NY + timedelta(days=3)).date().isoformat()
+    page = client.get(reverse("worklist_manage"), {"start": later, "end": day}).content.decode()
+    assert "is after “To”: showing today instead" in page  # said, not silently swapped
+    page = client.get(reverse("worklist_manage"), {"start": "abc", "end": day}).content.decode()
+    assert "From: Enter a valid date." in page and "Showing today instead." in page
     client.force_login(alpha.collector)
     assert client.get(reverse("worklist_manage")).status_code == 404
 
@@ -698,6 +716,9 @@ def test_an_agency_admin_sets_the_contact_policy_and_bad_hours_are_refused(world
     assert response.status_code == 400 and "must come after the earliest" in response.content.decode()
     response = client.post(url, {"earliest_hour": "9", "latest_hour": "25"})
     assert "from 1 to 24" in response.content.decode()
+    page = client.post(url, {"earliest_hour": "-1", "latest_hour": "20", "commercial_weekly_call_cap": "0"}).content.decode()
+    assert "Give an hour from 0 to 23." in page and "Give a number from 1 to 100" in page
+    assert 'min="1"' in client.get(url).content.decode()  # the page's own bounds agree with the check
     assert client.post(url, {"earliest_hour": "9", "latest_hour": "20", "commercial_weekly_call_cap": "3"}).status_code == 302
     with tenant_scope(world.alpha.agency):
         policy = ContactPolicy.objects.get()
