@@ -5,7 +5,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import Role
+from accounts.models import ContractTerms, Role
 from collections_work import scoring
 from collections_work.models import Activity, DebtorAccount
 from collections_work.work_services import check_not_disputed, promises_apply_payment
@@ -97,6 +97,25 @@ def payment_report_direct(*, agency, actor, account, amount, received_on: date, 
 
 PLAN_LONGEST_INSTALLMENTS = 60
 PLAN_FIRST_DUE_WITHIN_DAYS = 60
+
+
+def offer_outside_terms(offer, balance) -> list[str]:
+    """Where a draft offer goes beyond what the client's contract terms let the agency agree on its
+    own (the client must then approve it): plain phrases, empty when it is within them."""
+    terms = ContractTerms.objects.filter(client_id=offer.client_id).first()
+    if terms is None:
+        return []
+    problems = []
+    if offer.kind in (PlanOffer.Kind.LUMP_SUM, PlanOffer.Kind.SETTLEMENT_IN_FULL):
+        floor = (balance * terms.settlement_floor_percent / 100).quantize(Decimal("0.01"))
+        if offer.total_amount < floor:
+            problems.append(f"below the settlement floor of {terms.settlement_floor_percent.normalize():f} % ({floor:,.2f})")
+    else:
+        if offer.installment_count > terms.max_plan_months:
+            problems.append(f"longer than the longest plan of {terms.max_plan_months} months")
+        if offer.total_amount / offer.installment_count < terms.min_installment:
+            problems.append(f"installments under the smallest of {terms.min_installment:,.2f}")
+    return problems
 
 
 def plan_offer_start(*, agency, actor, account, kind, total_amount, installment_count, first_due_date) -> PlanOffer:

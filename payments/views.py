@@ -52,5 +52,8 @@ def plan_offer_start(request, pk):
         else:
             messages.success(request, f"Offer started: {offer.get_kind_display().lower()} of "
                                       f"{offer.total_amount:,.2f} {account.currency} (draft).")
+            if problems := services.offer_outside_terms(offer, account.balance):
+                messages.warning(request, "Outside the client's terms: " + "; ".join(problems)
+                                 + ". The client has to approve it before it is offered to the debtor.")
             return redirect("account_workspace", pk=account.pk)
     return workspace_page(request, account, forms={"offer": form}, open_form="offer", status=400)

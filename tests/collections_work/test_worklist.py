@@ -657,6 +657,30 @@ def test_staff_status_changes_follow_the_allowed_transitions(alpha):
     assert work_services.staff_status_choices(recalled) == []
 
 
+def test_an_offer_outside_the_clients_terms_is_saved_with_a_warning_saying_where(world, client):
+    with tenant_scope(world.alpha.agency):
+        account = make_account(world.alpha.clients[0], "OT-1", balance="1000.00")
+        terms = world.alpha.clients[0].client.terms
+        terms.settlement_floor_percent, terms.max_plan_months, terms.min_installment = Decimal("70"), 12, Decimal("50")
+        terms.save()
+        floor, months = terms.settlement_floor_percent, terms.max_plan_months
+    client.force_login(world.alpha.collector)
+    due = (date.today() + timedelta(days=7)).isoformat()
+    low = (Decimal("1000.00") * floor / 100 - 1).quantize(Decimal("0.01"))
+    page = client.post(reverse("workspace_offer", args=[account.pk]), {
+        "kind": "lump_sum", "total_amount": str(low), "installment_count": "1", "first_due_date": due},
+        follow=True).content.decode()
+    assert "Offer started" in page and f"below the settlement floor of {floor.normalize():f} %" in page
+    page = client.post(reverse("workspace_offer", args=[account.pk]), {
+        "kind": "installments", "total_amount": "1000.00", "installment_count": "24", "first_due_date": due},
+        follow=True).content.decode()  # 24 x 41.67
+    assert f"longer than the longest plan of {months} months" in page and "installments under the smallest of 50.00" in page
+    page = client.post(reverse("workspace_offer", args=[account.pk]), {
+        "kind": "lump_sum", "total_amount": "1000.00", "installment_count": "1", "first_due_date": due},
+        follow=True).content.decode()
+    assert "Offer started" in page and "Outside the client" not in page
+
+
 def test_an_offer_is_started_as_a_draft_and_checked(alpha):
     account = make_account(alpha.clients[0], "OF-1", balance="900.00")
     due = date.today() + timedelta(days=7)
