@@ -38,6 +38,8 @@ import time
 from collections import Counter, defaultdict
 from pathlib import Path
 
+from bench.machine import MachineLoad
+
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/portal_bench_worklist"
 BIG_AGENCIES = ("bench-worklist-a", "bench-worklist-b")
 SMALL_AGENCY = "bench-worklist-small"
@@ -62,25 +64,6 @@ def pct(values, p):
 
 def ms(seconds):
     return None if seconds is None else round(seconds * 1000, 2)
-
-
-class MachineLoad:
-    """How busy all CPUs were between two readings of /proc/stat (the machine is shared)."""
-
-    def __init__(self):
-        self.last = self._read()
-
-    @staticmethod
-    def _read():
-        with open("/proc/stat") as handle:
-            values = [int(v) for v in handle.readline().split()[1:]]
-        return sum(values), values[3] + values[4]
-
-    def busy_since_last(self) -> float:
-        total, idle = self._read()
-        span, idle_span = total - self.last[0], idle - self.last[1]
-        self.last = (total, idle)
-        return round(100.0 * (1 - idle_span / span), 1) if span else 0.0
 
 
 def loadavg() -> str:
@@ -643,7 +626,7 @@ def run_agents(mode, assignments, seconds, warmup, procs, think_ms, out, at="now
     end_value.value = start + warmup + seconds
     go_event.set()
     results = [result_queue.get(timeout=warmup + seconds + 300) for _ in children]
-    busy = load.busy_since_last()
+    busy = round(load.busy_since_last(), 1)
     for child in children:
         child.join(timeout=60)
     records = [r for result in results for r in result["records"]]
@@ -842,7 +825,7 @@ def measure_pages(setup, samples, requests, out) -> dict:
                 figures[f"queue_page_{name}"] = measure_page(  # seconds each at 1M for two of them: few
                     client, [reverse("queue_detail", args=[entry["queues"][name].pk])], max(10, requests // 20),
                     warm=1)
-        busy = load.busy_since_last()
+        busy = round(load.busy_since_last(), 1)
         for name, figure in figures.items():
             out(f"  {size:5} {name:24} p50 {figure['p50_ms']:8.1f} ms  p95 {figure['p95_ms']:8.1f} ms  "
                 f"max {figure['max_ms']:8.1f} ms  {figure['queries']:3} SQL"
