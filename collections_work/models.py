@@ -184,10 +184,12 @@ class DebtorAccount(ClientOwned):
         CLOSED = "closed", "Closed"
 
     # agency, client, placement_batch: indexed as the first column of the indexes in Meta
-    # No database FK on agency: the client FK implies it (clients are never moved between agencies).
+    # No database FK on agency and client: the debtor's FK implies them (an account's client is its
+    # debtor's, and clients are never moved between agencies); each FK is one check per placed row.
     agency = models.ForeignKey("accounts.Agency", on_delete=models.PROTECT, related_name="+", db_index=False,
                                db_constraint=False)
-    client = models.ForeignKey("accounts.Client", on_delete=models.PROTECT, related_name="+", db_index=False)
+    client = models.ForeignKey("accounts.Client", on_delete=models.PROTECT, related_name="+", db_index=False,
+                               db_constraint=False)
     debtor = models.ForeignKey(Debtor, on_delete=models.PROTECT, related_name="accounts")
     debtor_name = models.CharField(max_length=200)  # copy of the primary debtor's name for search and sort
     # Copy of the primary debtor's time zone ("" unknown): "Next account" filters on the calling
@@ -211,8 +213,10 @@ class DebtorAccount(ClientOwned):
     assigned_collector = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                            related_name="+", db_index=False)  # acct_collector, below
     priority = models.IntegerField(default=0)
+    # No database FK: batches are a record of placements and never deleted (the ORM would still
+    # clear this on a delete), and the check would run once per placed row against the same batch.
     placement_batch = models.ForeignKey(PlacementBatch, null=True, blank=True, on_delete=models.SET_NULL,
-                                        related_name="accounts", db_index=False)
+                                        related_name="accounts", db_index=False, db_constraint=False)
     hold_reason = models.CharField(max_length=200, blank=True)
     cease_communication_at = models.DateTimeField(
         null=True, blank=True, help_text="When the debtor asked not to be contacted about this account.")
