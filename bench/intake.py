@@ -150,7 +150,7 @@ def _label(statement: str) -> str:
     if "INSERT INTO collections_work_debtoraccount" in text:
         return "upsert accounts"
     if "INSERT INTO collections_work_debtor " in text:
-        return "insert co-debtors" if "s.co_key" in text else "insert guarantors" if "s.g_key" in text \
+        return "insert co-debtors, guarantors" if "s.co_key" in text \
             else "upsert debtors"
     if "INSERT INTO collections_work_contact" in text:
         return "insert contacts"

@@ -116,13 +116,13 @@ class ChunkWriter:
             f"SELECT %s, %s, s.debtor_kind, s.debtor_name, s.tax_id_last4, s.time_zone, s.debtor_key, %s "
             f"FROM {STAGE} s WHERE s.row_no IN (SELECT max(row_no) FROM {STAGE} GROUP BY debtor_key) "
             f"ON CONFLICT (client_id, debtor_key) {on_conflict}", [*self._ids(), self.now])
-        for prefix in ("co", "g"):
-            cursor.execute(
-                f"INSERT INTO {t} (agency_id, client_id, kind, name, tax_id_last4, time_zone, debtor_key, created_at) "
-                f"SELECT %s, %s, 'person', s.{prefix}_name, '', '', s.{prefix}_key, %s FROM {STAGE} s "
-                f"WHERE s.{prefix}_key <> '' AND s.row_no IN "
-                f"(SELECT max(row_no) FROM {STAGE} WHERE {prefix}_key <> '' GROUP BY {prefix}_key) "
-                f"ON CONFLICT (client_id, debtor_key) DO NOTHING", [*self._ids(), self.now])
+        # Co-debtors and guarantors, in one scan of the stage. A key met again (in this statement or
+        # an earlier one) keeps the debtor first placed.
+        parties = self._unpivot(("name", "debtor_key"), [("s.co_name", "s.co_key"), ("s.g_name", "s.g_key")])
+        cursor.execute(
+            f"INSERT INTO {t} (agency_id, client_id, kind, name, tax_id_last4, time_zone, debtor_key, created_at) "
+            f"SELECT %s, %s, 'person', v.name, '', '', v.debtor_key, %s FROM {parties} WHERE v.debtor_key <> '' "
+            f"ON CONFLICT (client_id, debtor_key) DO NOTHING", [*self._ids(), self.now])
 
     def _resolve_debtors(self, cursor):
         """Note each stage row's debtor ids once (one probe per key) for the statements after it:
@@ -165,28 +165,34 @@ class ChunkWriter:
             [*self._ids(), self.now, self.batch.pk, self.now])
 
     def _insert_contacts(self, cursor):
-        selects, params = [], []
-        for debtor_id, kind, column, zone in [
-            ("debtor_id", "email", "email", "s.time_zone"), ("debtor_id", "phone", "phone", "s.time_zone"),
-            ("debtor_id", "address", "address", "s.time_zone"), ("co_id", "email", "co_email", "''"),
-            ("co_id", "phone", "co_phone", "''"), ("g_id", "email", "g_email", "''"), ("g_id", "phone", "g_phone", "''"),
-        ]:
-            selects.append(
-                f"SELECT %s, %s, s.{debtor_id}, '{kind}', s.{column}, '', {zone}, %s FROM {STAGE} s WHERE s.{column} <> ''")
-            params += [*self._ids(), self.now]
+        contacts = self._unpivot(("debtor_id", "kind", "value", "time_zone"), [
+            ("s.debtor_id", "'email'", "s.email", "s.time_zone"), ("s.debtor_id", "'phone'", "s.phone", "s.time_zone"),
+            ("s.debtor_id", "'address'", "s.address", "s.time_zone"), ("s.co_id", "'email'", "s.co_email", "''"),
+            ("s.co_id", "'phone'", "s.co_phone", "''"), ("s.g_id", "'email'", "s.g_email", "''"),
+            ("s.g_id", "'phone'", "s.g_phone", "''"),
+        ])
         cursor.execute(
             f"INSERT INTO {self.t['contact']} (agency_id, client_id, debtor_id, kind, value, label, time_zone, created_at) "
-            + " UNION ALL ".join(selects) + " ON CONFLICT (debtor_id, kind, value) DO NOTHING", params)
+            f"SELECT %s, %s, v.debtor_id, v.kind, v.value, '', v.time_zone, %s FROM {contacts} WHERE v.value <> '' "
+            "ON CONFLICT (debtor_id, kind, value) DO NOTHING", [*self._ids(), self.now])
 
     def _insert_parties(self, cursor):
-        selects, params = [], []
-        for debtor_id, role in (("co_id", "co_debtor"), ("g_id", "guarantor")):
-            selects.append(
-                f"SELECT %s, %s, {self._lookup('account', 'client_reference', 's.client_reference')}, "
-                f"s.{debtor_id}, '{role}' FROM {STAGE} s WHERE s.{debtor_id} IS NOT NULL")
-            params += [*self._ids(), self.batch.client_id]
+        parties = self._unpivot(("debtor_id", "role", "client_reference"), [
+            ("s.co_id", "'co_debtor'", "s.client_reference"), ("s.g_id", "'guarantor'", "s.client_reference")])
+        account = self._lookup("account", "client_reference", "v.client_reference")
         cursor.execute(f"INSERT INTO {self.t['party']} (agency_id, client_id, account_id, debtor_id, role) "
-                       + " UNION ALL ".join(selects) + " ON CONFLICT (account_id, debtor_id, role) DO NOTHING", params)
+                       f"SELECT %s, %s, {account}, v.debtor_id, v.role FROM {parties} WHERE v.debtor_id IS NOT NULL "
+                       "ON CONFLICT (account_id, debtor_id, role) DO NOTHING", [*self._ids(), self.batch.client_id])
+
+    def _unpivot(self, names: tuple, rows: list[tuple]) -> str:
+        """A FROM clause giving, as `v(names)`, one row per entry of `rows` for each stage row
+        (`s`): the contacts of a row's debtor, co-debtor and guarantor, say. On PostgreSQL one scan
+        of the stage (LATERAL VALUES), on SQLite one scan per entry."""
+        if self.postgres:
+            values = ", ".join("(" + ", ".join(row) + ")" for row in rows)
+            return f"{STAGE} s CROSS JOIN LATERAL (VALUES {values}) AS v({', '.join(names)})"
+        selects = [", ".join(f"{expr} AS {name}" for expr, name in zip(row, names)) for row in rows]
+        return "(" + " UNION ALL ".join(f"SELECT {select} FROM {STAGE} s" for select in selects) + ") v"
 
 
 _COPY_STAGE = (f"COPY {STAGE} ({', '.join(STAGE_COLUMNS)}) FROM STDIN WITH (FORMAT csv, FORCE_NOT_NULL ("
