@@ -1,0 +1,55 @@
+"""The database's own guard on a contact's debtor (statement triggers on PostgreSQL, migration 0008).
+
+Contacts have no row-level FK (a placement writes millions of them); the triggers must still
+refuse what the FK refused, and let the ORM's cascade through.
+"""
+import pytest
+from django.db import IntegrityError, connection, transaction
+
+from collections_work.models import Contact, Debtor
+from portal.tenancy import tenant_scope
+
+postgresql_only = pytest.mark.skipif(connection.vendor != "postgresql",
+                                     reason="the guard triggers exist on PostgreSQL only (SQLite relies on the ORM)")
+
+
+@pytest.fixture
+def debtor(world):
+    agency, client = world.alpha.agency, world.alpha.clients[0].client
+    with tenant_scope(agency):
+        debtor = Debtor.objects.create(agency=agency, client=client, kind="person", name="Pat Debtor", debtor_key="pat")
+        Contact.objects.create(agency=agency, client=client, debtor=debtor, kind="email", value="pat@example.test")
+        yield debtor
+
+
+def _execute(sql, params):
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+@postgresql_only
+def test_a_contact_for_a_debtor_that_does_not_exist_is_refused(debtor):
+    with pytest.raises(IntegrityError, match="refers to a debtor that does not exist"):
+        _execute("INSERT INTO collections_work_contact (agency_id, client_id, debtor_id, kind, value, label, "
+                 "time_zone, created_at) VALUES (%s, %s, %s, 'phone', '555', '', '', now())",
+                 [debtor.agency_id, debtor.client_id, debtor.pk + 1000])
+    assert Contact.objects.filter(value="555").count() == 0
+
+
+@postgresql_only
+def test_moving_a_contact_to_a_debtor_that_does_not_exist_is_refused(debtor):
+    with pytest.raises(IntegrityError, match="refers to a debtor that does not exist"):
+        _execute("UPDATE collections_work_contact SET debtor_id = %s WHERE debtor_id = %s", [debtor.pk + 1000, debtor.pk])
+    assert Contact.objects.get(value="pat@example.test").debtor_id == debtor.pk
+
+
+@postgresql_only
+def test_a_debtor_with_contacts_cannot_be_deleted_behind_the_orms_back(debtor):
+    with pytest.raises(IntegrityError, match="still has contacts"):
+        _execute("DELETE FROM collections_work_debtor WHERE id = %s", [debtor.pk])
+    assert Debtor.objects.filter(pk=debtor.pk).exists()
+
+
+def test_deleting_a_debtor_through_the_orm_takes_its_contacts_with_it(debtor):
+    debtor.delete()
+    assert not Contact.objects.filter(value="pat@example.test").exists()
