@@ -1,7 +1,8 @@
-"""The database's own guard on a contact's debtor (statement triggers on PostgreSQL, migration 0008).
+"""The database's own guard on a contact's debtor and a debtor's client (statement triggers on
+PostgreSQL, migrations 0008 and 0009).
 
-Contacts have no row-level FK (a placement writes millions of them); the triggers must still
-refuse what the FK refused, and let the ORM's cascade through.
+Neither link has a row-level FK (a placement writes millions of these rows); the triggers must
+still refuse what the FK refused, and let the ORM's cascade through.
 """
 import pytest
 from django.db import IntegrityError, connection, transaction
@@ -53,3 +54,22 @@ def test_a_debtor_with_contacts_cannot_be_deleted_behind_the_orms_back(debtor):
 def test_deleting_a_debtor_through_the_orm_takes_its_contacts_with_it(debtor):
     debtor.delete()
     assert not Contact.objects.filter(value="pat@example.test").exists()
+
+
+@postgresql_only
+def test_a_debtor_for_a_client_that_does_not_exist_is_refused(debtor):
+    with pytest.raises(IntegrityError, match="refers to a client that does not exist"):
+        _execute("INSERT INTO collections_work_debtor (agency_id, client_id, kind, name, tax_id_last4, time_zone, "
+                 "debtor_key, created_at) VALUES (%s, %s, 'person', 'Nobody', '', '', 'nobody', now())",
+                 [debtor.agency_id, debtor.client_id + 1000])
+    with pytest.raises(IntegrityError, match="refers to a client that does not exist"):
+        _execute("UPDATE collections_work_debtor SET client_id = %s WHERE id = %s", [debtor.client_id + 1000, debtor.pk])
+    assert not Debtor.objects.filter(debtor_key="nobody").exists()
+    assert Debtor.objects.get(pk=debtor.pk).client_id == debtor.client_id
+
+
+@postgresql_only
+def test_a_client_with_debtors_cannot_be_deleted_behind_the_orms_back(debtor):
+    with pytest.raises(IntegrityError, match="still has debtors"):
+        _execute("DELETE FROM accounts_client WHERE id = %s", [debtor.client_id])
+    assert Debtor.objects.filter(pk=debtor.pk).exists()
