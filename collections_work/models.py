@@ -56,7 +56,7 @@ class Debtor(ClientOwned):
     # the FK's per-row check was a fifth of the debtor insert during a placement.
     client = models.ForeignKey("accounts.Client", on_delete=models.PROTECT, related_name="+", db_index=False,
                                db_constraint=False)
-    # No database FK or index on agency: the client FK implies the agency (clients are never moved
+    # No database FK or index on agency: the client link implies the agency (clients are never moved
     # between agencies), and debtors are reached by id or (client, debtor_key). Every FK is checked
     # per row on insert, and intake writes a million of these at a time.
     agency = models.ForeignKey("accounts.Agency", on_delete=models.PROTECT, related_name="+",
@@ -78,11 +78,11 @@ class Contact(ClientOwned):
         ADDRESS = "address", "Postal address"
 
     # contact_unique_per_debtor starts with debtor. The database guards the link with statement
-    # triggers, not a row FK (migration 0008): a placement writes ~2.4 contacts per row, and the
-    # FK's per-row check was a third of that insert; one set-based check per statement is ~a seventh.
+    # triggers, not a row FK (migration 0008): a placement writes ~2.4 contacts per row, the FK's
+    # per-row check was a third of that insert, and the per-statement check costs a third of the FK.
     debtor = models.ForeignKey(Debtor, on_delete=models.CASCADE, related_name="contacts",
                                db_index=False, db_constraint=False)
-    # Tenant columns without database FK or index: the debtor FK implies both (a debtor's contacts
+    # Tenant columns without database FK or index: the debtor link implies both (a debtor's contacts
     # carry its agency and client), and contacts are only reached through their debtor.
     agency = models.ForeignKey("accounts.Agency", on_delete=models.PROTECT, related_name="+",
                                db_constraint=False, db_index=False)
