@@ -177,9 +177,10 @@ def debtor_account_new(request):
                 field = problem["field"] if problem["field"] in form.fields else None
                 form.add_error(field, problem["message"])
         except DomainError as error:
-            form.add_error(None, error.message)
+            form.add_error(error.field if error.field in form.fields else None, error.message)
         else:
-            messages.success(request, f"Account {account.client_reference} placed.")
+            done = "updated" if _batch.updated_count else "placed"
+            messages.success(request, f"Account {account.client_reference} {done}.")
             return redirect("debtor_account_detail", pk=account.pk)
     return render(request, "intake/account_new.html", {"form": form})
 

@@ -69,17 +69,22 @@ class AccountFilters:
 
 
 def _decimal(value):
+    """A finite amount the money columns can hold, else None (NaN, Infinity, 1e99 come from
+    edited URLs; the database would refuse to compare with them)."""
     try:
-        return Decimal(value) if value not in (None, "") else None
+        amount = Decimal(value) if value not in (None, "") else None
     except InvalidOperation:
         return None
+    return amount if amount is not None and amount.is_finite() and abs(amount) < Decimal("1e12") else None
 
 
 def _int(value):
+    """An id the database can hold (64-bit), else None."""
     try:
-        return int(value) if value not in (None, "") else None
+        number = int(value) if value not in (None, "") else None
     except ValueError:
         return None
+    return number if number is not None and 0 < number < 2**63 else None
 
 
 def debtor_accounts(filters: AccountFilters):

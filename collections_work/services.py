@@ -45,13 +45,13 @@ def placement_upload(*, agency, actor, client, uploaded_file) -> PlacementBatch:
     except IntakeError:
         default_storage.delete(stored)
         raise
+    mapping, saved_options = _best_mapping(info.headers)
     with transaction.atomic():
         batch = PlacementBatch.objects.create(
             agency=agency, client=client, source=PlacementBatch.Source.UPLOAD, created_by=actor,
             file_name=uploaded_file.name[:255], file_size=path.stat().st_size, file_kind=kind,
             source_file=stored, sheet_names=info.sheet_names, sheet=info.sheet, headers=info.headers,
-            mapping=_best_mapping(info.headers),
-            options=DEFAULT_OPTIONS | _read_options(info),
+            mapping=mapping, options=DEFAULT_OPTIONS | saved_options | _read_options(info),
         )
         audit_record(action="placement.uploaded", actor=actor, agency=agency, client=client, obj=batch,
                      after={"file": batch.file_name, "size": batch.file_size})
@@ -62,13 +62,15 @@ def _read_options(info: reader.TableInfo) -> dict:
     return {"encoding": info.encoding, "delimiter": info.delimiter, "header_row": info.header_row}
 
 
-def _best_mapping(headers):
-    """A saved mapping whose columns all appear in this file wins over a fresh guess."""
+def _best_mapping(headers) -> tuple[dict, dict]:
+    """(mapping, options): a saved mapping whose columns all appear in this file wins over a
+    fresh guess, and brings its amount and date formats and its name (shown on the page)."""
     for saved in ColumnMapping.objects.all():
         mapping = intake_fields.mapping_from_names(headers, saved.mapping)
         if len(mapping) == len(saved.mapping) and set(intake_fields.REQUIRED_FIELDS) <= set(mapping):
-            return mapping
-    return intake_fields.guess_mapping(headers)
+            formats = {k: v for k, v in saved.options.items() if k in DEFAULT_OPTIONS}
+            return mapping, formats | {"saved_mapping": saved.name}
+    return intake_fields.guess_mapping(headers), {"saved_mapping": ""}
 
 
 def placement_choose_sheet(*, agency, actor, batch, sheet) -> PlacementBatch:
@@ -77,8 +79,8 @@ def placement_choose_sheet(*, agency, actor, batch, sheet) -> PlacementBatch:
         raise DomainError(f"The workbook has no sheet named “{sheet}”.", field="sheet")
     info = reader.inspect(Path(batch.source_file.path), batch.file_kind, sheet=sheet)
     batch.sheet, batch.headers = info.sheet, info.headers
-    batch.mapping = _best_mapping(info.headers)
-    batch.options = batch.options | _read_options(info)
+    batch.mapping, saved_options = _best_mapping(info.headers)
+    batch.options = batch.options | saved_options | _read_options(info)
     batch.save(update_fields=["sheet", "headers", "mapping", "options"])
     return batch
 
@@ -352,6 +354,10 @@ def account_place_with_documents(*, agency, actor, client, row: dict, documents:
         batch, accounts = accounts_place(agency=agency, actor=actor, client=client, rows=[row], source="form",
                                          on_duplicate=on_duplicate)
         account = accounts[0]
+        if batch.skipped_count:  # rolls back the batch and the documents: nothing the user typed is lost silently
+            raise DomainError(f"{account.client_reference} is already placed: nothing was changed. Choose "
+                              "“Update accounts already placed” to change it, or use another reference.",
+                              field="client_reference")
         for uploaded_file in documents:
             account_add_document(agency=agency, actor=actor, account=account, uploaded_file=uploaded_file)
     return batch, account

@@ -97,7 +97,7 @@ class RowValidator:
                 return None
             amounts.append(amount)
         balance = amounts[0] + amounts[1] + amounts[2] - amounts[3]
-        if balance <= 0:
+        if balance <= 0 or balance + amounts[3] > MAX_AMOUNT:  # each amount is >= 0 here
             return None
         dates = []
         for field in ("invoice_date", "due_date", "delinquency_date", "last_payment_date"):
@@ -106,6 +106,8 @@ class RowValidator:
                 dates.append(None)
                 continue
             if len(cell) >= 10 and cell[4] == "-":
+                if len(cell) > 10:  # a time after it, or junk: parse_date decides
+                    return None
                 try:
                     dates.append(date.fromisoformat(cell[:10]))
                 except ValueError:

@@ -22,6 +22,7 @@ _CURRENCY = re.compile(r"[$€£¥]|\b(USD|EUR|GBP|CAD)\b", re.IGNORECASE)
 _PLAIN_AMOUNT = re.compile(r"^\d+(\.\d{1,2})?$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _NON_DIGIT = re.compile(r"\D")
+_ISO_TIME = re.compile(r"([ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?)?")  # what may follow an ISO date
 _AMOUNT_CHARS = re.compile(r"[\d,.$]+")  # the usual amount: digits, separators, a dollar sign
 
 
@@ -52,17 +53,31 @@ def parse_amount(value, amount_format: str = "dot") -> Decimal:
     text = _CURRENCY.sub("", text).strip()
     if text.startswith("-"):
         negative, text = not negative, text[1:].strip()
-    thousands, decimal_mark = AMOUNT_FORMATS[amount_format][1:]
-    text = text.replace(" ", "").replace("\u00a0", "").replace(thousands, "")
+    label, thousands, decimal_mark = AMOUNT_FORMATS[amount_format]
+    grouped = text.replace(" ", "").replace("\u00a0", "")
+    text = grouped.replace(thousands, "")
     if decimal_mark != ".":
         text = text.replace(decimal_mark, ".")
     if not _PLAIN_AMOUNT.match(text):
         raise ValueError("is not an amount")
+    if not _grouped_right(grouped, thousands, decimal_mark):
+        raise ValueError(f"is not an amount: '{thousands}' only separates thousands in {label.split(' (')[0]}")
     try:
         amount = Decimal(text).quantize(CENTS)
     except InvalidOperation:  # more digits than the decimal context holds ("1" * 40)
         raise ValueError("is not an amount") from None
     return -amount if negative else amount
+
+
+def _grouped_right(text: str, thousands: str, decimal_mark: str) -> bool:
+    """Whether the thousands separators of `text` stand every three digits left of the decimal
+    mark: "12,50" in the 1,234.56 format is a decimal comma the client meant, not 1,250."""
+    if thousands not in text:
+        return True
+    whole, _, fraction = text.partition(decimal_mark)
+    groups = whole.split(thousands)
+    return (thousands not in fraction and 1 <= len(groups[0]) <= 3
+            and all(len(group) == 3 for group in groups[1:]))
 
 
 def plain_amount_parser(amount_format: str):
@@ -74,10 +89,15 @@ def plain_amount_parser(amount_format: str):
     def parse(text: str) -> Decimal | None:
         if _AMOUNT_CHARS.fullmatch(text) is None:
             return None
-        cleaned = text.replace("$", "").replace(thousands, "")
+        cleaned = text.replace("$", "")
+        if thousands in cleaned:
+            if not _grouped_right(cleaned, thousands, decimal_mark):
+                return None
+            cleaned = cleaned.replace(thousands, "")
         if decimal_mark != ".":
             cleaned = cleaned.replace(decimal_mark, ".")
-        if _PLAIN_AMOUNT.match(cleaned) is None:
+        # Past 15 characters the amount is over the limit (or padded): parse_amount words it.
+        if len(cleaned) > 15 or _PLAIN_AMOUNT.match(cleaned) is None:
             return None
         return Decimal(cleaned).quantize(CENTS)
     return parse
@@ -91,7 +111,11 @@ def parse_date(value, date_format: str = "%m/%d/%Y") -> date:
         return value
     text = str(value).strip()
     try:
-        return date.fromisoformat(text[:10]) if len(text) >= 10 and text[4] == "-" else _strptime(text, date_format)
+        if len(text) >= 10 and text[4] == "-":
+            if _ISO_TIME.fullmatch(text[10:]) is None:  # "2024-01-05 00:00" yes, "2024-01-05junk" no
+                raise ValueError(text)
+            return date.fromisoformat(text[:10])
+        return _strptime(text, date_format)
     except ValueError:
         expected = DATE_FORMATS.get(date_format, date_format).split(" (")[0]
         allowed = "YYYY-MM-DD" if expected == "YYYY-MM-DD" else f"YYYY-MM-DD or {expected}"

@@ -124,6 +124,16 @@ def test_bad_filter_values_are_ignored_and_pointed_out_not_a_500(world, books, s
     assert "Enter a number." in response.content.decode()
 
 
+@pytest.mark.parametrize("params", [{"balance_min": "NaN"}, {"balance_min": "Infinity"}, {"balance_max": "-Infinity"},
+                                    {"balance_min": "sNaN"}, {"balance_max": "1e99"}, {"batch": "9" * 20},
+                                    {"client": "-1"}])
+def test_edited_urls_with_impossible_numbers_list_and_export_without_a_500(world, books, signed_in, params):
+    browser = signed_in(world.alpha.clients[0].user)
+    response = browser.get(reverse("debtor_account_list"), params)
+    assert response.status_code == 200 and len(refs(response)) == 5
+    assert browser.get(reverse("debtor_account_export"), params | {"format": "csv"}).status_code == 200
+
+
 @pytest.mark.parametrize("cursor", ['WyJhYmMiLCAxXQ', 'WyJOYU4iLCAxXQ', 'WyJJbmZpbml0eSIsIDFd', 'W1sxXSwgIngiXQ',
                                     'eyJhIjogMX0', '!!!'])
 def test_tampered_cursors_start_over_instead_of_failing(world, books, signed_in, cursor):

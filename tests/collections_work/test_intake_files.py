@@ -72,6 +72,29 @@ def test_amount_formats(text, amount_format, expected):
     assert parse_amount(text, amount_format) == Decimal(expected)
 
 
+@pytest.mark.parametrize("text, amount_format", [("12,50", "dot"), ("999,99", "dot"), ("1,2,3,4", "dot"),
+                                                  ("1234,56", "dot"), ("12.50", "comma")])
+def test_a_thousands_separator_out_of_place_is_refused_not_guessed(text, amount_format):
+    """12,50 read with the 1,234.56 format is a decimal comma, not 1,250: the client is asked."""
+    with pytest.raises(ValueError, match="only separates thousands"):
+        parse_amount(text, amount_format)
+
+
+def test_amounts_too_big_and_dates_with_junk_are_row_errors_not_crashes(persona, world,
+                                                                       django_capture_on_commit_callbacks):
+    content = (b"Reference,Debtor name,balance,Due date\n"
+               b"R-1,Acme,12345678901234567,2024-01-31\nR-2,Beta," + b"1" * 40 + b",2024-01-31\n"
+               b"R-3,Gamma,5,2024-01-05junk\nR-4,Delta,12,2024-01-31 00:00:00\nR-5,Epsilon,\"12,50\",2024-01-31\n")
+    batch = check(persona, world.alpha.agency, upload(persona, world.alpha.agency, "x.csv", content),
+                  django_capture_on_commit_callbacks)
+    messages = {(e["row"], e["message"]) for e in batch.errors_sample}
+    assert (2, "balance '12345678901234567' is more than 999,999,999,999.99") in messages
+    assert (3, f"balance '{'1' * 40}' is not an amount") in messages
+    assert any(row == 4 and "'2024-01-05junk' is not a date" in message for row, message in messages)
+    assert any(row == 6 and "only separates thousands" in message for row, message in messages)
+    assert batch.status == PlacementBatch.Status.PREVIEWED and batch.invalid_rows == 4
+
+
 def test_bad_amounts_and_dates_are_reported_by_row_and_column(persona, world, django_capture_on_commit_callbacks):
     content = (b"Reference,Debtor name,balance,Due date\n"
                b"R-1,Acme,\"12,3x\",2024-01-31\nR-2,Beta,(12.00),31/01/2024\nR-3,Gamma,5,2024-02-30\n")

@@ -57,11 +57,18 @@ def test_a_saved_mapping_is_used_for_the_next_file_with_the_same_columns(world, 
     browser.post("/placements/upload/", {"file": SimpleUploadedFile("odd.csv", odd)})
     batch = latest_batch(world)
     assert "client_reference" not in batch.mapping
-    data = mapping_post(batch, map_client_reference="0", map_debtor_name="1", map_principal="2", save_as="Odd export")
+    data = mapping_post(batch, map_client_reference="0", map_debtor_name="1", map_principal="2", save_as="Odd export",
+                        amount_format="comma", date_format="%d/%m/%Y")
     with django_capture_on_commit_callbacks(execute=True):
         browser.post(f"/placements/{batch.pk}/mapping/", data)
-    browser.post("/placements/upload/", {"file": SimpleUploadedFile("odd2.csv", odd)})
-    assert latest_batch(world).mapping == {"client_reference": 0, "debtor_name": 1, "principal": 2}
+    response = browser.post("/placements/upload/", {"file": SimpleUploadedFile("odd2.csv", odd)})
+    second = latest_batch(world)
+    assert second.mapping == {"client_reference": 0, "debtor_name": 1, "principal": 2}
+    # The formats come along: a European export read with the US formats would turn 12,50 into 1,250.
+    assert (second.options["amount_format"], second.options["date_format"]) == ("comma", "%d/%m/%Y")
+    page = browser.get(response.url).content.decode()
+    assert "from your saved mapping “Odd export”" in page
+    assert 'value="comma" selected' in page or 'value="comma" checked' in page
 
 
 def test_mapping_errors_are_shown_and_nothing_starts(world, signed_in):
@@ -114,6 +121,25 @@ def test_the_one_account_form_places_an_account_with_a_document(world, signed_in
         assert account.documents.get().name == "invoice.pdf"
         assert account.debtor.tax_id_last4 == "4321"
     assert response.url == f"/debtor-accounts/{account.pk}/"
+
+
+def test_the_one_account_form_says_when_a_reference_is_already_placed_and_changes_nothing(world, signed_in):
+    persona = world.alpha.clients[0]
+    browser = signed_in(persona.admin)
+    data = {"debtor_kind": "business", "debtor_name": "Delta Co", "client_reference": "D-1", "principal": "100",
+            "debt_purpose": "commercial", "on_duplicate": "skip"}
+    browser.post("/placements/new-account/", data)
+    again = data | {"debtor_name": "Other Name", "principal": "999",
+                    "documents": SimpleUploadedFile("invoice.pdf", b"%PDF-1.4 x", content_type="application/pdf")}
+    page = browser.post("/placements/new-account/", again).content.decode()
+    assert "D-1 is already placed: nothing was changed" in page
+    with tenant_scope(world.alpha.agency):
+        account = DebtorAccount.objects.get(client_reference="D-1")
+        assert (account.principal, account.documents.count(), PlacementBatch.objects.count()) == (100, 0, 1)
+    response = browser.post("/placements/new-account/", again | {"on_duplicate": "update"}, follow=True)
+    assert "Account D-1 updated." in response.content.decode()
+    with tenant_scope(world.alpha.agency):
+        assert DebtorAccount.objects.get(client_reference="D-1").principal == 999
 
 
 def test_the_one_account_form_shows_errors_by_field_and_saves_nothing(world, signed_in):
