@@ -1,5 +1,6 @@
 """Pages for placing accounts: upload, mapping, checking, placing, history, and one-account form."""
 from django.contrib import messages
+from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
@@ -18,6 +19,7 @@ from portal.tenancy import get_scoped_or_404
 
 VIEWERS = {Role.AGENCY_ADMIN, Role.MANAGER, Role.COLLECTOR, Role.CLIENT_ADMIN, Role.CLIENT_USER}
 PLACERS = {Role.AGENCY_ADMIN, Role.MANAGER, Role.CLIENT_ADMIN}
+PLACEMENTS_PER_PAGE = 50
 
 
 def _client_for(request, form):
@@ -26,9 +28,9 @@ def _client_for(request, form):
 
 @role_required(VIEWERS)
 def placement_list(request):
-    batches = placement_batches().exclude(source=PlacementBatch.Source.FORM)[:200]
+    page = Paginator(placement_batches().order_by("-pk"), PLACEMENTS_PER_PAGE).get_page(request.GET.get("page"))
     return render(request, "intake/placement_list.html", {
-        "batches": batches, "can_place": request.membership.role in PLACERS,
+        "page": page, "can_place": request.membership.role in PLACERS,
         "limits": services.settings_intake_limits(),
     })
 

@@ -216,3 +216,29 @@ def test_home_pages_load_a_summary_of_open_accounts_and_recent_placements(world,
     assert "first.csv" in panel and "$400" in panel  # C-1 $100 + C-3 $300 open
     other = signed_in(world.alpha.clients[1].user).get("/placements/summary/").content.decode()
     assert "first.csv" not in other and "$0" in other
+
+
+def test_the_placement_history_lists_every_batch_page_by_page_newest_first(world, signed_in):
+    persona = world.alpha.clients[0]
+    with tenant_scope(world.alpha.agency):
+        for number in range(55):
+            PlacementBatch.objects.create(agency=world.alpha.agency, client=persona.client, created_by=persona.admin,
+                                          source="form" if number == 0 else "api", status="completed")
+        oldest, newest = PlacementBatch.objects.order_by("pk").first(), PlacementBatch.objects.latest("pk")
+    browser = signed_in(persona.admin)
+    first = browser.get("/placements/").content.decode()
+    assert f"#{newest.pk}<" in first and f"#{oldest.pk}<" not in first and "Page 1 of 2" in first
+    second = browser.get("/placements/", {"page": 2}).content.decode()
+    assert f"#{oldest.pk}<" in second and "Form" in second  # the one-account form's placement is listed too
+    assert browser.get("/placements/", {"page": "x"}).status_code == 200
+
+
+def test_a_file_with_no_valid_row_says_so_and_offers_nothing_to_place(world, signed_in, django_capture_on_commit_callbacks):
+    browser = signed_in(world.alpha.clients[0].admin)
+    bad = b"Cust #,Customer,Balance Due,Due\nC-1,Acme Corp,lots,2024-01-31\n"
+    browser.post("/placements/upload/", {"file": SimpleUploadedFile("bad.csv", bad)})
+    batch = latest_batch(world)
+    with django_capture_on_commit_callbacks(execute=True):
+        browser.post(f"/placements/{batch.pk}/mapping/", mapping_post(batch))
+    page = browser.get(f"/placements/{batch.pk}/").content.decode()
+    assert "No row can be placed" in page and "Place 0" not in page and "You can place" not in page
