@@ -192,9 +192,12 @@ def accounts_place(*, agency, actor, client, rows: list[dict], source: str, on_d
     if problems:
         raise RowsInvalid(problems)
     with transaction.atomic():
+        # The fields some row gave, as a file's mapping would: what none gave, an update keeps.
+        given = {field: index for index, field in enumerate(FORM_FIELDS)
+                 if any(row.get(field) not in (None, "") for row in rows)}
         batch = PlacementBatch.objects.create(
             agency=agency, client=client, source=source, created_by=actor, status=PlacementBatch.Status.COMMITTING,
-            on_duplicate=on_duplicate, total_rows=len(rows), valid_rows=len(records))
+            on_duplicate=on_duplicate, total_rows=len(rows), valid_rows=len(records), mapping=given)
         writer = ChunkWriter(batch, update_existing=on_duplicate == PlacementBatch.OnDuplicate.UPDATE)
         writer.write(records)
         _finish(batch, writer.counts)

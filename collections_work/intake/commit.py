@@ -107,10 +107,16 @@ class ChunkWriter:
         several statements per chunk: quadratic in the size of the file."""
         return f"(SELECT x.id FROM {self.t[table]} x WHERE x.client_id = %s AND x.{column} = {value})"
 
+    def _given(self, *fields) -> bool:
+        """Whether this placement gave any of `fields` (a file: a mapped column; the API or the
+        form: a value in some row). What it did not give, an update keeps."""
+        return any(field in self.batch.mapping for field in fields)
+
     def _upsert_debtors(self, cursor):
         t = self.t["debtor"]
-        on_conflict = ("DO UPDATE SET kind = excluded.kind, name = excluded.name, tax_id_last4 = excluded.tax_id_last4, "
-                       "time_zone = excluded.time_zone") if self.update_existing else "DO NOTHING"
+        updates = ["name = excluded.name"] + [f"{column} = excluded.{column}" for column, field in (
+            ("kind", "debtor_kind"), ("tax_id_last4", "tax_id"), ("time_zone", "time_zone")) if self._given(field)]
+        on_conflict = f"DO UPDATE SET {', '.join(updates)}" if self.update_existing else "DO NOTHING"
         cursor.execute(
             f"INSERT INTO {t} (agency_id, client_id, kind, name, tax_id_last4, time_zone, debtor_key, created_at) "
             f"SELECT %s, %s, s.debtor_kind, s.debtor_name, s.tax_id_last4, s.time_zone, s.debtor_key, %s "
@@ -137,18 +143,7 @@ class ChunkWriter:
 
     def _upsert_accounts(self, cursor):
         t = self.t["account"]
-        updates = ", ".join([
-            "debtor_id = excluded.debtor_id", "debtor_name = excluded.debtor_name",
-            "debtor_time_zone = excluded.debtor_time_zone",
-            "debt_purpose = excluded.debt_purpose", "principal = excluded.principal",
-            "interest = excluded.interest", "fees = excluded.fees",
-            # payments recorded in the portal since placement stay; the balance follows
-            f"balance = excluded.principal + excluded.interest + excluded.fees - {t}.paid",
-            "invoice_number = excluded.invoice_number", "invoice_date = excluded.invoice_date",
-            "due_date = excluded.due_date", "delinquency_date = excluded.delinquency_date",
-            "last_payment_date = excluded.last_payment_date",
-            "placement_batch_id = excluded.placement_batch_id", "updated_at = excluded.updated_at",
-        ])
+        updates = ", ".join(self._account_updates(t))
         cursor.execute(
             f"INSERT INTO {t} (agency_id, client_id, debtor_id, debtor_name, debtor_time_zone, client_reference, "
             f"debt_purpose, status, "
@@ -163,6 +158,29 @@ class ChunkWriter:
             # placement, rather than being updated).
             + (f"ON CONFLICT (client_id, client_reference) DO UPDATE SET {updates}" if self.update_existing else ""),
             [*self._ids(), self.now, self.batch.pk, self.now])
+
+    def _account_updates(self, t) -> list[str]:
+        """SET clauses for an account placed again with "update": what this placement gave, the
+        balance from the new amounts less what has been paid since placement (payments recorded
+        in the portal stay), and the status following the balance (a paid account owing again
+        is back in collection; one whose new amounts are covered by its payments is paid)."""
+        columns = [("debtor_time_zone", ("time_zone",)), ("debt_purpose", ("debt_purpose",)),
+                   ("interest", ("interest",)), ("fees", ("fees",)), ("invoice_number", ("invoice_number",)),
+                   ("invoice_date", ("invoice_date",)), ("due_date", ("due_date",)),
+                   ("delinquency_date", ("delinquency_date", "due_date")),
+                   ("last_payment_date", ("last_payment_date",))]
+        updates = ["debtor_id = excluded.debtor_id", "debtor_name = excluded.debtor_name",
+                   "principal = excluded.principal"]
+        updates += [f"{column} = excluded.{column}" for column, fields in columns if self._given(*fields)]
+        owed = " + ".join(["excluded.principal"] + [f"{'excluded' if self._given(c) else t}.{c}" for c in ("interest", "fees")])
+        balance = f"{owed} - {t}.paid"
+        updates += [
+            f"balance = {balance}",
+            f"status = CASE WHEN {t}.status = 'paid' AND {balance} > 0 THEN 'active' "
+            f"WHEN {t}.status IN ('new', 'active') AND {balance} <= 0 THEN 'paid' ELSE {t}.status END",
+            "placement_batch_id = excluded.placement_batch_id", "updated_at = excluded.updated_at",
+        ]
+        return updates
 
     def _insert_contacts(self, cursor):
         contacts = self._unpivot(("debtor_id", "kind", "value", "time_zone"), [

@@ -169,6 +169,16 @@ def test_placing_an_existing_reference_skips_by_default_and_updates_when_asked(w
     assert in_body.json()["result"] == "skipped" and in_body.json()["principal"] == "250.00"  # the body wins
 
 
+def test_an_update_through_the_api_keeps_what_the_request_leaves_out(world, alpha1):
+    alpha1.post(ACCOUNTS, account(interest="50"))
+    partial = {"client_reference": "INV-1001", "debtor_name": "Acme Supplies LLC", "principal": "900",
+               "email": "ap@acme.example"}
+    assert alpha1.post(f"{ACCOUNTS}?on_duplicate=update", partial).json()["result"] == "updated"
+    kept = stored(world.alpha.clients[0].client)["INV-1001"]
+    assert (kept.principal, kept.interest, kept.balance, kept.debt_purpose) == (900, 50, 950, "commercial")
+    assert str(kept.due_date) == "2024-03-31"
+
+
 # --- Bulk placement --------------------------------------------------------------------------------
 
 def test_a_bulk_placement_places_every_account_as_one_batch(world, alpha1):

@@ -177,6 +177,23 @@ def test_the_same_file_twice_skips_or_updates_and_says_how_many(place, world, pe
     assert len(found) == 3 and found["R-1"].principal == Decimal("15.00") and found["R-1"].balance == Decimal("15.00")
 
 
+def test_an_update_keeps_what_the_file_does_not_give_and_the_status_follows_the_balance(place, world, persona):
+    first = (b"Reference,Debtor name,Balance,Interest,Due date,Debt purpose\n"
+             b"R-1,Acme,100,10,2024-01-31,Commercial\nR-2,Beta,50,0,2024-02-01,Commercial\n")
+    place("a.csv", first)
+    with tenant_scope(world.alpha.agency, persona.client):  # payments since placement
+        DebtorAccount.objects.filter(client_reference="R-1").update(paid=60, balance=50)
+        DebtorAccount.objects.filter(client_reference="R-2").update(paid=50, balance=0, status="paid")
+    place("b.csv", b"Reference,Debtor name,Balance\nR-1,Acme,90\nR-2,Beta,80\n", on_duplicate="update")
+    found = accounts(world, persona)
+    one, two = found["R-1"], found["R-2"]
+    assert (one.principal, one.interest, one.paid, one.balance) == (90, 10, 60, 40)
+    assert (one.due_date, one.debt_purpose, one.status) == (date(2024, 1, 31), "commercial", "new")
+    assert (two.balance, two.status) == (30, "active")  # paid in full, now owing again: back in collection
+    place("c.csv", b"Reference,Debtor name,Balance\nR-1,Acme,40\n", on_duplicate="update")
+    assert accounts(world, persona)["R-1"].status == "paid"  # 40 + 10 owed, 60 paid
+
+
 def test_only_the_last_four_digits_of_a_tax_id_are_stored_and_debt_purpose_is_recorded(place, world, persona):
     content = b"Reference,Debtor name,Tax ID,Balance,Debt purpose\nR-1,Acme,12-3456789,10,Commercial\nR-2,Bo,,5,\n"
     place("x.csv", content, options={"default_debt_purpose": "consumer"})

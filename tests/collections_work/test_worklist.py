@@ -127,7 +127,11 @@ def test_next_account_over_http_opens_the_workspace_or_says_nothing_is_ready(wor
     response = client.post(reverse("worklist_next"), follow=True)
     assert "Nothing to work right now" in response.content.decode()
     with tenant_scope(world.alpha.agency):
-        account = make_account(world.alpha.clients[0], "HTTP-1")
+        # The view uses the real clock: a commercial account under a round-the-clock policy is
+        # callable at any hour the suite runs (a consumer one is not after 21:00 in New York).
+        ContactPolicy.objects.update_or_create(agency=world.alpha.agency, defaults={"earliest_hour": 0, "latest_hour": 24})
+        worklist.worklist_settings_changed(world.alpha.agency.pk)
+        account = make_account(world.alpha.clients[0], "HTTP-1", purpose="commercial")
         DebtorAccount.objects.filter(pk=account.pk).update(next_action_at=None)
     response = client.post(reverse("worklist_next"))
     assert response.status_code == 302 and response.url == reverse("account_workspace", args=[account.pk])

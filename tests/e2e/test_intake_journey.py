@@ -72,9 +72,9 @@ def test_client_uploads_corrects_mapping_places_and_finds_accounts(world, page, 
     assert page.get_by_text("Balance Due '12.3x' is not an amount").is_visible()
     assert page.get_by_text("Principal / balance is missing").is_visible()
 
-    page.get_by_role("button", name=f"Place {ROWS - 2} accounts").click()
+    page.get_by_role("button", name=f"Place {ROWS - 2:,} accounts").click()
     page.locator("progress").wait_for(state="visible")
-    page.get_by_text(f"{ROWS - 2} accounts placed").wait_for(timeout=90_000)
+    page.get_by_text(f"{ROWS - 2:,} accounts placed").wait_for(timeout=90_000)
     page.get_by_role("button", name="See these accounts").click()
     page.fill("input[name=q]", "INV-00001")
     page.get_by_role("button", name="Filter").click()
