@@ -13,7 +13,7 @@ from collections_work import scoring, worklist
 from collections_work.intake import fields as intake_fields
 from collections_work.intake import reader
 from collections_work.intake.commit import ChunkWriter
-from collections_work.intake.files import IntakeError, check_upload
+from collections_work.intake.files import IntakeError, check_upload, looks_like
 from collections_work.intake.rows import IntakeOptions, RowValidator
 from collections_work.models import Activity, ColumnMapping, DebtorAccount, Document, PlacementBatch
 from portal.audit import audit_record
@@ -347,6 +347,22 @@ def _check_document(uploaded_file):
         raise DomainError(f"{uploaded_file.name}: attach a PDF, image, CSV, text, Word or Excel file.", field="documents")
     if uploaded_file.size > DOCUMENT_MAX_BYTES:
         raise DomainError(f"{uploaded_file.name} is over 20 MB.", field="documents")
+    head = uploaded_file.read(2048)
+    uploaded_file.seek(0)
+    if not _content_matches(suffix, head):
+        raise DomainError(f"{uploaded_file.name} is not what its name says{looks_like(head)}: "
+                          "attach the document itself.", field="documents")
+
+
+# How each kind of document starts; text files must hold no NUL byte and no known binary start.
+DOCUMENT_SIGNATURES = {".pdf": b"%PDF", ".png": b"\x89PNG\r\n\x1a\n", ".jpg": b"\xff\xd8\xff", ".jpeg": b"\xff\xd8\xff",
+                       ".xlsx": b"PK\x03\x04", ".docx": b"PK\x03\x04"}
+
+
+def _content_matches(suffix: str, head: bytes) -> bool:
+    if suffix in DOCUMENT_SIGNATURES:
+        return head.startswith(DOCUMENT_SIGNATURES[suffix])
+    return b"\x00" not in head and not looks_like(head) and not head.startswith(b"MZ")
 
 
 def account_place_with_documents(*, agency, actor, client, row: dict, documents: list, on_duplicate="skip"):

@@ -33,11 +33,11 @@ def check_upload(name: str, path: Path) -> str:
         head = handle.read(8192)
     if suffix in XLSX_SUFFIXES:
         if not head.startswith(b"PK\x03\x04"):
-            raise IntakeError(f"{name} is not an Excel workbook{_looks_like(head)}. Save it as .xlsx or CSV.")
+            raise IntakeError(f"{name} is not an Excel workbook{looks_like(head)}. Save it as .xlsx or CSV.")
         _check_workbook_archive(name, path, size)
         return "xlsx"
     if suffix in TEXT_SUFFIXES:
-        looks = _looks_like(head)
+        looks = looks_like(head)
         if looks or b"\x00" in head:
             raise IntakeError(f"{name} does not contain text{looks or ''}. Upload a CSV or an .xlsx workbook.")
         return "csv"
@@ -46,7 +46,7 @@ def check_upload(name: str, path: Path) -> str:
     raise IntakeError(f"{name}: only CSV (.csv, .txt, .tsv) and Excel (.xlsx) files can be placed.")
 
 
-def _looks_like(head: bytes) -> str:
+def looks_like(head: bytes) -> str:
     for magic, description in MAGIC.items():
         if head.startswith(magic):
             return f" (its content is {description})"

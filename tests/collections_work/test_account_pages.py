@@ -484,6 +484,9 @@ def test_document_upload_and_scoped_download(world, books, signed_in):
 @pytest.mark.parametrize("upload, message", [
     (SimpleUploadedFile("tool.exe", b"MZ"), "attach a PDF, image, CSV, text, Word or Excel file"),
     (SimpleUploadedFile("empty.pdf", b""), "The submitted file is empty."),
+    (SimpleUploadedFile("invoice.pdf", b"MZ\x90\x00 a program"), "invoice.pdf is not what its name says"),
+    (SimpleUploadedFile("scan.png", b"%PDF-1.4"), "scan.png is not what its name says (its content is a PDF document)"),
+    (SimpleUploadedFile("notes.txt", b"\x89PNG\r\n\x1a\n"), "notes.txt is not what its name says"),
     (None, "This field is required."),
 ])
 def test_bad_documents_are_refused_inline(world, books, signed_in, upload, message):

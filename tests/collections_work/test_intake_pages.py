@@ -136,7 +136,9 @@ def test_the_one_account_form_says_when_a_reference_is_already_placed_and_change
     with tenant_scope(world.alpha.agency):
         account = DebtorAccount.objects.get(client_reference="D-1")
         assert (account.principal, account.documents.count(), PlacementBatch.objects.count()) == (100, 0, 1)
-    response = browser.post("/placements/new-account/", again | {"on_duplicate": "update"}, follow=True)
+    update = again | {"on_duplicate": "update",
+                      "documents": SimpleUploadedFile("invoice.pdf", b"%PDF-1.4 x", content_type="application/pdf")}
+    response = browser.post("/placements/new-account/", update, follow=True)
     assert "Account D-1 updated." in response.content.decode()
     with tenant_scope(world.alpha.agency):
         assert DebtorAccount.objects.get(client_reference="D-1").principal == 999
