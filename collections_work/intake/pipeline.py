@@ -46,6 +46,7 @@ class RejectedRows:
     """The downloadable CSV of rejected rows: row number, reasons, then the row as uploaded."""
 
     def __init__(self, path: Path, headers: list[str]):
+        self.width = len(headers)
         path.parent.mkdir(parents=True, exist_ok=True)
         self.handle = path.open("w", encoding="utf-8-sig", newline="")
         self.writer = csv.writer(self.handle)
@@ -54,6 +55,8 @@ class RejectedRows:
     def add(self, row_no: int, errors: list[RowError], cells: list) -> None:
         reasons = "; ".join(e.message for e in errors)
         cells_text = [neutralise_formula("" if c is None else str(c)) for c in cells]
+        while len(cells_text) > self.width and not cells_text[-1]:  # trailing empty columns the header dropped
+            cells_text.pop()
         self.writer.writerow([row_no, neutralise_formula(reasons), *cells_text])
 
     def close(self):

@@ -115,11 +115,16 @@ def test_comma_decimal_amounts_and_local_dates_when_the_mapping_says_so(place, w
     assert account.principal == Decimal("1234.56") and account.due_date == date(2024, 1, 31)
 
 
-def test_blank_lines_and_trailing_empty_columns_are_ignored(place, world, persona):
+def test_blank_lines_and_trailing_empty_columns_are_ignored(place, world, persona, django_capture_on_commit_callbacks):
     content = b"\n\nReference,Debtor name,Balance,,,\n\nR-1,Acme,10.00,,,\n,,,,,\nR-2,Beta,20.00,,,\n\n"
     batch = place("export.csv", content)
     assert batch.headers == ["Reference", "Debtor name", "Balance"]
     assert (batch.total_rows, batch.created_count, batch.invalid_rows) == (2, 2, 0)
+    bad = check(persona, world.alpha.agency, upload(persona, world.alpha.agency, "bad.csv",
+                                                    b"Reference,Debtor name,Balance,,,\nR-3,Gamma,lots,,,\n"),
+                django_capture_on_commit_callbacks)
+    rows = bad.rejected_file.open("rb").read().decode("utf-8-sig").splitlines()
+    assert rows == ["Row,Reasons,Reference,Debtor name,Balance", "2,Balance 'lots' is not an amount,R-3,Gamma,lots"]
 
 
 def test_several_parties_on_one_account(place, world, persona):
