@@ -386,6 +386,6 @@ def placement_apply_saved_mapping(*, agency, actor, batch, saved) -> PlacementBa
     """Map this file's columns the way a saved mapping named them (matching headers by name)."""
     _check_may_place(actor, batch.client)
     batch.mapping = intake_fields.mapping_from_names(batch.headers, saved.mapping)
-    batch.options = batch.options | saved.options
+    batch.options = batch.options | saved.options | {"saved_mapping": saved.name}
     batch.save(update_fields=["mapping", "options"])
     return batch
