@@ -171,7 +171,7 @@ def debtor_account_new(request):
     form = SingleAccountForm(posted_data(request), staff=staff)
     if request.method == "POST" and form.is_valid():
         try:
-            _batch, account = services.account_place_with_documents(
+            batch, account = services.account_place_with_documents(
                 agency=request.agency, actor=request.user, client=_client_for(request, form), row=form.row(),
                 documents=request.FILES.getlist("documents"), on_duplicate=form.cleaned_data["on_duplicate"])
         except services.RowsInvalid as invalid:
@@ -181,7 +181,7 @@ def debtor_account_new(request):
         except DomainError as error:
             form.add_error(error.field if error.field in form.fields else None, error.message)
         else:
-            done = "updated" if _batch.updated_count else "placed"
+            done = "updated" if batch.updated_count else "placed"
             messages.success(request, f"Account {account.client_reference} {done}.")
             return redirect("debtor_account_detail", pk=account.pk)
     return render(request, "intake/account_new.html", {"form": form})
