@@ -3,8 +3,11 @@
 
 On a fresh machine with only Python 3.11, `python3 manage.py up` (run the portal) and
 `python3 manage.py runtests` (run every test) need nothing else: when this file runs outside
-the project's virtualenv it creates `.venv`, installs the project with its dev extras, and
-runs itself again inside it. The install is redone only when pyproject.toml changes.
+the project's virtualenv it creates `.venv`, installs the exact versions in `requirements.lock`
+(every dependency pinned, with hashes), and runs itself again inside it. The install is redone
+only when the lock file or pyproject.toml changes.
+
+Refresh the lock after changing a range in pyproject.toml:  python3 manage.py lock
 """
 import hashlib
 import os
@@ -16,10 +19,15 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 VENV_PYTHON = VENV / "bin" / "python"
 STAMP = VENV / ".portal-installed"
+LOCK = ROOT / "requirements.lock"
+# pip-compile's options for the lock: hashes, pip/setuptools pinned too, the dev extras included.
+LOCK_COMMAND = ["-m", "piptools", "compile", "--quiet", "--generate-hashes", "--allow-unsafe", "--strip-extras",
+                "--extra", "dev", "--no-emit-index-url", "--no-emit-find-links", "--output-file", str(LOCK),
+                str(ROOT / "pyproject.toml")]
 
 
 def _requirements_digest() -> str:
-    return hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    return hashlib.sha256(LOCK.read_bytes() + (ROOT / "pyproject.toml").read_bytes()).hexdigest()
 
 
 def _ensure_virtualenv() -> None:
@@ -31,9 +39,16 @@ def _ensure_virtualenv() -> None:
         return
     print("Installing the portal and its dependencies into .venv (first run only) ...", flush=True)
     pip = [str(VENV_PYTHON), "-m", "pip", "--disable-pip-version-check", "-q"]
-    subprocess.run([*pip, "install", "--upgrade", "pip"], check=True)
-    subprocess.run([*pip, "install", "-e", f"{ROOT}[dev]"], check=True)
+    subprocess.run([*pip, "install", "--require-hashes", "-r", str(LOCK)], check=True)
+    # The project itself (its code, no dependencies: those came from the lock).
+    subprocess.run([*pip, "install", "--no-deps", "-e", str(ROOT)], check=True)
     STAMP.write_text(digest)
+
+
+def _lock() -> None:
+    """`manage.py lock`: re-resolve pyproject.toml's ranges into requirements.lock (pip-tools)."""
+    subprocess.run([str(VENV_PYTHON), *LOCK_COMMAND], check=True)
+    print(f"Wrote {LOCK.name}; the next command reinstalls .venv from it.")
 
 
 def _bootstrap() -> None:
@@ -47,6 +62,8 @@ def _bootstrap() -> None:
 
 def main() -> None:
     _bootstrap()
+    if sys.argv[1:2] == ["lock"]:
+        return _lock()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
     from django.core.management import execute_from_command_line
 

@@ -110,3 +110,25 @@ def test_agency_admin_switches_the_mfa_requirement_and_it_is_audited(world, sign
     with all_tenants():
         event = AuditEvent.objects.get(action="agency.settings_changed")
     assert event.before["mfa_required_for_staff"] is False and event.after["mfa_required_for_staff"] is True
+
+
+def test_reauthentication_by_emailed_code_works_only_for_the_signed_in_user(world, client, django_capture_on_commit_callbacks):
+    """allauth 65.22's reauthentication-by-code routes: the code goes to the signed-in user's own
+    address, a wrong code is refused, and the right one lets a sensitive page (change password) open."""
+    import re
+
+    from django.core import mail
+
+    user = world.alpha.clients[0].admin
+    client.force_login(user)
+    with django_capture_on_commit_callbacks(execute=True):
+        foreign = client.post("/accounts/reauthenticate/code/", {"recipient": world.bravo.admin.email})
+        asked = client.post("/accounts/reauthenticate/code/", {"recipient": user.email})
+    assert foreign.status_code == 200  # another person's address is not a choice
+    assert asked.status_code == 302 and asked.url.startswith("/accounts/reauthenticate/code/confirm/")
+    assert [message.to for message in mail.outbox] == [[user.email]]
+    code = re.search(r"^\s*([A-Z0-9]{4}-?[A-Z0-9]{4})\s*$", mail.outbox[0].body, re.M).group(1)
+    wrong = client.post(asked.url, {"code": "WRONG1"})
+    assert wrong.status_code == 200 and "code" in wrong.content.decode().lower()
+    right = client.post(asked.url, {"code": code})
+    assert right.status_code == 302
