@@ -1,12 +1,11 @@
-"""Who may open which page. A page outside your role is a 404: it does not say it exists."""
+"""Who may open which page. A page outside your role is a 404: it does not say it exists.
+The role sets are accounts.permissions', shared with the services."""
 from functools import wraps
 
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 
-from accounts.models import CLIENT_ROLES, STAFF_ROLES, Role
-
-MANAGERS = frozenset({Role.AGENCY_ADMIN, Role.MANAGER})
+from accounts import permissions
 
 
 def role_required(roles):
@@ -27,8 +26,11 @@ def role_required(roles):
     return decorator
 
 
-staff_required = role_required(STAFF_ROLES)
-managers_required = role_required(MANAGERS)
-agency_admin_required = role_required({Role.AGENCY_ADMIN})
-client_required = role_required(CLIENT_ROLES)
-client_admin_required = role_required({Role.CLIENT_ADMIN})
+staff_required = role_required(permissions.STAFF)
+managers_required = role_required(permissions.MANAGERS)
+agency_admin_required = role_required(permissions.AGENCY_ADMINS)
+client_required = role_required(permissions.CLIENTS)
+client_admin_required = role_required(permissions.CLIENT_ADMINS)
+placers_required = role_required(permissions.PLACERS)
+members_required = role_required(permissions.EVERYONE)
+account_editors_required = role_required(permissions.ACCOUNT_EDITORS)

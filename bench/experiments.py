@@ -37,7 +37,7 @@ def _rewrite_writer_sql(rewrite):
     """Run every statement of ChunkWriter (on its own thread's connection) through `rewrite`."""
     from django.db import connection
 
-    from collections_work.intake import commit
+    from collections_work.placements.intake import commit
 
     stock_write, stock_create = commit.ChunkWriter.write, commit.ChunkWriter._create_stage
 
@@ -65,7 +65,7 @@ def analyze_stage():
     """commit.py: ANALYZE the stage after each COPY so the planner knows its size"""
     from django.db import connection
 
-    from collections_work.intake import commit
+    from collections_work.placements.intake import commit
 
     stock = commit.ChunkWriter._load
 
@@ -83,7 +83,7 @@ def analyze_targets():
     """commit.py: ANALYZE the debtor and account tables once, in the first chunk, right after rows of
     this client were inserted into them (ANALYZE in the transaction sees its own rows), so the
     planner stops believing the client has no debtors/accounts"""
-    from collections_work.intake import commit
+    from collections_work.placements.intake import commit
 
     stock_debtors, stock_accounts = commit.ChunkWriter._upsert_debtors, commit.ChunkWriter._upsert_accounts
 
@@ -105,11 +105,12 @@ def analyze_targets():
 
 @experiment("session-settings", in_all=False)
 def session_settings():
-    """commit.py: SET LOCAL synchronous_commit = off, work_mem = 64MB; temp_buffers = 64MB in the writer"""
-    from collections_work.intake.commit import STAGE
+    """commit.py: SET LOCAL synchronous_commit = off, work_mem = 64MB in the writer (its temp_buffers
+    = 64MB is the app's own code now)"""
+    from collections_work.placements.intake.commit import STAGE
 
     _rewrite_writer_sql(
-        lambda sql: "SET temp_buffers = '64MB'; SET LOCAL synchronous_commit = off; SET LOCAL work_mem = '64MB'; "
+        lambda sql: "SET LOCAL synchronous_commit = off; SET LOCAL work_mem = '64MB'; "
         + sql if sql.endswith(f"DROP TABLE IF EXISTS {STAGE}") else sql)
 
 
@@ -118,7 +119,7 @@ def diagnostic_no_fk_checks():
     """DIAGNOSTIC, not a proposal: SET LOCAL session_replication_role = replica in the writer (a
     superuser-only setting that skips the foreign-key triggers), to measure what the FK checks
     per input row cost (~8 since migration 0004, ~14 before)"""
-    from collections_work.intake.commit import STAGE
+    from collections_work.placements.intake.commit import STAGE
 
     _rewrite_writer_sql(lambda sql: "SET LOCAL session_replication_role = replica; " + sql
                         if sql.endswith(f"DROP TABLE IF EXISTS {STAGE}") else sql)
@@ -135,8 +136,8 @@ def check(path: str) -> None:
     import django
 
     django.setup()
-    from collections_work.intake import fields, reader
-    from collections_work.intake.rows import IntakeOptions, RowValidator
+    from collections_work.placements.intake import fields, reader
+    from collections_work.placements.intake.rows import IntakeOptions, RowValidator
 
     file = Path(path)
     info = reader.inspect(file, "csv")

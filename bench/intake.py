@@ -190,7 +190,7 @@ class WriterProbe:
 
         from django.db import connection
 
-        from collections_work.intake import commit as commit_module
+        from collections_work.placements.intake import commit as commit_module
 
         probe = self
         original_write = commit_module.ChunkWriter.write
@@ -433,7 +433,7 @@ def run(args) -> dict:
         f"INTAKE_MAX_BYTES={settings.INTAKE_MAX_BYTES:,}")
 
     from accounts.models import Agency, Client, Membership, Role, User
-    from collections_work import services, tasks
+    from collections_work.placements import services, tasks
     from collections_work.models import DebtorAccount, PlacementBatch
     from portal.tenancy import tenant_scope, unscoped
 
@@ -462,7 +462,7 @@ def run(args) -> dict:
         copy_rate = copy_baseline(files, args.rows, agency, client, var_dir, out, args.wait_quiet)
 
     queued = []
-    services._after_commit_run = lambda task_name, batch: queued.append(task_name)  # run below, in-process
+    services._after_commit_run = lambda task, batch: queued.append(task.name.rsplit(".", 1)[-1])  # run below, in-process
     timings = {}
     sampler.enter("upload")
     upload_path = stage_upload(files["csv"], var_dir)

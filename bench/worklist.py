@@ -15,7 +15,7 @@ One run:
   2. baseline: `--agents` threads (spread over `--procs` processes) each running the bare claim
      (BEGIN; SELECT ... FOR UPDATE SKIP LOCKED LIMIT 1; UPDATE; COMMIT) on psycopg2 for
      `--seconds`;
-  3. the same number of collectors calling collections_work.worklist.account_claim_next in a loop
+  3. the same number of collectors calling collections_work.worklist.claim.account_claim_next in a loop
      (no think time unless --think-ms) for `--seconds`: claims/s, latency, double claims;
   4. the queue page and the account workspace through django.test.Client (the whole middleware
      stack, signed in as a collector), p50/p95 and SQL query counts, at N and at N/10;
@@ -105,7 +105,7 @@ def apply_experiments(names) -> None:
     """Monkeypatch proposed changes into this process only (the app code is not edited)."""
     from django.db.models import Q
 
-    from collections_work import worklist
+    from collections_work.worklist import claim as worklist
 
     for name in names:
         if name == "no-calling-hours":
@@ -180,7 +180,7 @@ SELECT CASE WHEN g %% 10 < 7 THEN 'business' ELSE 'person' END,
 FROM generate_series(%(lo)s::int, %(hi)s::int) AS g
 """
 
-# The worklist score of collections_work.scoring.score_parts, in SQL, for an account with no
+# The worklist score of collections_work.debtor_accounts.scoring.score_parts, in SQL, for an account with no
 # promise or callback due (none of the seeded accounts has one): balance + age + last contact
 # + waiting. Checked against the Python score on a sample right after seeding.
 PRIORITY_SQL = """round(10 * (
@@ -268,7 +268,7 @@ def seed_accounts(cursor, agency_id, client_ids, lo, hi, now, today, out):
 
 def check_priorities(agency_ids, now, out) -> dict:
     """Compare the SQL priority with scoring.priority_of(score_parts(...)) on 2,000 accounts."""
-    from collections_work import scoring
+    from collections_work.debtor_accounts import scoring
     from collections_work.models import DebtorAccount
     from portal.tenancy import unscoped
 
@@ -349,7 +349,7 @@ def collector_role(index):
 
 def ensure_people_and_queues(n_collectors, out) -> dict:
     from accounts.models import Agency, Client, Membership, Role, User
-    from collections_work import worklist
+    from collections_work.worklist import claim as worklist
     from collections_work.models import Queue, Team
     from portal.tenancy import tenant_scope, unscoped
 
@@ -505,7 +505,7 @@ def _agent_thread(mode, agent, agency_id, user_id, think, shared, records, error
     from django.db import connections
 
     from accounts.models import Agency, User
-    from collections_work import worklist
+    from collections_work.worklist import claim as worklist
     from portal.tenancy import tenant_scope
 
     conn = None
@@ -703,7 +703,7 @@ def claim_diagnostics(entry, explain_out, out) -> dict:
     from django.test.utils import CaptureQueriesContext
     from django.utils import timezone
 
-    from collections_work import worklist
+    from collections_work.worklist import claim as worklist
     from portal.tenancy import tenant_scope
 
     agency = entry["agency"]

@@ -9,8 +9,8 @@ from django.utils import timezone
 
 from accounts.models import Agency, Client, User
 from collections_work.models import ContactPolicy, DebtorAccount, EmailTemplate, Queue, Team
-from collections_work.services import accounts_place
-from collections_work.worklist import default_queue_for
+from collections_work.placements.services import accounts_place
+from collections_work.worklist.claim import default_queue_for
 from portal.tenancy import tenant_scope
 
 ZONES = ["America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles", ""]

@@ -230,7 +230,7 @@ class DebtorAccount(ClientOwned):
     # The worklist. A claim is a lease: the collector holds the account until it expires, so an
     # account whose collector walked away returns to the queue by itself. `next_action_at` in the
     # future keeps an account out of the queues (promise date, callback, just worked); `priority`
-    # is the score of collections_work.scoring, kept current by the services and the beat jobs.
+    # is the score of collections_work.debtor_accounts.scoring, kept current by the services and the beat jobs.
     claimed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="+", db_index=False)
     claim_expires_at = models.DateTimeField(null=True, blank=True)

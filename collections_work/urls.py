@@ -2,8 +2,8 @@
 from django.urls import include, path
 
 urlpatterns = [
-    path("", include("collections_work.intake_urls")),
-    path("", include("collections_work.account_urls")),
-    path("", include("collections_work.work_urls")),
-    path("api/v1/", include("collections_work.api_urls")),
+    path("", include("collections_work.placements.urls")),
+    path("", include("collections_work.debtor_accounts.urls")),
+    path("", include("collections_work.worklist.urls")),
+    path("api/v1/", include("collections_work.api.urls")),
 ]

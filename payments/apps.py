@@ -6,9 +6,13 @@ class PaymentsConfig(AppConfig):
     verbose_name = "Payments"
 
     def ready(self):
-        # The supervisor's figures (collections_work) show amounts collected without importing payments.
-        from collections_work.work_selectors import COLLECTED_AMOUNT_SOURCES
+        # collections_work shows payments' parts through its hooks, never importing payments.
+        from collections_work.debtor_accounts import panels
+        from collections_work.worklist.selectors import COLLECTED_AMOUNT_SOURCES
+        from payments.panels import PANELS
         from payments.selectors import collected_by_collector
 
+        for panel in PANELS:
+            panels.register(panel)
         if collected_by_collector not in COLLECTED_AMOUNT_SOURCES:
             COLLECTED_AMOUNT_SOURCES.append(collected_by_collector)

@@ -1,35 +1,19 @@
-"""Services for payments (keyword-only, one transaction, audited)."""
+"""Services for payments and offers (keyword-only, one transaction, audited). Every change to an
+account's money or status goes through the debtor-account kernel (debtor_accounts.actions)."""
 from datetime import date, timedelta
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal
 
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import ContractTerms, Role
-from collections_work import scoring
-from collections_work.models import Activity, DebtorAccount
-from collections_work.work_services import check_not_disputed, promises_apply_payment
+from accounts import permissions
+from accounts.models import ContractTerms
+from collections_work.debtor_accounts import actions, events
+from collections_work.debtor_accounts.money import parse_money
+from collections_work.models import DebtorAccount
 from payments.models import Payment, PlanOffer
 from portal.audit import audit_record
-from portal.errors import DomainError, NotAllowed
-
-CENTS = Decimal("0.01")
-NO_PAYMENTS_STATUSES = {DebtorAccount.Status.PAID, DebtorAccount.Status.CLOSED}
-
-
-def _money(amount) -> Decimal:
-    """A positive amount in cents; more than two decimals is a typing mistake, not a rounding job."""
-    try:
-        value = amount if isinstance(amount, Decimal) else Decimal(str(amount).strip())
-    except (InvalidOperation, ValueError, TypeError):
-        raise DomainError("Enter the amount as a number, like 125.50.", field="amount") from None
-    if not value.is_finite():
-        raise DomainError("Enter the amount as a number, like 125.50.", field="amount")
-    if value.quantize(CENTS, rounding=ROUND_HALF_UP) != value:
-        raise DomainError("Enter the amount in dollars and cents (at most two decimals).", field="amount")
-    if value <= 0:
-        raise DomainError("The amount must be more than zero.", field="amount")
-    return value.quantize(CENTS)
+from portal.errors import DomainError
 
 
 def payment_report_direct(*, agency, actor, account, amount, received_on: date, reference: str = "",
@@ -39,10 +23,9 @@ def payment_report_direct(*, agency, actor, account, amount, received_on: date, 
     The account's paid amount grows and its balance shrinks by the amount (never below zero: a
     larger amount is refused); it becomes Paid in full at zero. The payment, the timeline entry
     and the audit event are written together or not at all."""
-    membership = getattr(actor, "membership", None)
-    if membership is None or membership.role != Role.CLIENT_ADMIN or membership.client_id != account.client_id:
-        raise NotAllowed("Only the client's administrators can report a direct payment.")
-    amount = _money(amount)
+    permissions.require(permissions.can_report_direct_payment(actor, account),
+                        "Only the client's administrators can report a direct payment.")
+    amount = parse_money(amount)
     if not isinstance(received_on, date):
         raise DomainError("Enter the date the payment was received.", field="received_on")
     if received_on > timezone.localdate():
@@ -54,39 +37,19 @@ def payment_report_direct(*, agency, actor, account, amount, received_on: date, 
         raise DomainError("Keep the note under 300 characters.", field="note")
 
     with transaction.atomic():
-        account = DebtorAccount.objects.select_for_update().get(pk=account.pk)
-        if account.status in NO_PAYMENTS_STATUSES:
-            raise DomainError(f"This account is {account.get_status_display().lower()}: "
-                              "it cannot take another payment.", field="amount")
-        if amount > account.balance:
-            raise DomainError(f"The amount is more than the balance of {account.balance:,.2f} {account.currency}. "
-                              "Report at most the balance.", field="amount")
+        account = actions.account_lock(account)
         before = {"paid": str(account.paid), "balance": str(account.balance), "status": account.status,
                   "last_payment_date": account.last_payment_date.isoformat() if account.last_payment_date else None}
-        credited_to = promises_apply_payment(account=account, amount=amount)
+        credited_to = actions.payment_apply(account, amount=amount, received_on=received_on)
         payment = Payment.objects.create(
             agency=agency, client=account.client, account=account, amount=amount, received_on=received_on,
             method=Payment.Method.DIRECT_TO_CLIENT, reference=reference, note=note, reported_by=actor,
             credited_to=credited_to)
-        account.paid += amount
-        account.balance -= amount
-        if account.last_payment_date is None or received_on > account.last_payment_date:
-            account.last_payment_date = received_on
-        update = ["paid", "balance", "last_payment_date", "updated_at"]
-        if account.balance == 0:
-            account.status = DebtorAccount.Status.PAID
-            account.hold_reason = ""
-            update += ["status", "hold_reason"]
-        account.save(update_fields=update)
-        scoring.account_rescore(account)
         summary = f"Direct payment reported: {amount:,.2f} {account.currency} received on {received_on:%b %d, %Y}"
         if account.status == DebtorAccount.Status.PAID:
             summary += " (paid in full)"
-        Activity.objects.create(
-            agency_id=account.agency_id, client_id=account.client_id, account=account, kind=Activity.Kind.PAYMENT,
-            actor=actor, summary=summary[:300], body="\n".join(filter(None, [
-                f"Reference: {reference}" if reference else "", note])),
-            client_visible=True, occurred_at=timezone.now())
+        events.payment_recorded(account, actor=actor, summary=summary, body="\n".join(filter(None, [
+            f"Reference: {reference}" if reference else "", note])))
         audit_record(action="payment.direct_reported", actor=actor, agency=agency, client=account.client,
                      obj=payment, before=before,
                      after={"account": account.pk, "amount": str(amount), "received_on": received_on.isoformat(),
@@ -123,12 +86,10 @@ def plan_offer_start(*, agency, actor, account, kind, total_amount, installment_
 
     Checking it against the client's terms, the client's approval and the debtor's acceptance
     come with the payment-plan work; here the proposal itself must make sense."""
-    membership = getattr(actor, "membership", None)
-    if membership is None or not membership.is_staff_role:
-        raise NotAllowed("Only agency staff make offers.")
+    permissions.require(permissions.can_work_accounts(actor), "Only agency staff make offers.")
     if kind not in PlanOffer.Kind.values:
         raise DomainError("Choose the kind of offer.", field="kind")
-    total_amount = _money(total_amount)
+    total_amount = parse_money(total_amount, field="total_amount")
     today = timezone.localdate()
     if not isinstance(first_due_date, date) or not today <= first_due_date <= today + timedelta(
             days=PLAN_FIRST_DUE_WITHIN_DAYS):
@@ -141,10 +102,10 @@ def plan_offer_start(*, agency, actor, account, kind, total_amount, installment_
     if kind != PlanOffer.Kind.INSTALLMENTS and count != 1:
         raise DomainError("A settlement is paid at once: 1 installment.", field="installment_count")
     with transaction.atomic():
-        account = DebtorAccount.objects.select_for_update().get(pk=account.pk)
-        if account.status in NO_PAYMENTS_STATUSES or account.balance <= 0:
+        account = actions.account_lock(account)
+        if account.status in actions.NO_PAYMENTS_STATUSES or account.balance <= 0:
             raise DomainError("This account has nothing left to collect.", field="kind")
-        check_not_disputed(account, "making an offer")
+        actions.check_not_disputed(account, "making an offer")
         if total_amount > account.balance:
             raise DomainError(f"The offer is more than the balance of {account.balance:,.2f}.", field="total_amount")
         if kind == PlanOffer.Kind.SETTLEMENT_IN_FULL and total_amount != account.balance:
@@ -153,9 +114,8 @@ def plan_offer_start(*, agency, actor, account, kind, total_amount, installment_
         offer = PlanOffer.objects.create(agency=agency, client=account.client, account=account, kind=kind,
                                          total_amount=total_amount, installment_count=count,
                                          first_due_date=first_due_date, created_by=actor)
-        Activity.objects.create(
-            agency_id=account.agency_id, client_id=account.client_id, account=account, kind=Activity.Kind.OFFER,
-            actor=actor, client_visible=False, occurred_at=timezone.now(),
+        events.offer_recorded(
+            account, actor=actor,
             summary=f"Offer started (draft): {offer.get_kind_display()}, {total_amount:,.2f} {account.currency}"
                     f"{f' in {count} installments' if count > 1 else ''} from {first_due_date:%b %d, %Y}")
         audit_record(action="offer.started", actor=actor, agency=agency, client=account.client, obj=offer,

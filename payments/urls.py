@@ -1,4 +1,4 @@
-"""Payment routes on the account pages (included from collections_work/account_urls.py)."""
+"""Payment routes on the account pages (mounted by portal/urls.py)."""
 from django.urls import path
 
 from payments import views

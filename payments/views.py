@@ -1,15 +1,14 @@
-"""Payment actions on the account page and the workspace (thin: parse a form, call a service, redirect)."""
+"""Payment actions on the account page and the workspace (thin: parse a form, call a service,
+redirect; a refused form is drawn again on its page through debtor_accounts.panels)."""
 from django.contrib import messages
 from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
 
 from accounts.access import client_admin_required, staff_required
-from collections_work.account_forms import DirectPaymentForm
-from collections_work.account_views import account_page
-from collections_work.work_forms import PlanOfferForm
-from collections_work.work_views import workspace_page
+from collections_work.debtor_accounts import panels
 from collections_work.models import DebtorAccount
 from payments import services
+from payments.forms import DirectPaymentForm, PlanOfferForm
 from portal.errors import DomainError
 from portal.forms import add_domain_error
 from portal.tenancy import get_scoped_or_404
@@ -34,7 +33,7 @@ def direct_payment_report(request, pk):
                 text += " The account is now paid in full."
             messages.success(request, text)
             return redirect("debtor_account_detail", pk=account.pk)
-    return account_page(request, account, forms={"payment": form}, open_form="payment")
+    return panels.redraw(panels.ACCOUNT_PAGE, request, account, name="payment", form=form)
 
 
 @staff_required
@@ -56,4 +55,4 @@ def plan_offer_start(request, pk):
                 messages.warning(request, "Outside the client's terms: " + "; ".join(problems)
                                  + ". The client has to approve it before it is offered to the debtor.")
             return redirect("account_workspace", pk=account.pk)
-    return workspace_page(request, account, forms={"offer": form}, open_form="offer", status=400)
+    return panels.redraw(panels.WORKSPACE, request, account, name="offer", form=form, status=400)

@@ -15,6 +15,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_docs"),
     path("", include("accounts.urls")),
     path("", include("collections_work.urls")),
+    path("", include("payments.urls")),
 ]
 
 handler404 = "portal.errors_views.not_found"

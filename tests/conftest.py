@@ -11,7 +11,7 @@ from tests.personas import build_world
 
 @pytest.fixture(autouse=True)
 def _fresh_cache():
-    from collections_work.worklist import forget_process_cache
+    from collections_work.worklist.claim import forget_process_cache
 
     cache.clear()  # rate limits live in the cache
     forget_process_cache()

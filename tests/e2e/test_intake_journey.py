@@ -40,7 +40,7 @@ def real_worker(settings, transactional_db):
 def unhurried_commit(monkeypatch):
     """A small file places in a blink; a pause before the work keeps the progress bar on screen
     long enough for the journey to watch it, whatever the machine's speed."""
-    from collections_work.intake import pipeline
+    from collections_work.placements.intake import pipeline
 
     real_commit = pipeline.commit
 

@@ -11,7 +11,9 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from collections_work import scoring, work_services, worklist
+from collections_work.debtor_accounts import scoring
+from collections_work.worklist import claim
+from collections_work.worklist import services as work_services
 from collections_work.models import Contact, ContactPolicy, Debtor, DebtorAccount, Promise
 from portal.tenancy import tenant_scope
 from tests.e2e.helpers import path_of, sign_in, wait_for_path
@@ -30,7 +32,7 @@ def place(client_personas, reference, balance, days_past_due):
         debt_purpose="commercial", principal=Decimal(balance), balance=Decimal(balance),
         delinquency_date=timezone.localdate() - timedelta(days=days_past_due), placed_at=timezone.now())
     scoring.account_rescore(account)
-    worklist.worklist_accounts_placed(client.agency_id, DebtorAccount.objects.filter(pk=account.pk))  # as placing does
+    claim.worklist_accounts_placed(client.agency_id, DebtorAccount.objects.filter(pk=account.pk))  # as placing does
     return account
 
 
@@ -76,6 +78,6 @@ def test_collector_takes_next_account_logs_a_promise_and_the_account_waits_until
         # On the promise date it comes back, with the promise due as part of its score.
         on_the_day = waiting.next_action_at + timedelta(minutes=1)
         work_services.accounts_wake_due(now=on_the_day)
-        back = worklist.account_claim_next(agency=alpha.agency, collector=alpha.manager, now=on_the_day)
+        back = claim.account_claim_next(agency=alpha.agency, collector=alpha.manager, now=on_the_day)
         assert back.account == best
     assert path_of(page) == f"/debtor-accounts/{runner_up.pk}/work/"

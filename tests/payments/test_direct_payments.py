@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from collections_work.models import Activity, DebtorAccount
-from collections_work.services import accounts_place
+from collections_work.placements.services import accounts_place
 from payments.models import Payment
 from payments.services import payment_report_direct
 from portal.errors import DomainError, NotAllowed
@@ -116,7 +116,7 @@ def test_payment_service_refuses_bad_amounts_itself(world, books):
 
 
 def test_paying_off_a_held_account_clears_the_hold(world, books, signed_in):
-    from collections_work.services import account_set_status
+    from collections_work.debtor_accounts.services import account_set_status
 
     persona, account = world.alpha.clients[0], books["c1"]["B-400"]
     with tenant_scope(world.alpha.agency, persona.client):

@@ -32,8 +32,8 @@ from accounts.models import (
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
-from collections_work import services as work_services
-from collections_work import tasks as work_tasks
+from collections_work.placements import services as placement_services
+from collections_work.placements import tasks as placement_tasks
 from collections_work.models import (
     Activity, Callback, Contact, ContactPolicy, DebtorAccount, Dispute, Document, EmailTemplate, PlacementBatch, Promise,
     Queue, Team,
@@ -126,7 +126,7 @@ def rows(world):
 
     def debtor_account(name, agency, persona, reference, debtor_name):
         with tenant_scope(agency.agency, persona.client):
-            _, placed = work_services.accounts_place(
+            _, placed = placement_services.accounts_place(
                 agency=agency.agency, actor=persona.admin, client=persona.client, source="form",
                 rows=[{"client_reference": reference, "debtor_name": debtor_name, "principal": "100.00",
                        "due_date": "2024-01-31"}])
@@ -143,13 +143,13 @@ def rows(world):
         """An uploaded file waiting for its mapping (or, with check=True, checked and ready to place)."""
         content = b"Reference,Debtor name,Balance\nU-1,Upload canary debtor,10.00\n"
         with tenant_scope(agency.agency, persona.client):
-            batch = work_services.placement_upload(
+            batch = placement_services.placement_upload(
                 agency=agency.agency, actor=persona.admin, client=persona.client,
                 uploaded_file=SimpleUploadedFile(f"{name}.csv", content))
             if check:
-                work_services.placement_set_mapping(agency=agency.agency, actor=persona.admin, batch=batch,
+                placement_services.placement_set_mapping(agency=agency.agency, actor=persona.admin, batch=batch,
                                                     mapping=batch.mapping, options={}, on_duplicate="skip")
-                work_tasks.placement_preview(batch.pk, agency.agency.pk)
+                placement_tasks.placement_preview(batch.pk, agency.agency.pk)
                 batch.refresh_from_db()
         named[name] = batch
 

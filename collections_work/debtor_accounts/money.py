@@ -1,0 +1,41 @@
+"""The one parser for an amount a person types or a client's system sends (forms, services, API).
+
+Files placed by upload have their own formats (1.234,56, currency signs, accounting
+negatives) and are read by placements.intake.values; what comes out there is checked against
+the same limits.
+"""
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+from portal.errors import DomainError
+
+CENTS = Decimal("0.01")
+ZERO = Decimal("0.00")
+LARGEST = Decimal("999999999999.99")  # what a money column (14 digits, 2 decimals) holds
+
+
+def parse_money(value, *, field: str = "amount", allow_zero: bool = False) -> Decimal:
+    """A positive amount in cents, from a Decimal, an int or a string like "125.50".
+
+    Returns a Decimal with two decimals. Raises DomainError naming `field` when the value is not
+    a plain number (non-ASCII digits, NaN and Infinity included), has more than two decimals (a
+    typing mistake, not a rounding job), is zero (unless `allow_zero`) or negative, or is more
+    than a money column holds (999,999,999,999.99).
+    """
+    if isinstance(value, bool):
+        raise DomainError("Enter the amount as a number, like 125.50.", field=field)
+    text = value if isinstance(value, (Decimal, int)) else str(value if value is not None else "").strip()
+    if isinstance(text, str) and (not text.isascii() or not text):
+        raise DomainError("Enter the amount as a number, like 125.50.", field=field)
+    try:
+        amount = Decimal(text)
+    except (InvalidOperation, ValueError, TypeError):
+        raise DomainError("Enter the amount as a number, like 125.50.", field=field) from None
+    if not amount.is_finite():
+        raise DomainError("Enter the amount as a number, like 125.50.", field=field)
+    if amount < 0 or (amount == 0 and not allow_zero):
+        raise DomainError("The amount must be more than zero.", field=field)
+    if amount > LARGEST:  # before quantize, which fails on numbers past its precision
+        raise DomainError(f"The amount is more than {LARGEST:,}.", field=field)
+    if amount.quantize(CENTS, rounding=ROUND_HALF_UP) != amount:
+        raise DomainError("Enter the amount in dollars and cents (at most two decimals).", field=field)
+    return amount.quantize(CENTS)

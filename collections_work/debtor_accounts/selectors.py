@@ -1,0 +1,192 @@
+"""Reads shared by the account pages, exports and the API (all scoped by the caller's tenant).
+
+Lists page with a keyset (the last row's sort value and id), so page 5,000 of a million
+accounts costs the same as page 1.
+"""
+import base64
+import json
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+
+from django.db.models import Count, Q, Sum
+from django.utils import timezone
+
+from collections_work.debtor_accounts.actions import OPEN_STATUSES
+from collections_work.models import DebtorAccount, PlacementBatch
+
+AGE_BUCKETS = {
+    "0-90": (0, 90, "0–90 days"),
+    "91-180": (91, 180, "91–180 days"),
+    "181-365": (181, 365, "181–365 days"),
+    "365+": (366, None, "Over 365 days"),
+}
+SORTS = {
+    "placed": ("placed_at", "Newest placed"),
+    "-balance": ("balance", "Largest balance"),
+    "balance": ("balance", "Smallest balance"),
+    "reference": ("client_reference", "Reference"),
+    "debtor": ("debtor_name", "Debtor name"),
+}
+DESCENDING = {"placed", "-balance"}
+
+
+def age_bucket_range(bucket: str, today: date | None = None) -> Q:
+    """Accounts whose days past due (since delinquency, else due date) fall in `bucket`."""
+    low, high, _label = AGE_BUCKETS[bucket]
+    today = today or timezone.localdate()
+    condition = Q(delinquency_date__lte=today - timedelta(days=low))
+    if high is not None:
+        condition &= Q(delinquency_date__gte=today - timedelta(days=high))
+    return condition
+
+
+@dataclass
+class AccountFilters:
+    status: str = ""
+    age: str = ""
+    balance_min: Decimal | None = None
+    balance_max: Decimal | None = None
+    batch: int | None = None
+    client: int | None = None
+    q: str = ""
+    sort: str = "placed"
+
+    @classmethod
+    def from_params(cls, params) -> "AccountFilters":
+        """Lenient parsing of query parameters: unknown values are ignored, not errors."""
+        filters = cls(q=(params.get("q") or "").strip()[:100])
+        if params.get("status") in DebtorAccount.Status.values:
+            filters.status = params["status"]
+        if params.get("age") in AGE_BUCKETS:
+            filters.age = params["age"]
+        filters.balance_min = _decimal(params.get("balance_min"))
+        filters.balance_max = _decimal(params.get("balance_max"))
+        filters.batch = _int(params.get("batch"))
+        filters.client = _int(params.get("client"))
+        if params.get("sort") in SORTS:
+            filters.sort = params["sort"]
+        return filters
+
+
+def _decimal(value):
+    """A finite amount the money columns can hold, else None (NaN, Infinity, 1e99 come from
+    edited URLs; the database would refuse to compare with them)."""
+    try:
+        amount = Decimal(value) if value not in (None, "") else None
+    except InvalidOperation:
+        return None
+    return amount if amount is not None and amount.is_finite() and abs(amount) < Decimal("1e12") else None
+
+
+def _int(value):
+    """An id the database can hold (64-bit), else None."""
+    try:
+        number = int(value) if value not in (None, "") else None
+    except ValueError:
+        return None
+    return number if number is not None and 0 < number < 2**63 else None
+
+
+def debtor_accounts(filters: AccountFilters):
+    """The accounts the caller may see, filtered (not yet sorted or paged)."""
+    queryset = DebtorAccount.objects.all()
+    if filters.status:
+        queryset = queryset.filter(status=filters.status)
+    if filters.age:
+        queryset = queryset.filter(age_bucket_range(filters.age))
+    if filters.balance_min is not None:
+        queryset = queryset.filter(balance__gte=filters.balance_min)
+    if filters.balance_max is not None:
+        queryset = queryset.filter(balance__lte=filters.balance_max)
+    if filters.batch:
+        queryset = queryset.filter(placement_batch_id=filters.batch)
+    if filters.client:
+        queryset = queryset.filter(client_id=filters.client)
+    if filters.q:
+        queryset = queryset.filter(Q(client_reference__iexact=filters.q) | Q(client_reference__istartswith=filters.q)
+                                   | Q(debtor_name__icontains=filters.q))
+    return queryset
+
+
+@dataclass
+class Page:
+    rows: list
+    next_cursor: str | None
+    has_previous: bool
+
+
+def keyset_page(queryset, sort: str, cursor: str | None, size: int = 50) -> Page:
+    """One page after `cursor` (opaque, from the previous page's next_cursor)."""
+    column, _label = SORTS[sort]
+    descending = sort in DESCENDING
+    order = [f"-{column}", "-id"] if descending else [column, "id"]
+    position = _decode(cursor)
+    if position is not None:
+        try:
+            value, last_id = _from_json(column, position[0]), position[1]
+        except (InvalidOperation, ValueError, TypeError):  # a tampered or stale link starts over
+            position = None
+    if position is not None:
+        if descending:
+            after = Q(**{f"{column}__lt": value}) | Q(**{column: value, "id__lt": last_id})
+        else:
+            after = Q(**{f"{column}__gt": value}) | Q(**{column: value, "id__gt": last_id})
+        queryset = queryset.filter(after)
+    rows = list(queryset.order_by(*order)[: size + 1])  # every sort column is NOT NULL
+    next_cursor = None
+    if len(rows) > size:
+        rows = rows[:size]
+        last = rows[-1]
+        next_cursor = _encode(_to_json(getattr(last, column)), last.pk)
+    return Page(rows=rows, next_cursor=next_cursor, has_previous=position is not None)
+
+
+def _to_json(value):
+    if isinstance(value, Decimal):
+        return str(value)
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value
+
+
+def _from_json(column, value):
+    if value is None:
+        return None
+    if column == "balance":
+        amount = Decimal(value)
+        if not amount.is_finite():
+            raise ValueError("not a balance")
+        return amount
+    if column == "placed_at":
+        return datetime.fromisoformat(value)
+    return value
+
+
+def _encode(value, last_id) -> str:
+    return base64.urlsafe_b64encode(json.dumps([value, last_id]).encode()).decode().rstrip("=")
+
+
+def _decode(cursor):
+    if not cursor:
+        return None
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        value, last_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        return value, int(last_id)
+    except (ValueError, TypeError):
+        return None
+
+
+def placement_batches():
+    """Placement batches with their client and who placed them (the list filters by batch)."""
+    return PlacementBatch.objects.select_related("client", "created_by")
+
+
+def open_accounts_summary(days: int = 30) -> dict:
+    """Open accounts (new, in collection, on hold), their balance, and how many were placed in
+    the last `days` days."""
+    totals = DebtorAccount.objects.filter(status__in=OPEN_STATUSES).aggregate(count=Count("id"), balance=Sum("balance"))
+    since = timezone.now() - timedelta(days=days)
+    return {"open_count": totals["count"], "open_balance": totals["balance"] or 0,
+            "placed_recently": DebtorAccount.objects.filter(placed_at__gte=since).count()}

@@ -1,0 +1,304 @@
+"""Writing validated records: chunk by chunk into a staging table, then set-based upserts.
+
+One transaction covers the whole placement, so a failure leaves nothing half-saved. On
+PostgreSQL each chunk is loaded with COPY on a second thread (psycopg2 releases the GIL), so
+parsing the next chunk overlaps with the database writing this one. SQLite (the embedded
+mode) runs the same SQL on one thread with a plain INSERT into the staging table.
+"""
+import csv
+import io
+import queue
+import threading
+from dataclasses import dataclass
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from collections_work.debtor_accounts.actions import balance_status_sql
+from collections_work.placements.intake.rows import STAGE_COLUMNS
+from collections_work.models import AccountParty, Contact, Debtor, DebtorAccount
+
+STAGE = "intake_stage"
+_DEBTOR_IDS = ("debtor_id", "co_id", "g_id")  # stage columns filled in by _resolve_debtors
+_TYPES = {"row_no": "integer", "principal": "numeric(14,2)", "interest": "numeric(14,2)", "fees": "numeric(14,2)",
+          "paid": "numeric(14,2)", "balance": "numeric(14,2)", "invoice_date": "date", "due_date": "date",
+          "delinquency_date": "date", "last_payment_date": "date"}
+
+
+@dataclass
+class CommitCounts:
+    created: int = 0
+    updated: int = 0
+    skipped: int = 0
+
+
+class ChunkWriter:
+    """Applies chunks of records for one placement batch; call inside a transaction."""
+
+    def __init__(self, batch, *, update_existing: bool):
+        self.batch = batch
+        self.update_existing = update_existing
+        # Through the backend's adapter, so SQLite stores the text the ORM compares with
+        # ("2024-01-31 12:00:00.123456", not "...+00:00") and `placed_at = %s` matches (keyset pages).
+        self.now = connection.ops.adapt_datetimefield_value(timezone.now())
+        self.counts = CommitCounts()
+        self.postgres = connection.vendor == "postgresql"
+        self.t = {"debtor": Debtor._meta.db_table, "account": DebtorAccount._meta.db_table,
+                  "contact": Contact._meta.db_table, "party": AccountParty._meta.db_table}
+        self._create_stage()
+
+    def _create_stage(self):
+        columns = ", ".join([f"{name} {_TYPES.get(name, 'text')}" for name in STAGE_COLUMNS]
+                            + [f"{name} bigint" for name in _DEBTOR_IDS])
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TABLE IF EXISTS {STAGE}")
+            cursor.execute(f"CREATE TEMPORARY TABLE {STAGE} ({columns})")
+
+    def write(self, records: list[tuple], copy_data: bytes | None = None) -> None:
+        """`copy_data`: the records as COPY data (`copy_data(records)`), when already made."""
+        with connection.cursor() as cursor:
+            # DELETE would leave every earlier chunk's rows in the table as dead rows until the
+            # transaction ends, and each statement below would scan them all again.
+            cursor.execute(f"TRUNCATE {STAGE}" if self.postgres else f"DELETE FROM {STAGE}")
+            self._load(cursor, records, copy_data)
+            existing = self._existing_references(cursor)
+            self.counts.created += len(records) - existing
+            if self.update_existing:
+                self.counts.updated += existing
+            else:
+                self.counts.skipped += existing
+            self._upsert_debtors(cursor)
+            self._resolve_debtors(cursor)
+            self._upsert_accounts(cursor)
+            self._insert_contacts(cursor)
+            self._insert_parties(cursor)
+
+    # --- loading the stage ----------------------------------------------------------------
+
+    def _load(self, cursor, records, data):
+        if self.postgres:
+            data = copy_data(records) if data is None else data
+            # One read(): psycopg2 retakes the GIL for each read, and the parsing thread holds it.
+            cursor.cursor.copy_expert(_COPY_STAGE, io.BytesIO(data), size=len(data) + 1)
+        else:
+            marks = ", ".join(["%s"] * len(STAGE_COLUMNS))
+            cursor.executemany(f"INSERT INTO {STAGE} ({', '.join(STAGE_COLUMNS)}) VALUES ({marks})",
+                               [_sqlite_row(r) for r in records])
+
+    # --- set-based writes ----------------------------------------------------------------
+
+    def _existing_references(self, cursor) -> int:
+        """How many stage rows are accounts this client already has; when skipping those, they
+        leave the stage (one probe each, in one statement), so the rest are all new accounts."""
+        already_placed = self._lookup("account", "client_reference", f"{STAGE}.client_reference")
+        if self.update_existing:
+            cursor.execute(f"SELECT count(*) FROM {STAGE} WHERE {already_placed} IS NOT NULL", [self.batch.client_id])
+            return cursor.fetchone()[0]
+        cursor.execute(f"DELETE FROM {STAGE} WHERE {already_placed} IS NOT NULL", [self.batch.client_id])
+        return cursor.rowcount
+
+    def _ids(self):
+        return [self.batch.agency_id, self.batch.client_id]
+
+    def _lookup(self, table, column, value):
+        """The id of this client's row in `table` whose `column` is `value`, as a scalar subquery
+        (one probe of the (client_id, column) unique index per stage row; takes the client id as a
+        parameter). A join would be planned from statistics that cannot see the rows this
+        transaction has inserted so far, and PostgreSQL then hashes all of the client's rows, in
+        several statements per chunk: quadratic in the size of the file."""
+        return f"(SELECT x.id FROM {self.t[table]} x WHERE x.client_id = %s AND x.{column} = {value})"
+
+    def _given(self, *fields) -> bool:
+        """Whether this placement gave any of `fields` (a file: a mapped column; the API or the
+        form: a value in some row). What it did not give, an update keeps."""
+        return any(field in self.batch.mapping for field in fields)
+
+    def _upsert_debtors(self, cursor):
+        t = self.t["debtor"]
+        updates = ["name = excluded.name"] + [f"{column} = excluded.{column}" for column, field in (
+            ("kind", "debtor_kind"), ("tax_id_last4", "tax_id"), ("time_zone", "time_zone")) if self._given(field)]
+        on_conflict = f"DO UPDATE SET {', '.join(updates)}" if self.update_existing else "DO NOTHING"
+        cursor.execute(
+            f"INSERT INTO {t} (agency_id, client_id, kind, name, tax_id_last4, time_zone, debtor_key, created_at) "
+            f"SELECT %s, %s, s.debtor_kind, s.debtor_name, s.tax_id_last4, s.time_zone, s.debtor_key, %s "
+            f"FROM {STAGE} s WHERE s.row_no IN (SELECT max(row_no) FROM {STAGE} GROUP BY debtor_key) "
+            f"ON CONFLICT (client_id, debtor_key) {on_conflict}", [*self._ids(), self.now])
+        # Co-debtors and guarantors, in one scan of the stage. A key met again (in this statement or
+        # an earlier one) keeps the debtor first placed.
+        parties = self._unpivot(("name", "debtor_key"), [("s.co_name", "s.co_key"), ("s.g_name", "s.g_key")])
+        cursor.execute(
+            f"INSERT INTO {t} (agency_id, client_id, kind, name, tax_id_last4, time_zone, debtor_key, created_at) "
+            f"SELECT %s, %s, 'person', v.name, '', '', v.debtor_key, %s FROM {parties} WHERE v.debtor_key <> '' "
+            f"ON CONFLICT (client_id, debtor_key) DO NOTHING", [*self._ids(), self.now])
+
+    def _resolve_debtors(self, cursor):
+        """Note each stage row's debtor ids once (one probe per key) for the statements after it:
+        the account, its ~2.4 contacts and its parties would otherwise each look them up again."""
+        def lookup(key):
+            return self._lookup("debtor", "debtor_key", f"{STAGE}.{key}")
+
+        cursor.execute(
+            f"UPDATE {STAGE} SET debtor_id = {lookup('debtor_key')}, "
+            f"co_id = CASE WHEN co_key <> '' THEN {lookup('co_key')} END, "
+            f"g_id = CASE WHEN g_key <> '' THEN {lookup('g_key')} END", [self.batch.client_id] * 3)
+
+    def _upsert_accounts(self, cursor):
+        t = self.t["account"]
+        updates = ", ".join(self._account_updates(t))
+        cursor.execute(
+            f"INSERT INTO {t} (agency_id, client_id, debtor_id, debtor_name, debtor_time_zone, client_reference, "
+            f"debt_purpose, status, "
+            f"currency, principal, interest, fees, paid, balance, invoice_number, invoice_date, due_date, "
+            f"delinquency_date, placed_at, last_payment_date, priority, placement_batch_id, hold_reason, updated_at) "
+            f"SELECT %s, %s, s.debtor_id, s.debtor_name, s.time_zone, "
+            f"s.client_reference, s.debt_purpose, 'new', 'USD', s.principal, "
+            f"s.interest, s.fees, s.paid, s.balance, s.invoice_number, s.invoice_date, s.due_date, "
+            f"s.delinquency_date, %s, s.last_payment_date, 0, %s, '', %s FROM {STAGE} s WHERE true "
+            # Skipping: the stage holds only new references, and a plain insert skips ON CONFLICT's
+            # extra probe per row (an account placed meanwhile by another transaction fails the
+            # placement, rather than being updated).
+            + (f"ON CONFLICT (client_id, client_reference) DO UPDATE SET {updates}" if self.update_existing else ""),
+            [*self._ids(), self.now, self.batch.pk, self.now])
+
+    def _account_updates(self, t) -> list[str]:
+        """SET clauses for an account placed again with "update": what this placement gave, the
+        balance from the new amounts less what has been paid since placement (payments recorded
+        in the portal stay), and the status following the balance by the kernel's rule (a paid
+        account owing again is back in collection; one whose new amounts are covered is paid)."""
+        columns = [("debtor_time_zone", ("time_zone",)), ("debt_purpose", ("debt_purpose",)),
+                   ("interest", ("interest",)), ("fees", ("fees",)), ("invoice_number", ("invoice_number",)),
+                   ("invoice_date", ("invoice_date",)), ("due_date", ("due_date",)),
+                   ("delinquency_date", ("delinquency_date", "due_date")),
+                   ("last_payment_date", ("last_payment_date",))]
+        updates = ["debtor_id = excluded.debtor_id", "debtor_name = excluded.debtor_name",
+                   "principal = excluded.principal"]
+        updates += [f"{column} = excluded.{column}" for column, fields in columns if self._given(*fields)]
+        owed = " + ".join(["excluded.principal"] + [f"{'excluded' if self._given(c) else t}.{c}" for c in ("interest", "fees")])
+        balance = f"{owed} - {t}.paid"
+        updates += [
+            f"balance = {balance}",
+            f"status = {balance_status_sql(t, balance)}",
+            "placement_batch_id = excluded.placement_batch_id", "updated_at = excluded.updated_at",
+        ]
+        return updates
+
+    def _insert_contacts(self, cursor):
+        contacts = self._unpivot(("debtor_id", "kind", "value", "time_zone"), [
+            ("s.debtor_id", "'email'", "s.email", "s.time_zone"), ("s.debtor_id", "'phone'", "s.phone", "s.time_zone"),
+            ("s.debtor_id", "'address'", "s.address", "s.time_zone"), ("s.co_id", "'email'", "s.co_email", "''"),
+            ("s.co_id", "'phone'", "s.co_phone", "''"), ("s.g_id", "'email'", "s.g_email", "''"),
+            ("s.g_id", "'phone'", "s.g_phone", "''"),
+        ])
+        cursor.execute(
+            f"INSERT INTO {self.t['contact']} (agency_id, client_id, debtor_id, kind, value, label, time_zone, created_at) "
+            f"SELECT %s, %s, v.debtor_id, v.kind, v.value, '', v.time_zone, %s FROM {contacts} WHERE v.value <> '' "
+            "ON CONFLICT (debtor_id, kind, value) DO NOTHING", [*self._ids(), self.now])
+
+    def _insert_parties(self, cursor):
+        parties = self._unpivot(("debtor_id", "role", "client_reference"), [
+            ("s.co_id", "'co_debtor'", "s.client_reference"), ("s.g_id", "'guarantor'", "s.client_reference")])
+        account = self._lookup("account", "client_reference", "v.client_reference")
+        cursor.execute(f"INSERT INTO {self.t['party']} (agency_id, client_id, account_id, debtor_id, role) "
+                       f"SELECT %s, %s, {account}, v.debtor_id, v.role FROM {parties} WHERE v.debtor_id IS NOT NULL "
+                       "ON CONFLICT (account_id, debtor_id, role) DO NOTHING", [*self._ids(), self.batch.client_id])
+
+    def _unpivot(self, names: tuple, rows: list[tuple]) -> str:
+        """A FROM clause giving, as `v(names)`, one row per entry of `rows` for each stage row
+        (`s`): the contacts of a row's debtor, co-debtor and guarantor, say. On PostgreSQL one scan
+        of the stage (LATERAL VALUES), on SQLite one scan per entry."""
+        if self.postgres:
+            values = ", ".join("(" + ", ".join(row) + ")" for row in rows)
+            return f"{STAGE} s CROSS JOIN LATERAL (VALUES {values}) AS v({', '.join(names)})"
+        selects = [", ".join(f"{expr} AS {name}" for expr, name in zip(row, names)) for row in rows]
+        return "(" + " UNION ALL ".join(f"SELECT {select} FROM {STAGE} s" for select in selects) + ") v"
+
+
+_COPY_STAGE = (f"COPY {STAGE} ({', '.join(STAGE_COLUMNS)}) FROM STDIN WITH (FORMAT csv, FORCE_NOT_NULL ("
+               + ", ".join(c for c in STAGE_COLUMNS if c not in _TYPES) + "))")
+
+
+def copy_data(records: list[tuple]) -> bytes:
+    """The records as CSV for the stage's COPY, written by the C csv module. Only dates can be None,
+    so text columns are FORCE_NOT_NULL (an unquoted empty field is '' there, NULL in the date
+    columns). CRLF line ends make the writer quote a field holding a lone \r too, which COPY would
+    otherwise take for a line end."""
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\r\n").writerows(records)
+    return buffer.getvalue().encode()
+
+
+def _sqlite_row(record: tuple) -> tuple:
+    return tuple(str(v) if hasattr(v, "quantize") else (v.isoformat() if hasattr(v, "isoformat") else v)
+                 for v in record)
+
+
+class PipelinedWriter:
+    """Runs a ChunkWriter on its own thread and database connection, in one transaction, so
+    the caller can parse the next chunk while this one is written. `close()` commits or
+    re-raises the writer's error (after which everything is rolled back)."""
+
+    def __init__(self, batch, *, update_existing: bool):
+        self._queue: queue.Queue = queue.Queue(maxsize=2)
+        self._error: BaseException | None = None
+        self.counts = CommitCounts()
+        self._thread = threading.Thread(target=self._run, args=(batch, update_existing), daemon=True)
+        self._thread.start()
+
+    def _run(self, batch, update_existing):
+        received_last = False
+        try:
+            with transaction.atomic():
+                with connection.cursor() as cursor:
+                    # Foreign keys are checked per statement, on this thread while the next chunk is
+                    # parsed, instead of all at COMMIT (Django makes them DEFERRABLE INITIALLY DEFERRED).
+                    # No JIT: the per-row lookups give cost estimates that make each statement compile.
+                    cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+                    cursor.execute("SET LOCAL jit = off")
+                    # Room for the stage in this backend's memory (the default 8 MB holds one chunk's
+                    # rows but not their updated versions, and the seven scans of the contact insert
+                    # then read it back from a temporary file). Only settable before a session's first
+                    # temporary table, which is why only this fresh connection sets it.
+                    cursor.execute("SET LOCAL temp_buffers = '64MB'")
+                writer = ChunkWriter(batch, update_existing=update_existing)
+                while True:
+                    chunk = self._queue.get()
+                    if chunk is None or chunk is _ABORT:
+                        received_last = True
+                        if chunk is _ABORT:
+                            raise _Aborted()
+                        break
+                    writer.write(*chunk)
+            self.counts = writer.counts
+        except _Aborted:
+            pass
+        except BaseException as error:  # handed to the caller in write() or close()
+            self._error = error
+            while not received_last and self._queue.get() not in (None, _ABORT):
+                pass  # drain so the producer never blocks on a full queue
+        finally:
+            connection.close()
+
+    def write(self, records: list[tuple]) -> None:
+        if self._error is not None:
+            raise self._error
+        # The COPY data is made here, on the parsing thread, which has time to spare (it waits
+        # for the writer), instead of on the writer thread while its database connection idles.
+        self._queue.put((records, copy_data(records)))
+
+    def close(self) -> CommitCounts:
+        self._queue.put(None)
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self.counts
+
+    def abort(self) -> None:
+        self._queue.put(_ABORT)
+        self._thread.join()
+
+
+class _Aborted(Exception):
+    pass
+
+
+_ABORT = object()

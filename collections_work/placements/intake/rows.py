@@ -1,0 +1,252 @@
+"""Turning one placement row into a record for the staging table, or into row errors."""
+import hashlib
+import zoneinfo
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from collections_work.placements.intake import values
+from collections_work.placements.intake.fields import FIELDS_BY_KEY, REQUIRED_FIELDS
+
+ZERO = Decimal("0.00")
+TIME_ZONES = frozenset(zoneinfo.available_timezones())
+
+# The order of a record, and of the staging table's columns.
+STAGE_COLUMNS = [
+    "row_no", "client_reference", "debtor_key", "debtor_kind", "debtor_name", "tax_id_last4", "time_zone",
+    "email", "phone", "address", "debt_purpose", "principal", "interest", "fees", "paid", "balance",
+    "invoice_number", "invoice_date", "due_date", "delinquency_date", "last_payment_date",
+    "co_name", "co_key", "co_email", "co_phone", "g_name", "g_key", "g_email", "g_phone",
+]
+MAX_LENGTHS = {"client_reference": 100, "debtor_name": 200, "invoice_number": 200, "co_debtor_name": 200,
+               "guarantor_name": 200, "address_line1": 200, "address_line2": 200, "city": 100, "region": 100,
+               "postal_code": 20, "country": 60}
+MAX_AMOUNT = Decimal("999999999999.99")  # the money columns hold 14 digits, 2 of them cents
+MAX_ADDRESS = 400  # Contact.value: the address lines joined
+
+
+@dataclass
+class RowError:
+    row: int
+    column: str
+    message: str
+
+
+def duplicate_reference_error(row: int, reference: str, first_row: int, column: str = "client_reference") -> RowError:
+    """The error for a client reference met again in the same placement (file, form or API)."""
+    return RowError(row, column, f"client reference '{reference}' appears again (first in row {first_row})")
+
+
+@dataclass
+class IntakeOptions:
+    amount_format: str = "dot"
+    date_format: str = "%m/%d/%Y"
+    default_debt_purpose: str = "unknown"
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "IntakeOptions":
+        return cls(**{k: v for k, v in (data or {}).items() if k in cls.__dataclass_fields__})
+
+
+def debtor_key(name: str, tax4: str, email: str) -> str:
+    """Identifies one debtor among a client's accounts."""
+    normal = " ".join(name.lower().split())
+    return hashlib.md5(f"{normal}|{tax4}|{email}".encode(), usedforsecurity=False).hexdigest()
+
+
+class RowValidator:
+    """Validates rows of one file. `headers` name the columns in messages ("balance '12,3x' ...")."""
+
+    def __init__(self, headers: list[str], mapping: dict[str, int], options: IntakeOptions):
+        self.options = options
+        self.columns = {field: (index, headers[index] if index < len(headers) else FIELDS_BY_KEY[field].label)
+                        for field, index in mapping.items()}
+        # For the fast path: mapped fields in column order, the length limits that can apply, parsers.
+        self._fields = tuple(sorted(mapping.items(), key=lambda item: item[1]))
+        self._limits = tuple((field, limit) for field, limit in MAX_LENGTHS.items() if field in mapping)
+        self._amount = values.plain_amount_parser(options.amount_format)
+        self._date = values.fixed_width_date_parser(options.date_format)
+
+    def validate(self, row_no: int, cells: list) -> tuple[tuple | None, list[RowError]]:
+        """(record, []) for a valid row, else (None, errors)."""
+        record = self._fast_record(row_no, cells)
+        if record is not None:
+            return record, []
+        return self._validate(row_no, cells)
+
+    def _fast_record(self, row_no: int, cells: list) -> tuple | None:
+        """The record of a row of text cells that is valid by the usual shapes of values, without
+        the per-field dicts, closures, strptime and regular expressions of `_validate`; None for any
+        row it is not sure of (errors, XLSX numbers and dates, unusual values), which `_validate`
+        then decides with its messages. Both give the same record for every row this one accepts."""
+        width = len(cells)
+        text = {}
+        for field, index in self._fields:
+            if index < width:
+                value = cells[index]
+                if value.__class__ is not str:
+                    return None
+                text[field] = value.strip()
+        get = text.get
+        reference, name, principal = get("client_reference"), get("debtor_name"), get("principal")
+        if not reference or not name or not principal:
+            return None
+        for field, limit in self._limits:
+            if len(get(field, "")) > limit:
+                return None
+        amounts = []
+        for field in ("principal", "interest", "fees", "paid"):
+            cell = get(field)
+            amount = self._amount(cell) if cell else ZERO
+            if amount is None:
+                return None
+            amounts.append(amount)
+        balance = amounts[0] + amounts[1] + amounts[2] - amounts[3]
+        if balance <= 0 or balance + amounts[3] > MAX_AMOUNT:  # each amount is >= 0 here
+            return None
+        dates = []
+        for field in ("invoice_date", "due_date", "delinquency_date", "last_payment_date"):
+            cell = get(field)
+            if not cell:
+                dates.append(None)
+                continue
+            if len(cell) >= 10 and cell[4] == "-":
+                if len(cell) > 10:  # a time after it, or junk: parse_date decides
+                    return None
+                try:
+                    dates.append(date.fromisoformat(cell[:10]))
+                except ValueError:
+                    return None
+                continue
+            parsed = self._date(cell) if self._date is not None else None
+            if parsed is None:
+                return None
+            dates.append(parsed)
+        try:
+            email = values.parse_email(get("email")) if get("email") else ""
+            phone = values.parse_phone(get("phone")) if get("phone") else ""
+            tax4 = values.tax_id_last4(get("tax_id")) if get("tax_id") else ""
+        except ValueError:
+            return None
+        purpose = get("debt_purpose")
+        purpose = values.PURPOSES.get(purpose.lower()) if purpose else self.options.default_debt_purpose
+        kind = get("debtor_kind")
+        kind = values.KINDS.get(kind.lower()) if kind else "business"
+        time_zone = get("time_zone", "")
+        if purpose is None or kind is None or (time_zone and time_zone not in TIME_ZONES):
+            return None
+        parties = []
+        for prefix in ("co_debtor", "guarantor"):
+            party_name, party_email = get(prefix + "_name", ""), get(prefix + "_email", "")
+            party_phone = get(prefix + "_phone", "")
+            if not party_name:
+                if party_email or party_phone:
+                    return None
+                parties += ("", "", "", "")
+                continue
+            try:
+                party_email = values.parse_email(party_email) if party_email else ""
+                party_phone = values.parse_phone(party_phone) if party_phone else ""
+            except ValueError:
+                return None
+            parties += (party_name, debtor_key(party_name, "", party_email), party_email, party_phone)
+        return (
+            row_no, reference, debtor_key(name, tax4, email), kind, name, tax4, time_zone, email, phone,
+            self._address(text), purpose, *amounts, balance, get("invoice_number", ""),
+            dates[0], dates[1], dates[2] or dates[1], dates[3], *parties,
+        )
+
+    def _validate(self, row_no: int, cells: list) -> tuple[tuple | None, list[RowError]]:
+        raw = self._raw(cells)
+        errors: list[RowError] = []
+        text = {field: values.cell_text(value) for field, value in raw.items()}
+        for field in REQUIRED_FIELDS:
+            if not text.get(field):
+                errors.append(RowError(row_no, self.column_name(field), f"{FIELDS_BY_KEY[field].label} is missing"))
+        for field, limit in MAX_LENGTHS.items():
+            if len(text.get(field, "")) > limit:
+                errors.append(RowError(row_no, self.column_name(field), f"{self.column_name(field)} is longer than {limit} characters"))
+
+        def parsed(field, parser, *args, default=None):
+            if not text.get(field):
+                return default
+            try:
+                return parser(raw[field] if parser in (values.parse_amount, values.parse_date) else text[field], *args)
+            except ValueError as error:
+                errors.append(RowError(row_no, self.column_name(field), f"{self.column_name(field)} '{text[field]}' {error}"))
+                return default
+
+        amount_format, date_format = self.options.amount_format, self.options.date_format
+        amounts = {f: parsed(f, values.parse_amount, amount_format, default=ZERO)
+                   for f in ("principal", "interest", "fees", "paid")}
+        for field, amount in amounts.items():
+            if amount < 0:
+                errors.append(RowError(row_no, self.column_name(field), f"{self.column_name(field)} '{text[field]}' is negative"))
+            elif amount > MAX_AMOUNT:
+                errors.append(RowError(row_no, self.column_name(field),
+                                       f"{self.column_name(field)} '{text[field]}' is more than 999,999,999,999.99"))
+        balance = amounts["principal"] + amounts["interest"] + amounts["fees"] - amounts["paid"]
+        if not errors and balance <= 0:
+            errors.append(RowError(row_no, self.column_name("principal"), "nothing is owed: the balance after payments is zero or less"))
+        if not errors and balance + amounts["paid"] > MAX_AMOUNT:
+            errors.append(RowError(row_no, self.column_name("principal"),
+                                   "principal + interest + fees is more than 999,999,999,999.99"))
+        if len(self._address(text)) > MAX_ADDRESS:
+            errors.append(RowError(row_no, self.column_name("address_line1"),
+                                   f"the address (all its lines together) is longer than {MAX_ADDRESS} characters"))
+        dates = {f: parsed(f, values.parse_date, date_format)
+                 for f in ("invoice_date", "due_date", "delinquency_date", "last_payment_date")}
+        email = parsed("email", values.parse_email, default="")
+        phone = parsed("phone", values.parse_phone, default="")
+        tax4 = parsed("tax_id", values.tax_id_last4, default="")
+        purpose = parsed("debt_purpose", values.parse_choice, values.PURPOSES, "commercial, consumer or unknown",
+                         default=self.options.default_debt_purpose)
+        kind = parsed("debtor_kind", values.parse_choice, values.KINDS, "business or person", default="business")
+        time_zone = text.get("time_zone", "")
+        if time_zone and time_zone not in TIME_ZONES:
+            errors.append(RowError(row_no, self.column_name("time_zone"),
+                                   f"{self.column_name('time_zone')} '{time_zone}' is not a time zone like America/Chicago"))
+        parties = [self._party(row_no, prefix, text, errors) for prefix in ("co_debtor", "guarantor")]
+        if errors:
+            return None, errors
+        name = text["debtor_name"]
+        record = (
+            row_no, text["client_reference"], debtor_key(name, tax4, email), kind, name, tax4, time_zone,
+            email, phone, self._address(text), purpose,
+            amounts["principal"], amounts["interest"], amounts["fees"], amounts["paid"], balance,
+            text.get("invoice_number", ""), dates["invoice_date"], dates["due_date"],
+            dates["delinquency_date"] or dates["due_date"], dates["last_payment_date"],
+            *parties[0], *parties[1],
+        )
+        return record, []
+
+    def _raw(self, cells: list) -> dict:
+        width = len(cells)
+        return {field: cells[index] for field, (index, _header) in self.columns.items() if index < width}
+
+    def column_name(self, field: str) -> str:
+        """The file's header for `field` (its label when the file does not map it), for messages."""
+        return self.columns[field][1] if field in self.columns else FIELDS_BY_KEY[field].label
+
+    def _party(self, row_no, prefix, text, errors) -> tuple:
+        name = text.get(f"{prefix}_name", "")
+        email = text.get(f"{prefix}_email", "")
+        phone = text.get(f"{prefix}_phone", "")
+        if not name:
+            if email or phone:
+                errors.append(RowError(row_no, self.column_name(f"{prefix}_name"),
+                                       f"{FIELDS_BY_KEY[prefix + '_name'].label} is missing but contact details are given"))
+            return "", "", "", ""
+        try:
+            email = values.parse_email(email) if email else ""
+            phone = values.parse_phone(phone) if phone else ""
+        except ValueError as error:
+            errors.append(RowError(row_no, self.column_name(f"{prefix}_name"), f"{FIELDS_BY_KEY[prefix + '_name'].label}'s contact {error}"))
+        return name, debtor_key(name, "", email), email, phone
+
+    @staticmethod
+    def _address(text: dict) -> str:
+        locality = " ".join(p for p in (text.get("region", ""), text.get("postal_code", "")) if p)
+        parts = [text.get("address_line1", ""), text.get("address_line2", ""), text.get("city", ""), locality,
+                 text.get("country", "")]
+        return ", ".join(p for p in parts if p)

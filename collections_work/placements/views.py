@@ -1,0 +1,204 @@
+"""Pages for placing accounts: upload, mapping, checking, placing, history, and one-account form."""
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from accounts import permissions
+from accounts.access import managers_required, members_required, placers_required
+from collections_work.debtor_accounts.selectors import open_accounts_summary, placement_batches
+from collections_work.models import ColumnMapping, PlacementBatch
+from collections_work.placements import selectors, services
+from collections_work.placements.forms import MappingForm, SavedMappingForm, SingleAccountForm, UploadForm
+from collections_work.placements.intake.pipeline import get_progress
+from portal.errors import DomainError
+from portal.forms import add_domain_error, posted_data
+from portal.tenancy import get_scoped_or_404
+
+PLACEMENTS_PER_PAGE = 50
+
+
+def _may_place(request) -> bool:
+    """Whether to offer placing on a page (the client is checked again when placing)."""
+    return request.membership.role in permissions.PLACERS
+
+
+def _client_for(request, form):
+    return form.cleaned_data["client"] if request.membership.is_staff_role else request.client
+
+
+@members_required
+def placement_list(request):
+    page = Paginator(placement_batches().order_by("-pk"), PLACEMENTS_PER_PAGE).get_page(request.GET.get("page"))
+    return render(request, "intake/placement_list.html", {
+        "page": page, "can_place": _may_place(request),
+        "limits": services.settings_intake_limits(),
+    })
+
+
+@placers_required
+def placement_upload(request):
+    staff = request.membership.is_staff_role
+    form = UploadForm(posted_data(request), request.FILES or None, staff=staff)
+    if request.method == "POST" and form.is_valid():
+        try:
+            batch = services.placement_upload(agency=request.agency, actor=request.user,
+                                              client=_client_for(request, form), uploaded_file=form.cleaned_data["file"])
+        except DomainError as error:
+            add_domain_error(form, error)
+            if error.field is None:  # file problems belong next to the file input
+                form.errors.pop("__all__", None)
+                form.add_error("file", error.message)
+        else:
+            return redirect("placement_mapping", pk=batch.pk)
+    return render(request, "intake/upload.html", {"form": form, "limits": services.settings_intake_limits()})
+
+
+@placers_required
+def placement_mapping(request, pk):
+    batch = get_scoped_or_404(PlacementBatch, pk=pk)
+    if batch.status not in (PlacementBatch.Status.UPLOADED, PlacementBatch.Status.PREVIEWED):
+        return redirect("placement_detail", pk=batch.pk)
+    if request.method == "POST" and "sheet" in request.POST:
+        return _choose_sheet(request, batch)
+    if request.method == "POST" and "saved" in request.POST:
+        return _apply_saved(request, batch)
+    form = MappingForm(posted_data(request), batch=batch)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.placement_set_mapping(agency=request.agency, actor=request.user, batch=batch,
+                                           mapping=form.mapping(), options=form.options(),
+                                           on_duplicate=form.cleaned_data["on_duplicate"],
+                                           save_as=form.cleaned_data["save_as"])
+        except DomainError as error:
+            add_domain_error(form, error)
+        else:
+            return redirect("placement_detail", pk=batch.pk)
+    return render(request, "intake/mapping.html", {
+        "batch": batch, "form": form, "sample": _sample_rows(batch),
+        "saved_form": SavedMappingForm(client=batch.client),
+        "has_saved": ColumnMapping.objects.filter(client=batch.client).exists(),
+    })
+
+
+def _choose_sheet(request, batch):
+    try:
+        services.placement_choose_sheet(agency=request.agency, actor=request.user, batch=batch,
+                                        sheet=request.POST["sheet"])
+    except DomainError as error:
+        messages.error(request, error.message)
+    return redirect("placement_mapping", pk=batch.pk)
+
+
+def _apply_saved(request, batch):
+    form = SavedMappingForm(request.POST, client=batch.client)
+    if form.is_valid():
+        services.placement_apply_saved_mapping(agency=request.agency, actor=request.user, batch=batch,
+                                               saved=form.cleaned_data["saved"])
+        messages.success(request, f"Applied the saved mapping “{form.cleaned_data['saved'].name}”. Check it below.")
+    return redirect("placement_mapping", pk=batch.pk)
+
+
+def _sample_rows(batch, count=3):
+    """The first rows of the file, to help match columns."""
+    from pathlib import Path
+
+    from collections_work.placements.intake import pipeline, reader
+
+    rows = []
+    for _number, cells in reader.data_rows(Path(batch.source_file.path), pipeline.table_info(batch)):
+        rows.append(["" if c is None else str(c) for c in cells[: len(batch.headers)]])
+        if len(rows) >= count:
+            break
+    return rows
+
+
+@members_required
+def placement_detail(request, pk):
+    batch = get_scoped_or_404(placement_batches(), pk=pk)
+    return render(request, "intake/placement_detail.html", {
+        "batch": batch, "progress": get_progress(batch.pk), "can_place": _may_place(request),
+    })
+
+
+@members_required
+def placement_progress(request, pk):
+    """Polled by htmx while a batch is checked or placed; reloads the page when it is done."""
+    batch = get_scoped_or_404(PlacementBatch, pk=pk)
+    if not batch.is_busy:
+        response = HttpResponse("")
+        response["HX-Refresh"] = "true"
+        return response
+    return render(request, "intake/_progress.html", {"batch": batch, "progress": get_progress(batch.pk)})
+
+
+@placers_required
+@require_POST
+def placement_commit(request, pk):
+    batch = get_scoped_or_404(PlacementBatch, pk=pk)
+    try:
+        services.placement_commit(agency=request.agency, actor=request.user, batch=batch)
+    except DomainError as error:
+        messages.error(request, error.message)
+    return redirect("placement_detail", pk=batch.pk)
+
+
+@placers_required
+@require_POST
+def placement_cancel(request, pk):
+    batch = get_scoped_or_404(PlacementBatch, pk=pk)
+    try:
+        services.placement_cancel(agency=request.agency, actor=request.user, batch=batch)
+    except DomainError as error:
+        messages.error(request, error.message)
+    else:
+        messages.info(request, "Placement cancelled; nothing was placed.")
+    return redirect("placement_list")
+
+
+@members_required
+def placement_rejected_rows(request, pk):
+    batch = get_scoped_or_404(PlacementBatch, pk=pk)
+    if not batch.rejected_file:
+        raise Http404("No rejected rows file.")
+    stem = batch.file_name.rsplit(".", 1)[0] or f"placement-{batch.pk}"
+    return FileResponse(batch.rejected_file.open("rb"), as_attachment=True, filename=f"{stem}-rejected-rows.csv",
+                        content_type="text/csv")
+
+
+@placers_required
+def debtor_account_new(request):
+    staff = request.membership.is_staff_role
+    form = SingleAccountForm(posted_data(request), staff=staff)
+    if request.method == "POST" and form.is_valid():
+        try:
+            batch, account = services.account_place_with_documents(
+                agency=request.agency, actor=request.user, client=_client_for(request, form), row=form.row(),
+                documents=request.FILES.getlist("documents"), on_duplicate=form.cleaned_data["on_duplicate"])
+        except services.RowsInvalid as invalid:
+            for problem in invalid.problems[0]["errors"]:
+                field = problem["field"] if problem["field"] in form.fields else None
+                form.add_error(field, problem["message"])
+        except DomainError as error:
+            form.add_error(error.field if error.field in form.fields else None, error.message)
+        else:
+            done = "updated" if batch.updated_count else "placed"
+            messages.success(request, f"Account {account.client_reference} {done}.")
+            return redirect("debtor_account_detail", pk=account.pk)
+    return render(request, "intake/account_new.html", {"form": form})
+
+
+@managers_required
+def intake_summary(request):
+    """Per client: what was placed, how much, how recently, and how many rows were rejected."""
+    return render(request, "intake/summary.html", {"rows": selectors.intake_by_client()})
+
+
+@members_required
+def placement_summary(request):
+    """The placements panel on each home page (loaded by htmx, so `accounts` needs no import)."""
+    return render(request, "intake/_home_summary.html", {
+        **open_accounts_summary(), "recent": placement_batches()[:5],
+        "can_place": _may_place(request),
+    })
