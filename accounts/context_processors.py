@@ -1,7 +1,7 @@
 """Navigation for the signed-in user's role."""
 from django.urls import NoReverseMatch, reverse
 
-from accounts.models import Role
+from accounts import permissions
 
 NAV = {
     "staff": [
@@ -10,11 +10,11 @@ NAV = {
         ("Clients", "client_list", None),
         ("Accounts", "debtor_account_list", None),
         ("Placements", "placement_list", None),
-        ("Intake", "intake_summary", {Role.AGENCY_ADMIN, Role.MANAGER}),
-        ("Queues", "worklist_manage", {Role.AGENCY_ADMIN, Role.MANAGER}),
-        ("Team", "team_list", {Role.AGENCY_ADMIN, Role.MANAGER}),
-        ("Audit log", "audit_log", {Role.AGENCY_ADMIN}),
-        ("Settings", "agency_settings", {Role.AGENCY_ADMIN}),
+        ("Intake", "intake_summary", permissions.MANAGERS),
+        ("Queues", "worklist_manage", permissions.MANAGERS),
+        ("Team", "team_list", permissions.MANAGERS),
+        ("Audit log", "audit_log", permissions.AGENCY_ADMINS),
+        ("Settings", "agency_settings", permissions.AGENCY_ADMINS),
     ],
     "client": [
         ("Home", "client_home", None),
@@ -22,7 +22,7 @@ NAV = {
         ("Placements", "placement_list", None),
         ("Contract terms", "client_terms", None),
         ("Team", "client_team", None),
-        ("API keys", "api_keys", {Role.CLIENT_ADMIN}),
+        ("API keys", "api_keys", permissions.CLIENT_ADMINS),
     ],
 }
 

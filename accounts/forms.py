@@ -4,6 +4,8 @@ from django import forms
 from django.contrib.auth import password_validation
 
 from accounts.models import STAFF_ROLES, Agency, Client, ContractTerms, Role
+from accounts.services import fee_tiers_check
+from portal.errors import DomainError
 
 TIME_ZONES = sorted(zoneinfo.available_timezones())
 
@@ -95,13 +97,10 @@ class BaseFeeTierFormSet(forms.BaseFormSet):
             return
         if any(form.errors for form in self.forms):
             return  # the rows' own errors come first; the whole is checked once they are fixed
-        from accounts.services import _validate_tiers
-        from portal.errors import DomainError
-
         rows = [form.cleaned_data for form in self.forms
                 if form.cleaned_data and form.cleaned_data.get("min_age_days") is not None]
         try:
-            _validate_tiers(ContractTerms.FeeType.TIERED, sorted(rows, key=lambda row: row["min_age_days"]))
+            fee_tiers_check(ContractTerms.FeeType.TIERED, sorted(rows, key=lambda row: row["min_age_days"]))
         except DomainError as error:
             raise forms.ValidationError(error.message) from error
 

@@ -36,6 +36,32 @@ def _owns_client(user, client_id) -> bool:
     return membership.is_staff_role or membership.client_id == client_id
 
 
+def can_invite(user, role, client) -> bool:
+    """Invite someone to `role`: staff by an agency admin; client users by the agency's admins and
+    managers, or by that client's own admin."""
+    actor_role = role_of(user)
+    if role in STAFF:
+        return actor_role in AGENCY_ADMINS
+    if actor_role in STAFF:
+        return actor_role in MANAGERS
+    return actor_role in CLIENT_ADMINS and client is not None and _owns_client(user, client.pk)
+
+
+def can_onboard_clients(user) -> bool:
+    """Onboard a client and change its contract terms."""
+    return role_of(user) in MANAGERS
+
+
+def can_administer_client(user, client_id) -> bool:
+    """The client's own admin: its onboarding wizard, API keys and colleagues' access."""
+    return role_of(user) in CLIENT_ADMINS and _owns_client(user, client_id)
+
+
+def can_administer_agency(user) -> bool:
+    """Roles, agency settings, everyone's access."""
+    return role_of(user) in AGENCY_ADMINS
+
+
 def can_place(user, client) -> bool:
     """Place accounts for `client` (upload, form, saved mappings)."""
     return role_of(user) in PLACERS and _owns_client(user, client.pk)

@@ -11,6 +11,7 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts import permissions
 from accounts.models import (
     CLIENT_ROLES,
     STAFF_ROLES,
@@ -26,7 +27,7 @@ from accounts.models import (
 )
 from portal.audit import audit_record, snapshot
 from portal.emails import email_schedule
-from portal.errors import DomainError, NotAllowed
+from portal.errors import DomainError
 from portal.secrets import hashes_match, keyed_hash, new_token
 from portal.tenancy import tenant_scope, unscoped
 
@@ -39,15 +40,13 @@ TERMS_FIELDS = [
 # --- Invitations ---------------------------------------------------------------------------
 
 def _check_can_invite(*, actor, role, client):
-    membership = actor.membership
     if role in STAFF_ROLES:
-        if membership.role != Role.AGENCY_ADMIN:
-            raise NotAllowed("Only an agency admin can invite agency staff.")
-    elif membership.is_staff_role:
-        if membership.role not in (Role.AGENCY_ADMIN, Role.MANAGER):
-            raise NotAllowed("Only an agency admin or manager can invite client users.")
-    elif membership.role != Role.CLIENT_ADMIN or membership.client_id != client.pk:
-        raise NotAllowed("Only your client's admin can invite colleagues.")
+        message = "Only an agency admin can invite agency staff."
+    elif actor.membership.is_staff_role:
+        message = "Only an agency admin or manager can invite client users."
+    else:
+        message = "Only your client's admin can invite colleagues."
+    permissions.require(permissions.can_invite(actor, role, client), message)
 
 
 def invitation_create(*, agency, actor, email, role, client=None) -> tuple[Invitation, str]:
@@ -139,8 +138,7 @@ def invitation_accept(*, token, full_name, password) -> User:
 
 def client_invite(*, agency, actor, name, admin_email) -> tuple[Client, Invitation]:
     """Create a client with default terms and invite its first admin."""
-    if actor.membership.role not in (Role.AGENCY_ADMIN, Role.MANAGER):
-        raise NotAllowed("Only an agency admin or manager can onboard clients.")
+    permissions.require(permissions.can_onboard_clients(actor), "Only an agency admin or manager can onboard clients.")
     name = name.strip()
     if Client.objects.filter(name__iexact=name).exists():
         raise DomainError(f"A client named “{name}” already exists.", field="name")
@@ -157,10 +155,10 @@ def client_invite(*, agency, actor, name, admin_email) -> tuple[Client, Invitati
 
 def contract_terms_update(*, agency, actor, terms, values: dict, tiers: list[dict]) -> ContractTerms:
     """Replace a client's terms; `tiers` are dicts of min_age_days, max_age_days, fee_percent."""
-    if actor.membership.role not in (Role.AGENCY_ADMIN, Role.MANAGER):
-        raise NotAllowed("Only an agency admin or manager can change contract terms.")
+    permissions.require(permissions.can_onboard_clients(actor),
+                        "Only an agency admin or manager can change contract terms.")
     tiers = sorted(tiers, key=lambda t: t["min_age_days"])
-    _validate_tiers(values.get("fee_type"), tiers)
+    fee_tiers_check(values.get("fee_type"), tiers)
     with transaction.atomic():
         terms = ContractTerms.objects.select_for_update().get(pk=terms.pk)
         before = snapshot(terms, TERMS_FIELDS) | {"tiers": _tiers_picture(terms.fee_tiers.all())}
@@ -180,7 +178,11 @@ def _tiers_picture(tiers):
     return [[t.min_age_days, t.max_age_days, str(t.fee_percent)] for t in tiers]
 
 
-def _validate_tiers(fee_type, tiers):
+def fee_tiers_check(fee_type, tiers: list[dict]) -> None:
+    """Tiered fees must cover every account age: tiers (dicts of min_age_days, max_age_days,
+    fee_percent, sorted by min_age_days) start at 0 days, follow each other with no gap or
+    overlap, and the last has no upper bound. Raises DomainError(field="tiers") saying which
+    tier is wrong; nothing to check for a flat fee."""
     if fee_type != ContractTerms.FeeType.TIERED:
         return
     if not tiers:
@@ -207,8 +209,8 @@ ONBOARDING_STEPS = ["company", "contacts", "remittance", "terms"]
 
 def client_onboarding_save(*, agency, actor, client, step: str, values: dict) -> Client:
     """Save one wizard step and move the client on to the next."""
-    if actor.membership.role != Role.CLIENT_ADMIN or actor.membership.client_id != client.pk:
-        raise NotAllowed("Only the client's admin can complete onboarding.")
+    permissions.require(permissions.can_administer_client(actor, client.pk),
+                        "Only the client's admin can complete onboarding.")
     values = dict(values)
     with transaction.atomic():
         client = Client.objects.select_for_update().get(pk=client.pk)
@@ -251,8 +253,7 @@ def _onboarding_picture(step, values):
 # --- Team and agency settings -----------------------------------------------------------------
 
 def membership_change_role(*, agency, actor, membership, role) -> Membership:
-    if actor.membership.role != Role.AGENCY_ADMIN:
-        raise NotAllowed("Only an agency admin can change roles.")
+    permissions.require(permissions.can_administer_agency(actor), "Only an agency admin can change roles.")
     if membership.is_staff_role != (role in STAFF_ROLES):
         raise DomainError("Staff and client roles cannot be swapped; invite the person again instead.", field="role")
     with transaction.atomic():
@@ -268,10 +269,9 @@ def membership_change_role(*, agency, actor, membership, role) -> Membership:
 
 
 def membership_set_active(*, agency, actor, membership, active: bool) -> Membership:
-    if actor.membership.role != Role.AGENCY_ADMIN and not (
-        actor.membership.role == Role.CLIENT_ADMIN and membership.client_id == actor.membership.client_id
-    ):
-        raise NotAllowed("You cannot change this person's access.")
+    permissions.require(permissions.can_administer_agency(actor) or (
+        membership.client_id is not None and permissions.can_administer_client(actor, membership.client_id)),
+        "You cannot change this person's access.")
     if membership.user_id == actor.pk:
         raise DomainError("You cannot deactivate yourself.")
     with transaction.atomic():
@@ -291,8 +291,7 @@ def _last_admin(membership) -> bool:
 
 
 def agency_settings_update(*, agency, actor, values: dict) -> Agency:
-    if actor.membership.role != Role.AGENCY_ADMIN:
-        raise NotAllowed("Only an agency admin can change agency settings.")
+    permissions.require(permissions.can_administer_agency(actor), "Only an agency admin can change agency settings.")
     fields = ["name", "mfa_required_for_staff", "time_zone"]
     with transaction.atomic():
         agency = Agency.objects.select_for_update().get(pk=agency.pk)
@@ -312,8 +311,7 @@ API_KEY_PREFIX_LEN = 8
 
 def api_key_create(*, agency, actor, client, name) -> tuple[ApiKey, str]:
     """Create a key; the full key is returned once and only its hash is stored."""
-    if actor.membership.role != Role.CLIENT_ADMIN or actor.membership.client_id != client.pk:
-        raise NotAllowed("Only the client's admin can create API keys.")
+    permissions.require(permissions.can_administer_client(actor, client.pk), "Only the client's admin can create API keys.")
     secret = new_token()
     prefix = secret[:API_KEY_PREFIX_LEN]
     raw_key = f"{prefix}.{secret[API_KEY_PREFIX_LEN:]}"
@@ -326,8 +324,8 @@ def api_key_create(*, agency, actor, client, name) -> tuple[ApiKey, str]:
 
 
 def api_key_revoke(*, agency, actor, api_key) -> ApiKey:
-    if actor.membership.role != Role.CLIENT_ADMIN or actor.membership.client_id != api_key.client_id:
-        raise NotAllowed("Only the client's admin can revoke API keys.")
+    permissions.require(permissions.can_administer_client(actor, api_key.client_id),
+                        "Only the client's admin can revoke API keys.")
     with transaction.atomic():
         if api_key.revoked_at is None:
             api_key.revoked_at = timezone.now()

@@ -7,7 +7,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from accounts import selectors, services
+from accounts import permissions, selectors, services
 from accounts.access import (
     agency_admin_required,
     role_required,
@@ -176,7 +176,7 @@ def membership_role(request, pk):
         {} if membership.is_staff_role else {"pk": membership.client_id}))
 
 
-@role_required({Role.AGENCY_ADMIN, Role.CLIENT_ADMIN})
+@role_required(permissions.AGENCY_ADMINS | permissions.CLIENT_ADMINS)
 @require_POST
 def membership_active(request, pk):
     membership = get_scoped_or_404(Membership, pk=pk)
@@ -190,7 +190,7 @@ def membership_active(request, pk):
     return redirect(_team_page_for(request, membership))
 
 
-@role_required({Role.AGENCY_ADMIN, Role.MANAGER, Role.CLIENT_ADMIN})
+@role_required(permissions.MANAGERS | permissions.CLIENT_ADMINS)
 @require_POST
 def invitation_revoke(request, pk):
     invitation = get_scoped_or_404(Invitation, pk=pk)

@@ -83,7 +83,7 @@ def apply_clock(at: str) -> float:
     time of day. Returns the offset in seconds (0 for --at now)."""
     if not at or at == "now":
         return 0.0
-    from datetime import datetime, timezone as dt_timezone
+    from datetime import timezone as dt_timezone
 
     from django.utils import timezone
 

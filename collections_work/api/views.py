@@ -11,7 +11,6 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.db import transaction
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import APIException, ParseError
@@ -96,13 +95,10 @@ def _place(request, rows: list, type_problems: list[dict], on_duplicate: str):
     row without its required fields is always invalid, so the service still checks every
     other row and saves nothing; their type errors then replace its "missing" errors."""
     try:
-        with transaction.atomic():
-            placed = accounts_place(
-                agency=request.user.agency, actor=None, client=request.user.client,
-                rows=[row if row is not None else {} for row in rows],
-                source=PlacementBatch.Source.API, on_duplicate=on_duplicate)
-            if type_problems:
-                raise RowsInvalid([])  # not reached (see above); rolls back if it ever were
+        placed = accounts_place(
+            agency=request.user.agency, actor=None, client=request.user.client,
+            rows=[row if row is not None else {} for row in rows],
+            source=PlacementBatch.Source.API, on_duplicate=on_duplicate)
     except RowsInvalid as error:
         refused = {problem["row"] for problem in type_problems}
         problems = [p for p in error.problems if p["row"] not in refused] + type_problems

@@ -6,7 +6,8 @@ from django import forms
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils import timezone
 
-from accounts.models import Client, Membership, Role, User
+from accounts import permissions
+from accounts.models import Client, Membership, User
 from collections_work.compliance import UNKNOWN_ZONE_CANDIDATES
 from collections_work.models import CallOutcome, Contact, ContactPolicy, Debtor, DebtorAccount, EmailTemplate, Queue, Team
 from collections_work.debtor_accounts.selectors import AGE_BUCKETS
@@ -125,7 +126,7 @@ class StaffStatusForm(WorkForm):
 
 def _staff_users():
     return User.objects.filter(membership__in=Membership.objects.filter(
-        role__in=(Role.COLLECTOR, Role.MANAGER, Role.AGENCY_ADMIN))).order_by("first_name", "email")
+        role__in=permissions.STAFF)).order_by("first_name", "email")
 
 
 class StaffChoiceField(forms.ModelMultipleChoiceField):

@@ -6,6 +6,7 @@ from decimal import Decimal
 from django.db.models import Count, Min, Q
 from django.utils import timezone
 
+from accounts import permissions
 from accounts.models import Membership, Role
 from collections_work.debtor_accounts.actions import IN_QUEUE_STATUSES
 from collections_work.worklist import claim
@@ -77,7 +78,7 @@ def collector_figures(start: date, end: date) -> list[CollectorFigures]:
     """What each collector did from `start` to `end` (inclusive, the agency's days)."""
     since, until = _bounds(start, end)
     people = {m.user_id: CollectorFigures(m.user) for m in Membership.objects.select_related("user").filter(
-        role__in=(Role.COLLECTOR, Role.MANAGER, Role.AGENCY_ADMIN)).order_by("user__first_name", "user__email")}
+        role__in=permissions.STAFF).order_by("user__first_name", "user__email")}
     activities = Activity.objects.filter(actor_id__in=people, occurred_at__gte=since, occurred_at__lt=until)
     for row in activities.values("actor_id").annotate(
             worked=Count("account_id", distinct=True, filter=Q(kind__in=WORKED_KINDS)),

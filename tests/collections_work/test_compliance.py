@@ -6,6 +6,7 @@ import pytest
 from collections_work.compliance import contact_decision
 from collections_work.models import Activity, Contact, ContactPolicy, Debtor, DebtorAccount, Dispute
 from portal.tenancy import tenant_scope
+from tests.factories import DebtorAccountFactory
 
 UTC = dt_timezone.utc
 
@@ -17,14 +18,9 @@ def utc(*args):
 @pytest.fixture
 def account(world):
     """A consumer account whose debtor lives in New York."""
-    agency, client = world.alpha.agency, world.alpha.clients[0].client
-    with tenant_scope(agency):
-        debtor = Debtor.objects.create(agency=agency, client=client, kind="person", name="Pat Debtor",
-                                       debtor_key="pat", time_zone="America/New_York")
-        account = DebtorAccount.objects.create(agency=agency, client=client, debtor=debtor, debtor_name="Pat Debtor",
-                                               client_reference="C-1", debt_purpose="consumer", principal=100,
-                                               balance=100, placed_at=utc(2024, 1, 1))
-    with tenant_scope(agency):
+    account = DebtorAccountFactory(client=world.alpha.clients[0].client, client_reference="C-1",
+                                   debtor__name="Pat Debtor", status="new", principal=100, placed_at=utc(2024, 1, 1))
+    with tenant_scope(world.alpha.agency):
         yield account
 
 

@@ -9,6 +9,7 @@ from django.db import IntegrityError, connection, transaction
 
 from collections_work.models import Contact, Debtor
 from portal.tenancy import tenant_scope
+from tests.factories import ContactFactory, DebtorFactory
 
 postgresql_only = pytest.mark.skipif(connection.vendor != "postgresql",
                                      reason="the guard triggers exist on PostgreSQL only (SQLite relies on the ORM)")
@@ -16,10 +17,9 @@ postgresql_only = pytest.mark.skipif(connection.vendor != "postgresql",
 
 @pytest.fixture
 def debtor(world):
-    agency, client = world.alpha.agency, world.alpha.clients[0].client
-    with tenant_scope(agency):
-        debtor = Debtor.objects.create(agency=agency, client=client, kind="person", name="Pat Debtor", debtor_key="pat")
-        Contact.objects.create(agency=agency, client=client, debtor=debtor, kind="email", value="pat@example.test")
+    debtor = DebtorFactory(client=world.alpha.clients[0].client, name="Pat Debtor", debtor_key="pat")
+    ContactFactory(debtor=debtor, kind="email", value="pat@example.test")
+    with tenant_scope(world.alpha.agency):
         yield debtor
 
 

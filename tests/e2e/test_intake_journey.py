@@ -8,7 +8,7 @@ from celery.contrib.testing.worker import start_worker
 
 from portal.celery import app as celery_app
 from portal.tenancy import unscoped
-from tests.e2e.helpers import sign_in, wait_for_path
+from tests.e2e.helpers import sign_in
 from tests.factories import TEST_PASSWORD
 
 pytestmark = pytest.mark.e2e

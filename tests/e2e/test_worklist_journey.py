@@ -14,25 +14,20 @@ from playwright.sync_api import expect
 from collections_work.debtor_accounts import scoring
 from collections_work.worklist import claim
 from collections_work.worklist import services as work_services
-from collections_work.models import Contact, ContactPolicy, Debtor, DebtorAccount, Promise
+from collections_work.models import ContactPolicy, DebtorAccount, Promise
 from portal.tenancy import tenant_scope
 from tests.e2e.helpers import path_of, sign_in, wait_for_path
-from tests.factories import TEST_PASSWORD
+from tests.factories import TEST_PASSWORD, ContactFactory, DebtorAccountFactory
 
 
 def place(client_personas, reference, balance, days_past_due):
-    client = client_personas.client
-    debtor = Debtor.objects.create(agency_id=client.agency_id, client=client, name=f"{reference} Hardware Co",
-                                   debtor_key=reference, time_zone="America/Chicago")
-    Contact.objects.create(agency_id=client.agency_id, client=client, debtor=debtor, kind="phone",
-                           value="+1 312 555 0142")
-    account = DebtorAccount.objects.create(
-        agency_id=client.agency_id, client=client, debtor=debtor, debtor_name=debtor.name, client_reference=reference,
-        debtor_time_zone=debtor.time_zone,
-        debt_purpose="commercial", principal=Decimal(balance), balance=Decimal(balance),
-        delinquency_date=timezone.localdate() - timedelta(days=days_past_due), placed_at=timezone.now())
+    account = DebtorAccountFactory(
+        client=client_personas.client, client_reference=reference, debtor__name=f"{reference} Hardware Co",
+        debtor__time_zone="America/Chicago", debtor__kind="business", debt_purpose="commercial", status="new", principal=Decimal(balance),
+        delinquency_date=timezone.localdate() - timedelta(days=days_past_due))
+    ContactFactory(debtor=account.debtor, kind="phone", value="+1 312 555 0142")
     scoring.account_rescore(account)
-    claim.worklist_accounts_placed(client.agency_id, DebtorAccount.objects.filter(pk=account.pk))  # as placing does
+    claim.worklist_accounts_placed(account.agency_id, DebtorAccount.objects.filter(pk=account.pk))  # as placing does
     return account
 
 

@@ -35,7 +35,7 @@ from django.utils import timezone
 from collections_work.placements import services as placement_services
 from collections_work.placements import tasks as placement_tasks
 from collections_work.models import (
-    Activity, Callback, Contact, ContactPolicy, DebtorAccount, Dispute, Document, EmailTemplate, PlacementBatch, Promise,
+    Activity, Callback, Contact, ContactPolicy, DebtorAccount, Dispute, Document, EmailTemplate, Promise,
     Queue, Team,
 )
 from payments.models import Payment, PlanOffer

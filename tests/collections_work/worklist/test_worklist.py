@@ -21,12 +21,13 @@ from collections_work.worklist import claim
 from collections_work.worklist import selectors as work_selectors
 from collections_work.worklist import services as work_services
 from collections_work.models import (
-    Activity, Callback, Contact, ContactPolicy, Debtor, DebtorAccount, Dispute, EmailTemplate, Promise, Queue, Team,
+    Activity, Callback, Contact, ContactPolicy, DebtorAccount, Dispute, EmailTemplate, Promise, Queue, Team,
 )
 from payments.models import PlanOffer
 from payments.services import payment_report_direct, plan_offer_start
 from portal.errors import DomainError
 from portal.tenancy import tenant_scope, unscoped
+from tests.factories import DebtorAccountFactory
 
 NOON_NY = datetime(2026, 12, 2, 17, 0, tzinfo=dt_timezone.utc)  # Wednesday 12:00 in New York
 TODAY = date(2026, 12, 2)
@@ -34,20 +35,12 @@ TODAY = date(2026, 12, 2)
 
 def make_account(persona_client, reference, *, balance="1000.00", days_past_due=30, time_zone="America/New_York",
                  purpose="consumer", status="active", **extra):
-    client = persona_client.client
-    debtor = Debtor.objects.create(agency_id=client.agency_id, client=client, kind="person", name=f"Debtor {reference}",
-                                   debtor_key=f"key-{reference}", time_zone=time_zone)
-    Contact.objects.create(agency_id=client.agency_id, client=client, debtor=debtor, kind="phone", value="+1 212 555 0100",
-                           time_zone=time_zone)
-    Contact.objects.create(agency_id=client.agency_id, client=client, debtor=debtor, kind="email",
-                           value=f"{reference.lower()}@debtor.test")
-    account = DebtorAccount.objects.create(
-        agency_id=client.agency_id, client=client, debtor=debtor, debtor_name=debtor.name, client_reference=reference,
-        debtor_time_zone=debtor.time_zone,
-        debt_purpose=purpose, status=status, principal=Decimal(balance), balance=Decimal(balance),
-        delinquency_date=TODAY - timedelta(days=days_past_due), placed_at=NOON_NY - timedelta(days=5), **extra)
+    account = DebtorAccountFactory(
+        client=persona_client.client, client_reference=reference, debtor__time_zone=time_zone, debt_purpose=purpose,
+        status=status, principal=Decimal(balance), delinquency_date=TODAY - timedelta(days=days_past_due),
+        placed_at=NOON_NY - timedelta(days=5), contacts=["phone", "email"], **extra)
     scoring.account_rescore(account, now=NOON_NY)
-    claim.worklist_accounts_placed(client.agency_id, DebtorAccount.objects.filter(pk=account.pk))  # as placing does
+    claim.worklist_accounts_placed(account.agency_id, DebtorAccount.objects.filter(pk=account.pk))  # as placing does
     return account
 
 
