@@ -225,69 +225,58 @@ STATUS_DONE = {
 }
 
 
-@client_admin_required
-@require_POST
-def account_set_status(request, pk):
+def _action(request, pk, name, form, run, done):
+    """One account-page action: valid form -> service -> back to the page saying `done(result)`;
+    otherwise the page again with the form open, its input and the reason."""
     account = _account_or_404(pk, "placement_batch")
-    form = AccountStatusForm(request.POST, account=account)
+    form = form(account)
     if form.is_valid():
         try:
-            account = services.account_set_status(agency=request.agency, actor=request.user, account=account,
-                                                  status=form.cleaned_data["status"],
-                                                  reason=form.cleaned_data["reason"])
+            result = run(account, form.cleaned_data)
         except DomainError as error:
             add_domain_error(form, error)
         else:
-            return _done(request, account, STATUS_DONE[account.status])
-    return account_page(request, account, forms={"status": form}, open_form="status")
+            return _done(request, account, done(result))
+    return account_page(request, account, forms={name: form}, open_form=name)
+
+
+def _by(request):
+    return {"agency": request.agency, "actor": request.user}
+
+
+@client_admin_required
+@require_POST
+def account_set_status(request, pk):
+    return _action(request, pk, "status", lambda acct: AccountStatusForm(request.POST, account=acct),
+                   lambda acct, data: services.account_set_status(**_by(request), account=acct, **data),
+                   lambda acct: STATUS_DONE[acct.status])
 
 
 @note_writers
 @require_POST
 def account_note(request, pk):
-    account = _account_or_404(pk, "placement_batch")
-    form = AccountNoteForm(request.POST)
-    if form.is_valid():
-        try:
-            services.account_add_note(agency=request.agency, actor=request.user, account=account,
-                                      text=form.cleaned_data["text"], kind=Activity.Kind.NOTE)
-        except DomainError as error:
-            add_domain_error(form, error)
-        else:
-            return _done(request, account, "Note added to the timeline.")
-    return account_page(request, account, forms={"note": form}, open_form="note")
+    return _action(request, pk, "note", lambda acct: AccountNoteForm(request.POST),
+                   lambda acct, data: services.account_add_note(**_by(request), account=acct, text=data["text"],
+                                                                kind=Activity.Kind.NOTE),
+                   lambda _note: "Note added to the timeline.")
 
 
 @client_required
 @require_POST
 def account_message(request, pk):
-    account = _account_or_404(pk, "placement_batch")
-    form = AccountMessageForm(request.POST)
-    if form.is_valid():
-        try:
-            services.account_add_note(agency=request.agency, actor=request.user, account=account,
-                                      text=form.cleaned_data["text"], kind=Activity.Kind.MESSAGE)
-        except DomainError as error:
-            add_domain_error(form, error)
-        else:
-            return _done(request, account, "Message sent to the agency.")
-    return account_page(request, account, forms={"message": form}, open_form="message")
+    return _action(request, pk, "message", lambda acct: AccountMessageForm(request.POST),
+                   lambda acct, data: services.account_add_note(**_by(request), account=acct, text=data["text"],
+                                                                kind=Activity.Kind.MESSAGE),
+                   lambda _message: "Message sent to the agency.")
 
 
 @note_writers
 @require_POST
 def account_document_add(request, pk):
-    account = _account_or_404(pk, "placement_batch")
-    form = AccountDocumentForm(request.POST, request.FILES)
-    if form.is_valid():
-        try:
-            document = services.account_add_document(agency=request.agency, actor=request.user, account=account,
-                                                     uploaded_file=form.cleaned_data["file"])
-        except DomainError as error:
-            add_domain_error(form, error)
-        else:
-            return _done(request, account, f"{document.name} added.")
-    return account_page(request, account, forms={"document": form}, open_form="document")
+    return _action(request, pk, "document", lambda acct: AccountDocumentForm(request.POST, request.FILES),
+                   lambda acct, data: services.account_add_document(**_by(request), account=acct,
+                                                                    uploaded_file=data["file"]),
+                   lambda document: f"{document.name} added.")
 
 
 @account_viewers
