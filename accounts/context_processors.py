@@ -20,6 +20,7 @@ NAV = {
         ("Home", "client_home", None),
         ("Accounts", "debtor_account_list", None),
         ("Placements", "placement_list", None),
+        ("Offers", "client_offers", None),
         ("Contract terms", "client_terms", None),
         ("Team", "client_team", None),
         ("API keys", "api_keys", permissions.CLIENT_ADMINS),

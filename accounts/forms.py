@@ -110,11 +110,18 @@ FeeTierFormSet = forms.formset_factory(FeeTierForm, formset=BaseFeeTierFormSet, 
 
 class AgencySettingsForm(forms.ModelForm):
     time_zone = forms.ChoiceField(choices=[(z, z) for z in TIME_ZONES])
+    debtor_link_days = forms.IntegerField(
+        label="Debtor links expire after (days)", required=False, min_value=1, max_value=90,
+        help_text="How long a secure link sent to a debtor stays valid (1-90; empty keeps the current value).")
+
+    def clean_debtor_link_days(self):
+        return self.cleaned_data["debtor_link_days"] or self.instance.debtor_link_days
 
     class Meta:
         model = Agency
-        fields = ["name", "mfa_required_for_staff", "time_zone"]
-        labels = {"mfa_required_for_staff": "Require an authenticator app (TOTP) for all agency staff"}
+        fields = ["name", "mfa_required_for_staff", "time_zone", "postal_address", "phone", "debtor_link_days"]
+        labels = {"mfa_required_for_staff": "Require an authenticator app (TOTP) for all agency staff",
+                  "postal_address": "Postal address", "phone": "Phone for debtors"}
 
 
 class CompanyStepForm(forms.ModelForm):

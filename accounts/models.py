@@ -63,6 +63,12 @@ class Agency(models.Model):
         default=True, help_text="Agency staff must set up an authenticator app before using the portal."
     )
     time_zone = models.CharField(max_length=64, default="America/New_York")
+    debtor_link_days = models.PositiveSmallIntegerField(
+        "debtor links expire after (days)", default=14, validators=[MinValueValidator(1), MaxValueValidator(90)],
+        help_text="How long a secure link sent to a debtor stays valid.")
+    postal_address = models.CharField(
+        max_length=300, blank=True, help_text="Printed on letters and agreements, and in every email to debtors.")
+    phone = models.CharField(max_length=40, blank=True, help_text="Where debtors reach the agency.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -292,7 +292,7 @@ def _last_admin(membership) -> bool:
 
 def agency_settings_update(*, agency, actor, values: dict) -> Agency:
     permissions.require(permissions.can_administer_agency(actor), "Only an agency admin can change agency settings.")
-    fields = ["name", "mfa_required_for_staff", "time_zone"]
+    fields = ["name", "mfa_required_for_staff", "time_zone", "postal_address", "phone", "debtor_link_days"]
     with transaction.atomic():
         agency = Agency.objects.select_for_update().get(pk=agency.pk)
         before = snapshot(agency, fields)

@@ -122,6 +122,15 @@ def _after_conversation(attempt):
 RULES = [_open_dispute, _cease_communication, _opted_out, _calling_hours, _call_frequency, _after_conversation]
 
 
+def debtor_today(account, at: datetime | None = None):
+    """The debtor's local date at `at` (default now): in their time zone, or when it is unknown
+    the earliest date across every candidate US zone, so a day is never judged over before it
+    is over for the debtor wherever they live."""
+    at = at or timezone.now()
+    zones = [account.debtor_time_zone] if account.debtor_time_zone else UNKNOWN_ZONE_CANDIDATES
+    return min(at.astimezone(ZoneInfo(zone)).date() for zone in zones)
+
+
 def policy_for(agency_id) -> ContactPolicy:
     policy = ContactPolicy.objects.filter(agency_id=agency_id).first()
     return policy or ContactPolicy(agency_id=agency_id)

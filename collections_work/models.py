@@ -186,6 +186,7 @@ class DebtorAccount(ClientOwned):
         ACTIVE = "active", "In collection"
         ON_HOLD = "on_hold", "On hold"
         RECALLED = "recalled", "Recalled"
+        PLAN = "plan", "On a payment plan"
         PAID = "paid", "Paid in full"
         CLOSED = "closed", "Closed"
 
@@ -481,10 +482,13 @@ class Promise(ClientOwned):
 
 
 class Callback(ClientOwned):
-    """A collector's appointment to call the debtor again; it comes due in their queue."""
+    """An appointment to call the debtor again; it comes due in its collector's queue."""
 
     account = models.ForeignKey(DebtorAccount, on_delete=models.CASCADE, related_name="callbacks")
-    collector = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    # Empty: whoever works the account (a debtor asked for a call back, or for a plan the agency
+    # must answer); its score then rises in the queues instead of coming to one collector first.
+    collector = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE,
+                                  related_name="+")
     due_at = models.DateTimeField()
     note = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

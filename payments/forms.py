@@ -4,7 +4,7 @@ from decimal import Decimal
 from django import forms
 from django.utils import timezone
 
-from payments.models import PlanOffer
+from payments.models import Frequency, PlanOffer, SecureLink
 
 
 class DirectPaymentForm(forms.Form):
@@ -25,13 +25,41 @@ class DirectPaymentForm(forms.Form):
 
 
 class PlanOfferForm(forms.Form):
-    """A collector's payment-plan or settlement proposal (payments.services.plan_offer_start)."""
+    """A collector's payment-plan or settlement offer (payments.offers.services.offer_create).
+    An installment plan takes either the number of installments or the installment amount."""
 
     kind = forms.ChoiceField(label="Offer", choices=PlanOffer.Kind.choices)
     total_amount = forms.DecimalField(label="Total to pay", min_value=0, decimal_places=2, max_digits=14)
-    installment_count = forms.IntegerField(label="Installments", min_value=1, max_value=60, initial=1)
+    frequency = forms.ChoiceField(label="Paid", choices=Frequency.choices, initial=Frequency.MONTHLY, required=False)
+    down_payment = forms.DecimalField(label="Down payment", required=False, min_value=0, decimal_places=2,
+                                      max_digits=14, help_text="Optional; due on the first payment date.")
+    installment_count = forms.IntegerField(label="Installments", required=False, min_value=1, max_value=60,
+                                           initial=1)
+    installment_amount = forms.DecimalField(label="or installment amount", required=False, min_value=0,
+                                            decimal_places=2, max_digits=14)
     first_due_date = forms.DateField(label="First payment on", widget=forms.DateInput(attrs={"type": "date"}))
+    note = forms.CharField(label="Note (agency only)", required=False, max_length=2000)
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("auto_id", "offer_%s")
         super().__init__(*args, **kwargs)
+
+
+class OfferSendForm(forms.Form):
+    channel = forms.ChoiceField(label="Send by", choices=SecureLink.Channel.choices, widget=forms.RadioSelect,
+                                initial=SecureLink.Channel.EMAIL)
+
+
+class DecisionForm(forms.Form):
+    decision = forms.ChoiceField(choices=[("approve", "Approve"), ("decline", "Decline")])
+    note = forms.CharField(label="Note to the agency", required=False, max_length=2000,
+                           help_text="Required when you decline: say what you would accept.",
+                           widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class PlanCancelForm(forms.Form):
+    reason = forms.CharField(label="Reason", max_length=300)
+
+
+class AgreementVerifyForm(forms.Form):
+    file = forms.FileField(label="The PDF the debtor sent back")

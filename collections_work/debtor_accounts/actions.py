@@ -21,10 +21,10 @@ Status = DebtorAccount.Status
 
 # In the worklist's queues (new or in collection).
 IN_QUEUE_STATUSES = (Status.NEW, Status.ACTIVE)
-# Still being collected, whether worked now or paused (on hold).
-OPEN_STATUSES = (Status.NEW, Status.ACTIVE, Status.ON_HOLD)
+# Still being collected, whether worked now, paused (on hold) or paid by a plan.
+OPEN_STATUSES = (Status.NEW, Status.ACTIVE, Status.ON_HOLD, Status.PLAN)
 # Paid in full when the balance reaches zero (a recalled account's payment still pays it).
-SETTLED_BY_PAYMENT = (Status.NEW, Status.ACTIVE, Status.ON_HOLD, Status.RECALLED)
+SETTLED_BY_PAYMENT = (Status.NEW, Status.ACTIVE, Status.ON_HOLD, Status.PLAN, Status.RECALLED)
 # No payment can be taken any more.
 NO_PAYMENTS_STATUSES = (Status.PAID, Status.CLOSED)
 
@@ -41,10 +41,13 @@ class By(str, Enum):
 C, S, P = By.CLIENT, By.STAFF, By.SYSTEM
 # THE transition table: new status -> {status it may follow: who may make that move}.
 TRANSITIONS = {
-    Status.ON_HOLD: {Status.NEW: {C, S, P}, Status.ACTIVE: {C, S, P}, Status.ON_HOLD: {P}},
-    Status.ACTIVE: {Status.NEW: {S}, Status.ON_HOLD: {C, S, P}, Status.CLOSED: {S}, Status.PAID: {P}},
-    Status.RECALLED: {Status.NEW: {C}, Status.ACTIVE: {C}, Status.ON_HOLD: {C}},
-    Status.CLOSED: {Status.NEW: {S}, Status.ACTIVE: {S}, Status.ON_HOLD: {S}},
+    Status.ON_HOLD: {Status.NEW: {C, S, P}, Status.ACTIVE: {C, S, P}, Status.PLAN: {C, S, P}, Status.ON_HOLD: {P}},
+    Status.ACTIVE: {Status.NEW: {S}, Status.ON_HOLD: {C, S, P}, Status.CLOSED: {S}, Status.PAID: {P},
+                    Status.PLAN: {S, P}},
+    # A debtor accepting a plan (the portal moves it; staff cancel a plan through the plan itself).
+    Status.PLAN: {Status.NEW: {P}, Status.ACTIVE: {P}},
+    Status.RECALLED: {Status.NEW: {C}, Status.ACTIVE: {C}, Status.ON_HOLD: {C}, Status.PLAN: {C}},
+    Status.CLOSED: {Status.NEW: {S}, Status.ACTIVE: {S}, Status.ON_HOLD: {S}, Status.PLAN: {S}},
     Status.PAID: {status: {P} for status in SETTLED_BY_PAYMENT},
 }
 # What the client's actions are called on its account page.
@@ -122,10 +125,12 @@ def _refusal(account, to, by) -> str:
     return f"An account that is {current} cannot move to “{label}”."
 
 
-def dispute_hold(account, *, actor, reason: str, now: datetime | None = None) -> str:
-    """A dispute puts the account on hold ("Disputed: ..."); returns the status before."""
+def dispute_hold(account, *, actor, reason: str, summary: str | None = None, now: datetime | None = None) -> str:
+    """A dispute puts the account on hold ("Disputed: ..."); returns the status before. The
+    timeline says `summary` (default "Disputed by the debtor: <reason>")."""
     return status_change(account, to=Status.ON_HOLD, by=By.SYSTEM, actor=actor, reason=reason, now=now,
-                         hold_reason=f"{DISPUTE_HOLD_PREFIX}: {reason}", summary=f"Disputed by the debtor: {reason}")
+                         hold_reason=f"{DISPUTE_HOLD_PREFIX}: {reason}",
+                         summary=summary or f"Disputed by the debtor: {reason}")
 
 
 def dispute_release(account, *, actor, resolution: str, now: datetime | None = None) -> None:

@@ -69,6 +69,11 @@ def callback_scheduled(account, *, actor, due_at, note, at=None):
                    summary=f"Callback scheduled for {timezone.localtime(due_at):%b %d, %Y %H:%M}")
 
 
+def debtor_request(account, *, summary, body="", at=None):
+    """Something the debtor asked for from their secure link (a call back, a plan, an opt-out)."""
+    return _record(account, Kind.CALLBACK, summary=summary, body=body, at=at)
+
+
 # --- Promises to pay -----------------------------------------------------------------------------
 
 def promise_recorded(account, *, actor, promise, replaced, at=None):

@@ -23,6 +23,7 @@ from django.template.loader import render_to_string
 
 ACCOUNT_PAGE = "account_page"
 WORKSPACE = "workspace"
+WORKLIST_HOME = "worklist_home"  # no account: `account` is None
 ACTIONS, SIDE, MAIN = "actions", "side", "main"
 
 _registry: list["Panel"] = []

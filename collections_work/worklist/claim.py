@@ -21,7 +21,7 @@ from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
 from collections_work.compliance import callable_now, policy_for
-from collections_work.debtor_accounts.actions import IN_QUEUE_STATUSES
+from collections_work.debtor_accounts.actions import IN_QUEUE_STATUSES, OPEN_STATUSES
 from collections_work.debtor_accounts.scoring import WAITING_PRIORITY
 from collections_work.debtor_accounts.selectors import age_bucket_range
 from collections_work.models import Callback, DebtorAccount, Queue
@@ -175,7 +175,9 @@ def zones_in_use(agency_id) -> frozenset:
     def shared():
         zones = cache.get(_zones_key(agency_id))
         if zones is None:
-            zones = frozenset(DebtorAccount.objects.filter(status__in=IN_QUEUE_STATUSES)
+            # Every open account's zone, paused ones included: an account back from hold or a
+            # plan must not wait for the cache to expire to be callable again.
+            zones = frozenset(DebtorAccount.objects.filter(status__in=OPEN_STATUSES)
                               .values_list("debtor_time_zone", flat=True).distinct())
             cache.set(_zones_key(agency_id), zones, CACHE_SECONDS)
         return zones

@@ -202,6 +202,26 @@ def callback_schedule(*, agency, actor, account, due_at: datetime, note="", now=
     return callback
 
 
+def debtor_follow_up(*, account, due_at: datetime, note: str, summary: str, now=None) -> Callback:
+    """Something the debtor asked for from their secure link (a call back at a time, an answer to
+    a plan request): a callback for the account's collector, or for whoever works it when none is
+    assigned, due at `due_at` (UTC). The account waits until then, then comes first in its queue
+    (a due callback scores high). Returns the callback; the timeline says `summary`."""
+    now = now or timezone.now()
+    note = (note or "").strip()[:300]
+    with transaction.atomic():
+        account = actions.account_lock(account)
+        callback = Callback.objects.create(agency_id=account.agency_id, client_id=account.client_id, account=account,
+                                           collector_id=account.assigned_collector_id, due_at=due_at, note=note)
+        events.debtor_request(account, summary=summary, body=note, at=now)
+        DebtorAccount.objects.filter(pk=account.pk).update(next_action_at=due_at)
+        account.next_action_at = due_at
+        actions.rescore(account, now)
+        audit_record(action="callback.requested_by_debtor", agency=account.agency, client=account.client,
+                     obj=callback, after={"due_at": due_at.isoformat()})
+    return callback
+
+
 def accounts_wake_due(now=None) -> int:
     """Accounts whose waiting time is over go back into their queues with a fresh score."""
     now = now or timezone.now()
@@ -292,6 +312,26 @@ def dispute_record(*, agency, actor, account, reason, now=None) -> Dispute:
         _worked(account, actor, now)
         audit_record(action="dispute.opened", actor=actor, agency=agency, client=account.client, obj=dispute,
                      before={"status": before}, after={"status": account.status, "reason": reason})
+    return dispute
+
+
+def debtor_dispute(*, account, reason: str, validation: bool, now=None) -> Dispute:
+    """The debtor disputes the debt, or asks for validation of it, from their secure link: the
+    account goes on hold and leaves the queues until staff resolve it (12 CFR 1006.34(c)(4)).
+    Raises DomainError for an empty reason or an account no longer collected."""
+    now = now or timezone.now()
+    reason = (reason or "").strip()
+    if not reason:
+        raise DomainError("Tell us what you dispute, or what you want us to verify.", field="reason")
+    label = "Validation requested by the debtor" if validation else "Disputed by the debtor"
+    with transaction.atomic():
+        account = actions.account_lock(account)
+        _check_open(account)
+        dispute = Dispute.objects.create(agency_id=account.agency_id, client_id=account.client_id, account=account,
+                                         reason=f"{label}: {reason}"[:2000], opened_at=now)
+        before = actions.dispute_hold(account, actor=None, reason=reason, summary=f"{label} online: {reason}", now=now)
+        audit_record(action="dispute.opened_by_debtor", agency=account.agency, client=account.client, obj=dispute,
+                     before={"status": before}, after={"status": account.status, "validation": validation})
     return dispute
 
 

@@ -4,20 +4,10 @@ Task names are explicit and kept from before the package layout, so queued messa
 beat schedule find them."""
 from celery import shared_task
 
-from accounts.models import Agency
 from collections_work.debtor_accounts import actions
 from collections_work.models import DebtorAccount
 from collections_work.worklist import claim, services
-from portal.tenancy import tenant_scope, unscoped
-
-
-def _each_agency():
-    """Run a job agency by agency, each in its own tenant scope."""
-    with unscoped():
-        agency_ids = list(Agency.objects.values_list("pk", flat=True))
-    for agency_id in agency_ids:
-        with tenant_scope(agency_id):
-            yield agency_id
+from portal.tenancy import each_agency, tenant_scope
 
 
 @shared_task(name="collections_work.tasks.worklist_rescore_batch")
@@ -34,7 +24,7 @@ def worklist_rescore_batch(batch_id: int, agency_id: int):
 def worklist_wake_due():
     """Accounts whose callback, promise date or pause has come: back into their queues."""
     woken = 0
-    for _agency_id in _each_agency():
+    for _agency_id in each_agency():
         woken += services.accounts_wake_due()
     return woken
 
@@ -42,7 +32,7 @@ def worklist_wake_due():
 @shared_task(name="collections_work.tasks.promises_mark_broken")
 def promises_mark_broken():
     broken = 0
-    for _agency_id in _each_agency():
+    for _agency_id in each_agency():
         broken += len(services.promises_mark_broken())
     return broken
 
@@ -51,6 +41,6 @@ def promises_mark_broken():
 def worklist_rescore_all():
     """Time moves every score (age, last contact): re-score the open accounts."""
     changed = 0
-    for _agency_id in _each_agency():
+    for _agency_id in each_agency():
         changed += actions.accounts_rescore(DebtorAccount.objects.filter(status__in=actions.IN_QUEUE_STATUSES))
     return changed

@@ -60,6 +60,7 @@ def worklist_home(request):
         "claim": claim.current_claim(request.user, now),
         "callbacks": claim.due_callbacks(request.user, now=now),
         "is_manager": permissions.can_manage_worklist(request.user),
+        "panels": panels.render(panels.WORKLIST_HOME, request, None),
     })
 
 

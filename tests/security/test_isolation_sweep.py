@@ -29,6 +29,7 @@ from accounts import services
 from accounts.models import (
     CLIENT_ROLES, STAFF_ROLES, Agency, ApiKey, Client, ContractTerms, FeeTier, Invitation, Membership, Role, User,
 )
+from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
@@ -38,7 +39,9 @@ from collections_work.models import (
     Activity, Callback, Contact, ContactPolicy, DebtorAccount, Dispute, Document, EmailTemplate, Promise,
     Queue, Team,
 )
-from payments.models import Payment, PlanOffer
+from payments.models import (
+    AcceptanceEvidence, Installment, Payment, PaymentPlan, PlanOffer, PlanRule, SecureLink,
+)
 from portal.models import AuditEvent
 from portal.tenancy import tenant_scope, unscoped
 
@@ -136,6 +139,7 @@ def rows(world):
     debtor_account("alpha_client2_account", alpha, alpha.clients[1], "C2-1", "Client 2 canary debtor")
     debtor_account("alpha_client1_account", alpha, alpha.clients[0], "C1-1", "Client 1 own debtor")
     worklist_rows(named, alpha, bravo)
+    payment_rows(named)
     api_key("alpha_client2_key", alpha.clients[1], "Client 2 canary key")
     api_key("alpha_client1_key", alpha.clients[0], "Client 1 own key")
 
@@ -192,6 +196,35 @@ def worklist_rows(named, alpha, bravo):
             reason="Bravo canary dispute", opened_at=timezone.now())
 
 
+def payment_rows(named):
+    """Offers, secure links, plans and signed agreements on the three accounts (rows written
+    directly: the flows that make them are tested in tests/payments/)."""
+    for prefix in ("bravo", "alpha_client2", "alpha_client1"):
+        account = named[f"{prefix}_account"]
+        with tenant_scope(account.agency_id):
+            Contact.objects.get_or_create(agency_id=account.agency_id, client_id=account.client_id,
+                                          debtor_id=account.debtor_id, kind="phone", value="+1 212 555 0199")
+            common = {"agency_id": account.agency_id, "client_id": account.client_id, "account": account,
+                      "first_due_date": timezone.localdate() + timedelta(days=5)}
+            named[f"{prefix}_offer"] = PlanOffer.objects.create(kind="lump_sum", total_amount="60.00", **common)
+            named[f"{prefix}_awaiting"] = PlanOffer.objects.create(
+                kind="lump_sum", total_amount="10.00", status="awaiting", outside_terms=["below the floor"], **common)
+            accepted = PlanOffer.objects.create(kind="lump_sum", total_amount="90.00", status="accepted", **common)
+            named[f"{prefix}_link"] = SecureLink.objects.create(
+                agency_id=account.agency_id, client_id=account.client_id, account=account, channel="letter",
+                token_hash=secrets.token_hex(32), expires_at=timezone.now() + timedelta(days=14))
+            named[f"{prefix}_plan"] = plan = PaymentPlan.objects.create(
+                agency_id=account.agency_id, client_id=account.client_id, account=account, offer=accepted,
+                kind="lump_sum", total_amount="90.00", accepted_at=timezone.now())
+            evidence = AcceptanceEvidence(
+                agency_id=account.agency_id, client_id=account.client_id, account=account, link=named[f"{prefix}_link"],
+                offer=accepted, plan=plan, typed_name=f"{prefix} signer", consented=True, disclosure_version="v",
+                disclosure_sha256="0" * 64, accepted_at=timezone.now(), agreement_sha256="1" * 64)
+            evidence.agreement_pdf.save("agreement.pdf", ContentFile(b"%PDF-1.4 sweep"), save=False)
+            evidence.save()
+            named[f"{prefix}_evidence"] = evidence
+
+
 def foreign_markers(viewer, rows):
     markers = [*BRAVO_MARKERS, rows["bravo_key"].prefix]
     if viewer.client is not None:
@@ -216,6 +249,11 @@ WATCHED = (  # model, lookup to its agency, lookup to its client (None: not owne
     (Document, "agency", "client"),
     (Payment, "agency", "client"),
     (PlanOffer, "agency", "client"),
+    (PlanRule, "agency", "client"),
+    (SecureLink, "agency", "client"),
+    (PaymentPlan, "agency", "client"),
+    (Installment, "agency", "client"),
+    (AcceptanceEvidence, "agency", "client"),
     (Contact, "agency", "client"),
     (Promise, "agency", "client"),
     (Callback, "agency", "client"),
@@ -325,6 +363,8 @@ OWN_ROUTES = {
     "agency_settings": Own(AGENCY_ADMIN, shows=("Alpha Recovery",), posts=(
         lambda r: {"name": "Alpha Recovery", "time_zone": "UTC"},)),
     "client_home": Own(CLIENTS, shows=("Alpha Recovery Client 1",)),
+    "client_offers": Own(CLIENTS, shows=("C1-1",)),
+    "client_offer_summary": Own(CLIENTS, shows=("offer waits",)),
     "client_terms": Own(CLIENTS, shows=("Alpha Recovery Client 1",)),
     "client_team": Own(CLIENTS, shows=("client1-user@alpha.test", "alpha-client1-invitee@alpha.test")),
     # A client admin inviting an address pending at client 2 (or at Bravo) leaves that one alone.
@@ -360,7 +400,7 @@ OWN_ROUTES = {
     "worklist_home": Own(STAFF, shows=("All open accounts", "Alpha sweep queue")),
     "worklist_manage": Own(MANAGERS, shows=("Alpha sweep queue", "Alpha sweep team", "Alpha sweep template"),
                            queries=(no_data, lambda r: {"start": "2020-01-01", "end": "2030-01-01"})),
-    # A queue or team naming Bravo's client or staff is refused by the form (tests/collections_work/test_worklist.py).
+    # A queue or team naming Bravo's client or staff is refused by the form (tests/collections_work/worklist/test_worklist.py).
     "queue_new": Own(MANAGERS, posts=(lambda r: {
         "name": "Sweep queue", "position": "3", "assignment": "any",
         "clients": [r["alpha_client1"].pk]},)),
@@ -405,6 +445,10 @@ TARGETS = {  # kind -> (Bravo rows: foreign to everyone, Alpha rows outside clie
     "queue": (("bravo_queue",), ()),
     "team": (("bravo_team",), ()),
     "email_template": (("bravo_template",), ()),
+    "offer": (("bravo_offer", "bravo_awaiting"), ("alpha_client2_offer", "alpha_client2_awaiting")),
+    "link": (("bravo_link",), ("alpha_client2_link",)),
+    "plan": (("bravo_plan",), ("alpha_client2_plan",)),
+    "evidence": (("bravo_evidence",), ("alpha_client2_evidence",)),
 }
 
 
@@ -489,34 +533,53 @@ BY_ID_ROUTES = {
     "workspace_offer": ById("debtor_account", (("post", lambda _: {
         "kind": "lump_sum", "total_amount": "50.00", "installment_count": "1", "first_due_date": in_days(5)}),),
         own=(("collector", "alpha_client1_account"),)),
+    "workspace_invitation": ById("debtor_account", (("post", lambda _: {"channel": "email"}),),
+                                 own=(("collector", "alpha_client1_account"),)),
+    "agreement_verify": ById("debtor_account", (("post", lambda _: {
+        "file": SimpleUploadedFile("back.pdf", b"%PDF-1.4 sweep")}),), own=(("manager", "alpha_client1_account"),)),
+    "offer_send": ById("offer", (("post", lambda _: {"channel": "email"}),), own=(("collector", "alpha_client1_offer"),)),
+    "offer_withdraw": ById("offer", (("post", no_data),), own=(("collector", "alpha_client1_offer"),)),
+    "offer_decide": ById("offer", (("post", lambda _: {"decision": "approve", "note": "sweep"}),),
+                         own=(("client1_admin", "alpha_client1_awaiting"),)),
+    "link_revoke": ById("link", (("post", no_data),), own=(("collector", "alpha_client1_link"),)),
+    "plan_cancel": ById("plan", (("post", lambda _: {"reason": "sweep"}),), own=(("manager", "alpha_client1_plan"),)),
+    "plan_rules": ById("client", (GET, ("post", lambda _: {
+        "form-TOTAL_FORMS": "1", "form-INITIAL_FORMS": "0", "form-0-balance_from": "0.00", "form-0-min_installment": "5",
+        "form-0-max_months": "6", "form-0-min_settlement_percent": "50", "form-0-max_defer_days": "10"})),
+        own=(("admin", "alpha_client1"),)),
 }
 
 SPECIAL = {  # routes with dedicated tests below (or in the named files)
-    "placement_rejected_rows": "FileResponse (streamed): tests/collections_work/test_intake_pages.py "
+    "placement_rejected_rows": "FileResponse (streamed): tests/collections_work/placements/test_intake_pages.py "
                                "test_rejected_rows_of_another_tenant_are_404.",
-    "debtor_account_export": "Streams a file (no .content for exercise()): tests/collections_work/test_account_pages.py "
+    "debtor_account_export": "Streams a file (no .content for exercise()): tests/collections_work/debtor_accounts/test_account_pages.py "
                              "test_exports_never_include_foreign_accounts, test_export_of_a_client_user_never_includes_"
                              "another_client.",
-    "debtor_account_document_download": "FileResponse (streamed): tests/collections_work/test_account_pages.py "
+    "debtor_account_document_download": "FileResponse (streamed): tests/collections_work/debtor_accounts/test_account_pages.py "
                                         "test_foreign_accounts_and_documents_are_404_on_every_route, "
                                         "test_document_upload_and_scoped_download, "
                                         "test_internal_documents_and_missing_files_are_404_for_clients.",
     "api_client_profile": "API-key authenticated: test_api_key_sees_only_its_own_client, "
                           "test_bad_or_missing_api_credentials_are_refused.",
-    **{name: "API-key authenticated (placement API): tests/collections_work/test_api.py "
+    **{name: "API-key authenticated (placement API): tests/collections_work/api/test_api.py "
              "test_a_key_sees_and_places_only_for_its_own_client, test_a_filter_naming_another_clients_batch_shows_"
              "nothing, test_the_api_refuses_missing_wrong_and_revoked_keys."
        for name in ("api_accounts", "api_accounts_bulk", "api_account_detail")},
     "worklist_next": "Claims for the signed-in collector only, no ids in the request: tests/collections_work/"
-                     "test_worklist.py test_next_account_never_hands_out_another_agencys_account.",
+                     "worklist/test_worklist.py test_next_account_never_hands_out_another_agencys_account.",
     "workspace_release": "Gives back only what the signed-in collector holds (no audit event to see it work): "
-                         "tests/collections_work/test_worklist.py test_give_back_releases_only_your_own_claim.",
-    "workspace_dispute_resolve": "Two ids (account, dispute): tests/collections_work/test_worklist.py "
+                         "tests/collections_work/worklist/test_worklist.py test_give_back_releases_only_your_own_claim.",
+    "workspace_dispute_resolve": "Two ids (account, dispute): tests/collections_work/worklist/test_worklist.py "
                                  "test_resolving_a_foreign_dispute_is_404.",
-    "contact_opt_out": "Signed-token route for debtors (no sign-in): tests/collections_work/test_worklist.py "
+    "contact_opt_out": "Signed-token route for debtors (no sign-in): tests/collections_work/worklist/test_worklist.py "
                        "test_opt_out_link_works_once_and_only_for_its_contact, test_tampered_opt_out_link_is_404.",
     "invitation_accept": "Token route, the token is the credential: test_unknown_invitation_token_is_410, "
                          "test_signed_in_persona_cannot_use_a_foreign_invitation.",
+    "agreement_download": "FileResponse (streamed): test_agreement_downloads_are_scoped below.",
+    **{name: "The debtor's pages: the secure link is the credential (no sign-in). tests/security/"
+             "test_debtor_isolation.py drives every one of them with another account's token, ids and session."
+       for name in ("debtor_landing", "debtor_account", "debtor_offer", "debtor_plan", "debtor_dispute",
+                    "debtor_callback", "debtor_opt_out", "debtor_agreement", "debtor_sign_out")},
 }
 
 _ALLAUTH = ("allauth page acting only on the signed-in user's own login, email addresses, password or "
@@ -753,3 +816,14 @@ def test_exempt_allauth_pages_show_no_foreign_data(route, persona, world, rows, 
     url = _reversible(route)
     if url is not None:
         exercise(client, viewer, rows, "get", url, expect=range(200, 500))
+
+
+@pytest.mark.parametrize("persona", PERSONAS)
+def test_agreement_downloads_are_scoped(persona, world, rows, client):
+    """A signed agreement opens for the account's own agency and client, never another's."""
+    viewer = viewer_for(persona, world)
+    client.force_login(viewer.user)
+    for target in foreign_targets("evidence", viewer, rows):
+        assert client.get(reverse("agreement_download", args=[target.pk])).status_code == 404
+    own = client.get(reverse("agreement_download", args=[rows["alpha_client1_evidence"].pk]))
+    assert own.status_code == 200 and b"".join(own.streaming_content).startswith(b"%PDF")

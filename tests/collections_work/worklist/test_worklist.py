@@ -24,7 +24,8 @@ from collections_work.models import (
     Activity, Callback, Contact, ContactPolicy, DebtorAccount, Dispute, EmailTemplate, Promise, Queue, Team,
 )
 from payments.models import PlanOffer
-from payments.services import payment_report_direct, plan_offer_start
+from payments.offers.services import offer_create
+from payments.services import payment_report_direct
 from portal.errors import DomainError
 from portal.tenancy import tenant_scope, unscoped
 from tests.factories import DebtorAccountFactory
@@ -540,7 +541,7 @@ def test_a_dispute_holds_the_account_and_blocks_contact_until_resolved(alpha):
         work_services.promise_record(agency=alpha.agency, actor=alpha.collector, account=account, amount="10.00",
                                      due_date=TODAY + timedelta(days=9), now=NOON_NY + timedelta(days=8))
     with pytest.raises(DomainError, match="disputes this debt"):
-        plan_offer_start(agency=alpha.agency, actor=alpha.collector, account=account, kind="lump_sum",
+        offer_create(agency=alpha.agency, actor=alpha.collector, account=account, kind="lump_sum",
                          total_amount="500.00", installment_count=1, first_due_date=date.today() + timedelta(days=7))
     assert not Promise.objects.filter(account=account).exists() and not PlanOffer.objects.filter(account=account).exists()
     dispute = Dispute.objects.get(account=account)
@@ -684,7 +685,7 @@ def test_an_offer_outside_the_clients_terms_is_saved_with_a_warning_saying_where
 def test_an_offer_is_started_as_a_draft_and_checked(alpha):
     account = make_account(alpha.clients[0], "OF-1", balance="900.00")
     due = date.today() + timedelta(days=7)
-    offer = plan_offer_start(agency=alpha.agency, actor=alpha.collector, account=account, kind="installments",
+    offer = offer_create(agency=alpha.agency, actor=alpha.collector, account=account, kind="installments",
                              total_amount="900.00", installment_count=3, first_due_date=due)
     assert offer.status == PlanOffer.Status.DRAFT and offer.installment_count == 3
     for kwargs, message in [({"kind": "installments", "installment_count": 1}, "2 to 60 installments"),
@@ -692,7 +693,7 @@ def test_an_offer_is_started_as_a_draft_and_checked(alpha):
                             ({"kind": "full", "total_amount": "800.00"}, "whole balance")]:
         arguments = {"kind": "lump_sum", "total_amount": "500.00", "installment_count": 1, "first_due_date": due} | kwargs
         with pytest.raises(DomainError, match=message):
-            plan_offer_start(agency=alpha.agency, actor=alpha.collector, account=account, **arguments)
+            offer_create(agency=alpha.agency, actor=alpha.collector, account=account, **arguments)
     assert PlanOffer.objects.filter(account=account).count() == 1
 
 

@@ -1,0 +1,222 @@
+"""The debtor's pages, reached by a secure link (no sign-in, no staff navigation).
+
+    /d/<token>/                      the identity check (opening it spends nothing)
+    /d/<token>/account/              what is owed, to whom, the offers sent, the plan in place
+    /d/<token>/offers/<id>/          an offer's schedule, the ESIGN disclosure, sign
+    /d/<token>/plan/                 build a plan or settlement; accept it or send it as a request
+    /d/<token>/dispute/, callback/, opt-out/, agreements/<ref>.pdf, sign-out/
+
+Every page but the first needs a verified visit to that very link (payments.debtor.visits); ids
+in the URL are looked up on the link's account only, so another account's id is a 404.
+"""
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from django.contrib import messages
+from django.http import FileResponse, Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from collections_work.compliance import UNKNOWN_ZONE_CANDIDATES, debtor_today
+from collections_work.models import Contact, DebtPurpose
+from collections_work.worklist.services import contact_opt_out, debtor_dispute, debtor_follow_up
+from payments.debtor.forms import CallbackRequestForm, DisputeForm, IdentityForm, PlanBuilderForm, SignForm
+from payments.debtor.visits import client_ip, debtor_page, unavailable, visit_end, visit_start
+from payments.links import identity
+from payments.links.services import LinkUnavailable, link_verify
+from payments.models import AcceptanceEvidence, PaymentPlan, PlanOffer
+from payments.offers.services import describe, offer_schedule
+from payments.plans import agreements
+from payments.plans.services import MISSED_PAYMENT_TEXT, debtor_plan_check, debtor_plan_request, plan_accept
+from portal.errors import DomainError
+from portal.forms import add_domain_error
+
+EARLIEST_CALL, LATEST_CALL = 8, 21  # 12 CFR 1006.6(b)(1)(i): 8 a.m. to 9 p.m. the debtor's local time
+
+
+def _base(request, link, **extra) -> dict:
+    account = link.account
+    return {"link": link, "link_token": _token(request), "account": account, "agency": link.agency,
+            "client": account.client, "consumer": account.debt_purpose != DebtPurpose.COMMERCIAL, **extra}
+
+
+@debtor_page(verified=False)
+def landing(request, link):
+    """Who are you? Two facts the portal holds; nothing about the debt before they match."""
+    now = timezone.now()
+    if link.state(now) != "active":
+        return unavailable(request, LinkUnavailable(link.state(now)), status=410, link=link)
+    facts = identity.facts_for(link.account)
+    if facts is None:
+        return unavailable(request, LinkUnavailable("revoked"), status=410, link=link)
+    form = IdentityForm(request.POST or None, facts=facts)
+    if request.method == "POST" and form.is_valid():
+        try:
+            confirmed = link_verify(link=link, answers=form.cleaned_data, ip=client_ip(request))
+        except LinkUnavailable as error:
+            return unavailable(request, error, status=410, link=link)
+        except DomainError as error:
+            form.add_error(None, error.message)
+        else:
+            visit_start(request, link, confirmed)
+            return redirect("debtor_account", token=request.resolver_match.kwargs["token"])
+    tries_left = max(0, 5 - link.failed_attempts)
+    return render(request, "debtor/landing.html", {"link": link, "agency": link.agency, "form": form,
+                                                   "tries_left": tries_left},
+                  status=400 if form.errors else 200)
+
+
+def _token(request) -> str:
+    return request.resolver_match.kwargs["token"]
+
+
+@debtor_page()
+def account(request, link):
+    account = link.account
+    offers = list(PlanOffer.objects.filter(account=account, status=PlanOffer.Status.SENT).order_by("-sent_at", "-id"))
+    for offer in offers:
+        offer.summary = describe(offer)
+    plan = PaymentPlan.objects.filter(account=account, status=PaymentPlan.Status.CURRENT).first()
+    return render(request, "debtor/account.html", _base(
+        request, link, offers=offers, plan=plan, installments=list(plan.installments.all()) if plan else [],
+        evidence=AcceptanceEvidence.objects.filter(plan=plan).first() if plan else None,
+        email_on_file=Contact.objects.filter(debtor_id=account.debtor_id, kind=Contact.Kind.EMAIL,
+                                             opted_out_at__isnull=True).exists()))
+
+
+def _sign_context(request, link, sign_form, payments, heading, **extra):
+    return _base(request, link, sign_form=sign_form, payments=payments, heading=heading,
+                 disclosure=agreements.esign_disclosure(link.agency), missed_payment_text=MISSED_PAYMENT_TEXT, **extra)
+
+
+@debtor_page()
+def offer(request, link, offer_id):
+    """One offer sent to the debtor: its schedule, the disclosure, and the signature."""
+    offer = get_object_or_404(PlanOffer, pk=offer_id, account=link.account, status=PlanOffer.Status.SENT)
+    form = SignForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            evidence = plan_accept(link=link, offer=offer, typed_name=form.cleaned_data["typed_name"],
+                                   consented=form.cleaned_data["consent"], ip=client_ip(request),
+                                   user_agent=request.headers.get("User-Agent", ""),
+                                   facts=request.debtor_visit["facts"])
+        except DomainError as error:
+            add_domain_error(form, error)
+        else:
+            return _signed(request, evidence)
+    return render(request, "debtor/sign.html", _sign_context(
+        request, link, form, offer_schedule(offer), describe(offer), offer=offer), status=400 if form.errors else 200)
+
+
+def _signed(request, evidence):
+    messages.success(request, "Your plan is in place. We emailed you a copy of the signed agreement; you can "
+                              "also download it below.")
+    return redirect("debtor_account", token=_token(request))
+
+
+@debtor_page()
+def plan_builder(request, link):
+    """Build a plan: see the schedule; inside the client's rules sign it at once, outside them
+    send it to the agency as a request."""
+    account = link.account
+    today = debtor_today(account)
+    form = PlanBuilderForm(request.POST or None, initial={"first_due_date": today + timedelta(days=7)})
+    sign_form = SignForm(request.POST if request.POST.get("action") == "accept" else None)
+    plan = None
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            plan = debtor_plan_check(account=account, kind=data["kind"], first_due_date=data["first_due_date"],
+                                     monthly_amount=data["monthly_amount"], months=data["months"],
+                                     settle_amount=data["settle_amount"], today=today)
+            action = request.POST.get("action")
+            if action == "request" and plan.problems:
+                debtor_plan_request(link=link, plan=plan, note=data["note"])
+                messages.success(request, "Your request was sent. The agency will answer it, usually within two "
+                                          "business days.")
+                return redirect("debtor_account", token=_token(request))
+            if action == "accept" and sign_form.is_valid():
+                evidence = plan_accept(link=link, debtor_plan=plan, typed_name=sign_form.cleaned_data["typed_name"],
+                                       consented=sign_form.cleaned_data["consent"], ip=client_ip(request),
+                                       user_agent=request.headers.get("User-Agent", ""),
+                                       facts=request.debtor_visit["facts"])
+                return _signed(request, evidence)
+        except DomainError as error:
+            add_domain_error(sign_form if error.field in ("consent", "typed_name") else form, error)
+    context = _sign_context(request, link, sign_form, plan.payments if plan else [], "Your plan", form=form, plan=plan,
+                            today=today)
+    return render(request, "debtor/plan.html", context, status=400 if form.errors else 200)
+
+
+@debtor_page()
+def dispute(request, link):
+    form = DisputeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            debtor_dispute(account=link.account, reason=form.cleaned_data["reason"],
+                           validation=form.cleaned_data["kind"] == "validation")
+        except DomainError as error:
+            add_domain_error(form, error)
+        else:
+            messages.success(request, "Received. The agency has paused collection on this account and will "
+                                      "answer you in writing.")
+            return redirect("debtor_account", token=_token(request))
+    return render(request, "debtor/dispute.html", _base(request, link, form=form), status=400 if form.errors else 200)
+
+
+def _callback_zones(account) -> list[str]:
+    return [account.debtor_time_zone] if account.debtor_time_zone else list(UNKNOWN_ZONE_CANDIDATES)
+
+
+@debtor_page()
+def callback(request, link):
+    """A call back at a time the debtor chooses, between 8:00 and 21:00 where they are."""
+    account = link.account
+    zones = _callback_zones(account)
+    form = CallbackRequestForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        zone = ZoneInfo(zones[0])
+        due_at = datetime.combine(data["day"], data["time"]).replace(tzinfo=zone)
+        local_hours_ok = all(EARLIEST_CALL <= due_at.astimezone(ZoneInfo(z)).hour < LATEST_CALL for z in zones)
+        if due_at <= timezone.now() or due_at > timezone.now() + timedelta(days=30):
+            form.add_error("day", "Choose a time in the next 30 days.")
+        elif not local_hours_ok:
+            form.add_error("time", "Choose a time between 8:00 am and 9:00 pm"
+                                   + ("." if account.debtor_time_zone else " in every US time zone (we do not know yours)."))
+        else:
+            debtor_follow_up(account=account, due_at=due_at, note=data["note"],
+                             summary=f"The debtor asked for a call back on {due_at:%b %d, %Y at %H:%M} ({zones[0]})")
+            messages.success(request, f"We will call you on {due_at:%A, %B %-d at %-I:%M %p}.")
+            return redirect("debtor_account", token=_token(request))
+    return render(request, "debtor/callback.html", _base(request, link, form=form, zone=zones[0],
+                                                         zone_known=bool(account.debtor_time_zone)),
+                  status=400 if form.errors else 200)
+
+
+@debtor_page()
+@require_POST
+def opt_out(request, link):
+    """No more email about this debt: every email address of the debtor is opted out."""
+    for contact in Contact.objects.filter(debtor_id=link.account.debtor_id, kind=Contact.Kind.EMAIL,
+                                          opted_out_at__isnull=True):
+        contact_opt_out(contact=contact)
+    messages.success(request, "Done: we will not email you about this account any more.")
+    return redirect("debtor_account", token=_token(request))
+
+
+@debtor_page()
+def agreement(request, link, reference):
+    evidence = AcceptanceEvidence.objects.filter(reference=reference, account=link.account).first()
+    if evidence is None:
+        raise Http404
+    return FileResponse(evidence.agreement_pdf.open("rb"), as_attachment=True, content_type="application/pdf",
+                        filename=f"agreement-{evidence.account.client_reference}.pdf")
+
+
+@debtor_page()
+@require_POST
+def sign_out(request, link):
+    visit_end(request, link)
+    return redirect("debtor_landing", token=_token(request))

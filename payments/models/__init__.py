@@ -1,0 +1,14 @@
+"""The payments app's models, by sub-domain (one app label, `payments`, for all of them).
+
+    money.py    payments received
+    offers.py   plan and settlement offers, and the clients' self-service plan rules
+    plans.py    accepted payment plans and their installments
+    links.py    the debtor's secure links and the e-signature evidence with its agreement PDF
+"""
+from payments.models.links import AcceptanceEvidence, SecureLink
+from payments.models.money import Payment
+from payments.models.offers import Frequency, PlanOffer, PlanRule
+from payments.models.plans import Installment, PaymentPlan
+
+__all__ = ["AcceptanceEvidence", "Frequency", "Installment", "Payment", "PaymentPlan", "PlanOffer", "PlanRule",
+           "SecureLink"]
