@@ -309,7 +309,7 @@ def email_send(*, agency, actor, account, template_id, contact_id, now=None) -> 
         activity = _activity(account, kind=Activity.Kind.EMAIL, actor=actor, contact=contact, now=now,
                              summary=f"Email to {contact.value}: {subject}", body=body, client_visible=True)
         email_schedule(key=f"account-email:{activity.pk}", to=contact.value, subject=subject, template="debtor_message",
-                       context={"body": body, "agency": agency, "opt_out_link": opt_out_link(contact)},
+                       context={"body": body, "agency": agency}, secrets={"opt_out_link": opt_out_link(contact)},
                        agency=agency, client=account.client)
         _worked(account, actor, now)
         audit_record(action="account.email_sent", actor=actor, agency=agency, client=account.client, obj=account,

@@ -4,11 +4,7 @@ import zoneinfo
 from django.utils import timezone
 
 from portal.audit import request_ip
-
-
-def client_ip(request) -> str | None:
-    # Behind a proxy set REMOTE_ADDR correctly at the proxy (gunicorn --forwarded-allow-ips).
-    return request.META.get("REMOTE_ADDR") or None
+from portal.client_ip import client_ip
 
 
 class RequestContextMiddleware:

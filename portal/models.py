@@ -65,6 +65,9 @@ class OutboundEmail(models.Model):
     subject = models.CharField(max_length=200)
     body_text = models.TextField()
     body_html = models.TextField(blank=True)
+    # Secrets of the message's links ({name: value}), kept apart from the bodies (which hold a
+    # placeholder) and emptied once the message is sent or given up: see portal/emails.py.
+    secret_values = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)
