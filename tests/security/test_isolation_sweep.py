@@ -517,6 +517,10 @@ SPECIAL = {  # routes with dedicated tests below (or in the named files)
                        "test_opt_out_link_works_once_and_only_for_its_contact, test_tampered_opt_out_link_is_404.",
     "invitation_accept": "Token route, the token is the credential: test_unknown_invitation_token_is_410, "
                          "test_signed_in_persona_cannot_use_a_foreign_invitation.",
+    "signin_unlock": "Signed-token route for the owner of a locked address (no sign-in, no tenant rows; it clears "
+                     "that address's failed sign-ins only): tests/accounts/test_lockout.py "
+                     "test_lockout_and_unlock_by_the_emailed_link_are_audited, "
+                     "test_the_unlock_link_expires_and_cannot_be_forged.",
 }
 
 _ALLAUTH = ("allauth page acting only on the signed-in user's own login, email addresses, password or "
