@@ -3,10 +3,18 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from portal.dependencies import is_dependency_down
 from portal.errors import DomainError, NotAllowed
+from portal.errors_views import DEPENDENCY_DOWN, RETRY_AFTER_SECONDS
 
 
 def exception_handler(exc, context):
+    """Domain errors as 400/403, a dependency that is down as 503, the rest as DRF words them.
+    Anything else propagates to handler500, which answers JSON under /api/ too."""
+    if is_dependency_down(exc):
+        response = Response({"detail": DEPENDENCY_DOWN}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
     if isinstance(exc, NotAllowed):
         return Response({"detail": exc.message}, status=status.HTTP_403_FORBIDDEN)
     if isinstance(exc, DomainError):

@@ -19,6 +19,25 @@ class RequestContextMiddleware:
             request_ip.reset(token)
 
 
+class DependencyDownMiddleware:
+    """A request that fails because Redis or the broker is unreachable gets a 503 page (JSON under
+    /api/) saying so, instead of a 500: sign-in fails closed with a clear message (issue 11, case 5)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        from portal.dependencies import is_dependency_down
+        from portal.errors_views import dependency_down
+
+        if is_dependency_down(exception):
+            return dependency_down(request, exception)
+        return None
+
+
 class UserTimezoneMiddleware:
     """Show times in the viewer's zone (stored in UTC)."""
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from portal.dependencies_settings import redis_cache
 from portal.env import env_bool, env_int, env_list, env_str, env_trusted_proxies
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -60,6 +61,7 @@ MIDDLEWARE = [
     "accounts.middleware.TenantScopeMiddleware",
     "accounts.middleware.StaffMfaRequiredMiddleware",
     "portal.middleware.UserTimezoneMiddleware",
+    "portal.middleware.DependencyDownMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -100,7 +102,7 @@ REDIS_URL = env_str("REDIS_URL", "")
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     CELERY_RESULT_BACKEND = REDIS_URL
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {"default": redis_cache(REDIS_URL)}
 else:
     BROKER_DIR = VAR_DIR / "broker"
     CELERY_BROKER_URL = "filesystem://"
