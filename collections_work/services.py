@@ -18,6 +18,7 @@ from collections_work.intake.rows import IntakeOptions, RowValidator
 from collections_work.models import Activity, ColumnMapping, DebtorAccount, Document, PlacementBatch
 from portal.audit import audit_record
 from portal.errors import DomainError, NotAllowed
+from portal.text import shorten_filename
 
 PLACING_ROLES = {Role.CLIENT_ADMIN, Role.CLIENT_USER, Role.AGENCY_ADMIN, Role.MANAGER}
 DEFAULT_OPTIONS = {"amount_format": "dot", "date_format": "%m/%d/%Y", "default_debt_purpose": "unknown"}
@@ -326,7 +327,7 @@ def account_add_document(*, agency, actor, account, uploaded_file, client_visibl
     if client_visible is None:
         client_visible = _visible_to_client_by_default(actor)
     with transaction.atomic():
-        document = Document(agency=agency, client=account.client, account=account, name=uploaded_file.name[:200],
+        document = Document(agency=agency, client=account.client, account=account, name=shorten_filename(uploaded_file.name, 200),
                             content_type=DOCUMENT_TYPES[Path(uploaded_file.name).suffix.lower()],
                             size=uploaded_file.size, uploaded_by=actor, client_visible=client_visible)
         document.file.save(get_valid_filename(uploaded_file.name), uploaded_file, save=False)

@@ -11,6 +11,7 @@ from collections_work.compliance import UNKNOWN_ZONE_CANDIDATES
 from collections_work.models import CallOutcome, Contact, ContactPolicy, Debtor, DebtorAccount, EmailTemplate, Queue, Team
 from collections_work.selectors import AGE_BUCKETS
 from collections_work.work_services import PLACEHOLDERS, staff_status_choices
+from portal.forms import AmountField
 
 UNKNOWN_ZONE = ("", "Unknown time zone")
 US_ZONES = UNKNOWN_ZONE_CANDIDATES + ("America/Puerto_Rico", "America/Detroit", "America/Boise")
@@ -47,7 +48,7 @@ class CallForm(WorkForm):
     outcome = forms.ChoiceField(label="Outcome", choices=CallOutcome.choices, widget=forms.RadioSelect)
     contact = forms.TypedChoiceField(label="Number called", required=False, coerce=int, empty_value=None)
     note = forms.CharField(label="Note", required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
-    promise_amount = forms.DecimalField(label="Promised amount", required=False, min_value=0, decimal_places=2,
+    promise_amount = AmountField(label="Promised amount", required=False, min_value=0, decimal_places=2,
                                         max_digits=14, help_text="With the outcome “Promised to pay”.")
     promise_date = forms.DateField(label="Promised by", required=False, widget=forms.DateInput(attrs={"type": "date"}))
 
@@ -71,7 +72,7 @@ class NoteForm(WorkForm):
 
 class PromiseForm(WorkForm):
     prefix_id = "promise"
-    amount = forms.DecimalField(label="Amount", min_value=0, decimal_places=2, max_digits=14)
+    amount = AmountField(label="Amount", min_value=0, decimal_places=2, max_digits=14)
     due_date = forms.DateField(label="Pay by", widget=forms.DateInput(attrs={"type": "date"}))
 
 
@@ -243,7 +244,7 @@ class PlanOfferForm(WorkForm):
     prefix_id = "offer"
     kind = forms.ChoiceField(label="Offer", choices=[("full", "Settlement in full"), ("lump_sum", "Discounted lump sum"),
                                                      ("installments", "Installments")])
-    total_amount = forms.DecimalField(label="Total to pay", min_value=0, decimal_places=2, max_digits=14)
+    total_amount = AmountField(label="Total to pay", min_value=0, decimal_places=2, max_digits=14)
     installment_count = forms.IntegerField(label="Installments", min_value=1, max_value=60, initial=1)
     first_due_date = forms.DateField(label="First payment on", widget=forms.DateInput(attrs={"type": "date"}))
 

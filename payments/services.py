@@ -12,6 +12,7 @@ from collections_work.work_services import check_not_disputed, promises_apply_pa
 from payments.models import Payment, PlanOffer
 from portal.audit import audit_record
 from portal.errors import DomainError, NotAllowed
+from portal.text import has_non_ascii_digit
 
 CENTS = Decimal("0.01")
 NO_PAYMENTS_STATUSES = {DebtorAccount.Status.PAID, DebtorAccount.Status.CLOSED}
@@ -19,6 +20,8 @@ NO_PAYMENTS_STATUSES = {DebtorAccount.Status.PAID, DebtorAccount.Status.CLOSED}
 
 def _money(amount) -> Decimal:
     """A positive amount in cents; more than two decimals is a typing mistake, not a rounding job."""
+    if has_non_ascii_digit(amount):  # Decimal() reads "٣٤٥" as 345 (portal/text.py)
+        raise DomainError("Enter the amount with the digits 0-9, like 125.50.", field="amount")
     try:
         value = amount if isinstance(amount, Decimal) else Decimal(str(amount).strip())
     except (InvalidOperation, ValueError, TypeError):

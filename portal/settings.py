@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 from portal.dependencies_settings import redis_cache
@@ -38,6 +39,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_filters",
+    "csp",
     "allauth",
     "allauth.account",
     "allauth.mfa",
@@ -49,6 +51,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "portal.middleware.SecurityHeadersMiddleware",
     "portal.middleware.RequestContextMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -56,11 +60,13 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "portal.middleware.QueryNulMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "accounts.middleware.TenantScopeMiddleware",
     "accounts.middleware.StaffMfaRequiredMiddleware",
     "portal.middleware.UserTimezoneMiddleware",
+    "portal.middleware.DebtorDataNoStoreMiddleware",
     "portal.middleware.DependencyDownMiddleware",
 ]
 
@@ -257,6 +263,37 @@ if PRODUCTION:
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
+
+# Content-Security-Policy (django-csp), on every response: our own origin only, no inline script,
+# no eval. `data:` images are Pico CSS's icons and the TOTP QR code. A page that needs another
+# host adds it for that view alone with a decorator from portal/security.py (the debtor's payment
+# page: `allow_stripe`); see README "Security".
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
+# Permissions-Policy (portal.middleware.SecurityHeadersMiddleware): browser features no page uses
+# are off for the portal and anything it embeds; payment only for the portal itself.
+PERMISSIONS_POLICY = {
+    "accelerometer": [], "autoplay": [], "camera": [],
+    "display-capture": [], "encrypted-media": [], "geolocation": [], "gyroscope": [], "hid": [],
+    "magnetometer": [], "microphone": [], "midi": [], "payment": ["self"], "serial": [], "usb": [],
+    "xr-spatial-tracking": [], "screen-wake-lock": [], "idle-detection": [],
+}
+
+# Apps whose pages show debtor details: every response of their views is `Cache-Control: private,
+# no-store` (portal.middleware.DebtorDataNoStoreMiddleware), so no browser or proxy keeps a copy.
+DEBTOR_DATA_APPS = ("collections_work", "payments")
 
 # The reverse proxies in front of the portal (portal/client_ip.py): none by default, so
 # X-Forwarded-For is ignored; a count ("1") or the proxies' networks ("10.0.0.0/8,172.16.0.0/12").
