@@ -2,13 +2,37 @@
 
 The admin runs in the all-tenants scope (see TenantScopeMiddleware), so every list shows the
 agency column and can be filtered by it. Secrets show as hashes or last four digits only."""
+from urllib.parse import urlencode
+
 from django.contrib import admin
+from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 
 from accounts.models import Agency, ApiKey, Client, ContractTerms, FeeTier, Invitation, Membership, User
 from portal.models import AuditEvent, OutboundEmail
 
 admin.site.has_permission = lambda request: request.user.is_active and request.user.is_superuser
+
+
+def admin_login(request, extra_context=None):
+    """The admin has no sign-in form of its own: its login page sends to the portal's one sign-in
+    (allauth: password, two-factor, the lockout), which returns to `next` afterwards.
+
+    Django's admin login checked only the password, so with TOTP on a superuser got into the
+    admin without a code and wrong passwords there were never locked out (issue 11, case 1)."""
+    next_url = request.GET.get(REDIRECT_FIELD_NAME) or reverse("admin:index")
+    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()},
+                                           require_https=request.is_secure()):
+        next_url = reverse("admin:index")
+    if request.user.is_authenticated and admin.site.has_permission(request):
+        return redirect(next_url)
+    return redirect(f"{reverse('account_login')}?{urlencode({REDIRECT_FIELD_NAME: next_url})}")
+
+
+admin.site.login = admin_login
 
 
 @admin.register(User)

@@ -3,6 +3,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, throttling, views
 from rest_framework.response import Response
 
+from portal.client_ip import client_ip
 from portal.tenancy import Scope, activate_scope, deactivate_scope
 
 
@@ -16,6 +17,11 @@ class ApiKeyRateThrottle(throttling.SimpleRateThrottle):
         if api_key is None:
             return None
         return self.cache_format % {"scope": self.scope, "ident": api_key.prefix}
+
+    def get_ident(self, request):
+        # DRF's own reading of X-Forwarded-For (NUM_PROXIES) is not used: the portal has one
+        # client-IP function, configured by TRUSTED_PROXIES.
+        return client_ip(request) or ""
 
 
 class ClientApiView(views.APIView):

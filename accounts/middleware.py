@@ -47,7 +47,7 @@ class TenantScopeMiddleware:
 class StaffMfaRequiredMiddleware:
     """Agency staff of an agency that requires MFA must set up TOTP before anything else."""
 
-    ALLOWED_PREFIXES = ("/accounts/", "/static/", "/healthz", "/invitations/")
+    ALLOWED_PREFIXES = ("/accounts/", "/static/", "/healthz", "/invitations/", "/sign-in/")
 
     def __init__(self, get_response):
         self.get_response = get_response

@@ -293,3 +293,24 @@ class ApiKey(TenantModel):
     @property
     def is_active(self):
         return self.revoked_at is None
+
+
+class SignInFailure(models.Model):
+    """One failed password sign-in: the address tried and the client IP it came from.
+
+    The lockout (accounts/lockout.py) counts these rows; they live in the database, not the
+    cache, so the lockout holds when Redis is down and an unlock can clear every IP at once.
+    Not tenant data (an address may belong to nobody); rows older than a day are pruned."""
+
+    email = models.CharField(max_length=254)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["email", "created_at"], name="signin_fail_email"),
+            models.Index(fields=["ip_address", "created_at"], name="signin_fail_ip"),
+        ]
+
+    def __str__(self):
+        return f"{self.email} from {self.ip_address} at {self.created_at:%Y-%m-%d %H:%M}"

@@ -80,8 +80,9 @@ def invitation_create(*, agency, actor, email, role, client=None) -> tuple[Invit
             key=f"invitation:{invitation.pk}", to=email, agency=agency, client=client,
             subject=f"{agency.name} invited you to the collections portal",
             template="invitation",
-            context={"agency": agency, "client": client, "invitation": invitation, "link": link, "inviter": actor,
+            context={"agency": agency, "client": client, "invitation": invitation, "inviter": actor,
                      "has_account": existing is not None},
+            secrets={"link": link},
         )
     return invitation, token
 

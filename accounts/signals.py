@@ -1,10 +1,12 @@
 """Audit of sign-ins, failed sign-ins and MFA changes; a fresh authentication on TOTP set-up."""
 from allauth.account.internal.flows.login import record_authentication
+from allauth.account.signals import password_reset
 from allauth.mfa.models import Authenticator
 from allauth.mfa.signals import authenticator_added, authenticator_removed
 from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.dispatch import receiver
 
+from accounts import lockout
 from accounts.models import User
 from portal.audit import audit_record
 
@@ -57,3 +59,10 @@ def record_fresh_mfa_authentication(sender, request, user, authenticator, **kwar
 def audit_mfa_removed(sender, request, user, authenticator, **kwargs):
     agency, client = _agency_client_of(user)
     audit_record(action=f"mfa.{authenticator.type}_removed", actor=user, agency=agency, client=client, obj=user)
+
+
+@receiver(password_reset)
+def unlock_after_password_reset(sender, request, user, **kwargs):
+    """A password reset proves the mailbox, as the unlock link does: the address's failed
+    sign-ins are cleared (allauth cleared its own count the same way)."""
+    lockout.signin_failures_clear(email=user.email, reason="password_reset")

@@ -5,6 +5,7 @@ from accounts import api, views
 urlpatterns = [
     path("", views.home, name="home"),
     path("invitations/<str:token>/", views.invitation_accept, name="invitation_accept"),
+    path("sign-in/unlock/<str:token>/", views.signin_unlock, name="signin_unlock"),
     # Agency staff
     path("agency/", views.agency_home, name="agency_home"),
     path("agency/clients/", views.client_list, name="client_list"),

@@ -7,7 +7,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from accounts import permissions, selectors, services
+from accounts import lockout, permissions, selectors, services
 from accounts.access import (
     agency_admin_required,
     role_required,
@@ -54,6 +54,22 @@ def home(request):
     if request.client.status != Client.Status.ACTIVE and membership.role == Role.CLIENT_ADMIN:
         return redirect("client_onboarding")
     return redirect("client_home")
+
+
+def signin_unlock(request, token):
+    """The emailed unlock link: GET shows a button (mail scanners open links), POST unlocks."""
+    try:
+        email, _failure = lockout.unlock_token_read(token)
+    except DomainError as error:
+        return render(request, "accounts/signin_unlock.html", {"error": error.message}, status=410)
+    if request.method == "POST":
+        try:
+            lockout.signin_unlock(token=token)
+        except DomainError as error:
+            return render(request, "accounts/signin_unlock.html", {"error": error.message}, status=410)
+        messages.success(request, f"Sign-in for {email} is unlocked. You can sign in now.")
+        return redirect("account_login")
+    return render(request, "accounts/signin_unlock.html", {"email": email})
 
 
 # --- Agency staff -------------------------------------------------------------------------

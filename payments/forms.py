@@ -5,12 +5,13 @@ from django import forms
 from django.utils import timezone
 
 from payments.models import Frequency, PlanOffer, SecureLink
+from portal.forms import AmountField
 
 
 class DirectPaymentForm(forms.Form):
     """A payment the debtor made straight to the client (the service checks it against the balance)."""
 
-    amount = forms.DecimalField(label="Amount", min_value=Decimal("0.01"), max_digits=14, decimal_places=2,
+    amount = AmountField(label="Amount", min_value=Decimal("0.01"), max_digits=14, decimal_places=2,
                                 widget=forms.NumberInput(attrs={"step": "0.01", "inputmode": "decimal"}))
     received_on = forms.DateField(label="Received on",
                                   widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
@@ -29,13 +30,13 @@ class PlanOfferForm(forms.Form):
     An installment plan takes either the number of installments or the installment amount."""
 
     kind = forms.ChoiceField(label="Offer", choices=PlanOffer.Kind.choices)
-    total_amount = forms.DecimalField(label="Total to pay", min_value=0, decimal_places=2, max_digits=14)
+    total_amount = AmountField(label="Total to pay", min_value=0, decimal_places=2, max_digits=14)
     frequency = forms.ChoiceField(label="Paid", choices=Frequency.choices, initial=Frequency.MONTHLY, required=False)
-    down_payment = forms.DecimalField(label="Down payment", required=False, min_value=0, decimal_places=2,
+    down_payment = AmountField(label="Down payment", required=False, min_value=0, decimal_places=2,
                                       max_digits=14, help_text="Optional; due on the first payment date.")
     installment_count = forms.IntegerField(label="Installments", required=False, min_value=1, max_value=60,
                                            initial=1)
-    installment_amount = forms.DecimalField(label="or installment amount", required=False, min_value=0,
+    installment_amount = AmountField(label="or installment amount", required=False, min_value=0,
                                             decimal_places=2, max_digits=14)
     first_due_date = forms.DateField(label="First payment on", widget=forms.DateInput(attrs={"type": "date"}))
     note = forms.CharField(label="Note (agency only)", required=False, max_length=2000)

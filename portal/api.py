@@ -1,15 +1,36 @@
 """One mapping from domain errors to HTTP errors for the REST API."""
-from rest_framework import status
+from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from portal.dependencies import is_dependency_down
 from portal.errors import DomainError, NotAllowed
+from portal.text import has_non_ascii_digit
+from portal.errors_views import DEPENDENCY_DOWN, RETRY_AFTER_SECONDS
 
 
 def exception_handler(exc, context):
+    """Domain errors as 400/403, a dependency that is down as 503, the rest as DRF words them.
+    Anything else propagates to handler500, which answers JSON under /api/ too."""
+    if is_dependency_down(exc):
+        response = Response({"detail": DEPENDENCY_DOWN}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
     if isinstance(exc, NotAllowed):
         return Response({"detail": exc.message}, status=status.HTTP_403_FORBIDDEN)
     if isinstance(exc, DomainError):
         key = exc.field or "non_field_errors"
         return Response({key: [exc.message]}, status=status.HTTP_400_BAD_REQUEST)
     return drf_exception_handler(exc, context)
+
+
+class AmountInput(serializers.DecimalField):
+    """An amount in a query or body that reads only the digits 0-9 (Decimal() alone would read
+    Arabic-Indic "٣٤٥" as 345: see portal/text.py)."""
+
+    default_error_messages = {"non_ascii_digits": "Send the amount with the digits 0-9."}
+
+    def to_internal_value(self, data):
+        if has_non_ascii_digit(data):
+            self.fail("non_ascii_digits")
+        return super().to_internal_value(data)

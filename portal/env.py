@@ -47,3 +47,33 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if value is None:
         return default
     return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def env_trusted_proxies(name: str) -> int | tuple:
+    """The reverse proxies in front of the portal, for reading the client's address.
+
+    Unset or empty: none (REMOTE_ADDR is the client and X-Forwarded-For is ignored). A whole
+    number N: that many proxies always stand in front (the client is the Nth address from the
+    right of X-Forwarded-For). Otherwise a comma-separated list of addresses or CIDR networks
+    (`10.0.0.0/8,192.168.1.7`): requests from them are proxied, and X-Forwarded-For is read from
+    the right, skipping addresses in those networks. Returns the count or a tuple of networks.
+    """
+    import ipaddress
+
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return 0
+    if value.isdigit():
+        return int(value)
+    networks = []
+    for item in value.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"{name}={value!r}: {item!r} is neither a whole number of proxies nor an address or "
+                "network such as 10.0.0.0/8.") from None
+    return tuple(networks)

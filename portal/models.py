@@ -67,6 +67,9 @@ class OutboundEmail(models.Model):
     body_html = models.TextField(blank=True)
     attachment = models.CharField(max_length=300, blank=True,
                                   help_text="A stored file (media storage name) sent with the message.")
+    # Secrets of the message's links ({name: value}), kept apart from the bodies (which hold a
+    # placeholder) and emptied once the message is sent or given up: see portal/emails.py.
+    secret_values = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)

@@ -3,11 +3,15 @@
 Defaults run on a laptop with nothing installed (SQLite, a filesystem Celery broker, mail
 printed to the console). Production values arrive only through variables; see README.md.
 """
+import os
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE, SELF
+from django.core.exceptions import ImproperlyConfigured
 
-from portal.env import env_bool, env_int, env_list, env_str
+from portal.dependencies_settings import redis_cache
+from portal.env import env_bool, env_int, env_list, env_str, env_trusted_proxies
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("PORTAL_VAR_DIR", str(BASE_DIR / "var")))
@@ -35,6 +39,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_filters",
+    "csp",
     "allauth",
     "allauth.account",
     "allauth.mfa",
@@ -46,6 +51,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "portal.middleware.SecurityHeadersMiddleware",
     "portal.middleware.RequestContextMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -53,11 +60,14 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "portal.middleware.QueryNulMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "accounts.middleware.TenantScopeMiddleware",
     "accounts.middleware.StaffMfaRequiredMiddleware",
     "portal.middleware.UserTimezoneMiddleware",
+    "portal.middleware.DebtorDataNoStoreMiddleware",
+    "portal.middleware.DependencyDownMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -98,7 +108,7 @@ REDIS_URL = env_str("REDIS_URL", "")
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     CELERY_RESULT_BACKEND = REDIS_URL
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {"default": redis_cache(REDIS_URL)}
 else:
     BROKER_DIR = VAR_DIR / "broker"
     CELERY_BROKER_URL = "filesystem://"
@@ -129,6 +139,7 @@ CELERY_BEAT_SCHEDULE = {
     "deliver-pending-emails": {"task": "portal.tasks.deliver_pending_emails", "schedule": 60.0},
     "worklist-wake-due": {"task": "collections_work.tasks.worklist_wake_due", "schedule": 60.0},
     "promises-mark-broken": {"task": "collections_work.tasks.promises_mark_broken", "schedule": 900.0},
+    "signin-failures-prune": {"task": "accounts.tasks.signin_failures_prune", "schedule": 3600.0},
     "worklist-rescore": {"task": "collections_work.tasks.worklist_rescore_all", "schedule": 6 * 3600.0},
     "plans-daily": {"task": "payments.tasks.plans_daily", "schedule": 3600.0},
 }
@@ -158,10 +169,28 @@ ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_LOGIN_ON_PASSWORD_RESET = False
 ACCOUNT_SESSION_REMEMBER = None
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Collections portal] "
-# Lockout: five failed sign-ins per address (or per IP) in 15 minutes blocks further tries.
+# The password lockout is the portal's own (accounts/lockout.py), counted in the database so it
+# holds when Redis is down. Within LOGIN_LOCKOUT_WINDOW_MINUTES: LOGIN_LOCKOUT_ATTEMPTS failures for
+# one address from one IP lock that address for that IP only (an emailed link unlocks it);
+# LOGIN_SLOWDOWN_AFTER failures for one address from any IPs make each further try for it wait
+# (1 s, doubling, at most LOGIN_SLOWDOWN_MAX_SECONDS) without blocking it; LOGIN_IP_LOCKOUT_ATTEMPTS
+# failures from one IP, whatever the addresses, lock that IP (password spraying).
+if "LOGIN_FAILED_LIMIT" in os.environ:
+    raise ImproperlyConfigured(
+        "LOGIN_FAILED_LIMIT is no longer read: the lockout is set by LOGIN_LOCKOUT_ATTEMPTS, "
+        "LOGIN_LOCKOUT_WINDOW_MINUTES, LOGIN_SLOWDOWN_AFTER and LOGIN_IP_LOCKOUT_ATTEMPTS (README, Security).")
+LOGIN_LOCKOUT_WINDOW_MINUTES = env_int("LOGIN_LOCKOUT_WINDOW_MINUTES", 15)
+LOGIN_LOCKOUT_ATTEMPTS = env_int("LOGIN_LOCKOUT_ATTEMPTS", 5)
+LOGIN_SLOWDOWN_AFTER = env_int("LOGIN_SLOWDOWN_AFTER", 10)
+LOGIN_SLOWDOWN_MAX_SECONDS = env_int("LOGIN_SLOWDOWN_MAX_SECONDS", 60)
+LOGIN_IP_LOCKOUT_ATTEMPTS = env_int("LOGIN_IP_LOCKOUT_ATTEMPTS", 50)
+LOGIN_UNLOCK_LINK_MINUTES = env_int("LOGIN_UNLOCK_LINK_MINUTES", 60)
 ACCOUNT_RATE_LIMITS = {
-    "login_failed": env_str("LOGIN_FAILED_LIMIT", "5/15m/ip,5/15m/key"),
-    "login": "30/m/ip",
+    # allauth counts two-factor code attempts per user under "login_failed" (in the cache); the
+    # password attempts it would also count there go through accounts/lockout.py instead.
+    "login_failed": "5/15m/key",
+    # Sign-in POSTs per IP: covered by LOGIN_IP_LOCKOUT_ATTEMPTS, so signing in needs no cache.
+    "login": "",
     "reset_password": "20/m/ip,5/m/key",
 }
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
@@ -235,6 +264,41 @@ if PRODUCTION:
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
+
+# Content-Security-Policy (django-csp), on every response: our own origin only, no inline script,
+# no eval. `data:` images are Pico CSS's icons and the TOTP QR code. A page that needs another
+# host adds it for that view alone with a decorator from portal/security.py (the debtor's payment
+# page: `allow_stripe`); see README "Security".
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
+# Permissions-Policy (portal.middleware.SecurityHeadersMiddleware): browser features no page uses
+# are off for the portal and anything it embeds; payment only for the portal itself.
+PERMISSIONS_POLICY = {
+    "accelerometer": [], "autoplay": [], "camera": [],
+    "display-capture": [], "encrypted-media": [], "geolocation": [], "gyroscope": [], "hid": [],
+    "magnetometer": [], "microphone": [], "midi": [], "payment": ["self"], "serial": [], "usb": [],
+    "xr-spatial-tracking": [], "screen-wake-lock": [], "idle-detection": [],
+}
+
+# Apps whose pages show debtor details: every response of their views is `Cache-Control: private,
+# no-store` (portal.middleware.DebtorDataNoStoreMiddleware), so no browser or proxy keeps a copy.
+DEBTOR_DATA_APPS = ("collections_work", "payments")
+
+# The reverse proxies in front of the portal (portal/client_ip.py): none by default, so
+# X-Forwarded-For is ignored; a count ("1") or the proxies' networks ("10.0.0.0/8,172.16.0.0/12").
+TRUSTED_PROXIES = env_trusted_proxies("TRUSTED_PROXIES")
 
 # --- Portal -----------------------------------------------------------------------------
 INVITATION_TTL_DAYS = env_int("INVITATION_TTL_DAYS", 7)

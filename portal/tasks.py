@@ -10,6 +10,7 @@ from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.utils import timezone
 
+from portal.mail_bodies import message_bodies
 from portal.models import Heartbeat, OutboundEmail
 from portal.tenancy import tenant_scope, unscoped
 
@@ -27,9 +28,10 @@ def deliver_email(self, email_id: int, agency_id: int | None):
         email = OutboundEmail.objects.select_for_update().filter(pk=email_id).first()
         if email is None or email.status == OutboundEmail.Status.SENT:
             return "skipped"
-        message = EmailMultiAlternatives(email.subject, email.body_text, settings.DEFAULT_FROM_EMAIL, [email.to])
-        if email.body_html:
-            message.attach_alternative(email.body_html, "text/html")
+        body_text, body_html = message_bodies(email)
+        message = EmailMultiAlternatives(email.subject, body_text, settings.DEFAULT_FROM_EMAIL, [email.to])
+        if body_html:
+            message.attach_alternative(body_html, "text/html")
         if email.attachment:
             _attach(message, email.attachment)
         email.attempts += 1
@@ -42,7 +44,8 @@ def deliver_email(self, email_id: int, agency_id: int | None):
             raise self.retry(exc=exc)
         email.status = OutboundEmail.Status.SENT
         email.sent_at = timezone.now()
-        email.save(update_fields=["status", "sent_at", "attempts"])
+        email.secret_values = {}  # sent: the link's secret leaves the send log
+        email.save(update_fields=["status", "sent_at", "attempts", "secret_values"])
         return "sent"
 
 

@@ -16,6 +16,7 @@ from rest_framework.fields import SkipField, empty
 from collections_work.debtor_accounts import selectors
 from collections_work.placements.intake.fields import FIELDS, REQUIRED_FIELDS
 from collections_work.models import DebtorAccount, DebtPurpose, PlacementBatch
+from portal.api import AmountInput
 
 MAX_ACCOUNTS_PER_REQUEST = 1000
 MAX_PAGE_SIZE = 500
@@ -229,8 +230,8 @@ class AccountListQuery(serializers.Serializer):
     status = serializers.ChoiceField(choices=DebtorAccount.Status.values, required=False)
     age = serializers.ChoiceField(choices=list(selectors.AGE_BUCKETS), required=False,
                                   help_text="Days past due (since the delinquency date, else the due date).")
-    balance_min = serializers.DecimalField(max_digits=14, decimal_places=2, required=False)
-    balance_max = serializers.DecimalField(max_digits=14, decimal_places=2, required=False)
+    balance_min = AmountInput(max_digits=14, decimal_places=2, required=False)
+    balance_max = AmountInput(max_digits=14, decimal_places=2, required=False)
     batch = serializers.IntegerField(min_value=1, max_value=MAX_DB_ID, required=False,
                                      help_text="Only accounts of this placement batch.")
     q = serializers.CharField(max_length=100, required=False, allow_blank=True,

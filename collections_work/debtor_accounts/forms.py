@@ -10,6 +10,7 @@ from collections_work.debtor_accounts import actions
 from collections_work.debtor_accounts.actions import By
 from collections_work.models import DebtorAccount
 from collections_work.debtor_accounts.selectors import AGE_BUCKETS, SORTS
+from portal.forms import AmountField
 
 ANY = [("", "Any")]
 
@@ -23,10 +24,10 @@ class AccountFilterForm(forms.Form):
     status = forms.ChoiceField(label="Status", required=False, choices=ANY + list(DebtorAccount.Status.choices))
     age = forms.ChoiceField(label="Days past due", required=False,
                             choices=ANY + [(key, label) for key, (_low, _high, label) in AGE_BUCKETS.items()])
-    balance_min = forms.DecimalField(label="Balance from", required=False, min_value=Decimal("0"),
+    balance_min = AmountField(label="Balance from", required=False, min_value=Decimal("0"),
                                      decimal_places=2, max_digits=14,
                                      widget=forms.NumberInput(attrs={"step": "0.01", "placeholder": "0.00"}))
-    balance_max = forms.DecimalField(label="Balance to", required=False, min_value=Decimal("0"),
+    balance_max = AmountField(label="Balance to", required=False, min_value=Decimal("0"),
                                      decimal_places=2, max_digits=14,
                                      widget=forms.NumberInput(attrs={"step": "0.01", "placeholder": "Any"}))
     batch = forms.TypedChoiceField(label="Placement", required=False, coerce=int, empty_value=None)

@@ -7,6 +7,7 @@ the same limits.
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from portal.errors import DomainError
+from portal.text import has_non_ascii_digit
 
 CENTS = Decimal("0.01")
 ZERO = Decimal("0.00")
@@ -23,6 +24,8 @@ def parse_money(value, *, field: str = "amount", allow_zero: bool = False) -> De
     """
     if isinstance(value, bool):
         raise DomainError("Enter the amount as a number, like 125.50.", field=field)
+    if has_non_ascii_digit(value):  # Decimal() reads "٣٤٥" as 345 (portal/text.py)
+        raise DomainError("Enter the amount with the digits 0-9, like 125.50.", field=field)
     text = value if isinstance(value, (Decimal, int)) else str(value if value is not None else "").strip()
     if isinstance(text, str) and (not text.isascii() or not text):
         raise DomainError("Enter the amount as a number, like 125.50.", field=field)

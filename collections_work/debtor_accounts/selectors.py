@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from collections_work.debtor_accounts.actions import OPEN_STATUSES
 from collections_work.models import DebtorAccount, PlacementBatch
+from portal.text import has_non_ascii_digit, strip_nul
 
 AGE_BUCKETS = {
     "0-90": (0, 90, "0–90 days"),
@@ -55,7 +56,8 @@ class AccountFilters:
     @classmethod
     def from_params(cls, params) -> "AccountFilters":
         """Lenient parsing of query parameters: unknown values are ignored, not errors."""
-        filters = cls(q=(params.get("q") or "").strip()[:100])
+        # NUL: PostgreSQL refuses it in text (the list answered 500, the export came out empty).
+        filters = cls(q=strip_nul(params.get("q") or "")[0].strip()[:100])
         if params.get("status") in DebtorAccount.Status.values:
             filters.status = params["status"]
         if params.get("age") in AGE_BUCKETS:
@@ -72,6 +74,8 @@ class AccountFilters:
 def _decimal(value):
     """A finite amount the money columns can hold, else None (NaN, Infinity, 1e99 come from
     edited URLs; the database would refuse to compare with them)."""
+    if has_non_ascii_digit(value):  # Decimal("٣٤٥") is 345: not an amount anyone typed (portal/text.py)
+        return None
     try:
         amount = Decimal(value) if value not in (None, "") else None
     except InvalidOperation:
@@ -81,6 +85,8 @@ def _decimal(value):
 
 def _int(value):
     """An id the database can hold (64-bit), else None."""
+    if has_non_ascii_digit(value):
+        return None
     try:
         number = int(value) if value not in (None, "") else None
     except ValueError:

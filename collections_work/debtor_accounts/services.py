@@ -12,6 +12,7 @@ from collections_work.models import Activity, DebtorAccount, Document
 from portal.audit import audit_record
 from portal.errors import DomainError
 from portal.files import looks_like
+from portal.text import shorten_filename
 
 
 def account_set_status(*, agency, actor, account, status, reason) -> DebtorAccount:
@@ -99,7 +100,7 @@ def account_add_document(*, agency, actor, account, uploaded_file, client_visibl
     if client_visible is None:
         client_visible = _visible_to_client_by_default(actor)
     with transaction.atomic():
-        document = Document(agency=agency, client=account.client, account=account, name=uploaded_file.name[:200],
+        document = Document(agency=agency, client=account.client, account=account, name=shorten_filename(uploaded_file.name, 200),
                             content_type=DOCUMENT_TYPES[Path(uploaded_file.name).suffix.lower()],
                             size=uploaded_file.size, uploaded_by=actor, client_visible=client_visible)
         document.file.save(get_valid_filename(uploaded_file.name), uploaded_file, save=False)

@@ -12,6 +12,7 @@ from collections_work.compliance import UNKNOWN_ZONE_CANDIDATES
 from collections_work.models import CallOutcome, Contact, ContactPolicy, Debtor, DebtorAccount, EmailTemplate, Queue, Team
 from collections_work.debtor_accounts.selectors import AGE_BUCKETS
 from collections_work.worklist.services import PLACEHOLDERS, staff_status_choices
+from portal.forms import AmountField
 
 UNKNOWN_ZONE = ("", "Unknown time zone")
 US_ZONES = UNKNOWN_ZONE_CANDIDATES + ("America/Puerto_Rico", "America/Detroit", "America/Boise")
@@ -48,7 +49,7 @@ class CallForm(WorkForm):
     outcome = forms.ChoiceField(label="Outcome", choices=CallOutcome.choices, widget=forms.RadioSelect)
     contact = forms.TypedChoiceField(label="Number called", required=False, coerce=int, empty_value=None)
     note = forms.CharField(label="Note", required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
-    promise_amount = forms.DecimalField(label="Promised amount", required=False, min_value=0, decimal_places=2,
+    promise_amount = AmountField(label="Promised amount", required=False, min_value=0, decimal_places=2,
                                         max_digits=14, help_text="With the outcome “Promised to pay”.")
     promise_date = forms.DateField(label="Promised by", required=False, widget=forms.DateInput(attrs={"type": "date"}))
 
@@ -72,7 +73,7 @@ class NoteForm(WorkForm):
 
 class PromiseForm(WorkForm):
     prefix_id = "promise"
-    amount = forms.DecimalField(label="Amount", min_value=0, decimal_places=2, max_digits=14)
+    amount = AmountField(label="Amount", min_value=0, decimal_places=2, max_digits=14)
     due_date = forms.DateField(label="Pay by", widget=forms.DateInput(attrs={"type": "date"}))
 
 

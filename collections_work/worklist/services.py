@@ -273,7 +273,7 @@ def email_send(*, agency, actor, account, template_id, contact_id, now=None) -> 
         subject, body = render_template_text(template.subject, account), render_template_text(template.body, account)
         activity = events.email_sent(account, actor=actor, contact=contact, subject=subject, body=body, at=now)
         email_schedule(key=f"account-email:{activity.pk}", to=contact.value, subject=subject, template="debtor_message",
-                       context={"body": body, "agency": agency, "opt_out_link": opt_out_link(contact)},
+                       context={"body": body, "agency": agency}, secrets={"opt_out_link": opt_out_link(contact)},
                        agency=agency, client=account.client)
         _worked(account, actor, now)
         audit_record(action="account.email_sent", actor=actor, agency=agency, client=account.client, obj=account,

@@ -1,6 +1,8 @@
 """Forms on the debtor's pages. Labels are plain words; every field says what it wants."""
 from django import forms
 
+from portal.forms import AmountField
+
 
 class IdentityForm(forms.Form):
     """One text box per fact the portal asks for (payments.links.identity)."""
@@ -18,12 +20,12 @@ class PlanBuilderForm(forms.Form):
     KINDS = [("installments", "Monthly payments"), ("settlement", "One payment")]
     kind = forms.ChoiceField(label="How do you want to pay?", choices=KINDS, widget=forms.RadioSelect,
                              initial="installments")
-    monthly_amount = forms.DecimalField(label="Monthly amount", required=False, min_value=0, decimal_places=2,
+    monthly_amount = AmountField(label="Monthly amount", required=False, min_value=0, decimal_places=2,
                                         max_digits=14, help_text="Or leave empty and choose the number of months.",
                                         widget=forms.NumberInput(attrs={"step": "0.01", "inputmode": "decimal"}))
     months = forms.IntegerField(label="Number of months", required=False, min_value=1, max_value=120,
                                 widget=forms.NumberInput(attrs={"inputmode": "numeric"}))
-    settle_amount = forms.DecimalField(label="Amount of the one payment", required=False, min_value=0,
+    settle_amount = AmountField(label="Amount of the one payment", required=False, min_value=0,
                                        decimal_places=2, max_digits=14,
                                        widget=forms.NumberInput(attrs={"step": "0.01", "inputmode": "decimal"}))
     first_due_date = forms.DateField(label="First payment on", widget=forms.DateInput(attrs={"type": "date"}))

@@ -11,7 +11,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0002_agency_debtor_contact'),
+        ('accounts', '0003_agency_debtor_contact'),
         ('collections_work', '0010_plan_status_open_callbacks'),
         ('payments', '0002_worklist'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),

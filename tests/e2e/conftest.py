@@ -46,10 +46,20 @@ def browser():
         chromium.close()
 
 
+# What Chromium prints when the Content-Security-Policy blocks something ("Refused to load the
+# script ...", "Refused to apply inline style ...") or cannot read the Permissions-Policy header.
+POLICY_COMPLAINT = re.compile(r"Refused to|Content Security Policy|Permissions-Policy", re.IGNORECASE)
+
+
 @pytest.fixture
 def new_page(request, browser, live_server):
-    """new_page(viewport=DESKTOP) -> a Page in a fresh browser context (its own cookies)."""
+    """new_page(viewport=DESKTOP) -> a Page in a fresh browser context (its own cookies).
+
+    Every journey is also a check of the security headers: a page whose Content-Security-Policy
+    blocks one of our own scripts or styles, or whose Permissions-Policy Chromium cannot read,
+    fails the test at teardown with the messages (`page.policy_complaints` lists them)."""
     contexts = []
+    complaints = []
     request.node._e2e_pages = []
 
     def make(viewport=None):
@@ -57,12 +67,22 @@ def new_page(request, browser, live_server):
         context.set_default_timeout(DEFAULT_TIMEOUT_MS)
         contexts.append(context)
         page = context.new_page()
+        page.policy_complaints = []
+
+        def listen(message, page=page):
+            if POLICY_COMPLAINT.search(message.text):
+                page.policy_complaints.append(f"{page.url}: {message.text}")
+                complaints.append(page.policy_complaints[-1])
+
+        page.on("console", listen)
         request.node._e2e_pages.append(page)
         return page
 
     yield make
     for context in contexts:
         context.close()
+    if not request.node.get_closest_marker("policy_complaints_expected"):
+        assert not complaints, "The security headers blocked part of a page:\n" + "\n".join(complaints)
 
 
 @pytest.fixture

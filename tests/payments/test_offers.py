@@ -127,7 +127,7 @@ def test_no_email_on_file_says_so_and_a_letter_link_is_shown_once(alpha, client)
     assert "No email on file" in page
     letter = client.post(reverse("offer_send", args=[offer.pk]), {"channel": "letter"})
     url = letter.context["url"]
-    assert letter.status_code == 200 and url in letter.content.decode() and letter["Cache-Control"] == "no-store"
+    assert letter.status_code == 200 and url in letter.content.decode() and "no-store" in letter["Cache-Control"]
     assert SecureLink.objects.get(offer=offer).token_hash == keyed_hash(url.rstrip("/").rsplit("/", 1)[1])
 
 

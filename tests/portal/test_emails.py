@@ -45,3 +45,27 @@ def test_an_unreachable_broker_does_not_fail_the_action_and_the_email_stays_pend
     with unscoped():
         assert OutboundEmail.objects.get(pk=email.pk).status == OutboundEmail.Status.PENDING
     assert not mail.outbox  # beat's deliver_pending_emails sends it later
+
+
+def test_link_secrets_are_sent_but_not_kept_in_the_send_log(world, django_capture_on_commit_callbacks):
+    """An invitation's token is a credential: the email carries it, the send log never stores it
+    in the bodies, and the copy kept to send it is gone once it is sent."""
+    from accounts import services
+    from accounts.models import Role
+    from portal.tenancy import tenant_scope
+
+    with django_capture_on_commit_callbacks(execute=False) as callbacks, tenant_scope(world.alpha.agency):
+        invitation, token = services.invitation_create(agency=world.alpha.agency, actor=world.alpha.admin,
+                                                       email="new-person@example.test", role=Role.COLLECTOR)
+    with unscoped():
+        pending = OutboundEmail.objects.get(to="new-person@example.test")
+    assert token not in pending.body_text and token not in pending.body_html
+    assert "[secret link: not kept in the send log]" in pending.body_text
+    for callback in callbacks:
+        callback()
+    sent = mail.outbox[0]
+    assert f"/invitations/{token}/" in sent.body and f"/invitations/{token}/" in sent.alternatives[0][0]
+    with unscoped():
+        stored = OutboundEmail.objects.get(pk=pending.pk)
+    assert stored.status == OutboundEmail.Status.SENT and stored.secret_values == {}
+    assert token not in stored.body_text + stored.body_html

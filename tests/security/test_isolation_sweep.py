@@ -580,6 +580,10 @@ SPECIAL = {  # routes with dedicated tests below (or in the named files)
              "test_debtor_isolation.py drives every one of them with another account's token, ids and session."
        for name in ("debtor_landing", "debtor_account", "debtor_offer", "debtor_plan", "debtor_dispute",
                     "debtor_callback", "debtor_opt_out", "debtor_agreement", "debtor_sign_out")},
+    "signin_unlock": "Signed-token route for the owner of a locked address (no sign-in, no tenant rows; it clears "
+                     "that address's failed sign-ins only): tests/accounts/test_lockout.py "
+                     "test_lockout_and_unlock_by_the_emailed_link_are_audited, "
+                     "test_the_unlock_link_expires_and_cannot_be_forged.",
 }
 
 _ALLAUTH = ("allauth page acting only on the signed-in user's own login, email addresses, password or "

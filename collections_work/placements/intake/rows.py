@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from collections_work.placements.intake import values
 from collections_work.placements.intake.fields import FIELDS_BY_KEY, REQUIRED_FIELDS
+from portal.text import hidden_character, visible_text_error
 
 ZERO = Decimal("0.00")
 TIME_ZONES = frozenset(zoneinfo.available_timezones())
@@ -21,6 +22,8 @@ STAGE_COLUMNS = [
 MAX_LENGTHS = {"client_reference": 100, "debtor_name": 200, "invoice_number": 200, "co_debtor_name": 200,
                "guarantor_name": 200, "address_line1": 200, "address_line2": 200, "city": 100, "region": 100,
                "postal_code": 20, "country": 60}
+# Names and references may not hold control or invisible characters (portal/text.py).
+VISIBLE_FIELDS = ("client_reference", "debtor_name", "invoice_number", "co_debtor_name", "guarantor_name")
 MAX_AMOUNT = Decimal("999999999999.99")  # the money columns hold 14 digits, 2 of them cents
 MAX_ADDRESS = 400  # Contact.value: the address lines joined
 
@@ -64,6 +67,7 @@ class RowValidator:
         # For the fast path: mapped fields in column order, the length limits that can apply, parsers.
         self._fields = tuple(sorted(mapping.items(), key=lambda item: item[1]))
         self._limits = tuple((field, limit) for field, limit in MAX_LENGTHS.items() if field in mapping)
+        self._visible = tuple(field for field in VISIBLE_FIELDS if field in mapping)
         self._amount = values.plain_amount_parser(options.amount_format)
         self._date = values.fixed_width_date_parser(options.date_format)
 
@@ -93,6 +97,9 @@ class RowValidator:
             return None
         for field, limit in self._limits:
             if len(get(field, "")) > limit:
+                return None
+        for field in self._visible:
+            if hidden_character(get(field, "")):
                 return None
         amounts = []
         for field in ("principal", "interest", "fees", "paid"):
@@ -166,6 +173,10 @@ class RowValidator:
         for field, limit in MAX_LENGTHS.items():
             if len(text.get(field, "")) > limit:
                 errors.append(RowError(row_no, self.column_name(field), f"{self.column_name(field)} is longer than {limit} characters"))
+        for field in VISIBLE_FIELDS:
+            message = visible_text_error(self.column_name(field), text.get(field, ""))
+            if message:
+                errors.append(RowError(row_no, self.column_name(field), message))
 
         def parsed(field, parser, *args, default=None):
             if not text.get(field):

@@ -4,6 +4,8 @@ import re
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
+from portal.text import NON_ASCII_DIGITS, has_non_ascii_digit
+
 CENTS = Decimal("0.01")
 AMOUNT_FORMATS = {
     "dot": ("1,234.56 (dot for decimals)", ",", "."),
@@ -19,11 +21,13 @@ DATE_FORMATS = {
     "%d-%m-%Y": "DD-MM-YYYY",
 }
 _CURRENCY = re.compile(r"[$€£¥]|\b(USD|EUR|GBP|CAD)\b", re.IGNORECASE)
-_PLAIN_AMOUNT = re.compile(r"^\d+(\.\d{1,2})?$")
+# re.ASCII: \d is 0-9 only; by default it also matches other scripts' digits ("٣٤٥"), which
+# Decimal() would then read as 345 (portal/text.py).
+_PLAIN_AMOUNT = re.compile(r"^\d+(\.\d{1,2})?$", re.ASCII)
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_NON_DIGIT = re.compile(r"\D")
-_ISO_TIME = re.compile(r"([ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?)?")  # what may follow an ISO date
-_AMOUNT_CHARS = re.compile(r"[\d,.$]+")  # the usual amount: digits, separators, a dollar sign
+_NON_DIGIT = re.compile(r"\D", re.ASCII)
+_ISO_TIME = re.compile(r"([ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?)?", re.ASCII)  # what may follow an ISO date
+_AMOUNT_CHARS = re.compile(r"[\d,.$]+", re.ASCII)  # the usual amount: digits, separators, a dollar sign
 
 
 def cell_text(value) -> str:
@@ -47,6 +51,8 @@ def parse_amount(value, amount_format: str = "dot") -> Decimal:
         except InvalidOperation:
             raise ValueError("is not an amount") from None
     text = str(value).strip()
+    if has_non_ascii_digit(text):
+        raise ValueError(f"is not an amount: {NON_ASCII_DIGITS}")
     negative = False
     if text.startswith("(") and text.endswith(")"):
         negative, text = True, text[1:-1].strip()

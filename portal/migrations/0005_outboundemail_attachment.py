@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('portal', '0003_outboundemail_client'),
+        ('portal', '0004_outboundemail_secret_values'),
     ]
 
     operations = [

@@ -1,0 +1,59 @@
+"""What typed or uploaded text may contain where it becomes a name, a reference or an amount.
+
+Names and references are shown to people, searched, exported to spreadsheets and printed on
+letters: a control character or an invisible one (zero-width space, word joiner, byte-order mark,
+bidirectional overrides that make "INV-001" display as something else) makes two references look
+equal that are not, or hides text. Amounts are read only from the digits 0-9: Python's Decimal()
+and int() also read other scripts' digits (Arabic-Indic "٣٤٥" is 345), which nobody typing an
+amount into a portal for US collections means, and which no export or bank file would show the same.
+"""
+import re
+import unicodedata
+
+# C0 and C1 control characters (tab, newline and NUL included), zero-width space/non-joiner/joiner,
+# word joiner, byte-order mark, and the bidirectional embeddings, overrides and isolates.
+_HIDDEN = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200d\u2060\ufeff\u202a-\u202e\u2066-\u2069]")
+
+
+def hidden_character(text: str) -> str | None:
+    """The first control or invisible character of `text`, described for a message
+    ("U+200B ZERO WIDTH SPACE"), or None when there is none."""
+    match = _HIDDEN.search(text or "")
+    if match is None:
+        return None
+    char = match.group(0)
+    return f"U+{ord(char):04X} {unicodedata.name(char, 'CONTROL CHARACTER')}"
+
+
+def visible_text_error(label: str, text: str) -> str | None:
+    """A message for a name or reference holding a hidden character, else None."""
+    found = hidden_character(text)
+    if found is None:
+        return None
+    return f"{label} contains an invisible or control character ({found}); remove it and type the text again"
+
+
+def has_non_ascii_digit(text) -> bool:
+    """Whether `text` has a digit outside 0-9 (Arabic-Indic, full-width, Devanagari ...)."""
+    return isinstance(text, str) and any(char.isdigit() and not char.isascii() for char in text)
+
+
+NON_ASCII_DIGITS = "use the digits 0-9"
+
+
+def strip_nul(text: str) -> tuple[str, bool]:
+    """(text without NUL bytes, whether there were any). PostgreSQL refuses NUL in text."""
+    if "\x00" not in text:
+        return text, False
+    return text.replace("\x00", ""), True
+
+
+def shorten_filename(name: str, limit: int) -> str:
+    """`name` cut to `limit` characters by shortening its stem, so the extension (what it opens
+    with, and what the portal checked the content against) survives: "long…name.pdf"."""
+    if len(name) <= limit:
+        return name
+    stem, dot, extension = name.rpartition(".")
+    if not dot or not stem or len(extension) + 1 >= limit // 2:  # no usable extension: a plain cut
+        return name[:limit]
+    return stem[:limit - len(extension) - 1] + "." + extension
