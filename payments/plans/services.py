@@ -31,6 +31,7 @@ from payments.schedule import ScheduledPayment, build_schedule
 from portal.audit import audit_record
 from portal.emails import email_schedule
 from portal.errors import DomainError
+from portal.tenancy import tenant_scope
 
 MISSED_PAYMENT_TEXT = (
     "If a payment is not made by its due date, the plan may be cancelled and the full remaining balance "
@@ -195,9 +196,14 @@ def agreement_context(account, offer, plan, typed_name, signed_at, reference) ->
 
 
 def _email_agreement(evidence):
-    contact = debtor_email_of(evidence.account)
-    if contact is None:
-        return
+    """After commit (the caller's tenant scope may be gone by then: open the evidence's own)."""
+    with tenant_scope(evidence.agency_id):
+        contact = debtor_email_of(evidence.account)
+        if contact is not None:
+            _send_agreement(evidence, contact)
+
+
+def _send_agreement(evidence, contact):
     account = evidence.account
     email_schedule(key=f"agreement:{evidence.reference}", to=contact.value, template="debtor_agreement",
                    subject=f"Your signed payment agreement with {account.agency.name}", agency=account.agency,

@@ -214,3 +214,16 @@ def test_dispute_callback_and_opt_out_from_the_debtors_page(alpha, account, clie
     fresh = reload(account)
     assert fresh.status == DebtorAccount.Status.ON_HOLD and fresh.disputes.filter(resolved_at__isnull=True).exists()
     assert Activity.objects.filter(account=account, summary__startswith="Validation requested by the debtor").exists()
+
+
+def test_the_hourly_job_expires_offers_whose_links_all_expired(alpha, sent_offer):
+    from payments.models import SecureLink
+    from payments.tasks import plans_daily
+
+    offer, _path = sent_offer
+    assert plans_daily.delay().get() == {"missed": 0, "expired": 0}
+    SecureLink.objects.filter(offer=offer).update(expires_at=timezone.now() - timedelta(minutes=1))
+    assert plans_daily.delay().get() == {"missed": 0, "expired": 1}
+    offer.refresh_from_db()
+    assert offer.status == PlanOffer.Status.EXPIRED
+    assert Activity.objects.filter(account=offer.account, summary__startswith="Offer expired").exists()

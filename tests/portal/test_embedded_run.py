@@ -99,6 +99,10 @@ def test_up_starts_web_worker_and_beat_and_a_task_round_trips(tmp_path):
             assert b"Sign in" in page.read()
         with urllib.request.urlopen(f"{base}/static/vendor/pico/pico.min.css", timeout=5) as css:
             assert css.status == 200  # assets are vendored and served without a CDN
+        debtor_link = re.search(rf"{base}/d/[\w-]+/", output.text)  # printed for this run, on this port
+        assert debtor_link and "60611" in output.text, output.text[-2000:]
+        with urllib.request.urlopen(debtor_link.group(0), timeout=10) as page:
+            assert b"Confirm who you are" in page.read()
 
         result = filesystem_celery(var_dir).send_task("portal.tasks.echo", args=["round trip"])
         assert result.get(timeout=60) == "round trip"

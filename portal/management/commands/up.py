@@ -5,6 +5,7 @@ child processes until Ctrl-C (or until one of them dies, which stops the others)
 DATABASE_URL / REDIS_URL it needs no server: SQLite and kombu's filesystem broker in var/.
 """
 import io
+import json
 import os
 import signal
 import subprocess
@@ -33,10 +34,12 @@ class Command(BaseCommand):
         self._prepare_folders()
         call_command("migrate", interactive=False, verbosity=0)
         self.stdout.write("Database ready (%s)." % settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1])
-        logins = io.StringIO()
+        logins, debtor = io.StringIO(), None
         if not options["no_demo"]:
             call_command("seed_demo", stdout=logins)
             call_command("seed_demo_work", stdout=io.StringIO())  # accounts, queues, a template
+            debtor = io.StringIO()
+            call_command("seed_demo_payments", stdout=debtor)  # offers, a signed plan, a debtor's link
         address = f"{options['host']}:{options['port']}"
         signal.signal(signal.SIGTERM, _stop_on_sigterm)  # `kill` and `timeout` stop the children too
         # Ctrl-C stops everything even when started from a shell that ignores SIGINT for background
@@ -47,12 +50,19 @@ class Command(BaseCommand):
             self._wait_for_web(address, children)
             self.stdout.write(self.style.SUCCESS(f"\nThe portal is running on http://{address}/  (Ctrl-C stops it)"))
             self.stdout.write(logins.getvalue())
+            if debtor is not None:
+                self._print_debtor_link(address, json.loads(debtor.getvalue()))
             self.stdout.write("Emails (invitations, password resets) are printed below by the worker.\n")
             self._supervise(children)
         except KeyboardInterrupt:
             self.stdout.write("\nStopping ...")
         finally:
             self._stop(children)
+
+    def _print_debtor_link(self, address, demo):
+        answers = ", ".join(f"{question}: {answer}" for question, answer in demo["answers"].items())
+        self.stdout.write(f"A debtor's secure link (account {demo['account']}, {demo['debtor']}), made for this run:\n"
+                          f"  http://{address}{demo['path']}\n  Identity check answers: {answers}\n")
 
     def _prepare_folders(self):
         for folder in [settings.VAR_DIR, settings.MEDIA_ROOT, settings.STATIC_ROOT, settings.VAR_DIR / "results", settings.VAR_DIR / "cache"]:
