@@ -61,7 +61,7 @@ class ContractTermsForm(forms.ModelForm):
     class Meta:
         model = ContractTerms
         fields = ["fee_type", "flat_fee_percent", "settlement_floor_percent", "max_plan_months",
-                  "min_installment", "remittance_method", "remittance_day"]
+                  "min_installment", "remittance_method", "remittance_day", "allocation_order"]
         labels = {
             "flat_fee_percent": "Contingency fee (%)",
             "settlement_floor_percent": "Settlement floor (% of balance)",
@@ -69,6 +69,13 @@ class ContractTermsForm(forms.ModelForm):
             "min_installment": "Smallest installment ($)",
         }
         widgets = {"fee_type": forms.RadioSelect, "remittance_method": forms.RadioSelect}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["allocation_order"].required = False  # empty keeps what the terms say
+
+    def clean_allocation_order(self):
+        return self.cleaned_data.get("allocation_order") or self.instance.allocation_order
 
 
 class FeeTierForm(forms.Form):

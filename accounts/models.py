@@ -171,6 +171,14 @@ class Membership(TenantModel):
         return self.role in CLIENT_ROLES
 
 
+class AllocationOrder(models.TextChoices):
+    """The order a payment pays an account's parts in (comma-separated component names)."""
+
+    FEES_FIRST = "fees,interest,principal", "Fees, then interest, then principal"
+    INTEREST_FIRST = "interest,fees,principal", "Interest, then fees, then principal"
+    PRINCIPAL_FIRST = "principal,interest,fees", "Principal, then interest, then fees"
+
+
 class ContractTerms(TenantModel):
     """A client's contract with the agency: the one place offers, commissions and statements read."""
 
@@ -200,6 +208,9 @@ class ContractTerms(TenantModel):
         default=15, validators=[MinValueValidator(1), MaxValueValidator(28)],
         help_text="Day of the month remittance statements are sent (1-28).",
     )
+    allocation_order = models.CharField(
+        max_length=30, choices=AllocationOrder.choices, default=AllocationOrder.FEES_FIRST,
+        help_text="Which parts of the balance a payment pays first.")
     updated_at = models.DateTimeField(auto_now=True)
 
     objects = TenantManager(client_lookup="client")

@@ -33,7 +33,7 @@ from portal.tenancy import tenant_scope, unscoped
 
 TERMS_FIELDS = [
     "fee_type", "flat_fee_percent", "settlement_floor_percent", "max_plan_months",
-    "min_installment", "remittance_method", "remittance_day",
+    "min_installment", "remittance_method", "remittance_day", "allocation_order",
 ]
 
 
@@ -164,7 +164,7 @@ def contract_terms_update(*, agency, actor, terms, values: dict, tiers: list[dic
         terms = ContractTerms.objects.select_for_update().get(pk=terms.pk)
         before = snapshot(terms, TERMS_FIELDS) | {"tiers": _tiers_picture(terms.fee_tiers.all())}
         for field in TERMS_FIELDS:
-            setattr(terms, field, values[field])
+            setattr(terms, field, values.get(field) or getattr(terms, field))
         terms.full_clean()
         terms.save()
         terms.fee_tiers.all().delete()

@@ -188,6 +188,7 @@ class DebtorAccount(ClientOwned):
         RECALLED = "recalled", "Recalled"
         PLAN = "plan", "On a payment plan"
         PAID = "paid", "Paid in full"
+        SETTLED = "settled", "Settled"
         CLOSED = "closed", "Closed"
 
     # agency, client, placement_batch: indexed as the first column of the indexes in Meta
@@ -210,6 +211,17 @@ class DebtorAccount(ClientOwned):
     interest = money_field()
     fees = money_field()
     paid = money_field()
+    # Of `paid`, what the client said was paid before placement (the rest are payments posted
+    # in the portal: the trust ledger's check compares them).
+    paid_at_placement = money_field(db_default=ZERO)
+    # What the payments paid of each component (allocated in the client's order, the rest of
+    # `paid` came before placement), and what a completed settlement wrote off: balance =
+    # principal + interest + fees - paid - adjusted. The intake writer inserts with raw SQL, so
+    # these carry database defaults.
+    fees_paid = money_field(db_default=ZERO)
+    interest_paid = money_field(db_default=ZERO)
+    principal_paid = money_field(db_default=ZERO)
+    adjusted = money_field(db_default=ZERO, help_text="Written off when a settlement was paid in full.")
     balance = money_field()
     invoice_number = models.CharField(max_length=200, blank=True)
     invoice_date = models.DateField(null=True, blank=True)

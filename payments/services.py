@@ -2,15 +2,12 @@
 account's money or status goes through the debtor-account kernel (debtor_accounts.actions)."""
 from datetime import date
 
-from django.db import transaction
 from django.utils import timezone
 
 from accounts import permissions
-from collections_work.debtor_accounts import actions, events
 from collections_work.debtor_accounts.money import parse_money
-from collections_work.models import DebtorAccount
 from payments.models import Payment
-from portal.audit import audit_record
+from payments.posting.services import payment_post
 from portal.errors import DomainError
 
 
@@ -18,9 +15,9 @@ def payment_report_direct(*, agency, actor, account, amount, received_on: date, 
                           note: str = "") -> Payment:
     """A client admin reports money the debtor paid straight to the client.
 
-    The account's paid amount grows and its balance shrinks by the amount (never below zero: a
-    larger amount is refused); it becomes Paid in full at zero. The payment, the timeline entry
-    and the audit event are written together or not at all."""
+    Posted like every payment (payments.posting.services.payment_post): the balance shrinks by
+    the amount (a larger amount is refused), the agency's commission is due from the client, the
+    account is Paid in full at zero. Returns the payment."""
     permissions.require(permissions.can_report_direct_payment(actor, account),
                         "Only the client's administrators can report a direct payment.")
     amount = parse_money(amount)
@@ -34,23 +31,6 @@ def payment_report_direct(*, agency, actor, account, amount, received_on: date, 
     if len(note) > 300:
         raise DomainError("Keep the note under 300 characters.", field="note")
 
-    with transaction.atomic():
-        account = actions.account_lock(account)
-        before = {"paid": str(account.paid), "balance": str(account.balance), "status": account.status,
-                  "last_payment_date": account.last_payment_date.isoformat() if account.last_payment_date else None}
-        credited_to = actions.payment_apply(account, amount=amount, received_on=received_on)
-        payment = Payment.objects.create(
-            agency=agency, client=account.client, account=account, amount=amount, received_on=received_on,
-            method=Payment.Method.DIRECT_TO_CLIENT, reference=reference, note=note, reported_by=actor,
-            credited_to=credited_to)
-        summary = f"Direct payment reported: {amount:,.2f} {account.currency} received on {received_on:%b %d, %Y}"
-        if account.status == DebtorAccount.Status.PAID:
-            summary += " (paid in full)"
-        events.payment_recorded(account, actor=actor, summary=summary, body="\n".join(filter(None, [
-            f"Reference: {reference}" if reference else "", note])))
-        audit_record(action="payment.direct_reported", actor=actor, agency=agency, client=account.client,
-                     obj=payment, before=before,
-                     after={"account": account.pk, "amount": str(amount), "received_on": received_on.isoformat(),
-                            "paid": str(account.paid), "balance": str(account.balance), "status": account.status,
-                            "last_payment_date": account.last_payment_date.isoformat()})
-    return payment
+    return payment_post(agency=agency, actor=actor, account=account, amount=amount, received_on=received_on,
+                        method=Payment.Method.DIRECT_TO_CLIENT, received_by=Payment.ReceivedBy.CLIENT,
+                        source=Payment.Source.CLIENT, reference=reference, note=note).payment

@@ -126,6 +126,7 @@ class DebtorAccountFactory(UnscopedFactory):
     interest = Decimal("0.00")
     fees = Decimal("0.00")
     paid = Decimal("0.00")
+    paid_at_placement = factory.SelfAttribute("paid")
     balance = factory.LazyAttribute(lambda a: a.principal + a.interest + a.fees - a.paid)
     placed_at = factory.LazyFunction(timezone.now)
 

@@ -7,7 +7,9 @@ by the one transition table below, writes the timeline entry, and re-scores the 
 The placement writer changes many accounts in one SQL statement; it takes its status rule from
 `balance_status_sql`, generated from the same table.
 """
+from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal
 from enum import Enum
 
 from django.db.models import Q
@@ -18,6 +20,7 @@ from collections_work.models import DebtorAccount, Dispute, Promise
 from portal.errors import DomainError
 
 Status = DebtorAccount.Status
+ZERO = Decimal("0.00")
 
 # In the worklist's queues (new or in collection).
 IN_QUEUE_STATUSES = (Status.NEW, Status.ACTIVE)
@@ -26,7 +29,7 @@ OPEN_STATUSES = (Status.NEW, Status.ACTIVE, Status.ON_HOLD, Status.PLAN)
 # Paid in full when the balance reaches zero (a recalled account's payment still pays it).
 SETTLED_BY_PAYMENT = (Status.NEW, Status.ACTIVE, Status.ON_HOLD, Status.PLAN, Status.RECALLED)
 # No payment can be taken any more.
-NO_PAYMENTS_STATUSES = (Status.PAID, Status.CLOSED)
+NO_PAYMENTS_STATUSES = (Status.PAID, Status.SETTLED, Status.CLOSED)
 
 
 class By(str, Enum):
@@ -43,9 +46,12 @@ C, S, P = By.CLIENT, By.STAFF, By.SYSTEM
 TRANSITIONS = {
     Status.ON_HOLD: {Status.NEW: {C, S, P}, Status.ACTIVE: {C, S, P}, Status.PLAN: {C, S, P}, Status.ON_HOLD: {P}},
     Status.ACTIVE: {Status.NEW: {S}, Status.ON_HOLD: {C, S, P}, Status.CLOSED: {S}, Status.PAID: {P},
-                    Status.PLAN: {S, P}},
-    # A debtor accepting a plan (the portal moves it; staff cancel a plan through the plan itself).
-    Status.PLAN: {Status.NEW: {P}, Status.ACTIVE: {P}},
+                    Status.SETTLED: {P}, Status.PLAN: {S, P}},
+    # A debtor accepting a plan, or a reversal reopening one (the portal moves it; staff cancel a
+    # plan through the plan itself).
+    Status.PLAN: {Status.NEW: {P}, Status.ACTIVE: {P}, Status.PAID: {P}, Status.SETTLED: {P}},
+    # A settlement paid in full: the rest written off.
+    Status.SETTLED: {Status.NEW: {P}, Status.ACTIVE: {P}, Status.ON_HOLD: {P}, Status.PLAN: {P}},
     Status.RECALLED: {Status.NEW: {C}, Status.ACTIVE: {C}, Status.ON_HOLD: {C}, Status.PLAN: {C}},
     Status.CLOSED: {Status.NEW: {S}, Status.ACTIVE: {S}, Status.ON_HOLD: {S}, Status.PLAN: {S}},
     Status.PAID: {status: {P} for status in SETTLED_BY_PAYMENT},
@@ -147,9 +153,42 @@ def dispute_release(account, *, actor, resolution: str, now: datetime | None = N
 
 # --- Money ---------------------------------------------------------------------------------------
 
+COMPONENTS = ("fees", "interest", "principal")
+DEFAULT_ORDER = COMPONENTS
+
+
+@dataclass(frozen=True)
+class Allocation:
+    """How much of an amount went to each part of the balance (Decimal cents)."""
+
+    fees: Decimal = ZERO
+    interest: Decimal = ZERO
+    principal: Decimal = ZERO
+
+    @property
+    def total(self) -> Decimal:
+        return self.fees + self.interest + self.principal
+
+
+def _outstanding(account, component: str) -> Decimal:
+    return max(getattr(account, component) - getattr(account, f"{component}_paid"), ZERO)
+
+
+def allocate(account, amount: Decimal, order=DEFAULT_ORDER) -> Allocation:
+    """Split `amount` over the account's fees, interest and principal in `order` (the client's
+    contract terms), each up to what is still owed on it. What the parts cannot take (money
+    paid before placement is not split by part) goes to the last one."""
+    left, parts = amount, {}
+    for component in order:
+        parts[component] = min(left, _outstanding(account, component))
+        left -= parts[component]
+    parts[order[-1]] += left
+    return Allocation(**parts)
+
+
 def check_takes_payment(account, amount) -> None:
     """Raise DomainError(field="amount") unless a locked account can take `amount` (Decimal):
-    not paid or closed, and not more than the balance (the message gives the balance)."""
+    not paid, settled or closed, and not more than the balance (the message gives the balance)."""
     if account.status in NO_PAYMENTS_STATUSES:
         raise DomainError(f"This account is {account.get_status_display().lower()}: "
                           "it cannot take another payment.", field="amount")
@@ -158,28 +197,87 @@ def check_takes_payment(account, amount) -> None:
                           "Report at most the balance.", field="amount")
 
 
-def payment_apply(account, *, amount, received_on: date, now: datetime | None = None):
+def payment_apply(account, *, amount, received_on: date, order=DEFAULT_ORDER, now: datetime | None = None):
     """Money received on a locked account: paid grows and the balance shrinks by `amount`
-    (Decimal, cents), the last payment date moves forward, the account is Paid in full at zero,
-    the open promise to pay is credited, and the account is re-scored.
+    (Decimal, cents), split over fees, interest and principal in `order`; the last payment date
+    moves forward, the account is Paid in full at zero, the open promise to pay is credited,
+    and the account is re-scored.
 
-    Returns the collector to credit (the promise's maker, else the assigned collector).
-    Raises DomainError via `check_takes_payment`. The caller records the payment row and its
-    timeline entry (events.payment_recorded) in the same transaction."""
+    Returns (allocation, the collector to credit: the promise's maker, else the assigned
+    collector). Raises DomainError via `check_takes_payment`. The caller records the payment
+    row and its timeline entry (events.payment_recorded) in the same transaction."""
     check_takes_payment(account, amount)
     now = now or timezone.now()
+    allocation = allocate(account, amount, order)
     credited_to = _credit_promise(account, amount, now)
+    for component in COMPONENTS:
+        setattr(account, f"{component}_paid", getattr(account, f"{component}_paid") + getattr(allocation, component))
     account.paid += amount
     account.balance -= amount
     if account.last_payment_date is None or received_on > account.last_payment_date:
         account.last_payment_date = received_on
-    fields = ["paid", "balance", "last_payment_date", "updated_at"]
+    fields = ["paid", "balance", "last_payment_date", "fees_paid", "interest_paid", "principal_paid", "updated_at"]
     if account.balance == 0 and may_move(account.status, Status.PAID, By.SYSTEM):
         account.status, account.hold_reason = Status.PAID, ""
         fields += ["status", "hold_reason"]
     account.save(update_fields=fields)
     rescore(account, now)
-    return credited_to
+    return allocation, credited_to
+
+
+def undo_order(allocation: Allocation, amount: Decimal, order=DEFAULT_ORDER) -> Allocation:
+    """The parts a reversal of `amount` takes back from a payment split as `allocation`: the last
+    paid first (a full reversal takes back exactly the allocation)."""
+    left, parts = amount, {}
+    for component in reversed(order):
+        parts[component] = min(left, getattr(allocation, component))
+        left -= parts[component]
+    return Allocation(**parts)
+
+
+def payment_undo(account, *, parts: Allocation, reopen_to: str, now: datetime | None = None) -> str:
+    """A reversal takes `parts` back from a locked account: paid shrinks, the balance grows, and
+    an account paid in full or settled reopens to `reopen_to` (back on its plan, or in
+    collection). Returns the status before."""
+    now = now or timezone.now()
+    before = account.status
+    for component in COMPONENTS:
+        setattr(account, f"{component}_paid", getattr(account, f"{component}_paid") - getattr(parts, component))
+    account.paid -= parts.total
+    account.balance += parts.total
+    account.save(update_fields=["paid", "balance", "fees_paid", "interest_paid", "principal_paid", "updated_at"])
+    if account.status in (Status.PAID, Status.SETTLED) and account.balance > 0:
+        _move(account, reopen_to)
+    rescore(account, now)
+    return before
+
+
+def settlement_write_off(account, *, amount: Decimal, now: datetime | None = None) -> None:
+    """A settlement paid in full: the rest of the balance (`amount`) is written off, not paid, and
+    the account is Settled."""
+    account.adjusted += amount
+    account.balance -= amount
+    account.save(update_fields=["adjusted", "balance", "updated_at"])
+    _move(account, Status.SETTLED)
+    rescore(account, now)
+
+
+def settlement_undo(account, *, amount: Decimal, reopen_to: str, now: datetime | None = None) -> None:
+    """A reversal broke a settlement that was paid: the write-off (`amount`) is owed again."""
+    account.adjusted -= amount
+    account.balance += amount
+    account.save(update_fields=["adjusted", "balance", "updated_at"])
+    if account.status in (Status.PAID, Status.SETTLED):
+        _move(account, reopen_to)
+    rescore(account, now)
+
+
+def _move(account, to):
+    if not may_move(account.status, to, By.SYSTEM):
+        raise DomainError(f"An account that is {account.get_status_display().lower()} cannot become "
+                          f"{Status(to).label.lower()}.")
+    account.status, account.hold_reason = to, ""
+    account.save(update_fields=["status", "hold_reason", "updated_at"])
 
 
 def _credit_promise(account, amount, now):
@@ -202,8 +300,7 @@ def balance_status_sql(table: str, balance: str) -> str:
     `balance`: a paid account owing again is back in collection, an account whose balance is
     covered is paid (as payment_apply decides one account at a time)."""
     settled = ", ".join(f"'{status}'" for status in SETTLED_BY_PAYMENT)
-    reopen_to = next(to for to, sources in TRANSITIONS.items() if sources.get(Status.PAID) == {P})
-    return (f"CASE WHEN {table}.status = '{Status.PAID}' AND {balance} > 0 THEN '{reopen_to}' "
+    return (f"CASE WHEN {table}.status = '{Status.PAID}' AND {balance} > 0 THEN '{Status.ACTIVE}' "
             f"WHEN {table}.status IN ({settled}) AND {balance} <= 0 THEN '{Status.PAID}' ELSE {table}.status END")
 
 

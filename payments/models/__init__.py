@@ -1,14 +1,16 @@
 """The payments app's models, by sub-domain (one app label, `payments`, for all of them).
 
-    money.py    payments received
+    money.py    payments received, their allocation to installments, reversals
+    ledger.py   the trust ledger: journal entries and their lines
     offers.py   plan and settlement offers, and the clients' self-service plan rules
     plans.py    accepted payment plans and their installments
     links.py    the debtor's secure links and the e-signature evidence with its agreement PDF
 """
+from payments.models.ledger import JournalEntry, JournalLine, LedgerAccount
 from payments.models.links import AcceptanceEvidence, SecureLink
-from payments.models.money import Payment
+from payments.models.money import InstallmentAllocation, Payment, Reversal
 from payments.models.offers import Frequency, PlanOffer, PlanRule
 from payments.models.plans import Installment, PaymentPlan
 
-__all__ = ["AcceptanceEvidence", "Frequency", "Installment", "Payment", "PaymentPlan", "PlanOffer", "PlanRule",
-           "SecureLink"]
+__all__ = ["AcceptanceEvidence", "Frequency", "Installment", "InstallmentAllocation", "JournalEntry", "JournalLine",
+           "LedgerAccount", "Payment", "PaymentPlan", "PlanOffer", "PlanRule", "Reversal", "SecureLink"]

@@ -148,11 +148,11 @@ class ChunkWriter:
         cursor.execute(
             f"INSERT INTO {t} (agency_id, client_id, debtor_id, debtor_name, debtor_time_zone, client_reference, "
             f"debt_purpose, status, "
-            f"currency, principal, interest, fees, paid, balance, invoice_number, invoice_date, due_date, "
+            f"currency, principal, interest, fees, paid, paid_at_placement, balance, invoice_number, invoice_date, due_date, "
             f"delinquency_date, placed_at, last_payment_date, priority, placement_batch_id, hold_reason, updated_at) "
             f"SELECT %s, %s, s.debtor_id, s.debtor_name, s.time_zone, "
             f"s.client_reference, s.debt_purpose, 'new', 'USD', s.principal, "
-            f"s.interest, s.fees, s.paid, s.balance, s.invoice_number, s.invoice_date, s.due_date, "
+            f"s.interest, s.fees, s.paid, s.paid, s.balance, s.invoice_number, s.invoice_date, s.due_date, "
             f"s.delinquency_date, %s, s.last_payment_date, 0, %s, '', %s FROM {STAGE} s WHERE true "
             # Skipping: the stage holds only new references, and a plain insert skips ON CONFLICT's
             # extra probe per row (an account placed meanwhile by another transaction fails the
@@ -174,7 +174,7 @@ class ChunkWriter:
                    "principal = excluded.principal"]
         updates += [f"{column} = excluded.{column}" for column, fields in columns if self._given(*fields)]
         owed = " + ".join(["excluded.principal"] + [f"{'excluded' if self._given(c) else t}.{c}" for c in ("interest", "fees")])
-        balance = f"{owed} - {t}.paid"
+        balance = f"{owed} - {t}.paid - {t}.adjusted"
         updates += [
             f"balance = {balance}",
             f"status = {balance_status_sql(t, balance)}",
