@@ -1,10 +1,11 @@
 """Forms for payments and offers. They parse input; payments.services decides."""
+import uuid
 from decimal import Decimal
 
 from django import forms
 from django.utils import timezone
 
-from payments.models import Frequency, PlanOffer, SecureLink
+from payments.models import Frequency, Payment, PlanOffer, Reversal, SecureLink
 from portal.forms import AmountField
 
 
@@ -64,3 +65,62 @@ class PlanCancelForm(forms.Form):
 
 class AgreementVerifyForm(forms.Form):
     file = forms.FileField(label="The PDF the debtor sent back")
+
+
+def new_key() -> str:
+    """A payment form's idempotency key, made when the page is drawn: a double click or a
+    resubmitted form posts one payment."""
+    return uuid.uuid4().hex
+
+
+class PaymentPostForm(forms.Form):
+    """Staff post a payment (payments.posting.services.payment_post)."""
+
+    amount = AmountField(label="Amount", min_value=Decimal("0.01"), max_digits=14, decimal_places=2,
+                         widget=forms.NumberInput(attrs={"step": "0.01", "inputmode": "decimal"}))
+    received_on = forms.DateField(label="Received on", widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
+    method = forms.ChoiceField(label="Method", choices=[c for c in Payment.Method.choices
+                                                        if c[0] != Payment.Method.DIRECT_TO_CLIENT])
+    received_by = forms.ChoiceField(label="Received by", choices=Payment.ReceivedBy.choices, widget=forms.RadioSelect,
+                                    initial=Payment.ReceivedBy.AGENCY)
+    reference = forms.CharField(label="Reference", max_length=100, required=False,
+                                help_text="Check number, ACH trace, card authorization…")
+    note = forms.CharField(label="Note", max_length=300, required=False)
+    idempotency_key = forms.CharField(widget=forms.HiddenInput, max_length=200)
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("auto_id", "post_%s")
+        kwargs.setdefault("initial", {})
+        kwargs["initial"] = {"idempotency_key": new_key(), "received_on": timezone.localdate(), **kwargs["initial"]}
+        super().__init__(*args, **kwargs)
+        self.fields["received_on"].widget.attrs["max"] = timezone.localdate().isoformat()
+
+
+class ReversalForm(forms.Form):
+    """Staff take money back from a payment (payments.posting.services.payment_reverse)."""
+
+    kind = forms.ChoiceField(label="What happened", choices=Reversal.Kind.choices)
+    amount = AmountField(label="Amount", required=False, min_value=Decimal("0.01"), max_digits=14, decimal_places=2,
+                         help_text="Empty: all that is left of the payment.")
+    return_code = forms.CharField(label="ACH return code", max_length=10, required=False, help_text="e.g. R01")
+    reason = forms.CharField(label="Reason", max_length=300)
+    idempotency_key = forms.CharField(widget=forms.HiddenInput, max_length=200)
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("initial", {})
+        kwargs["initial"] = {"idempotency_key": new_key(), **kwargs["initial"]}
+        super().__init__(*args, **kwargs)
+
+
+class JournalRangeForm(forms.Form):
+    start = forms.DateField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+    def range(self):
+        """(start, end): the chosen days, else the current month up to today."""
+        today = timezone.localdate()
+        start, end = today.replace(day=1), today
+        if self.is_valid():
+            start = self.cleaned_data.get("start") or start
+            end = self.cleaned_data.get("end") or end
+        return (start, end) if start <= end else (end, start)

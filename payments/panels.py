@@ -11,8 +11,10 @@ from payments.forms import (
     DecisionForm,
     DirectPaymentForm,
     OfferSendForm,
+    PaymentPostForm,
     PlanCancelForm,
     PlanOfferForm,
+    ReversalForm,
 )
 from payments.models import AcceptanceEvidence, PaymentPlan, PlanOffer, SecureLink
 from payments.offers.services import describe
@@ -48,7 +50,8 @@ def direct_payment_action(request, account, bound):
 
 
 def payments_table(request, account, bound):
-    return {"payments": list(account.payments.select_related("reported_by"))}
+    """Payments with how they were received, the agency's commission, and any reversal."""
+    return {"payments": list(account.payments.select_related("reported_by").prefetch_related("reversals"))}
 
 
 def account_offers_and_plans(request, account, bound):
@@ -94,8 +97,24 @@ def workspace_money(request, account, bound):
     plans = _plans(account)
     for plan in plans:
         plan.cancel_form = bound if bound is not None else PlanCancelForm(auto_id=f"cancel{plan.pk}_%s")
-    return {"offers": _offers(account), "links": links, "plans": plans, "send_form": OfferSendForm(),
-            "payments": list(account.payments.all()[:20])}
+    return {"offers": _offers(account), "links": links, "plans": plans, "send_form": OfferSendForm()}
+
+
+def post_action(request, account, bound):
+    """Staff post a payment while the account takes one."""
+    if bound is None and (account.status in actions.NO_PAYMENTS_STATUSES or account.balance <= 0):
+        return None
+    return {"form": bound or PaymentPostForm()}
+
+
+def workspace_payments(request, account, bound):
+    """Every payment with its split, commission and reversals; each can be reversed."""
+    payments = list(account.payments.select_related("reported_by").prefetch_related("reversals")[:50])
+    for payment in payments:
+        if payment.net_amount > 0:
+            payment.reverse_form = (bound if bound is not None and bound.payment.pk == payment.pk
+                                    else ReversalForm(auto_id=f"reverse{payment.pk}_%s"))
+    return {"payments": payments}
 
 
 def worklist_answers(request, _account, bound):
@@ -129,6 +148,10 @@ PANELS = [
                  template="payments/_verify_action.html", context=verify_action),
     panels.Panel(page=panels.WORKSPACE, slot=panels.MAIN, name="plan", order=10,
                  template="payments/_workspace_money.html", context=workspace_money),
+    panels.Panel(page=panels.WORKSPACE, slot=panels.ACTIONS, name="post", order=59,
+                 template="payments/_post_action.html", context=post_action),
+    panels.Panel(page=panels.WORKSPACE, slot=panels.MAIN, name="payments", order=20,
+                 template="payments/_workspace_payments.html", context=workspace_payments),
     panels.Panel(page=panels.WORKLIST_HOME, slot=panels.MAIN, name="answers", order=10,
                  template="payments/_worklist_answers.html", context=worklist_answers),
 ]

@@ -2,10 +2,11 @@
 and the debtor's pages under /d/ (no sign-in; the secure link is the way in)."""
 from django.urls import path
 
-from payments import views
+from payments import api, views
 from payments.debtor import views as debtor
 from payments.offers import views as offers
 from payments.plans import views as plans
+from payments.posting import views as posting
 
 urlpatterns = [
     path("debtor-accounts/<int:pk>/payments/direct/", views.direct_payment_report,
@@ -13,6 +14,13 @@ urlpatterns = [
     path("debtor-accounts/<int:pk>/work/offer/", offers.offer_create, name="workspace_offer"),
     path("debtor-accounts/<int:pk>/work/invite/", plans.invitation_send, name="workspace_invitation"),
     path("debtor-accounts/<int:pk>/work/verify-agreement/", plans.agreement_verify, name="agreement_verify"),
+    path("debtor-accounts/<int:pk>/payments/post/", posting.payment_post, name="payment_post"),
+    path("payments/<int:pk>/reverse/", posting.payment_reverse, name="payment_reverse"),
+    path("client/payments/", posting.client_payments, name="client_payments"),
+    path("api/v1/payments/", api.PaymentsView.as_view(), name="api_payments"),
+    path("agency/ledger/", posting.ledger_overview, name="ledger_overview"),
+    path("agency/ledger/<int:pk>/", posting.client_ledger, name="client_ledger"),
+    path("agency/payments/", posting.payments_journal, name="payments_journal"),
     path("offers/<int:pk>/send/", offers.offer_send, name="offer_send"),
     path("offers/<int:pk>/withdraw/", offers.offer_withdraw, name="offer_withdraw"),
     path("offers/<int:pk>/decide/", offers.offer_decide, name="offer_decide"),

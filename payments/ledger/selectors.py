@@ -57,7 +57,7 @@ def client_ledger(client, limit: int = 500) -> list[dict]:
 
 def payments_journal(start, end):
     """Money in and out by day and method (payments and reversals, by who received them):
-    [{"day", "method", "received_by", "payments", "count", "reversed"}], with totals."""
+    ([{"day", "method", "received_by", "payments", "count", "reversed", "net"}], totals of the same)."""
     payments = (Payment.objects.filter(received_on__gte=start, received_on__lte=end)
                 .values("received_on", "method", "received_by")
                 .annotate(total=Sum("amount"), count=Count("id")).order_by("received_on", "method"))
@@ -73,17 +73,25 @@ def payments_journal(start, end):
         rows.setdefault(key, {"day": key[0], "method": key[1], "received_by": key[2], "payments": ZERO, "count": 0,
                               "reversed": ZERO})["reversed"] += row["total"]
     ordered = [rows[key] for key in sorted(rows, key=lambda k: (k[0], k[1], k[2]))]
+    for row in ordered:
+        row["net"] = row["payments"] - row["reversed"]
     totals = {"payments": sum((r["payments"] for r in ordered), ZERO), "count": sum(r["count"] for r in ordered),
               "reversed": sum((r["reversed"] for r in ordered), ZERO)}
+    totals["net"] = totals["payments"] - totals["reversed"]
     return ordered, totals
+
+
+def _cents(value) -> Decimal:
+    return Decimal(str(value)).quantize(Decimal("0.01"))
 
 
 def unbalanced_entries() -> list[tuple[int, Decimal]]:
     """(entry id, debits - credits) of every entry that does not balance (all agencies)."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT entry_id, SUM(debit) - SUM(credit) FROM payments_journalline GROUP BY entry_id "
-                       "HAVING SUM(debit) <> SUM(credit) ORDER BY entry_id")
-        return [(entry_id, Decimal(difference)) for entry_id, difference in cursor.fetchall()]
+        # ROUND: SQLite adds decimals as floats (PostgreSQL's numeric is exact anyway).
+        cursor.execute("SELECT entry_id, ROUND(SUM(debit) - SUM(credit), 2) FROM payments_journalline "
+                       "GROUP BY entry_id HAVING ROUND(SUM(debit) - SUM(credit), 2) <> 0 ORDER BY entry_id")
+        return [(entry_id, _cents(difference)) for entry_id, difference in cursor.fetchall()]
 
 
 def accounts_not_matching_payments() -> list[tuple[int, Decimal, Decimal]]:
@@ -94,8 +102,8 @@ def accounts_not_matching_payments() -> list[tuple[int, Decimal, Decimal]]:
             "SELECT a.id, a.paid - a.paid_at_placement, COALESCE(p.net, 0) FROM collections_work_debtoraccount a "
             "LEFT JOIN (SELECT account_id, SUM(amount - reversed_amount) AS net FROM payments_payment "
             "GROUP BY account_id) p ON p.account_id = a.id "
-            "WHERE a.paid - a.paid_at_placement <> COALESCE(p.net, 0) ORDER BY a.id")
-        return [(pk, Decimal(paid), Decimal(net)) for pk, paid, net in cursor.fetchall()]
+            "WHERE ROUND(a.paid - a.paid_at_placement - COALESCE(p.net, 0), 2) <> 0 ORDER BY a.id")
+        return [(pk, _cents(paid), _cents(net)) for pk, paid, net in cursor.fetchall()]
 
 
 def ledger_counts() -> tuple[int, int, int]:

@@ -166,7 +166,10 @@ def _pay_installments(payment, account):
 
 def _complete_plan_if_paid(plan, account, payment, now):
     """Every installment paid: the plan is completed; a settlement writes off what is left."""
-    if Installment.objects.filter(plan=plan, paid_amount__lt=F("amount")).exists():
+    installments = Installment.objects.filter(plan=plan)
+    if not installments.exists():
+        return
+    if installments.filter(paid_amount__lt=F("amount")).exists():
         if account.status == Status.ACTIVE and plan.status == PaymentPlan.Status.CURRENT:
             _back_on_plan(account, now)
         return
@@ -222,6 +225,8 @@ def payment_reverse(*, agency, actor, payment, kind: str, amount, reason: str, r
         if key and (earlier := Reversal.objects.filter(idempotency_key=key).first()) is not None:
             return earlier
         left = payment.amount - payment.reversed_amount
+        if left <= 0:
+            raise DomainError("This payment was already reversed in full.", field="amount")
         amount = left if amount in (None, "") else parse_money(amount)
         if amount > left:
             raise DomainError(f"At most {left:,.2f} of this payment is left to reverse.", field="amount")

@@ -39,6 +39,7 @@ from collections_work.models import (
     Activity, Callback, Contact, ContactPolicy, DebtorAccount, Dispute, Document, EmailTemplate, Promise,
     Queue, Team,
 )
+from payments.posting.services import payment_post
 from payments.models import (
     AcceptanceEvidence, Installment, Payment, PaymentPlan, PlanOffer, PlanRule, SecureLink,
 )
@@ -216,6 +217,8 @@ def payment_rows(named):
             named[f"{prefix}_plan"] = plan = PaymentPlan.objects.create(
                 agency_id=account.agency_id, client_id=account.client_id, account=account, offer=accepted,
                 kind="lump_sum", total_amount="90.00", accepted_at=timezone.now())
+            Installment.objects.create(agency_id=account.agency_id, client_id=account.client_id, plan=plan, number=1,
+                                       due_date=timezone.localdate() + timedelta(days=5), amount="90.00")
             evidence = AcceptanceEvidence(
                 agency_id=account.agency_id, client_id=account.client_id, account=account, link=named[f"{prefix}_link"],
                 offer=accepted, plan=plan, typed_name=f"{prefix} signer", consented=True, disclosure_version="v",
@@ -223,6 +226,9 @@ def payment_rows(named):
             evidence.agreement_pdf.save("agreement.pdf", ContentFile(b"%PDF-1.4 sweep"), save=False)
             evidence.save()
             named[f"{prefix}_evidence"] = evidence
+            named[f"{prefix}_payment"] = payment_post(
+                agency=account.agency, actor=None, account=account, amount="5.00", received_on=timezone.localdate(),
+                method="check", source="staff").payment
 
 
 def foreign_markers(viewer, rows):
@@ -364,6 +370,10 @@ OWN_ROUTES = {
         lambda r: {"name": "Alpha Recovery", "time_zone": "UTC"},)),
     "client_home": Own(CLIENTS, shows=("Alpha Recovery Client 1",)),
     "client_offers": Own(CLIENTS, shows=("C1-1",)),
+    "client_payments": Own(CLIENTS, shows=("C1-1",)),
+    "ledger_overview": Own(AGENCY_ADMIN, shows=("Alpha Recovery Client 2",)),
+    "payments_journal": Own(MANAGERS, shows=("Check",), queries=(
+        no_data, lambda r: {"start": "2020-01-01", "end": "2030-12-31"})),
     "client_offer_summary": Own(CLIENTS, shows=("offer waits",)),
     "client_terms": Own(CLIENTS, shows=("Alpha Recovery Client 1",)),
     "client_team": Own(CLIENTS, shows=("client1-user@alpha.test", "alpha-client1-invitee@alpha.test")),
@@ -449,6 +459,7 @@ TARGETS = {  # kind -> (Bravo rows: foreign to everyone, Alpha rows outside clie
     "link": (("bravo_link",), ("alpha_client2_link",)),
     "plan": (("bravo_plan",), ("alpha_client2_plan",)),
     "evidence": (("bravo_evidence",), ("alpha_client2_evidence",)),
+    "payment": (("bravo_payment",), ("alpha_client2_payment",)),
 }
 
 
@@ -542,6 +553,13 @@ BY_ID_ROUTES = {
     "offer_decide": ById("offer", (("post", lambda _: {"decision": "approve", "note": "sweep"}),),
                          own=(("client1_admin", "alpha_client1_awaiting"),)),
     "link_revoke": ById("link", (("post", no_data),), own=(("collector", "alpha_client1_link"),)),
+    "payment_post": ById("debtor_account", (("post", lambda _: {
+        "amount": "1.00", "received_on": timezone.localdate().isoformat(), "method": "cash", "received_by": "agency",
+        "idempotency_key": secrets.token_hex(8)}),), own=(("collector", "alpha_client1_account"),)),
+    "payment_reverse": ById("payment", (("post", lambda _: {
+        "kind": "bounced_check", "reason": "sweep", "idempotency_key": secrets.token_hex(8)}),),
+        own=(("manager", "alpha_client1_payment"),)),
+    "client_ledger": ById("client", (GET,), own=(("admin", "alpha_client1"),)),
     "plan_cancel": ById("plan", (("post", lambda _: {"reason": "sweep"}),), own=(("manager", "alpha_client1_plan"),)),
     "plan_rules": ById("client", (GET, ("post", lambda _: {
         "form-TOTAL_FORMS": "1", "form-INITIAL_FORMS": "0", "form-0-balance_from": "0.00", "form-0-min_installment": "5",
@@ -576,6 +594,8 @@ SPECIAL = {  # routes with dedicated tests below (or in the named files)
     "invitation_accept": "Token route, the token is the credential: test_unknown_invitation_token_is_410, "
                          "test_signed_in_persona_cannot_use_a_foreign_invitation.",
     "agreement_download": "FileResponse (streamed): test_agreement_downloads_are_scoped below.",
+    "api_payments": "API-key authenticated: tests/payments/test_posting.py "
+                    "test_the_api_reports_a_direct_payment_once_per_key (another client's key lists nothing).",
     **{name: "The debtor's pages: the secure link is the credential (no sign-in). tests/security/"
              "test_debtor_isolation.py drives every one of them with another account's token, ids and session."
        for name in ("debtor_landing", "debtor_account", "debtor_offer", "debtor_plan", "debtor_dispute",
