@@ -15,6 +15,8 @@ from payments.links.services import link_issue
 from payments.models import PlanOffer
 from payments.offers.services import offer_approve, offer_create, offer_send
 from payments.plans.services import plan_accept
+from payments.posting.services import payment_post, payment_reverse
+from payments.services import payment_report_direct
 from portal.tenancy import tenant_scope
 
 DEMO_DEBTOR_ZIP, DEMO_DEBTOR_TAX_LAST4 = "60611", "4321"
@@ -33,11 +35,12 @@ def seed_payments_demo(agency_slug="demo-recovery") -> dict:
         collector = User.objects.get(email="collector@demo-recovery.test")
         owner = User.objects.get(email="owner@acme-supplies.test")
         acme = Client.objects.get(name="Acme Supplies")
-        accounts = list(DebtorAccount.objects.filter(client=acme).order_by("client_reference")[:4])
-        for account in accounts:
+        accounts = list(DebtorAccount.objects.filter(client=acme).order_by("client_reference")[:8])
+        for account in accounts[:4]:
             _make_identifiable(account)
         if not PlanOffer.objects.filter(account__client=acme).exists():
-            _offers_and_plan(agency, collector, owner, accounts)
+            _offers_and_plan(agency, collector, owner, accounts[:4])
+            _payments(agency, collector, owner, accounts[4:])
         demo = accounts[0]
         _link, url = link_issue(agency=agency, actor=collector, account=demo, channel="letter",
                                 offer=PlanOffer.objects.filter(account=demo, status=PlanOffer.Status.SENT).first())
@@ -52,6 +55,34 @@ def _make_identifiable(account):
                                   kind=Contact.Kind.ADDRESS,
                                   value=f"500 N Lake Shore Dr, Chicago, IL {DEMO_DEBTOR_ZIP}, US")
     account.debtor.tax_id_last4 = DEMO_DEBTOR_TAX_LAST4
+
+
+def _payments(agency, collector, owner, accounts):
+    """AS-1005: a check posted by staff. AS-1006: a payment the client reported (paid to it
+    directly). AS-1007: an ACH payment returned by the bank (R01). AS-1008: a settlement agreed
+    and paid in full, the rest written off: Settled."""
+    today = timezone.localdate()
+    check, direct, returned, settled = accounts
+    payment_post(agency=agency, actor=collector, account=check, amount=(check.balance / 4).quantize(CENT),
+                 received_on=today - timedelta(days=3), method="check", source="staff", reference="CHK 1042")
+    payment_report_direct(agency=agency, actor=owner, account=direct, amount=(direct.balance / 3).quantize(CENT),
+                          received_on=today - timedelta(days=6), reference="Wire 88120")
+    ach = payment_post(agency=agency, actor=collector, account=returned, amount=(returned.balance / 2).quantize(CENT),
+                       received_on=today - timedelta(days=9), method="ach", source="staff").payment
+    payment_reverse(agency=agency, actor=collector, payment=ach, kind="returned_ach", return_code="R01",
+                    amount=None, reason="Insufficient funds")
+    offer = offer_create(agency=agency, actor=collector, account=settled, kind="lump_sum",
+                         total_amount=(settled.balance * Decimal("0.75")).quantize(CENT), installment_count=1,
+                         first_due_date=today)
+    if offer.status == PlanOffer.Status.AWAITING_CLIENT:
+        offer_approve(agency=agency, actor=owner, offer=offer, note="Accept 75 %.")
+    _make_identifiable(settled)
+    offer_send(agency=agency, actor=collector, offer=offer, channel="letter")
+    link, _url = link_issue(agency=agency, actor=collector, account=settled, channel="letter", offer=offer)
+    plan_accept(link=link, offer=offer, typed_name=settled.debtor_name, consented=True, ip="127.0.0.1",
+                user_agent="Demo data", facts=["postal_code", "tax_id_last4"])
+    payment_post(agency=agency, actor=collector, account=settled, amount=offer.total_amount, received_on=today,
+                 method="wire", source="staff", reference="Settlement wire")
 
 
 def _offers_and_plan(agency, collector, owner, accounts):
