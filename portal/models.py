@@ -9,6 +9,22 @@ class AppendOnlyError(RuntimeError):
     pass
 
 
+class AppendOnlyModel(models.Model):
+    """Abstract: rows written once and never changed or deleted (evidence, ledgers). The database
+    enforces it too on PostgreSQL (a trigger per table, in the owning app's migrations)."""
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise AppendOnlyError(f"{type(self).__name__} rows are never changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError(f"{type(self).__name__} rows are never deleted.")
+
+
 class AuditEvent(models.Model):
     """One state change or security event. Append-only: rows are never updated or deleted."""
 

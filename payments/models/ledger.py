@@ -10,7 +10,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import models
 
-from portal.models import AppendOnlyError
+from portal.models import AppendOnlyModel
 from portal.tenancy import TenantManager, TenantModel
 
 
@@ -30,20 +30,7 @@ DEBIT_NORMAL = {LedgerAccount.TRUST_CASH, LedgerAccount.COMMISSION_RECEIVABLE, L
                 LedgerAccount.CLIENT_DIRECT_COLLECTIONS}
 
 
-class AppendOnly(models.Model):
-    class Meta:
-        abstract = True
-
-    def save(self, *args, **kwargs):
-        if not self._state.adding:
-            raise AppendOnlyError(f"{type(self).__name__} rows are never changed: post a correcting entry.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise AppendOnlyError(f"{type(self).__name__} rows are never deleted: post a correcting entry.")
-
-
-class JournalEntry(AppendOnly, TenantModel):
+class JournalEntry(AppendOnlyModel, TenantModel):
     class Kind(models.TextChoices):
         PAYMENT = "payment", "Payment"
         REVERSAL = "reversal", "Reversal"
@@ -75,7 +62,7 @@ class JournalEntry(AppendOnly, TenantModel):
         return f"{self.get_kind_display()}: {self.memo}"
 
 
-class JournalLine(AppendOnly, TenantModel):
+class JournalLine(AppendOnlyModel, TenantModel):
     client = models.ForeignKey("accounts.Client", on_delete=models.PROTECT, related_name="+")
     entry = models.ForeignKey(JournalEntry, on_delete=models.PROTECT, related_name="lines")
     ledger_account = models.CharField(max_length=24, choices=LedgerAccount.choices)

@@ -4,7 +4,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 
-from portal.models import AppendOnlyError
+from portal.models import AppendOnlyModel
 from portal.tenancy import TenantManager, TenantModel
 
 
@@ -58,7 +58,7 @@ def agreement_path(evidence, filename):
     return f"agreements/{evidence.agency_id}/{evidence.account_id}/{evidence.reference}.pdf"
 
 
-class AcceptanceEvidence(TenantModel):
+class AcceptanceEvidence(AppendOnlyModel, TenantModel):
     """What proves the debtor e-signed an agreement (ESIGN Act, 15 U.S.C. 7001): the disclosure
     shown (version and SHA-256 of its text), consent, the typed name, UTC time, IP address and
     user agent, the link and which identity facts were checked (not their values), and the
@@ -90,11 +90,3 @@ class AcceptanceEvidence(TenantModel):
 
     def __str__(self):
         return f"Acceptance {self.reference} by {self.typed_name}"
-
-    def save(self, *args, **kwargs):
-        if not self._state.adding:
-            raise AppendOnlyError("Acceptance evidence cannot be changed.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise AppendOnlyError("Acceptance evidence cannot be deleted.")
