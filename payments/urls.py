@@ -7,6 +7,7 @@ from payments.debtor import views as debtor
 from payments.offers import views as offers
 from payments.plans import views as plans
 from payments.posting import views as posting
+from payments.statements import views as statements
 
 urlpatterns = [
     path("debtor-accounts/<int:pk>/payments/direct/", views.direct_payment_report,
@@ -21,6 +22,10 @@ urlpatterns = [
     path("agency/ledger/", posting.ledger_overview, name="ledger_overview"),
     path("agency/ledger/<int:pk>/", posting.client_ledger, name="client_ledger"),
     path("agency/payments/", posting.payments_journal, name="payments_journal"),
+    path("statements/", statements.statement_list, name="statement_list"),
+    path("statements/<int:pk>/statement.<str:kind>", statements.statement_file, name="statement_file"),
+    path("statements/<int:pk>/remitted/", statements.statement_remitted, name="statement_remitted"),
+    path("statements/<int:pk>/correct/", statements.statement_correct, name="statement_correct"),
     path("offers/<int:pk>/send/", offers.offer_send, name="offer_send"),
     path("offers/<int:pk>/withdraw/", offers.offer_withdraw, name="offer_withdraw"),
     path("offers/<int:pk>/decide/", offers.offer_decide, name="offer_decide"),

@@ -102,8 +102,11 @@ def settlement_entry(account, *, amount: Decimal, effective_on, undo: bool = Fal
                       memo=f"Settlement {'reinstated' if undo else 'discount'} {amount:,.2f} on {account.client_reference}")
 
 
-def remittance_entry(*, client, amount: Decimal, effective_on, memo: str, actor=None) -> JournalEntry:
-    """Money sent from the trust account to the client."""
+def remittance_entry(*, client, amount: Decimal, effective_on, memo: str, offset: Decimal = ZERO,
+                     actor=None) -> JournalEntry:
+    """Money sent from the trust account to the client (`amount`), and the commission the client
+    owed that was kept from what was payable instead (`offset`, net remittance)."""
     return entry_post(agency_id=client.agency_id, client=client, kind=JournalEntry.Kind.REMITTANCE, memo=memo,
                       effective_on=effective_on, actor=actor,
-                      lines=[Line(L.CLIENT_PAYABLE, debit=amount), Line(L.TRUST_CASH, credit=amount)])
+                      lines=[Line(L.CLIENT_PAYABLE, debit=amount + offset), Line(L.TRUST_CASH, credit=amount),
+                             Line(L.COMMISSION_RECEIVABLE, credit=offset)])

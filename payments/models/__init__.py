@@ -2,6 +2,7 @@
 
     money.py    payments received, their allocation to installments, reversals
     ledger.py   the trust ledger: journal entries and their lines
+    statements.py  remittance statements (clients) and plan statements (debtors)
     offers.py   plan and settlement offers, and the clients' self-service plan rules
     plans.py    accepted payment plans and their installments
     links.py    the debtor's secure links and the e-signature evidence with its agreement PDF
@@ -11,6 +12,8 @@ from payments.models.links import AcceptanceEvidence, SecureLink
 from payments.models.money import InstallmentAllocation, Payment, Reversal
 from payments.models.offers import Frequency, PlanOffer, PlanRule
 from payments.models.plans import Installment, PaymentPlan
+from payments.models.statements import DebtorStatement, RemittanceStatement
 
 __all__ = ["AcceptanceEvidence", "Frequency", "Installment", "InstallmentAllocation", "JournalEntry", "JournalLine",
-           "LedgerAccount", "Payment", "PaymentPlan", "PlanOffer", "PlanRule", "Reversal", "SecureLink"]
+           "LedgerAccount", "Payment", "PaymentPlan", "PlanOffer", "PlanRule", "RemittanceStatement", "DebtorStatement",
+           "Reversal", "SecureLink"]

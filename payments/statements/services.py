@@ -1,0 +1,194 @@
+"""Remittance statements (keyword-only, audited): issued once per client and month from the
+payments and the trust ledger, rendered to PDF (WeasyPrint) and CSV, stored, emailed to the
+client's admins; an agency admin marks one remitted, which posts the remittance entry.
+
+The figures (Decimal cents; `totals` stores them as strings):
+    collected by the agency, collected by the client directly, reversed, commission;
+    owed to the client at the start and the end of the period (payable less commission the
+    client owes, from the ledger by effective date);
+    net remittance: to remit = what is owed at the end (when positive);
+    gross remittance: to remit = what is payable at the end; commission invoice = what the client
+    owes at the end (commission on every payment, direct ones included).
+"""
+import csv
+import hashlib
+import io
+from calendar import monthrange
+from datetime import date, timedelta
+from decimal import Decimal
+
+from django.core.files.base import ContentFile
+from django.db import IntegrityError, transaction
+from django.db.models import Q, Sum
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from accounts import permissions
+from accounts.models import ContractTerms, Membership, Role
+from payments.ledger import services as ledger
+from payments.models import JournalLine, LedgerAccount, Payment, Reversal
+from payments.models.statements import RemittanceStatement
+from portal.audit import audit_record
+from portal.emails import email_schedule
+from portal.errors import DomainError
+from portal.spreadsheets import neutralise_formula
+
+ZERO = Decimal("0.00")
+L = LedgerAccount
+
+
+def previous_month(today: date) -> tuple[date, date]:
+    """(first day, last day) of the month before `today`'s."""
+    last = today.replace(day=1) - timedelta(days=1)
+    return last.replace(day=1), last
+
+
+def _owed(client, *, before: date | None = None, through: date | None = None) -> tuple[Decimal, Decimal]:
+    """(payable, commission receivable) on the client's ledger up to a date (effective dates)."""
+    lines = JournalLine.objects.filter(client=client, ledger_account__in=(L.CLIENT_PAYABLE, L.COMMISSION_RECEIVABLE))
+    if before is not None:
+        lines = lines.filter(entry__effective_on__lt=before)
+    if through is not None:
+        lines = lines.filter(entry__effective_on__lte=through)
+    sums = {row["ledger_account"]: (row["debit"] or ZERO, row["credit"] or ZERO)
+            for row in lines.values("ledger_account").annotate(debit=Sum("debit"), credit=Sum("credit"))}
+    payable = sums.get(L.CLIENT_PAYABLE, (ZERO, ZERO))
+    receivable = sums.get(L.COMMISSION_RECEIVABLE, (ZERO, ZERO))
+    return payable[1] - payable[0], receivable[0] - receivable[1]
+
+
+def statement_figures(client, start: date, end: date) -> dict:
+    """Every figure of the statement: {"rows": [per payment or reversal], "totals": {...}}."""
+    payments = list(Payment.objects.filter(client=client, received_on__gte=start, received_on__lte=end)
+                    .select_related("account").order_by("account__client_reference", "received_on", "id"))
+    reversals = list(Reversal.objects.filter(client=client, created_at__date__gte=start, created_at__date__lte=end)
+                     .select_related("payment__account").order_by("created_at", "id"))
+    rows = [{"day": p.received_on, "reference": p.account.client_reference, "debtor": p.account.debtor_name,
+             "what": p.get_method_display(), "received_by": p.received_by, "amount": p.amount,
+             "commission": p.commission} for p in payments]
+    rows += [{"day": r.created_at.date(), "reference": r.payment.account.client_reference,
+              "debtor": r.payment.account.debtor_name, "what": r.get_kind_display(), "received_by": r.payment.received_by,
+              "amount": -r.amount, "commission": -r.commission} for r in reversals]
+    rows.sort(key=lambda row: (row["reference"], row["day"]))
+    opening = _owed(client, before=start)
+    closing = _owed(client, through=end)
+    terms = ContractTerms.objects.filter(client=client).first()
+    net = terms is None or terms.remittance_method == ContractTerms.RemittanceMethod.NET
+    owed_end = closing[0] - closing[1]
+    totals = {
+        "collected_by_agency": sum((p.amount for p in payments if p.received_by == "agency"), ZERO),
+        "collected_by_client": sum((p.amount for p in payments if p.received_by == "client"), ZERO),
+        "reversed": sum((r.amount for r in reversals), ZERO),
+        "commission": sum((p.commission for p in payments), ZERO) - sum((r.commission for r in reversals), ZERO),
+        "opening_owed": opening[0] - opening[1], "closing_owed": owed_end,
+        "closing_payable": closing[0], "closing_receivable": closing[1],
+        "to_remit": max(owed_end, ZERO) if net else closing[0],
+        "commission_invoice": max(-owed_end, ZERO) if net else closing[1],
+    }
+    cents = {name: Decimal(value).quantize(Decimal("0.01")) for name, value in totals.items()}
+    return {"rows": rows, "totals": cents, "method": "net" if net else "gross"}
+
+
+def statement_issue(*, client, period_start: date, period_end: date, corrects=None, note: str = "",
+                    now=None) -> tuple[RemittanceStatement, bool]:
+    """Issue the client's statement for the period, once: returns (statement, True) when issued
+    now, (the existing one, False) when it was issued before. A correction (`corrects`, with a
+    `note` saying what changed) is the next revision of the same period. Emails go to the
+    client's admins after commit."""
+    now = now or timezone.now()
+    revision = 1
+    if corrects is None:
+        existing = RemittanceStatement.objects.filter(client=client, period_start=period_start, revision=1).first()
+        if existing is not None:
+            return existing, False
+    else:
+        if not (note or "").strip():
+            raise DomainError("Say what the correction changes.", field="note")
+        revision = RemittanceStatement.objects.filter(client=client, period_start=period_start).count() + 1
+    figures = statement_figures(client, period_start, period_end)
+    statement = RemittanceStatement(agency_id=client.agency_id, client=client, period_start=period_start,
+                                    period_end=period_end, revision=revision, corrects=corrects,
+                                    correction_note=(note or "").strip()[:300], issued_at=now,
+                                    totals={k: str(v) for k, v in figures["totals"].items()} | {"method": figures["method"]})
+    pdf = render_statement_pdf(statement, figures)
+    name = f"remittance-{period_start:%Y-%m}-r{revision}"
+    statement.pdf.save(f"{name}.pdf", ContentFile(pdf), save=False)
+    statement.csv.save(f"{name}.csv", ContentFile(statement_csv(figures).encode()), save=False)
+    statement.pdf_sha256 = hashlib.sha256(pdf).hexdigest()
+    try:
+        with transaction.atomic():
+            statement.save(force_insert=True)
+            audit_record(action="statement.issued", agency=client.agency, client=client, obj=statement,
+                         after={"period": f"{period_start}..{period_end}", "revision": revision,
+                                "to_remit": statement.totals["to_remit"]})
+            transaction.on_commit(lambda: _email_admins(statement))
+    except IntegrityError:  # issued meanwhile by another worker: that one stands
+        return RemittanceStatement.objects.get(client=client, period_start=period_start, revision=revision), False
+    return statement, True
+
+
+def render_statement_pdf(statement, figures) -> bytes:
+    from weasyprint import HTML  # only the worker that renders pays for the import
+
+    html = render_to_string("payments/statement.html", {"statement": statement, "client": statement.client,
+                                                        "agency": statement.client.agency, **figures})
+    return HTML(string=html).write_pdf()
+
+
+def statement_csv(figures) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["day", "account", "debtor", "what", "received by", "amount", "commission"])
+    for row in figures["rows"]:
+        writer.writerow([row["day"].isoformat(), neutralise_formula(row["reference"]), neutralise_formula(row["debtor"]),
+                         row["what"], row["received_by"], f"{row['amount']:.2f}", f"{row['commission']:.2f}"])
+    writer.writerow([])
+    for key, value in figures["totals"].items():
+        writer.writerow([key.replace("_", " "), f"{value:.2f}"])
+    return out.getvalue()
+
+
+def _email_admins(statement):
+    admins = Membership.objects.filter(client=statement.client, role=Role.CLIENT_ADMIN, is_active=True).select_related("user")
+    for membership in admins:
+        email_schedule(key=f"statement:{statement.pk}:{membership.user_id}", to=membership.user.email,
+                       template="remittance_statement", agency=statement.client.agency, client=statement.client,
+                       subject=f"Remittance statement for {statement.period_start:%B %Y}",
+                       attachment=statement.pdf.name, context={"statement": statement, "agency": statement.client.agency})
+
+
+def statement_mark_remitted(*, agency, actor, statement, now=None) -> RemittanceStatement:
+    """An agency admin records that the statement's amount was sent to the client: the remittance
+    entry moves it out of the trust account (and, for net remittance, settles the commission the
+    client owed against it). Only the latest revision, once."""
+    permissions.require(permissions.can_administer_agency(actor), "Only agency admins record remittances.")
+    now = now or timezone.now()
+    with transaction.atomic():
+        statement = RemittanceStatement.objects.select_for_update().get(pk=statement.pk)
+        if statement.remitted_at is not None:
+            raise DomainError(f"Already recorded as remitted on {statement.remitted_at:%b %d, %Y}.")
+        if statement.corrections.exists():
+            raise DomainError("A correction replaced this statement: remit the latest revision.")
+        totals = {k: Decimal(v) for k, v in statement.totals.items() if k != "method"}
+        offset = totals["closing_receivable"] if statement.totals["method"] == "net" else ZERO
+        entry = ledger.remittance_entry(client=statement.client, amount=totals["to_remit"], offset=min(offset, totals["closing_payable"]),
+                                        effective_on=timezone.localdate(now), actor=actor,
+                                        memo=f"Remittance for {statement.period_start:%B %Y} (statement r{statement.revision})")
+        statement.remitted_at, statement.remitted_by, statement.remittance_entry = now, actor, entry
+        statement.save(update_fields=["remitted_at", "remitted_by", "remittance_entry"])
+        audit_record(action="statement.remitted", actor=actor, agency=agency, client=statement.client, obj=statement,
+                     after={"amount": str(totals["to_remit"])})
+    return statement
+
+
+def clients_due(today: date):
+    """Clients whose remittance day is today (or passed this month) and whose statement for last
+    month is not issued yet (so a day the scheduler missed is caught up)."""
+    from accounts.models import Client
+
+    start, _end = previous_month(today)
+    issued = RemittanceStatement.objects.filter(period_start=start).values("client_id")
+    last_day = monthrange(today.year, today.month)[1]
+    return (Client.objects.filter(status=Client.Status.ACTIVE)
+            .filter(Q(terms__remittance_day__lte=today.day) | Q(terms__remittance_day__gt=last_day))
+            .exclude(pk__in=issued))

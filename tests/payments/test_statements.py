@@ -1,0 +1,135 @@
+"""Remittance statements: the figures (net and gross remittance), the PDF's text and the CSV, issued
+once, emailed to the client's admins, remitted into the ledger once, corrected by a revision."""
+import io
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+from django.core import mail
+from django.core.management import call_command
+from django.urls import reverse
+from django.utils import timezone
+from pypdf import PdfReader
+
+from accounts.models import ContractTerms
+from payments.ledger import selectors as ledger
+from payments.models import JournalEntry, RemittanceStatement
+from payments.posting.services import payment_post, payment_reverse
+from payments.statements.services import clients_due, previous_month, statement_issue, statement_mark_remitted
+from portal.errors import DomainError
+from tests.factories import DebtorAccountFactory
+
+D = Decimal
+
+
+def month_of(day):
+    first = day.replace(day=1)
+    return first, (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+
+
+@pytest.fixture
+def october(alpha):
+    """Client 1 (25 % flat): 400.00 to the agency on ST-1, 100.00 of it reversed; 200.00 paid to
+    the client directly on ST-2. This month's period."""
+    client = alpha.clients[0].client
+    ContractTerms.objects.filter(client=client).update(flat_fee_percent=D("25.00"), remittance_method="net")
+    one = DebtorAccountFactory(client=client, client_reference="ST-1", principal=D("1000.00"), debt_purpose="commercial",
+                               debtor__name="Harbor Freight Partners")
+    two = DebtorAccountFactory(client=client, client_reference="ST-2", principal=D("900.00"), debt_purpose="commercial")
+    today = timezone.localdate()
+    agency_payment = payment_post(agency=alpha.agency, actor=alpha.collector, account=one, amount="400.00",
+                                  received_on=today, method="check", source="staff").payment
+    payment_reverse(agency=alpha.agency, actor=alpha.collector, payment=agency_payment, kind="bounced_check",
+                    amount="100.00", reason="part bounced")
+    payment_post(agency=alpha.agency, actor=alpha.clients[0].admin, account=two, amount="200.00", received_on=today,
+                 method="direct", received_by="client", source="client")
+    return client, *month_of(today)
+
+
+def pdf_text(statement):
+    with statement.pdf.open("rb") as handle:
+        return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(handle.read())).pages)
+
+
+def test_a_net_statement_shows_collections_commission_and_what_is_remitted(alpha, october,
+                                                                           django_capture_on_commit_callbacks):
+    client, start, end = october
+    with django_capture_on_commit_callbacks(execute=True):
+        statement, created = statement_issue(client=client, period_start=start, period_end=end)
+    assert created
+    totals = {k: v for k, v in statement.totals.items()}
+    # 400 in, 100 back, commission 25 % of 300 + 25 % of 200 (direct) = 125; owed: 300 - 75 - 50 = 175
+    assert totals == {"collected_by_agency": "400.00", "collected_by_client": "200.00", "reversed": "100.00",
+                      "commission": "125.00", "opening_owed": "0.00", "closing_owed": "175.00",
+                      "closing_payable": "225.00", "closing_receivable": "50.00", "to_remit": "175.00",
+                      "commission_invoice": "0.00", "method": "net"}
+    text = pdf_text(statement)
+    for expected in ("Remittance statement", "Alpha Recovery Client 1", "ST-1", "ST-2", "Harbor Freight Partners",
+                     "400.00", "-100.00", "Net remittance to you", "175.00", "Bounced check"):
+        assert expected in text, expected
+    with statement.csv.open("rb") as handle:
+        rows = handle.read().decode().splitlines()
+    assert rows[0] == "day,account,debtor,what,received by,amount,commission" and "to remit,175.00" in rows
+    assert [m.to for m in mail.outbox] == [[alpha.clients[0].admin.email]]
+    assert mail.outbox[0].attachments[0][0].endswith(".pdf")
+    again, created_again = statement_issue(client=client, period_start=start, period_end=end)
+    assert again.pk == statement.pk and not created_again
+
+
+def test_remitting_posts_the_entry_once_and_leaves_nothing_owed(alpha, october):
+    client, start, end = october
+    statement, _ = statement_issue(client=client, period_start=start, period_end=end)
+    statement_mark_remitted(agency=alpha.agency, actor=alpha.admin, statement=statement)
+    entry = JournalEntry.objects.get(kind="remittance")
+    assert {(l.ledger_account, l.debit, l.credit) for l in entry.lines.all()} == {
+        ("client_payable", D("225.00"), D("0.00")), ("trust_cash", D("0.00"), D("175.00")),
+        ("commission_receivable", D("0.00"), D("50.00"))}
+    position = ledger.client_position(client)
+    assert position.payable == D("0.00") and position.receivable == D("0.00")
+    with pytest.raises(DomainError, match="Already recorded"):
+        statement_mark_remitted(agency=alpha.agency, actor=alpha.admin, statement=statement)
+    call_command("ledger_check")
+
+
+def test_a_gross_statement_remits_everything_and_invoices_the_commission(alpha, october):
+    client, start, end = october
+    ContractTerms.objects.filter(client=client).update(remittance_method="gross")
+    other = DebtorAccountFactory(client=client, client_reference="ST-3", principal=D("500.00"), debt_purpose="commercial")
+    payment_post(agency=alpha.agency, actor=alpha.collector, account=other, amount="100.00",
+                 received_on=timezone.localdate(), method="cash", source="staff")
+    statement, _ = statement_issue(client=client, period_start=start, period_end=end)
+    # net entries before the switch: payable 225; gross payment: payable +100, receivable +25
+    assert statement.totals["to_remit"] == "325.00" and statement.totals["commission_invoice"] == "75.00"
+    assert "Commission invoiced to you" in pdf_text(statement)
+
+
+def test_a_correction_is_a_new_revision_that_says_what_it_corrects(alpha, october, client):
+    client_row, start, end = october
+    first, _ = statement_issue(client=client_row, period_start=start, period_end=end)
+    with pytest.raises(DomainError, match="Say what the correction changes"):
+        statement_issue(client=client_row, period_start=start, period_end=end, corrects=first, note="")
+    second, created = statement_issue(client=client_row, period_start=start, period_end=end, corrects=first,
+                                      note="A late-reported direct payment")
+    assert created and second.revision == 2 and second.corrects == first
+    assert "corrects revision 1" in pdf_text(second) and "A late-reported direct payment" in pdf_text(second)
+    with pytest.raises(DomainError, match="latest revision"):
+        statement_mark_remitted(agency=alpha.agency, actor=alpha.admin, statement=first)
+    with first.pdf.open("rb") as handle:
+        assert handle.read()  # the first one is kept as it was issued
+    client.force_login(alpha.clients[0].user)
+    page = client.get(reverse("statement_list")).content.decode()
+    assert "rev. 2" in page and "A late-reported direct payment" in page
+    pdf = client.get(reverse("statement_file", args=[second.pk, "pdf"]))
+    assert b"".join(pdf.streaming_content).startswith(b"%PDF")
+
+
+def test_clients_are_due_on_their_remittance_day_once(alpha, october):
+    client, _start, _end = october
+    ContractTerms.objects.filter(client=client).update(remittance_day=15)
+    assert client not in clients_due(date(2027, 1, 14))
+    assert client in clients_due(date(2027, 1, 15)) and client in clients_due(date(2027, 1, 20))  # caught up
+    start, end = previous_month(date(2027, 1, 15))
+    assert (start, end) == (date(2026, 12, 1), date(2026, 12, 31))
+    statement_issue(client=client, period_start=start, period_end=end)
+    assert client not in clients_due(date(2027, 1, 20))
+    assert RemittanceStatement.objects.count() == 1
