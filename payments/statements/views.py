@@ -5,16 +5,21 @@ from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from accounts.access import agency_admin_required, members_required
+from accounts import permissions
+from accounts.access import agency_admin_required, role_required
 from payments.models import RemittanceStatement
 from payments.statements import services
 from portal.errors import DomainError
 from portal.tenancy import get_scoped_or_404
 
 
-@members_required
+statement_readers = role_required(permissions.MANAGERS | permissions.CLIENTS)
+
+
+@statement_readers
 def statement_list(request):
-    """Client users: their own statements. Agency admins and managers: every client's."""
+    """Client users: their own statements. Agency admins and managers: every client's (collectors
+    work accounts, not the books)."""
     statements = RemittanceStatement.objects.select_related("client", "remitted_by").order_by(
         "-period_start", "client__name", "-revision")[:500]
     return render(request, "payments/statement_list.html", {
@@ -22,7 +27,7 @@ def statement_list(request):
         "can_remit": request.membership.role == "agency_admin"})
 
 
-@members_required
+@statement_readers
 def statement_file(request, pk, kind):
     """The PDF or CSV exactly as issued."""
     statement = get_scoped_or_404(RemittanceStatement, pk=pk)

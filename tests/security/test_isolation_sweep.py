@@ -41,7 +41,7 @@ from collections_work.models import (
 )
 from payments.posting.services import payment_post
 from payments.models import (
-    AcceptanceEvidence, Installment, Payment, PaymentPlan, PlanOffer, PlanRule, SecureLink,
+    AcceptanceEvidence, Installment, Payment, PaymentPlan, PlanOffer, PlanRule, RemittanceStatement, SecureLink,
 )
 from portal.models import AuditEvent
 from portal.tenancy import tenant_scope, unscoped
@@ -229,6 +229,15 @@ def payment_rows(named):
             named[f"{prefix}_payment"] = payment_post(
                 agency=account.agency, actor=None, account=account, amount="5.00", received_on=timezone.localdate(),
                 method="check", source="staff").payment
+            statement = RemittanceStatement(
+                agency_id=account.agency_id, client_id=account.client_id, period_start=timezone.localdate(),
+                period_end=timezone.localdate(), issued_at=timezone.now(), pdf_sha256="0" * 64,
+                totals={"to_remit": "3.75", "closing_receivable": "0.00", "closing_payable": "3.75", "method": "net",
+                        "collected_by_agency": "5.00", "commission": "1.25", "commission_invoice": "0.00"})
+            statement.pdf.save("s.pdf", ContentFile(f"%PDF {prefix} statement".encode()), save=False)
+            statement.csv.save("s.csv", ContentFile(b"day,account"), save=False)
+            statement.save()
+            named[f"{prefix}_statement"] = statement
 
 
 def foreign_markers(viewer, rows):
@@ -260,6 +269,7 @@ WATCHED = (  # model, lookup to its agency, lookup to its client (None: not owne
     (PaymentPlan, "agency", "client"),
     (Installment, "agency", "client"),
     (AcceptanceEvidence, "agency", "client"),
+    (RemittanceStatement, "agency", "client"),
     (Contact, "agency", "client"),
     (Promise, "agency", "client"),
     (Callback, "agency", "client"),
@@ -371,6 +381,7 @@ OWN_ROUTES = {
     "client_home": Own(CLIENTS, shows=("Alpha Recovery Client 1",)),
     "client_offers": Own(CLIENTS, shows=("C1-1",)),
     "client_payments": Own(CLIENTS, shows=("C1-1",)),
+    "statement_list": Own(MANAGERS | CLIENTS, shows=("3.75",)),
     "ledger_overview": Own(AGENCY_ADMIN, shows=("Alpha Recovery Client 2",)),
     "payments_journal": Own(MANAGERS, shows=("Check",), queries=(
         no_data, lambda r: {"start": "2020-01-01", "end": "2030-12-31"})),
@@ -460,6 +471,7 @@ TARGETS = {  # kind -> (Bravo rows: foreign to everyone, Alpha rows outside clie
     "plan": (("bravo_plan",), ("alpha_client2_plan",)),
     "evidence": (("bravo_evidence",), ("alpha_client2_evidence",)),
     "payment": (("bravo_payment",), ("alpha_client2_payment",)),
+    "statement": (("bravo_statement",), ("alpha_client2_statement",)),
 }
 
 
@@ -560,6 +572,9 @@ BY_ID_ROUTES = {
         "kind": "bounced_check", "reason": "sweep", "idempotency_key": secrets.token_hex(8)}),),
         own=(("manager", "alpha_client1_payment"),)),
     "client_ledger": ById("client", (GET,), own=(("admin", "alpha_client1"),)),
+    "statement_remitted": ById("statement", (("post", no_data),), own=(("admin", "alpha_client1_statement"),)),
+    "statement_correct": ById("statement", (("post", lambda _: {"note": "sweep correction"}),),
+                              own=(("admin", "alpha_client1_statement"),)),
     "plan_cancel": ById("plan", (("post", lambda _: {"reason": "sweep"}),), own=(("manager", "alpha_client1_plan"),)),
     "plan_rules": ById("client", (GET, ("post", lambda _: {
         "form-TOTAL_FORMS": "1", "form-INITIAL_FORMS": "0", "form-0-balance_from": "0.00", "form-0-min_installment": "5",
@@ -594,6 +609,7 @@ SPECIAL = {  # routes with dedicated tests below (or in the named files)
     "invitation_accept": "Token route, the token is the credential: test_unknown_invitation_token_is_410, "
                          "test_signed_in_persona_cannot_use_a_foreign_invitation.",
     "agreement_download": "FileResponse (streamed): test_agreement_downloads_are_scoped below.",
+    "statement_file": "FileResponse (streamed): test_statement_files_are_scoped below.",
     "api_payments": "API-key authenticated: tests/payments/test_posting.py "
                     "test_the_api_reports_a_direct_payment_once_per_key (another client's key lists nothing).",
     **{name: "The debtor's pages: the secure link is the credential (no sign-in). tests/security/"
@@ -851,3 +867,18 @@ def test_agreement_downloads_are_scoped(persona, world, rows, client):
         assert client.get(reverse("agreement_download", args=[target.pk])).status_code == 404
     own = client.get(reverse("agreement_download", args=[rows["alpha_client1_evidence"].pk]))
     assert own.status_code == 200 and b"".join(own.streaming_content).startswith(b"%PDF")
+
+
+@pytest.mark.parametrize("persona", PERSONAS)
+def test_statement_files_are_scoped(persona, world, rows, client):
+    """A statement's PDF and CSV open for its own agency and client only."""
+    viewer = viewer_for(persona, world)
+    client.force_login(viewer.user)
+    for target in foreign_targets("statement", viewer, rows):
+        for kind in ("pdf", "csv"):
+            assert client.get(reverse("statement_file", args=[target.pk, kind])).status_code == 404
+    own = client.get(reverse("statement_file", args=[rows["alpha_client1_statement"].pk, "pdf"]))
+    if viewer.role == Role.COLLECTOR:  # collectors work accounts, not the books
+        assert own.status_code == 404
+    else:
+        assert own.status_code == 200 and b"".join(own.streaming_content) == b"%PDF alpha_client1 statement"
