@@ -49,6 +49,9 @@ class Debtor(ClientOwned):
     tax_id_last4 = models.CharField("tax ID (last 4)", max_length=4, blank=True)
     time_zone = models.CharField(max_length=64, blank=True, help_text="Empty when unknown.")
     debtor_key = models.CharField(max_length=64)
+    electronic_delivery_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the debtor agreed to get notices by email (12 CFR 1006.42); "
+                                         "empty: notices go by mail.")
     created_at = models.DateTimeField(auto_now_add=True)
     # Lookups by client use the (client, debtor_key) unique index; a second one on client alone
     # only costs upkeep, and lures the planner into scanning the client's rows (see intake.commit).
@@ -531,3 +534,69 @@ class EmailTemplate(TenantModel):
 
     def __str__(self):
         return self.name
+
+
+# --- Letters ----------------------------------------------------------------------------------
+
+def letter_path(letter, filename):
+    return f"letters/{letter.agency_id}/{letter.client_id}/{filename}"
+
+
+class PrintBatch(TenantModel):
+    """One day's letters to print, as one PDF for the print vendor (one letter after another,
+    each starting on a new page, the address placed for a windowed envelope)."""
+
+    class Status(models.TextChoices):
+        READY = "ready", "Ready to print"
+        MAILED = "mailed", "Mailed"
+
+    day = models.DateField()
+    pdf = models.FileField(upload_to="letters/batches/", max_length=300)
+    letter_count = models.PositiveIntegerField(default=0)
+    status = models.CharField(max_length=6, choices=Status.choices, default=Status.READY)
+    created_at = models.DateTimeField(auto_now_add=True)
+    mailed_at = models.DateTimeField(null=True, blank=True)
+    mailed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                  related_name="+")
+
+    class Meta:
+        ordering = ["-day"]
+        constraints = [models.UniqueConstraint(fields=["agency", "day"], name="one_print_batch_per_agency_day")]
+
+    def __str__(self):
+        return f"Print batch {self.day} ({self.letter_count} letters)"
+
+
+class Letter(ClientOwned):
+    """A letter to a debtor (the validation notice first), emailed when the debtor consented to
+    electronic delivery, otherwise queued for the day's print batch. One per account and `key`
+    (e.g. "validation-notice"): made once, never twice."""
+
+    class Kind(models.TextChoices):
+        VALIDATION_NOTICE = "validation", "Validation notice"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued for print"
+        PRINTING = "printing", "In a print batch"
+        MAILED = "mailed", "Mailed"
+        EMAILED = "emailed", "Emailed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    account = models.ForeignKey(DebtorAccount, on_delete=models.CASCADE, related_name="letters")
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    key = models.CharField(max_length=100)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    pdf = models.FileField(upload_to=letter_path, max_length=300)
+    mailing_address = models.TextField(blank=True)
+    content = models.JSONField(default=dict, help_text="The figures the letter states (itemization, dates).")
+    print_batch = models.ForeignKey(PrintBatch, null=True, blank=True, on_delete=models.PROTECT, related_name="letters")
+    cancel_reason = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [models.UniqueConstraint(fields=["account", "key"], name="one_letter_per_account_key")]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} for {self.account_id}"

@@ -74,6 +74,11 @@ def debtor_request(account, *, summary, body="", at=None):
     return _record(account, Kind.CALLBACK, summary=summary, body=body, at=at)
 
 
+def letter_recorded(account, *, summary, at=None):
+    """A letter made, emailed or mailed (the validation notice, ...)."""
+    return _record(account, Kind.LETTER, summary=summary, at=at)
+
+
 # --- Promises to pay -----------------------------------------------------------------------------
 
 def promise_recorded(account, *, actor, promise, replaced, at=None):

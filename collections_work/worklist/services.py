@@ -20,6 +20,7 @@ from collections_work.debtor_accounts import actions, events
 from collections_work.debtor_accounts.actions import By, check_not_disputed
 from collections_work.debtor_accounts.money import parse_money
 from collections_work.debtor_accounts.services import account_add_note
+from collections_work.letters.tasks import after_first_contact
 from collections_work.models import (
     Activity,
     Callback,
@@ -117,6 +118,8 @@ def call_log(*, agency, actor, account, outcome, contact_id=None, note="", promi
         Callback.objects.filter(account=account, collector=actor, done_at__isnull=True, due_at__lte=now + timedelta(
             hours=1)).update(done_at=now)
         conversation = outcome in CONVERSATION_OUTCOMES
+        if conversation:
+            after_first_contact(account)
         _worked(account, actor, now, contact=conversation,
                 next_action_at=now + timedelta(hours=settings.WORKLIST_RETRY_HOURS))
         if outcome == CallOutcome.PROMISED:
@@ -272,6 +275,7 @@ def email_send(*, agency, actor, account, template_id, contact_id, now=None) -> 
         _refuse_if_blocked(account, "email", contact, now)
         subject, body = render_template_text(template.subject, account), render_template_text(template.body, account)
         activity = events.email_sent(account, actor=actor, contact=contact, subject=subject, body=body, at=now)
+        after_first_contact(account)
         email_schedule(key=f"account-email:{activity.pk}", to=contact.value, subject=subject, template="debtor_message",
                        context={"body": body, "agency": agency}, secrets={"opt_out_link": opt_out_link(contact)},
                        agency=agency, client=account.client)

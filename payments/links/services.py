@@ -18,6 +18,7 @@ from django.utils import timezone
 from accounts import permissions
 from collections_work.compliance import contact_decision
 from collections_work.debtor_accounts import events
+from collections_work.letters.tasks import after_first_contact
 from collections_work.models import Contact, DebtPurpose
 from collections_work.worklist.services import opt_out_link
 from payments.links import identity
@@ -87,6 +88,7 @@ def link_issue(*, agency, actor, account, channel: str, offer=None, now=None) ->
     what = "the offer" if offer else "an invitation to settle"
     if contact is not None:
         _email_link(link, token, contact)
+        after_first_contact(account)
         summary = f"Secure link to {what} emailed to {contact.value}; valid until {link.expires_at:%b %d, %Y}"
     else:
         summary = f"Secure link to {what} made for a letter; valid until {link.expires_at:%b %d, %Y}"

@@ -1,0 +1,161 @@
+"""Letters to debtors (keyword-only, audited): the validation notice a consumer account gets when
+it is first contacted, emailed when the debtor agreed to electronic delivery, otherwise queued
+for the day's print batch (one PDF for the print vendor, marked mailed by staff).
+
+The validation notice states what 12 CFR 1006.34(c) requires: the debt collector and the
+consumer, the creditor and account number, the itemization date and the itemization since then
+(interest, fees, payments and credits), the amount now, the end of the validation period, how to
+dispute, and the dispute prompts (1006.34(c)(4)). Made once per account (a unique key).
+"""
+from datetime import timedelta
+
+from django.core.files.base import ContentFile
+from django.db import IntegrityError, transaction
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from accounts import permissions
+from collections_work.compliance import contact_decision
+from collections_work.debtor_accounts import events
+from collections_work.models import Contact, DebtPurpose, Letter, PrintBatch
+from portal.audit import audit_record
+from portal.emails import email_schedule
+from portal.errors import DomainError
+
+VALIDATION_KEY = "validation-notice"
+# The consumer has 30 days after receiving the notice; a mailed notice is taken as received five
+# days (excluding weekends and holidays: kept simple here as calendar days + 5) after it is sent.
+VALIDATION_DAYS = 30
+RECEIPT_DAYS = 5
+
+
+def _itemization(account) -> dict:
+    """Reg F's itemization from the account's figures. The itemization date is the day the debt
+    fell due (transaction date), else the delinquency or placement date."""
+    day = account.due_date or account.delinquency_date or timezone.localdate(account.placed_at)
+    creditor = (account.client.legal_name or account.client.name).strip()
+    return {"itemization_date": day.isoformat(), "itemization_date_text": _long(day), "creditor": creditor,
+            "creditor_stop": "" if creditor.endswith(".") else ".",  # "owe to Acme Ltd." not "Acme Ltd.."
+            "amount_then": str(account.principal),
+            "interest_since": str(account.interest), "fees_since": str(account.fees),
+            "paid_since": str(account.paid), "credits_since": str(account.adjusted), "amount_now": str(account.balance)}
+
+
+def _mailing_address(account) -> str:
+    """The debtor's name and address as a US envelope shows it: street lines, then "City, ST ZIP"
+    (the portal keeps an address as one line: "street, city, ST ZIP, country")."""
+    address = (Contact.objects.filter(debtor_id=account.debtor_id, kind=Contact.Kind.ADDRESS).order_by("id")
+               .values_list("value", flat=True).first())
+    parts = [part.strip() for part in (address or "").split(",") if part.strip()]
+    if parts and parts[-1].upper() in ("US", "USA", "UNITED STATES"):
+        parts.pop()
+    if len(parts) >= 3:
+        parts = parts[:-2] + [f"{parts[-2]}, {parts[-1]}"]
+    return "\n".join([account.debtor_name, *parts])
+
+
+def _long(day) -> str:
+    return f"{day:%B} {day.day}, {day.year}"
+
+
+def render_letters_pdf(letters) -> bytes:
+    """One PDF of `letters`, each starting on a new page (one letter or a whole print batch)."""
+    from weasyprint import HTML  # only the worker that renders pays for the import
+
+    html = render_to_string("letters/letters.html", {"letters": letters})
+    return HTML(string=html).write_pdf()
+
+
+def validation_notice_ensure(account, *, now=None) -> Letter | None:
+    """The account's validation notice, made now if it has none: for consumer accounts only
+    (None otherwise). Emailed when the debtor agreed to electronic delivery and the contact
+    policy allows an email now; otherwise queued for print. Never made twice."""
+    if account.debt_purpose != DebtPurpose.CONSUMER:
+        return None
+    existing = Letter.objects.filter(account=account, key=VALIDATION_KEY).first()
+    if existing is not None:
+        return existing
+    now = now or timezone.now()
+    sent_on = timezone.localdate(now)
+    ends = sent_on + timedelta(days=RECEIPT_DAYS + VALIDATION_DAYS)
+    content = _itemization(account) | {"sent_on": sent_on.isoformat(), "sent_on_text": _long(sent_on),
+                                       "validation_ends": ends.isoformat(), "validation_ends_text": _long(ends)}
+    letter = Letter(agency_id=account.agency_id, client_id=account.client_id, account=account,
+                    kind=Letter.Kind.VALIDATION_NOTICE, key=VALIDATION_KEY, content=content,
+                    mailing_address=_mailing_address(account))
+    letter.account = account
+    pdf = render_letters_pdf([letter])
+    letter.pdf.save(f"validation-notice-{account.pk}.pdf", ContentFile(pdf), save=False)
+    email = _electronic_address(account, now)
+    try:
+        with transaction.atomic():
+            letter.status = Letter.Status.EMAILED if email else Letter.Status.QUEUED
+            letter.sent_at = now if email else None
+            letter.save(force_insert=True)
+            if email:
+                email_schedule(key=f"letter:{letter.pk}", to=email.value, template="validation_notice",
+                               subject=f"Important information about your debt with {account.client.name}",
+                               agency=account.agency, client=account.client, attachment=letter.pdf.name,
+                               context={"account": account, "agency": account.agency, "letter": letter})
+            how = f"emailed to {email.value}" if email else "queued for print"
+            events.letter_recorded(account, summary=f"Validation notice {how}; the validation period ends "
+                                                    f"{content['validation_ends_text']}", at=now)
+            audit_record(action="letter.created", agency=account.agency, client=account.client, obj=letter,
+                         after={"kind": letter.kind, "status": letter.status})
+    except IntegrityError:  # made meanwhile by another worker
+        return Letter.objects.get(account=account, key=VALIDATION_KEY)
+    return letter
+
+
+def _electronic_address(account, now):
+    """The email the notice may go to: the debtor agreed to electronic delivery (1006.42) and the
+    contact policy allows an email now; else None (the letter is printed)."""
+    if account.debtor.electronic_delivery_at is None:
+        return None
+    contact = (Contact.objects.filter(debtor_id=account.debtor_id, kind=Contact.Kind.EMAIL, opted_out_at__isnull=True)
+               .order_by("id").first())
+    if contact is None or not contact_decision(account=account, channel="email", contact=contact, at=now):
+        return None
+    return contact
+
+
+def print_batch_make(*, agency_id, day, now=None) -> PrintBatch | None:
+    """Gather the letters queued for print into the day's batch: one PDF. Returns the batch
+    (the existing one when the day's batch was made already), or None when nothing is queued."""
+    existing = PrintBatch.objects.filter(day=day).first()
+    if existing is not None:
+        return existing
+    letters = list(Letter.objects.filter(status=Letter.Status.QUEUED).select_related("account__client", "agency")
+                   .order_by("client_id", "account__client_reference"))
+    if not letters:
+        return None
+    pdf = render_letters_pdf(letters)
+    batch = PrintBatch(agency_id=agency_id, day=day, letter_count=len(letters))
+    batch.pdf.save(f"print-batch-{agency_id}-{day}.pdf", ContentFile(pdf), save=False)
+    try:
+        with transaction.atomic():
+            batch.save(force_insert=True)
+            Letter.objects.filter(pk__in=[letter.pk for letter in letters], status=Letter.Status.QUEUED).update(
+                status=Letter.Status.PRINTING, print_batch=batch)
+    except IntegrityError:
+        return PrintBatch.objects.get(day=day)
+    return batch
+
+
+def print_batch_mailed(*, agency, actor, batch, now=None) -> PrintBatch:
+    """Staff confirm the print vendor mailed the batch: every letter in it is mailed today."""
+    permissions.require(permissions.can_work_accounts(actor), "Only agency staff handle the print queue.")
+    now = now or timezone.now()
+    with transaction.atomic():
+        batch = PrintBatch.objects.select_for_update().get(pk=batch.pk)
+        if batch.status == PrintBatch.Status.MAILED:
+            raise DomainError(f"This batch was marked mailed on {batch.mailed_at:%b %d, %Y}.")
+        batch.status, batch.mailed_at, batch.mailed_by = PrintBatch.Status.MAILED, now, actor
+        batch.save(update_fields=["status", "mailed_at", "mailed_by"])
+        for letter in batch.letters.select_related("account"):
+            Letter.objects.filter(pk=letter.pk).update(status=Letter.Status.MAILED, sent_at=now)
+            events.letter_recorded(letter.account, summary=f"{letter.get_kind_display()} mailed", at=now)
+        audit_record(action="print_batch.mailed", actor=actor, agency=agency, obj=batch,
+                     after={"letters": batch.letter_count})
+    return batch
+

@@ -1,0 +1,122 @@
+"""The validation notice (12 CFR 1006.34): made once when a consumer account is first contacted,
+stating what the rule requires; emailed with the debtor's consent to electronic delivery,
+otherwise printed in the day's batch, which staff mark mailed."""
+import io
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.core import mail
+from django.utils import timezone
+from pypdf import PdfReader
+
+from collections_work.letters.services import print_batch_mailed, print_batch_make
+from collections_work.models import Activity, ContactPolicy, Debtor, Letter
+from collections_work.worklist.services import call_log
+from portal.tenancy import tenant_scope
+from tests.factories import ContactFactory, DebtorAccountFactory
+
+D = Decimal
+
+
+@pytest.fixture
+def alpha(world):
+    with tenant_scope(world.alpha.agency):
+        ContactPolicy.objects.create(agency=world.alpha.agency, earliest_hour=0, latest_hour=24)
+        yield world.alpha
+
+
+def consumer(alpha, reference, purpose="consumer"):
+    account = DebtorAccountFactory(client=alpha.clients[0].client, client_reference=reference, debt_purpose=purpose,
+                                   principal=D("800.00"), interest=D("40.00"), fees=D("25.00"), paid=D("100.00"),
+                                   due_date=timezone.localdate() - timedelta(days=120), debtor__name=f"Jo {reference}",
+                                   debtor__time_zone="UTC", contacts=["phone", "email"])
+    ContactFactory(debtor=account.debtor, kind="address", value="9 Oak Ave, Apt 2, Springfield, IL 62704, US")
+    return account
+
+
+def pdf_text(field) -> str:
+    with field.open("rb") as handle:
+        reader = PdfReader(io.BytesIO(handle.read()))
+        return "\n".join(page.extract_text() for page in reader.pages), len(reader.pages)
+
+
+NOON = timezone.now().replace(hour=12, minute=0)  # the debtors live in UTC: inside the calling hours
+
+
+def daytime_zone_now() -> str:
+    """A time zone where it is now between 9:00 and 20:00 (the email goes when the worker runs)."""
+    from zoneinfo import ZoneInfo
+
+    for zone in ("UTC", "America/New_York", "America/Los_Angeles", "Asia/Tokyo", "Europe/Berlin", "Asia/Kolkata",
+                 "Pacific/Honolulu", "Australia/Sydney"):
+        if 9 <= timezone.now().astimezone(ZoneInfo(zone)).hour < 20:
+            return zone
+    raise AssertionError("no zone in daylight")
+
+
+def talk(alpha, account, now=NOON):
+    return call_log(agency=alpha.agency, actor=alpha.collector, account=account, outcome="right_party_contact",
+                    note="spoke with them", now=now)
+
+
+def test_the_first_conversation_makes_one_validation_notice_with_what_reg_f_requires(
+        alpha, django_capture_on_commit_callbacks):
+    account = consumer(alpha, "VN-1")
+    with django_capture_on_commit_callbacks(execute=True):
+        talk(alpha, account)
+    letter = Letter.objects.get(account=account)
+    assert letter.status == Letter.Status.QUEUED and letter.kind == "validation"
+    text, pages = pdf_text(letter.pdf)
+    ends_on = timezone.localdate() + timedelta(days=35)
+    ends = f"{ends_on:%B} {ends_on.day}, {ends_on.year}"
+    for expected in ("Alpha Recovery is a debt collector", "Alpha Recovery Client 1", "VN-1", "Jo VN-1",
+                     "9 Oak Ave", "Springfield", "800.00", "+ 40.00", "+ 25.00", "– 100.00", "765.00",
+                     f"by {ends}", "How can you dispute the debt?", "This is not my debt", "The amount is wrong",
+                     "name and address of the original creditor", "www.cfpb.gov/debt-collection"):
+        assert expected in text, expected
+    assert pages == 1
+    assert Activity.objects.filter(account=account, kind="letter", summary__contains="queued for print").exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        talk(alpha, account, now=NOON + timedelta(days=8))
+    assert Letter.objects.filter(account=account).count() == 1  # never twice
+
+
+def test_no_notice_for_commercial_accounts_or_before_any_conversation(alpha, django_capture_on_commit_callbacks):
+    commercial = consumer(alpha, "VN-2", purpose="commercial")
+    quiet = consumer(alpha, "VN-3")
+    with django_capture_on_commit_callbacks(execute=True):
+        talk(alpha, commercial)
+        call_log(agency=alpha.agency, actor=alpha.collector, account=quiet, outcome="no_answer", now=NOON)
+    assert not Letter.objects.exists()
+
+
+def test_with_consent_to_electronic_delivery_the_notice_is_emailed(alpha, django_capture_on_commit_callbacks):
+    account = consumer(alpha, "VN-4")
+    zone = daytime_zone_now()
+    Debtor.objects.filter(pk=account.debtor_id).update(electronic_delivery_at=timezone.now(), time_zone=zone)
+    account.__class__.objects.filter(pk=account.pk).update(debtor_time_zone=zone)
+    account.debtor.contacts.update(time_zone=zone)
+    account.refresh_from_db()
+    account.debtor.refresh_from_db()
+    with django_capture_on_commit_callbacks(execute=True):
+        talk(alpha, account, now=timezone.now())
+    letter = Letter.objects.get(account=account)
+    assert letter.status == Letter.Status.EMAILED
+    message = next(m for m in mail.outbox if "Important information about your debt" in m.subject)
+    assert message.to == ["vn-4@debtor.test"] and message.attachments[0][1].startswith(b"%PDF")
+
+
+def test_the_days_letters_become_one_print_batch_that_staff_mark_mailed(alpha, django_capture_on_commit_callbacks):
+    accounts = [consumer(alpha, f"PB-{n}") for n in range(3)]
+    with django_capture_on_commit_callbacks(execute=True):
+        for account in accounts:
+            talk(alpha, account)
+    batch = print_batch_make(agency_id=alpha.agency.pk, day=timezone.localdate())
+    assert batch.letter_count == 3 and print_batch_make(agency_id=alpha.agency.pk, day=timezone.localdate()) == batch
+    text, pages = pdf_text(batch.pdf)
+    assert pages == 3 and all(f"Jo PB-{n}" in text for n in range(3))
+    assert set(Letter.objects.values_list("status", flat=True)) == {"printing"}
+    print_batch_mailed(agency=alpha.agency, actor=alpha.collector, batch=batch)
+    assert set(Letter.objects.values_list("status", flat=True)) == {"mailed"}
+    assert Activity.objects.filter(kind="letter", summary="Validation notice mailed").count() == 3
