@@ -7,6 +7,10 @@ page should be). Pages wider than the screen are listed in the index, not failed
 
 writes test-artifacts/screens/<desktop|mobile>/NN-<persona>-<page>.png and an index.md per width
 (URL, status, horizontal overflow and the elements causing it).
+
+The debtor's pages (and the staff panels for offers, plans and links) have their own album,
+test-artifacts/screens/debtor-<desktop|mobile>/, with the signed agreement.pdf and audit.md; there
+a contrast below WCAG 2.1 AA, a sideways scroll or (at 390 px) a tap target under 44 px fails.
 """
 import json
 import re
