@@ -24,6 +24,11 @@ def _disputed(account) -> bool:
     return Dispute.objects.filter(account=account, resolved_at__isnull=True).exists()
 
 
+def _on_plan(account) -> bool:
+    """A current plan: nothing else can be accepted until staff cancel it or it ends."""
+    return PaymentPlan.objects.filter(account=account, status=PaymentPlan.Status.CURRENT).exists()
+
+
 def _offers(account, limit=10):
     offers = list(account.offers.select_related("created_by", "decided_by")[:limit])
     for offer in offers:
@@ -70,15 +75,17 @@ def account_offers_and_plans(request, account, bound):
 # --- The workspace (agency staff) -------------------------------------------------------------------
 
 def offer_action(request, account, bound):
-    """Build an offer (with a preview of its schedule), except while the debtor's dispute is open."""
-    if bound is None and (_disputed(account) or account.status in actions.NO_PAYMENTS_STATUSES):
+    """Build an offer (with a preview of its schedule), except while the debtor's dispute is open
+    or a plan is current (the debtor could not accept it)."""
+    if bound is None and (_disputed(account) or account.status in actions.NO_PAYMENTS_STATUSES
+                          or _on_plan(account)):
         return None
     return {"form": bound or PlanOfferForm(initial={"total_amount": account.balance,
                                                     "first_due_date": timezone.localdate()})}
 
 
 def invite_action(request, account, bound):
-    if _disputed(account) or account.status in actions.NO_PAYMENTS_STATUSES:
+    if _disputed(account) or account.status in actions.NO_PAYMENTS_STATUSES or _on_plan(account):
         return None
     return {"form": OfferSendForm(auto_id="invite_%s")}
 
@@ -97,7 +104,8 @@ def workspace_money(request, account, bound):
     plans = _plans(account)
     for plan in plans:
         plan.cancel_form = bound if bound is not None else PlanCancelForm(auto_id=f"cancel{plan.pk}_%s")
-    return {"offers": _offers(account), "links": links, "plans": plans, "send_form": OfferSendForm()}
+    return {"offers": _offers(account), "links": links, "plans": plans, "send_form": OfferSendForm(),
+            "plan_current": any(plan.status == PaymentPlan.Status.CURRENT for plan in plans)}
 
 
 def post_action(request, account, bound):

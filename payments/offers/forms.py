@@ -8,7 +8,7 @@ from portal.forms import AmountField
 
 class PlanRuleForm(forms.Form):
     balance_from = AmountField(label="Balance from", min_value=Decimal("0"), decimal_places=2, max_digits=14)
-    balance_to = AmountField(label="up to", required=False, min_value=Decimal("0"), decimal_places=2,
+    balance_to = AmountField(label="Balance up to", required=False, min_value=Decimal("0"), decimal_places=2,
                                     max_digits=14, help_text="Empty: no upper bound.")
     min_installment = AmountField(label="Smallest installment", min_value=Decimal("0.01"), decimal_places=2,
                                          max_digits=12)

@@ -27,6 +27,7 @@ from payments.models import AcceptanceEvidence, Installment, PaymentPlan, PlanOf
 from payments.offers import rules
 from payments.offers.services import describe, offer_schedule
 from payments.plans import agreements
+from payments.plans.wording import plan_in_words
 from payments.schedule import ScheduledPayment, build_schedule
 from portal.audit import audit_record
 from portal.emails import email_schedule
@@ -188,8 +189,12 @@ def _sign(link, account, offer, plan, typed_name, ip, user_agent, facts, now) ->
 def agreement_context(account, offer, plan, typed_name, signed_at, reference) -> dict:
     """What the agreement PDF shows (also used by the bench to time the render)."""
     agency = account.agency
+    payments = offer_schedule(offer)
     return {"agency": agency, "client": account.client, "account": account, "debtor": account.debtor,
-            "offer": offer, "plan": plan, "payments": offer_schedule(offer), "describe": describe(offer),
+            "offer": offer, "plan": plan, "payments": payments, "describe": describe(offer),
+            # the settlement, if any, is spelt out by the template's own sentence
+            "in_words": plan_in_words(payments, frequency=offer.frequency, balance=offer.total_amount,
+                                      currency=account.currency),
             "typed_name": typed_name, "signed_at": signed_at, "reference": reference,
             "missed_payment_text": MISSED_PAYMENT_TEXT,
             "consumer": account.debt_purpose != "commercial", "disclosure": agreements.esign_disclosure(agency)}
@@ -209,7 +214,8 @@ def _send_agreement(evidence, contact):
                    subject=f"Your signed payment agreement with {account.agency.name}", agency=account.agency,
                    client=account.client, attachment=evidence.agreement_pdf.name,
                    context={"account": account, "agency": account.agency, "evidence": evidence,
-                            "describe": describe(evidence.offer)})
+                            "describe": plan_in_words(offer_schedule(evidence.offer), frequency=evidence.offer.frequency,
+                                                      balance=account.balance, currency=account.currency)})
 
 
 def agreement_verify(*, agency, actor, account, uploaded_file) -> AcceptanceEvidence | None:

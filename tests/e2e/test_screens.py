@@ -7,22 +7,32 @@ page should be). Pages wider than the screen are listed in the index, not failed
 
 writes test-artifacts/screens/<desktop|mobile>/NN-<persona>-<page>.png and an index.md per width
 (URL, status, horizontal overflow and the elements causing it).
+
+The debtor's pages (and the staff panels for offers, plans and links) have their own album,
+test-artifacts/screens/debtor-<desktop|mobile>/, with the signed agreement.pdf and audit.md; there
+a contrast below WCAG 2.1 AA, a sideways scroll or (at 390 px) a tap target under 44 px fails.
 """
 import json
 import re
+from datetime import timedelta
 from decimal import Decimal
+from urllib.parse import urlsplit
 
 import pytest
 from django.core import mail
+from django.utils import timezone
 
 from accounts import services
 from accounts.demo import DEMO_PASSWORD, seed_demo
 from collections_work.demo import seed_worklist_demo
 from accounts.models import Agency, Client, ContractTerms, Role, User
+from collections_work.models import ContactPolicy
+from payments.links.services import link_issue
 from portal.tenancy import tenant_scope
 from tests.e2e.conftest import ARTIFACTS, DESKTOP, MOBILE
 from tests.e2e.helpers import fresh_totp, invitation_link, path_of, sign_in, sign_out, wait_for_path
 from tests.factories import TEST_PASSWORD, MembershipFactory, UserFactory
+from tests.payments.conftest import make_identifiable_account
 
 SCREENS = ARTIFACTS / "screens"
 NEW_PASSWORD = "Blue-lantern-harbour-73"
@@ -282,3 +292,280 @@ def test_screenshots_of_every_page_for_each_persona(new_page, live_server, width
 
     album.write_index(f"Screens at {viewport['width']}px")
     assert not album.problems, "\n".join(album.problems)
+
+
+# --- The debtor's side ----------------------------------------------------------------------------
+
+# Every piece of visible text with its colour and the colour behind it (the first ancestor with a
+# background), its size and weight; WCAG 2.1 AA asks 4.5:1, or 3:1 for large text.
+TEXT_COLOURS_JS = """() => {
+  const rows = [];
+  const seen = new Set();
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  while (walker.nextNode()) {
+    const node = walker.currentNode, el = node.parentElement;
+    if (!node.textContent.trim() || seen.has(el)) continue;
+    seen.add(el);
+    const box = el.getBoundingClientRect(), style = getComputedStyle(el);
+    if (!box.width || !box.height || style.visibility === 'hidden' || el.closest('.visually-hidden, [aria-hidden=true]')) continue;
+    let bg = 'rgba(0, 0, 0, 0)', parent = el;
+    while (parent) {
+      const colour = getComputedStyle(parent).backgroundColor;
+      if (colour !== 'rgba(0, 0, 0, 0)' && colour !== 'transparent') { bg = colour; break; }
+      parent = parent.parentElement;
+    }
+    rows.push({text: node.textContent.trim().slice(0, 40), tag: el.tagName.toLowerCase(), cls: String(el.className || ''),
+               fg: style.color, bg: bg === 'rgba(0, 0, 0, 0)' ? 'rgb(255, 255, 255)' : bg,
+               size: parseFloat(style.fontSize), weight: parseInt(style.fontWeight, 10), opacity: parseFloat(style.opacity)});
+  }
+  return rows;
+}"""
+
+# Things to tap that are smaller than 44 x 44 CSS px (a checkbox or radio counts with its label;
+# a link inside a sentence is exempt, as WCAG's target-size criteria allow).
+SMALL_TARGETS_JS = """() => {
+  const small = [];
+  for (const el of document.querySelectorAll('a[href], button, input:not([type=hidden]), select, textarea, summary')) {
+    let target = el;
+    if (el.matches('input[type=checkbox], input[type=radio]') && el.closest('label')) target = el.closest('label');
+    const box = target.getBoundingClientRect();
+    if (!box.width || !box.height) continue;
+    const sentence = el.tagName === 'A' && el.closest('p');
+    if (sentence && sentence.textContent.trim() !== el.textContent.trim()) continue;
+    if (box.height < 43.5 || box.width < 43.5) small.push(`${el.tagName.toLowerCase()} "${(el.textContent || el.name || '').trim().slice(0, 30)}" ${Math.round(box.width)}x${Math.round(box.height)}`);
+  }
+  return small;
+}"""
+
+
+def _rgb(text):
+    parts = [float(x) for x in re.findall(r"[\d.]+", text)]
+    return parts[:3], (parts[3] if len(parts) > 3 else 1.0)
+
+
+def _luminance(rgb):
+    def channel(c):
+        c = c / 255
+        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+    r, g, b = (channel(c) for c in rgb)
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def contrast_ratio(foreground, background) -> float:
+    """WCAG 2.1 contrast ratio of two CSS rgb()/rgba() colours (a translucent foreground is
+    blended onto the background first)."""
+    (fg, alpha), (bg, _) = _rgb(foreground), _rgb(background)
+    fg = [alpha * f + (1 - alpha) * b for f, b in zip(fg, bg)]
+    light, dark = sorted((_luminance(fg), _luminance(bg)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+def test_contrast_ratio_matches_wcag_examples():
+    assert round(contrast_ratio("rgb(0, 0, 0)", "rgb(255, 255, 255)"), 1) == 21.0
+    assert round(contrast_ratio("rgb(118, 118, 118)", "rgb(255, 255, 255)"), 2) == 4.54  # the lightest AA grey
+    assert contrast_ratio("rgba(0, 0, 0, 0.5)", "rgb(255, 255, 255)") < 4.5
+
+
+def audit(page, *, mobile):
+    """Text below WCAG 2.1 AA contrast, and (on a phone) tap targets under 44 px."""
+    problems = []
+    for row in page.evaluate(TEXT_COLOURS_JS):
+        large = row["size"] >= 24 or (row["size"] >= 18.66 and row["weight"] >= 700)
+        ratio = contrast_ratio(row["fg"], row["bg"])
+        if ratio < (3 if large else 4.5):
+            problems.append(f"contrast {ratio:.2f} for <{row['tag']} class={row['cls']!r}> \"{row['text']}\" "
+                            f"({row['fg']} on {row['bg']})")
+    if mobile:
+        problems += [f"small tap target: {target}" for target in page.evaluate(SMALL_TARGETS_JS)]
+    return problems
+
+
+def _letter_link(page):
+    """The secure link shown once on the "link for a letter" page, as a path on the live server."""
+    return urlsplit(page.locator(".link-box code").inner_text().strip()).path
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("width_name", ["desktop", "mobile"])
+def test_screenshots_of_the_debtor_pages_and_the_staff_panels_for_them(world, new_page, live_server, width_name,
+                                                                      settings):
+    """Every page a debtor sees (identity check with its error and locked states, account with
+    offers and with a plan, an offer's signing page, the plan builder before and after the
+    schedule, inside and outside the rules, dispute, call back, link not available) and the staff
+    pages around them (the workspace's offer builder with its preview, the link for a letter,
+    the client's offers and account page, the plan rules), in test-artifacts/screens/debtor-<width>/.
+    The signed agreement is saved there too (agreement.pdf: `pdftoppm -png -r 80` shows it).
+
+    Every debtor page is also checked: no text below WCAG 2.1 AA contrast, no horizontal scroll,
+    and at 390 px no tap target under 44 px."""
+    settings.DEBTOR_VERIFY_PER_IP = 100
+    mobile = width_name == "mobile"
+    viewport = MOBILE if mobile else DESKTOP
+    album = Album(f"debtor-{width_name}")
+    debtor_problems = []
+
+    def debtor_shot(page, name, status):
+        album.shot(page, "debtor", name, status=status, expect_status=status)
+        debtor_problems.extend(f"{name}: {problem}" for problem in audit(page, mobile=mobile))
+        row = album.rows[-1]
+        if row["page_width"] > row["window_width"]:
+            debtor_problems.append(f"{name}: the page scrolls sideways ({', '.join(row['culprits'])})")
+
+    alpha = world.alpha
+    with tenant_scope(alpha.agency):
+        Agency.objects.filter(pk=alpha.agency.pk).update(postal_address="PO Box 4410, Springfield, IL 62708",
+                                                         phone="+1 217 555 0100")
+        ContactPolicy.objects.create(agency=alpha.agency, earliest_hour=0, latest_hour=24)
+        account = make_identifiable_account(alpha.clients[0], "INV-20931", balance="1287.45", purpose="consumer")
+        locked_account = make_identifiable_account(alpha.clients[0], "INV-20932", balance="310.00")
+    first_due = timezone.localdate() + timedelta(days=10)
+
+    # Collector: the offer builder with its preview (beyond the terms, then within), the link for a letter.
+    staff = new_page(viewport)
+    sign_in(staff, alpha.collector.email, TEST_PASSWORD)
+    staff.goto(f"/debtor-accounts/{account.pk}/work/")
+
+    def build_offer(count, down=""):
+        offer_form = staff.locator("details[data-shortcut=f]")
+        offer_form.locator("summary").click()
+        offer_form.get_by_label("Offer").select_option("installments")
+        offer_form.get_by_label("Total to pay").fill("1287.45")
+        offer_form.get_by_label("Down payment").fill(down)
+        offer_form.get_by_label("Installments", exact=True).fill(str(count))
+        offer_form.get_by_label("First payment on").fill(first_due.isoformat())
+        offer_form.get_by_role("button", name="Preview schedule").click()
+        staff.locator("details[data-shortcut=f] .offer-preview").wait_for()
+
+    build_offer(30)
+    album.shot(staff, "collector", "workspace-offer-preview-beyond-terms", status=200)
+    staff.locator("details[data-shortcut=f]").get_by_role("button", name="Save offer").click()
+    staff.locator(".messages").wait_for()
+    build_offer(5, down="100.00")
+    album.shot(staff, "collector", "workspace-offer-preview-within-terms", status=200)
+    staff.locator("details[data-shortcut=f]").get_by_role("button", name="Save offer").click()
+    staff.locator(".messages").wait_for()
+    album.shot(staff, "collector", "workspace-offers", status=200)
+    sendable = staff.locator("#workspace-offers form", has=staff.get_by_role("button", name="Send")).first
+    sendable.get_by_label("Send by").select_option("letter")
+    sendable.get_by_role("button", name="Send").click()
+    staff.locator(".link-box").wait_for()
+    album.shot(staff, "collector", "link-for-a-letter", status=200)
+    debtor_path = _letter_link(staff)
+    with tenant_scope(alpha.agency):
+        _link, locked_url = link_issue(agency=alpha.agency, actor=alpha.collector, account=locked_account,
+                                       channel="letter")
+
+    # Client admin: the offer beyond the terms on the home page, the list and the account page.
+    client_page = new_page(viewport)
+    sign_in(client_page, alpha.clients[0].admin.email, TEST_PASSWORD, expect_path="/client/")
+    client_page.get_by_text("offer waits for your answer").wait_for()
+    album.shot(client_page, "client-admin", "home-with-an-offer-to-approve", status=200)
+    album.visit(client_page, "client-admin", "offers-to-approve", "/client/offers/")
+    album.visit(client_page, "client-admin", "account-with-offer-to-approve", f"/debtor-accounts/{account.pk}/")
+
+    # Agency admin: the plan rules (the defaults from the terms, then a mistake).
+    admin = new_page(viewport)
+    sign_in(admin, alpha.admin.email, TEST_PASSWORD)
+    album.visit(admin, "admin", "plan-rules", f"/agency/clients/{alpha.clients[0].client.pk}/plan-rules/")
+    admin.locator("input[name=form-0-balance_to]").fill("999.99")
+    with admin.expect_response(lambda response: response.request.method == "POST") as refused:
+        admin.get_by_role("button", name="Save rules").click()
+    album.shot(admin, "admin", "plan-rules-errors", status=refused.value.status, expect_status=400)
+
+    # The debtor: link not available, the identity check (wrong, empty, right), the account and its offer.
+    debtor = new_page(viewport)
+    response = debtor.goto("/d/not-a-real-link-0000000000000000000000000/")
+    debtor_shot(debtor, "link-unknown", response.status)
+    response = debtor.goto(debtor_path)
+    debtor_shot(debtor, "identity-check", response.status)
+    postal, last4 = (debtor.get_by_label("Postal code of your address on file"),
+                     debtor.get_by_label("Last 4 digits of your SSN or tax ID"))
+    postal.fill("62701")
+    last4.fill("1234")
+    debtor.get_by_role("button", name="Continue").click()
+    debtor_shot(debtor, "identity-check-wrong", 400)
+    postal.fill("")
+    last4.fill("")
+    debtor.get_by_role("button", name="Continue").click()
+    debtor_shot(debtor, "identity-check-empty", 400)
+    postal.fill("62701")
+    last4.fill("6789")
+    debtor.get_by_role("button", name="Continue").click()
+    wait_for_path(debtor, debtor_path + "account/")
+    debtor_shot(debtor, "account-with-offer", 200)
+    debtor.keyboard.press("Tab")
+    debtor.keyboard.press("Tab")  # past the skip link, onto the first action
+    debtor_shot(debtor, "account-keyboard-focus", 200)
+    debtor.locator(".offer-list").get_by_role("button").first.click()
+    debtor.get_by_role("button", name="I agree").wait_for()
+    debtor_shot(debtor, "offer-sign", 200)
+    debtor.get_by_role("button", name="I agree").click()
+    debtor_shot(debtor, "offer-sign-errors", 400)
+
+    # The plan builder: empty, errors, inside the rules, outside them, one payment.
+    response = debtor.goto(debtor_path + "plan/")
+    debtor_shot(debtor, "plan-builder", response.status)
+    debtor.get_by_role("button", name="Show the schedule").click()
+    debtor_shot(debtor, "plan-builder-errors", 400)
+    debtor.get_by_label("Or the number of months").fill("6")
+    debtor.get_by_role("button", name="Show the schedule").click()
+    debtor.locator("table.schedule").wait_for()
+    debtor_shot(debtor, "plan-builder-inside-the-rules", 200)
+    debtor.get_by_label("Or the number of months").fill("")
+    debtor.get_by_label("Amount each month").fill("25")
+    debtor.get_by_role("button", name="Show the new schedule").click()
+    debtor.get_by_role("button", name="Send as a request").wait_for()
+    debtor_shot(debtor, "plan-builder-outside-the-rules", 200)
+    debtor.get_by_label("One payment", exact=True).check()
+    debtor.get_by_label("Amount of the one payment").fill("1000")
+    debtor_shot(debtor, "plan-builder-one-payment-chosen", 200)
+    debtor.get_by_role("button", name="Show the new schedule").click()
+    debtor_shot(debtor, "plan-builder-one-payment", 200)
+
+    # Dispute and call back (each with a mistake first), then accepting the offer.
+    response = debtor.goto(debtor_path + "dispute/")
+    debtor_shot(debtor, "dispute", response.status)
+    debtor.get_by_role("button", name="Send").click()
+    debtor_shot(debtor, "dispute-errors", 400)
+    response = debtor.goto(debtor_path + "callback/")
+    debtor_shot(debtor, "call-back", response.status)
+    debtor.get_by_label("Day").fill((timezone.localdate() + timedelta(days=2)).isoformat())
+    debtor.get_by_label("Time (your local time)").fill("06:30")
+    debtor.get_by_role("button", name="Ask for the call").click()
+    debtor_shot(debtor, "call-back-errors", 400)
+    debtor.get_by_label("Time (your local time)").fill("10:30")
+    debtor.get_by_role("button", name="Ask for the call").click()
+    wait_for_path(debtor, debtor_path + "account/")
+    debtor_shot(debtor, "account-after-call-back", 200)
+    debtor.locator(".offer-list").get_by_role("button").first.click()
+    debtor.get_by_label(re.compile("agree to sign and receive")).check()
+    debtor.get_by_label("Type your full name to sign").fill("Dana Inv-20931")
+    debtor.get_by_role("button", name="I agree").click()
+    wait_for_path(debtor, debtor_path + "account/")
+    debtor_shot(debtor, "account-with-plan", 200)
+    with debtor.expect_download() as download:
+        debtor.get_by_role("button", name=re.compile("Download your signed agreement")).click()
+    download.value.save_as(album.folder / "agreement.pdf")
+
+    # A link locked after five wrong answers.
+    locked = new_page(viewport)
+    response = locked.goto(urlsplit(locked_url).path)
+    debtor_shot(locked, "identity-check-other-link", response.status)
+    for _ in range(4):
+        locked.get_by_label("Postal code of your address on file").fill("10001")
+        locked.get_by_label("Last 4 digits of your SSN or tax ID").fill("0000")
+        locked.get_by_role("button", name="Continue").click()
+    debtor_shot(locked, "identity-check-one-try-left", 400)
+    locked.get_by_label("Postal code of your address on file").fill("10001")
+    locked.get_by_label("Last 4 digits of your SSN or tax ID").fill("0000")
+    locked.get_by_role("button", name="Continue").click()
+    debtor_shot(locked, "link-locked", 410)
+
+    # Staff again: the plan on the workspace and on the client's account page.
+    album.visit(staff, "collector", "workspace-with-plan", f"/debtor-accounts/{account.pk}/work/")
+    album.visit(client_page, "client-admin", "account-with-plan", f"/debtor-accounts/{account.pk}/")
+
+    album.write_index(f"Debtor pages and their staff panels at {viewport['width']}px")
+    (album.folder / "audit.md").write_text("\n".join(debtor_problems) + "\n")
+    assert not album.problems, "\n".join(album.problems)
+    assert not debtor_problems, "\n".join(debtor_problems)

@@ -3,6 +3,7 @@
 outside them; cancelling a plan; a missed installment; checking a PDF sent back."""
 import hashlib
 import io
+import re
 from datetime import timedelta
 from decimal import Decimal
 
@@ -154,6 +155,11 @@ def plan_form(client, path, **data):
     return client.post(path + "plan/", form)
 
 
+def shown_schedule(page: str) -> str:
+    """The fingerprint of the schedule a plan-builder page showed (sent back with "I agree")."""
+    return re.search(r'name="schedule" value="([0-9a-f]+)"', page).group(1)
+
+
 def test_a_plan_inside_the_clients_rules_is_accepted_at_once(alpha, account, client):
     from payments.links.services import link_issue
     from tests.payments.conftest import path_of
@@ -162,7 +168,9 @@ def test_a_plan_inside_the_clients_rules_is_accepted_at_once(alpha, account, cli
     client.post(path, RIGHT_ANSWERS)
     preview = plan_form(client, path, months="6", action="preview").content.decode()
     assert "You can accept this plan now" in preview and preview.count("200.00") >= 6
-    accepted = plan_form(client, path, months="6", action="accept", consent="on", typed_name="Dana PL-1")
+    assert "6 monthly payments of 200.00 USD" in preview
+    accepted = plan_form(client, path, months="6", action="accept", consent="on", typed_name="Dana PL-1",
+                         schedule=shown_schedule(preview))
     assert accepted.status_code == 302
     plan = PaymentPlan.objects.get(account=account)
     assert plan.installments.count() == 6 and plan.offer.note == "Built by the debtor within the self-service rules"
@@ -180,9 +188,11 @@ def test_a_plan_outside_the_rules_becomes_a_request_in_the_worklist(alpha, accou
     preview = plan_form(client, path, monthly_amount="50.00", action="preview").content.decode()
     assert "needs the agency&#x27;s approval" in preview or "needs the agency's approval" in preview
     assert "plans can run at most 6 months" in preview and "each payment must be at least 100.00" in preview
-    refused = plan_form(client, path, monthly_amount="50.00", action="accept", consent="on", typed_name="Dana")
+    refused = plan_form(client, path, monthly_amount="50.00", action="accept", consent="on", typed_name="Dana",
+                        schedule=shown_schedule(preview))
     assert not PaymentPlan.objects.exists() and refused.status_code in (200, 400)
-    plan_form(client, path, monthly_amount="50.00", action="request", note="I can pay 50 a month")
+    plan_form(client, path, monthly_amount="50.00", action="request", note="I can pay 50 a month",
+              schedule=shown_schedule(preview))
     offer = PlanOffer.objects.get(account=account)
     assert offer.status == PlanOffer.Status.REQUESTED and offer.note == "I can pay 50 a month"
     assert Callback.objects.filter(account=account, done_at__isnull=True).exists()
@@ -227,3 +237,98 @@ def test_the_hourly_job_expires_offers_whose_links_all_expired(alpha, sent_offer
     offer.refresh_from_db()
     assert offer.status == PlanOffer.Status.EXPIRED
     assert Activity.objects.filter(account=offer.account, summary__startswith="Offer expired").exists()
+
+
+def test_a_plan_changed_after_its_schedule_was_shown_is_shown_again_not_signed_or_sent(alpha, account, client):
+    """What the debtor signs is the schedule the page showed: change the months after "Show the
+    schedule" and press "I agree", and the page shows the new schedule instead of signing it."""
+    from payments.links.services import link_issue
+    from tests.payments.conftest import path_of
+
+    path = path_of(link_issue(agency=alpha.agency, actor=alpha.collector, account=account, channel="letter")[1])
+    client.post(path, RIGHT_ANSWERS)
+    six = shown_schedule(plan_form(client, path, months="6", action="preview").content.decode())
+    changed = plan_form(client, path, months="3", action="accept", consent="on", typed_name="Dana PL-1", schedule=six)
+    page = changed.content.decode()
+    assert changed.status_code == 200 and not PaymentPlan.objects.exists()
+    assert "The plan changed after its schedule was shown, so nothing was signed" in page
+    assert "3 monthly payments of 400.00 USD" in page
+    three = shown_schedule(page)
+    assert three != six
+    assert 'name="consent"' in page and 'checked' not in page.split('name="consent"')[1].split(">")[0]
+    accepted = plan_form(client, path, months="3", action="accept", consent="on", typed_name="Dana PL-1",
+                         schedule=three)
+    assert accepted.status_code == 302
+    assert [i.amount for i in PaymentPlan.objects.get().installments.all()] == [D("400.00")] * 3
+
+
+def test_a_request_is_sent_only_for_the_schedule_that_was_shown(alpha, client):
+    from payments.links.services import link_issue
+    from tests.payments.conftest import make_identifiable_account, path_of
+
+    account = make_identifiable_account(alpha.clients[0], "PL-9")
+    PlanRule.objects.create(agency=alpha.agency, client=account.client, balance_from=0, min_installment=D("100.00"),
+                            max_months=6, min_settlement_percent=D("80"), max_defer_days=14)
+    path = path_of(link_issue(agency=alpha.agency, actor=alpha.collector, account=account, channel="letter")[1])
+    client.post(path, RIGHT_ANSWERS)
+    shown = shown_schedule(plan_form(client, path, monthly_amount="50.00", action="preview").content.decode())
+    changed = plan_form(client, path, monthly_amount="40.00", action="request", schedule=shown).content.decode()
+    assert "nothing was sent" in changed and not PlanOffer.objects.filter(account=account).exists()
+    plan_form(client, path, monthly_amount="40.00", action="request", schedule=shown_schedule(changed))
+    assert PlanOffer.objects.get(account=account).installment_count == 30
+
+
+def test_the_plan_builder_tells_the_debtor_the_rules_they_can_choose_within(alpha, account, client):
+    from collections_work.compliance import debtor_today
+    from payments.links.services import link_issue
+    from tests.payments.conftest import path_of
+
+    PlanRule.objects.create(agency=alpha.agency, client=account.client, balance_from=0, min_installment=D("75.00"),
+                            max_months=9, min_settlement_percent=D("80"), max_defer_days=21)
+    path = path_of(link_issue(agency=alpha.agency, actor=alpha.collector, account=account, channel="letter")[1])
+    client.post(path, RIGHT_ANSWERS)
+    page = client.get(path + "plan/").content.decode()
+    latest = debtor_today(account) + timedelta(days=21)
+    assert "At least 75.00" in page and "Up to 9 months" in page
+    assert f"Any day from today to {latest:%B} {latest.day}, {latest.year}." in page
+    assert "80 %" not in page and "960.00" not in page  # the settlement floor is the agency's to weigh
+
+
+def test_signing_without_the_box_or_the_name_says_what_is_missing(alpha, sent_offer, client):
+    offer, path = sent_offer
+    client.post(path, RIGHT_ANSWERS)
+    refused = client.post(path + f"offers/{offer.pk}/", {"typed_name": ""}).content.decode()  # as a browser sends it
+    assert "Tick this box to agree to sign electronically." in refused
+    assert "Type your full name: it is your signature." in refused
+    assert 'formaction="#sign-heading"' in refused  # the page opens where the errors are
+
+
+def test_with_no_time_zone_on_file_the_call_back_time_is_eastern_and_must_suit_every_us_zone(alpha, client):
+    from payments.links.services import link_issue
+    from tests.payments.conftest import make_identifiable_account, path_of
+
+    account = make_identifiable_account(alpha.clients[0], "PL-TZ", time_zone="")
+    path = path_of(link_issue(agency=alpha.agency, actor=alpha.collector, account=account, channel="letter")[1])
+    client.post(path, RIGHT_ANSWERS)
+    page = client.get(path + "callback/").content.decode()
+    assert "Time (Eastern time)" in page and "Between 2:00 pm and 9:00 pm Eastern time" in page
+    day = (timezone.localdate() + timedelta(days=3)).isoformat()
+    noon = client.post(path + "callback/", {"day": day, "time": "12:00"})  # 7 or 6 am in Hawaii
+    assert noon.status_code == 400 and not Callback.objects.filter(account=account).exists()
+    client.post(path + "callback/", {"day": day, "time": "14:30"})
+    assert Callback.objects.filter(account=account).exists()
+
+
+def test_while_a_plan_is_current_the_workspace_offers_no_new_offer_invitation_or_send(alpha, sent_offer, client):
+    offer, path = sent_offer
+    client.force_login(alpha.collector)
+    before = client.get(reverse("account_workspace", args=[offer.account_id])).content.decode()
+    assert "Make a payment-plan offer" in before and "Invite the debtor to settle online" in before
+    assert "Send again" in before
+    client.logout()
+    client.post(path, RIGHT_ANSWERS)
+    sign(client, path + f"offers/{offer.pk}/")
+    client.force_login(alpha.collector)
+    after = client.get(reverse("account_workspace", args=[offer.account_id])).content.decode()
+    assert "Make a payment-plan offer" not in after and "Invite the debtor to settle online" not in after
+    assert "Send again" not in after and "offers cannot be sent until it ends" in after
