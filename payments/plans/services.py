@@ -23,7 +23,7 @@ from collections_work.debtor_accounts.money import parse_money
 from collections_work.models import DebtorAccount
 from collections_work.worklist.services import debtor_follow_up
 from payments.links.services import debtor_email_of, link_check_usable
-from payments.models import AcceptanceEvidence, Installment, PaymentPlan, PlanOffer
+from payments.models import AcceptanceEvidence, Installment, PaymentPlan, PlanOffer, SecureLink
 from payments.offers import rules
 from payments.offers.services import describe, offer_schedule
 from payments.plans import agreements
@@ -137,6 +137,7 @@ def plan_accept(*, link, offer: PlanOffer | None = None, debtor_plan: DebtorPlan
         evidence = _sign(link, account, offer, plan, typed_name, ip, user_agent, facts, now)
         offer.status = PlanOffer.Status.ACCEPTED
         offer.save(update_fields=["status"])
+        _withdraw_other_offers(account, offer, now)
         actions.status_change(account, to=DebtorAccount.Status.PLAN, by=By.SYSTEM, actor=None, now=now,
                               reason=f"e-signed by {typed_name}",
                               summary=f"Plan accepted and e-signed by {typed_name}: {describe(offer)}")
@@ -144,6 +145,23 @@ def plan_accept(*, link, offer: PlanOffer | None = None, debtor_plan: DebtorPlan
                      after={"offer": offer.pk, "evidence": str(evidence.reference), "sha256": evidence.agreement_sha256})
         transaction.on_commit(lambda: _email_agreement(evidence))
     return evidence
+
+
+OPEN_OFFER_STATUSES = (PlanOffer.Status.DRAFT, PlanOffer.Status.AWAITING_CLIENT, PlanOffer.Status.APPROVED,
+                      PlanOffer.Status.SENT, PlanOffer.Status.REQUESTED)
+
+
+def _withdraw_other_offers(account, accepted, now):
+    """A plan is in place: the account's other open offers are withdrawn and their links stop
+    working (nobody may accept, approve or send a second plan)."""
+    others = PlanOffer.objects.filter(account=account, status__in=OPEN_OFFER_STATUSES).exclude(pk=accepted.pk)
+    ids = list(others.values_list("pk", flat=True))
+    if ids:
+        PlanOffer.objects.filter(pk__in=ids).update(status=PlanOffer.Status.WITHDRAWN)
+        SecureLink.objects.filter(offer_id__in=ids, revoked_at__isnull=True).update(revoked_at=now)
+        events.offer_recorded(account, actor=None, at=now,
+                              summary=f"{len(ids)} other open offer{'s' if len(ids) > 1 else ''} withdrawn: a plan "
+                                      "is in place")
 
 
 def _offer_to_accept(account, offer, debtor_plan) -> PlanOffer:

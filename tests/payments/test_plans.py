@@ -332,3 +332,19 @@ def test_while_a_plan_is_current_the_workspace_offers_no_new_offer_invitation_or
     after = client.get(reverse("account_workspace", args=[offer.account_id])).content.decode()
     assert "Make a payment-plan offer" not in after and "Invite the debtor to settle online" not in after
     assert "Send again" not in after and "offers cannot be sent until it ends" in after
+
+
+def test_accepting_a_plan_withdraws_the_other_open_offers_and_their_links(alpha, sent_offer, client):
+    from payments.offers.services import offer_create
+    from payments.models import SecureLink
+
+    offer, path = sent_offer
+    waiting = offer_create(agency=alpha.agency, actor=alpha.collector, account=offer.account, kind="lump_sum",
+                           total_amount="500.00", installment_count=1, first_due_date=timezone.localdate())
+    assert waiting.status == PlanOffer.Status.AWAITING_CLIENT
+    client.post(path, RIGHT_ANSWERS)
+    sign(client, path + f"offers/{offer.pk}/")
+    waiting.refresh_from_db()
+    assert waiting.status == PlanOffer.Status.WITHDRAWN
+    assert Activity.objects.filter(account=offer.account, summary__contains="other open offer withdrawn").exists()
+    assert SecureLink.objects.filter(offer=offer, revoked_at__isnull=True).exists()  # the accepted one's link still works
