@@ -574,6 +574,7 @@ class Letter(ClientOwned):
 
     class Kind(models.TextChoices):
         VALIDATION_NOTICE = "validation", "Validation notice"
+        PLAN_STATEMENT = "plan_stmt", "Plan statement"
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued for print"

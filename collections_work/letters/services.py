@@ -7,6 +7,7 @@ consumer, the creditor and account number, the itemization date and the itemizat
 (interest, fees, payments and credits), the amount now, the end of the validation period, how to
 dispute, and the dispute prompts (1006.34(c)(4)). Made once per account (a unique key).
 """
+import io
 from datetime import timedelta
 
 from django.core.files.base import ContentFile
@@ -41,7 +42,7 @@ def _itemization(account) -> dict:
             "paid_since": str(account.paid), "credits_since": str(account.adjusted), "amount_now": str(account.balance)}
 
 
-def _mailing_address(account) -> str:
+def mailing_address(account) -> str:
     """The debtor's name and address as a US envelope shows it: street lines, then "City, ST ZIP"
     (the portal keeps an address as one line: "street, city, ST ZIP, country")."""
     address = (Contact.objects.filter(debtor_id=account.debtor_id, kind=Contact.Kind.ADDRESS).order_by("id")
@@ -66,6 +67,18 @@ def render_letters_pdf(letters) -> bytes:
     return HTML(string=html).write_pdf()
 
 
+def merge_pdfs(files) -> bytes:
+    """The stored PDFs one after another (each letter as it was made: never rendered again)."""
+    from pypdf import PdfWriter
+
+    writer, out = PdfWriter(), io.BytesIO()
+    for file in files:
+        with file.open("rb") as handle:
+            writer.append(io.BytesIO(handle.read()))
+    writer.write(out)
+    return out.getvalue()
+
+
 def validation_notice_ensure(account, *, now=None) -> Letter | None:
     """The account's validation notice, made now if it has none: for consumer accounts only
     (None otherwise). Emailed when the debtor agreed to electronic delivery and the contact
@@ -82,7 +95,7 @@ def validation_notice_ensure(account, *, now=None) -> Letter | None:
                                        "validation_ends": ends.isoformat(), "validation_ends_text": _long(ends)}
     letter = Letter(agency_id=account.agency_id, client_id=account.client_id, account=account,
                     kind=Letter.Kind.VALIDATION_NOTICE, key=VALIDATION_KEY, content=content,
-                    mailing_address=_mailing_address(account))
+                    mailing_address=mailing_address(account))
     letter.account = account
     pdf = render_letters_pdf([letter])
     letter.pdf.save(f"validation-notice-{account.pk}.pdf", ContentFile(pdf), save=False)
@@ -119,6 +132,16 @@ def _electronic_address(account, now):
     return contact
 
 
+def queue_letter(*, account, kind: str, key: str, pdf_name: str, content: dict) -> Letter:
+    """Queue a document already rendered and stored elsewhere (a plan statement) for the day's
+    print batch, once per account and `key`."""
+    letter, _created = Letter.objects.get_or_create(
+        account=account, key=key, defaults={"agency_id": account.agency_id, "client_id": account.client_id,
+                                            "kind": kind, "pdf": pdf_name, "content": content,
+                                            "mailing_address": mailing_address(account)})
+    return letter
+
+
 def print_batch_make(*, agency_id, day, now=None) -> PrintBatch | None:
     """Gather the letters queued for print into the day's batch: one PDF. Returns the batch
     (the existing one when the day's batch was made already), or None when nothing is queued."""
@@ -129,7 +152,7 @@ def print_batch_make(*, agency_id, day, now=None) -> PrintBatch | None:
                    .order_by("client_id", "account__client_reference"))
     if not letters:
         return None
-    pdf = render_letters_pdf(letters)
+    pdf = merge_pdfs([letter.pdf for letter in letters])
     batch = PrintBatch(agency_id=agency_id, day=day, letter_count=len(letters))
     batch.pdf.save(f"print-batch-{agency_id}-{day}.pdf", ContentFile(pdf), save=False)
     try:

@@ -80,11 +80,9 @@ def link_issue(*, agency, actor, account, channel: str, offer=None, now=None) ->
         decision = contact_decision(account=account, channel="email", contact=contact, at=now)
         if not decision:
             raise DomainError(" ".join(decision.reasons), field="channel")
-    token = new_token()
-    link = SecureLink.objects.create(
-        agency=agency, client=account.client, account=account, offer=offer, token_hash=keyed_hash(token),
-        channel=channel, sent_to=contact.value if contact else "", created_by=actor,
-        expires_at=now + timedelta(days=agency.debtor_link_days))
+    link, url = link_make(account=account, channel=channel, offer=offer, sent_to=contact.value if contact else "",
+                          created_by=actor, now=now)
+    token = url.rstrip("/").rsplit("/", 1)[1]
     what = "the offer" if offer else "an invitation to settle"
     if contact is not None:
         _email_link(link, token, contact)
@@ -96,6 +94,18 @@ def link_issue(*, agency, actor, account, channel: str, offer=None, now=None) ->
     audit_record(action="link.issued", actor=actor, agency=agency, client=account.client, obj=link,
                  after={"channel": channel, "offer": offer.pk if offer else None,
                         "expires_at": link.expires_at.isoformat()})
+    return link, link_url(token)
+
+
+def link_make(*, account, channel: str, sent_to: str = "", offer=None, created_by=None, now=None) -> tuple[SecureLink, str]:
+    """Only the link (for the portal's own messages: reminders, statements): a new 256-bit token,
+    its hash stored, valid for the agency's link lifetime. Returns (link, URL); the caller sends it."""
+    now = now or timezone.now()
+    token = new_token()
+    link = SecureLink.objects.create(
+        agency_id=account.agency_id, client=account.client, account=account, offer=offer, token_hash=keyed_hash(token),
+        channel=channel, sent_to=sent_to, created_by=created_by,
+        expires_at=now + timedelta(days=account.agency.debtor_link_days))
     return link, link_url(token)
 
 

@@ -1,0 +1,83 @@
+"""Monthly statements for debtors on a plan: what they paid so far, what remains, the schedule
+and a fresh secure link to their page. Issued once per account and month (a unique key), stored
+as a PDF; emailed when the debtor has an email on file and the contact policy allows it now,
+otherwise printed with the day's letters (collections_work.letters).
+"""
+import hashlib
+
+from django.core.files.base import ContentFile
+from django.db import IntegrityError, transaction
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from collections_work.compliance import contact_decision
+from collections_work.debtor_accounts import events
+from collections_work.letters.services import mailing_address, queue_letter
+from collections_work.worklist.services import opt_out_link
+from collections_work.models import Letter
+from payments.links.services import debtor_email_of, link_make
+from payments.models import DebtorStatement, PaymentPlan
+from payments.plans.wording import plan_in_words
+from payments.schedule import ScheduledPayment
+from portal.emails import email_schedule
+
+
+def plans_due_a_statement(period):
+    """Current plans whose account has no statement for the month starting `period`."""
+    issued = DebtorStatement.objects.filter(period=period).values("account_id")
+    return PaymentPlan.objects.filter(status=PaymentPlan.Status.CURRENT).exclude(account_id__in=issued)
+
+
+def debtor_statement_issue(*, plan, period, now=None) -> tuple[DebtorStatement | None, bool]:
+    """The plan's statement for the month starting `period` (a date): (statement, True) when made
+    now, (the existing one, False) otherwise."""
+    now = now or timezone.now()
+    account = plan.account
+    existing = DebtorStatement.objects.filter(account=account, period=period).first()
+    if existing is not None:
+        return existing, False
+    email = debtor_email_of(account)
+    by_email = email is not None and bool(contact_decision(account=account, channel="email", contact=email, at=now))
+    link, url = link_make(account=account, channel="email" if by_email else "letter",
+                          sent_to=email.value if by_email else "", now=now)
+    installments = list(plan.installments.order_by("number"))
+    paid = sum((i.paid_amount for i in installments), plan.total_amount * 0)
+    context = {"account": account, "agency": account.agency, "client": account.client, "plan": plan,
+               "installments": installments, "paid": paid, "remaining": plan.total_amount - paid, "period": period,
+               "issued_on": timezone.localdate(now), "describe": describe_plan(plan, installments),
+               "link": None if by_email else url, "mailing_address": mailing_address(account)}  # an emailed statement carries its link in the email only
+    pdf = _render(context)
+    statement = DebtorStatement(agency_id=account.agency_id, client=account.client, account=account, plan=plan,
+                                period=period, issued_at=now)
+    statement.pdf.save(f"plan-statement-{account.pk}-{period:%Y-%m}.pdf", ContentFile(pdf), save=False)
+    try:
+        with transaction.atomic():
+            statement.save(force_insert=True)
+            if by_email:
+                email_schedule(key=f"debtor-statement:{statement.pk}", to=email.value, template="debtor_statement",
+                               subject=f"Your {period:%B %Y} statement: account {account.client_reference}",
+                               agency=account.agency, client=account.client, attachment=statement.pdf.name,
+                               context=context | {"link": None},
+                               secrets={"link": url, "opt_out_link": opt_out_link(email)})
+                how = f"emailed to {email.value}"
+            else:
+                queue_letter(account=account, kind=Letter.Kind.PLAN_STATEMENT, key=f"plan-statement:{period:%Y-%m}",
+                             pdf_name=statement.pdf.name, content={"period": period.isoformat(),
+                                                                   "sha256": hashlib.sha256(pdf).hexdigest()})
+                how = "queued for print"
+            events.letter_recorded(account, summary=f"Plan statement for {period:%B %Y} {how}", at=now)
+    except IntegrityError:
+        return DebtorStatement.objects.get(account=account, period=period), False
+    return statement, True
+
+
+def describe_plan(plan, installments) -> str:
+    payments = [ScheduledPayment(i.number, i.due_date, i.amount, i.is_down_payment) for i in installments]
+    return plan_in_words(payments, frequency=plan.frequency, balance=plan.account.balance + plan.total_amount,
+                         currency=plan.account.currency) if payments else ""
+
+
+def _render(context) -> bytes:
+    from weasyprint import HTML  # only the worker that renders pays for the import
+
+    return HTML(string=render_to_string("payments/debtor_statement.html", context)).write_pdf()
