@@ -1,4 +1,5 @@
 """Pages for placing accounts: upload, mapping, checking, placing, history, and one-account form."""
+from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpResponse
@@ -8,6 +9,7 @@ from django.views.decorators.http import require_POST
 from accounts.access import managers_required, role_required
 from accounts.models import Role
 from collections_work import services
+from collections_work.intake import jobs
 from collections_work.intake.pipeline import get_progress
 from collections_work.intake_forms import MappingForm, SavedMappingForm, SingleAccountForm, UploadForm
 from collections_work.models import ColumnMapping, PlacementBatch
@@ -16,6 +18,7 @@ from collections_work.selectors import placement_batches
 from portal.errors import DomainError
 from portal.forms import add_domain_error, posted_data
 from portal.tenancy import get_scoped_or_404
+from portal.uploads import refused_upload, upload_limit
 
 VIEWERS = {Role.AGENCY_ADMIN, Role.MANAGER, Role.COLLECTOR, Role.CLIENT_ADMIN, Role.CLIENT_USER}
 PLACERS = {Role.AGENCY_ADMIN, Role.MANAGER, Role.CLIENT_ADMIN}
@@ -36,10 +39,19 @@ def placement_list(request):
 
 
 @role_required(PLACERS)
+@upload_limit(lambda: settings.INTAKE_MAX_BYTES)
 def placement_upload(request):
+    """The upload reads at most INTAKE_MAX_BYTES of the file (portal.uploads), stores it after a
+    bounded sniff and goes to the mapping page, which shows "Reading your file…" until the worker
+    has read it."""
     staff = request.membership.is_staff_role
     form = UploadForm(posted_data(request), request.FILES or None, staff=staff)
-    if request.method == "POST" and form.is_valid():
+    refused = refused_upload(request)
+    if refused is not None:
+        form.is_valid()
+        form.errors.pop("file", None)
+        form.add_error("file", refused.message)
+    elif request.method == "POST" and form.is_valid():
         try:
             batch = services.placement_upload(agency=request.agency, actor=request.user,
                                               client=_client_for(request, form), uploaded_file=form.cleaned_data["file"])
@@ -55,8 +67,13 @@ def placement_upload(request):
 
 @role_required(PLACERS)
 def placement_mapping(request, pk):
+    """Match the columns. Everything shown comes from what the worker stored on the batch
+    (headers, first rows): the file is never parsed here. While the worker reads the file the
+    page says so and polls."""
     batch = get_scoped_or_404(PlacementBatch, pk=pk)
-    if batch.status not in (PlacementBatch.Status.UPLOADED, PlacementBatch.Status.PREVIEWED):
+    if batch.status == PlacementBatch.Status.READING:
+        return render(request, "intake/reading.html", _progress_context(batch))
+    if not services.placement_may_map(batch):
         return redirect("placement_detail", pk=batch.pk)
     if request.method == "POST" and "sheet" in request.POST:
         return _choose_sheet(request, batch)
@@ -74,7 +91,7 @@ def placement_mapping(request, pk):
         else:
             return redirect("placement_detail", pk=batch.pk)
     return render(request, "intake/mapping.html", {
-        "batch": batch, "form": form, "sample": _sample_rows(batch),
+        "batch": batch, "form": form, "sample": batch.sample_rows,
         "saved_form": SavedMappingForm(client=batch.client),
         "has_saved": ColumnMapping.objects.filter(client=batch.client).exists(),
     })
@@ -98,37 +115,34 @@ def _apply_saved(request, batch):
     return redirect("placement_mapping", pk=batch.pk)
 
 
-def _sample_rows(batch, count=3):
-    """The first rows of the file, to help match columns."""
-    from pathlib import Path
-
-    from collections_work.intake import pipeline, reader
-
-    rows = []
-    for _number, cells in reader.data_rows(Path(batch.source_file.path), pipeline.table_info(batch)):
-        rows.append(["" if c is None else str(c) for c in cells[: len(batch.headers)]])
-        if len(rows) >= count:
-            break
-    return rows
+def _progress_context(batch) -> dict:
+    """The batch, its step's progress (the cache's, or the row's when the cache has none) and
+    whether its job has stalled (no heartbeat and no live run: it can be cancelled)."""
+    progress = get_progress(batch.pk)
+    if not progress.get("percent") and batch.progress:
+        progress = {"stage": batch.status, "percent": batch.progress}
+    return {"batch": batch, "progress": progress, "stalled": jobs.is_stalled(batch)}
 
 
 @role_required(VIEWERS)
 def placement_detail(request, pk):
     batch = get_scoped_or_404(placement_batches(), pk=pk)
     return render(request, "intake/placement_detail.html", {
-        "batch": batch, "progress": get_progress(batch.pk), "can_place": request.membership.role in PLACERS,
+        **_progress_context(batch), "can_place": request.membership.role in PLACERS,
+        "can_map": services.placement_may_map(batch),
     })
 
 
 @role_required(VIEWERS)
 def placement_progress(request, pk):
-    """Polled by htmx while a batch is checked or placed; reloads the page when it is done."""
+    """Polled by htmx while a batch is read, checked or placed; reloads the page when it is done."""
     batch = get_scoped_or_404(PlacementBatch, pk=pk)
     if not batch.is_busy:
         response = HttpResponse("")
         response["HX-Refresh"] = "true"
         return response
-    return render(request, "intake/_progress.html", {"batch": batch, "progress": get_progress(batch.pk)})
+    return render(request, "intake/_progress.html", {
+        **_progress_context(batch), "can_place": request.membership.role in PLACERS})
 
 
 @role_required(PLACERS)
