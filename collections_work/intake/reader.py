@@ -104,6 +104,8 @@ def _open_workbook(path: Path):
 
     try:
         return openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except MemoryError:
+        raise  # a limit, not a damaged file: the sandbox names it
     except Exception as error:  # openpyxl raises many kinds for damaged files
         raise IntakeError(f"The workbook could not be read ({error.__class__.__name__}). Save it again as .xlsx.") \
             from None
