@@ -119,8 +119,8 @@ def _progress_context(batch) -> dict:
     """The batch, its step's progress (the cache's, or the row's when the cache has none) and
     whether its job has stalled (no heartbeat and no live run: it can be cancelled)."""
     progress = get_progress(batch.pk)
-    if not progress.get("percent") and batch.progress:
-        progress = {"stage": batch.status, "percent": batch.progress}
+    if progress.get("stage") != batch.status:  # the cache has an earlier step's, or nothing
+        progress = {"stage": batch.status, "percent": batch.progress if batch.is_busy else 0}
     return {"batch": batch, "progress": progress, "stalled": jobs.is_stalled(batch)}
 
 

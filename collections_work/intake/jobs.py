@@ -39,8 +39,8 @@ STEPS = {PlacementBatch.Status.READING: ("placement_inspect", "reading the file"
          PlacementBatch.Status.COMMITTING: ("placement_commit", "placing the accounts")}
 
 
-def _beat_key(batch_id: int) -> str:
-    return f"intake-heartbeat:{batch_id}"
+def _beat_key(batch_id: int, status: str) -> str:
+    return f"intake-heartbeat:{batch_id}:{status}"  # per step: the last step's beats say nothing of this one
 
 
 def _lock_key(batch_id: int) -> tuple[int, int]:
@@ -71,7 +71,7 @@ class JobRun:
 
             set_progress(self.batch.pk, self.status, percent)
         try:
-            cache.set(_beat_key(self.batch.pk), time.time(), timeout=24 * 3600)
+            cache.set(_beat_key(self.batch.pk, self.status), time.time(), timeout=24 * 3600)
         except Exception as error:  # noqa: BLE001
             log.warning("Heartbeat of placement %s not cached: %s", self.batch.pk, error)
         if connection.in_atomic_block:
@@ -144,7 +144,7 @@ def last_sign_of_life(batch):
     """The later of the batch's heartbeat_at and its cached heartbeat (None if neither)."""
     seen = batch.heartbeat_at
     try:
-        cached = cache.get(_beat_key(batch.pk))
+        cached = cache.get(_beat_key(batch.pk, batch.status))
     except Exception:  # noqa: BLE001
         cached = None
     if cached is not None:

@@ -84,12 +84,9 @@ def preview(batch, rejected_path: Path, on_progress=None) -> ScanResult:
 
 
 def scan(batch, *, on_valid, rejected_path: Path, stage: str, on_progress=None) -> ScanResult:
-    """Validate every row in this process; valid records go to `on_valid(list_of_records)` in chunks."""
-    def report(percent):
-        set_progress(batch.pk, stage, percent)
-        if on_progress is not None:
-            on_progress(percent)
-
+    """Validate every row in this process; valid records go to `on_valid(list_of_records)` in chunks.
+    Progress goes to `on_progress(percent)` (a job's heartbeat, which caches it), else to the cache."""
+    report = on_progress or (lambda percent: set_progress(batch.pk, stage, percent))
     return scan_rows(_source(batch), table_info(batch), batch.mapping, batch.options, rejected_path=rejected_path,
                      max_rows=settings.INTAKE_MAX_ROWS, chunk_size=settings.INTAKE_CHUNK_ROWS, on_valid=on_valid,
                      on_progress=report)
