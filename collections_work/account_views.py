@@ -37,6 +37,7 @@ from portal.audit import audit_record
 from portal.errors import DomainError
 from portal.forms import add_domain_error
 from portal.tenancy import get_scoped_or_404
+from portal.uploads import refused_upload, upload_limit
 
 PAGE_SIZE = 50
 TIMELINE_LIMIT = 100
@@ -275,11 +276,17 @@ def account_message(request, pk):
 
 
 @note_writers
+@upload_limit(lambda: services.DOCUMENT_MAX_BYTES)
 @require_POST
 def account_document_add(request, pk):
     account = _account_or_404(pk, "placement_batch")
     form = AccountDocumentForm(request.POST, request.FILES)
-    if form.is_valid():
+    refused = refused_upload(request)  # past the limit: not read any further
+    if refused is not None:
+        form.is_valid()
+        form.errors.pop("file", None)
+        form.add_error("file", refused.message)
+    elif form.is_valid():
         try:
             document = services.account_add_document(agency=request.agency, actor=request.user, account=account,
                                                      uploaded_file=form.cleaned_data["file"])

@@ -23,6 +23,7 @@ from portal.uploads import refused_upload, upload_limit
 VIEWERS = {Role.AGENCY_ADMIN, Role.MANAGER, Role.COLLECTOR, Role.CLIENT_ADMIN, Role.CLIENT_USER}
 PLACERS = {Role.AGENCY_ADMIN, Role.MANAGER, Role.CLIENT_ADMIN}
 PLACEMENTS_PER_PAGE = 50
+DOCUMENTS_PER_ACCOUNT = 10  # the one-account form's request may carry this many full-size documents
 
 
 def _client_for(request, form):
@@ -180,10 +181,15 @@ def placement_rejected_rows(request, pk):
 
 
 @role_required(PLACERS)
+@upload_limit(lambda: services.DOCUMENT_MAX_BYTES, max_files=DOCUMENTS_PER_ACCOUNT)
 def debtor_account_new(request):
     staff = request.membership.is_staff_role
     form = SingleAccountForm(posted_data(request), staff=staff)
-    if request.method == "POST" and form.is_valid():
+    refused = refused_upload(request)  # a document past the limit: not read any further
+    if refused is not None:
+        form.is_valid()
+        form.add_error(None, refused.message)
+    elif request.method == "POST" and form.is_valid():
         try:
             batch, account = services.account_place_with_documents(
                 agency=request.agency, actor=request.user, client=_client_for(request, form), row=form.row(),
