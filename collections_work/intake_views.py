@@ -143,7 +143,8 @@ def placement_progress(request, pk):
         response["HX-Refresh"] = "true"
         return response
     return render(request, "intake/_progress.html", {
-        **_progress_context(batch), "can_place": request.membership.role in PLACERS})
+        **_progress_context(batch), "can_place": request.membership.role in PLACERS,
+        "titled": request.GET.get("titled") == "1"})  # the reading page's heading says what happens
 
 
 @role_required(PLACERS)

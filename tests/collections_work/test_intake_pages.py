@@ -31,7 +31,7 @@ def test_client_admin_uploads_checks_and_places_a_file(world, signed_in, django_
     batch = latest_batch(world)
     assert response.url == f"/placements/{batch.pk}/mapping/"
     page = browser.get(response.url).content.decode()
-    assert "Reading your file…" in page and 'hx-get="/placements/%d/progress/"' % batch.pk in page
+    assert "Reading your file…" in page and 'hx-get="/placements/%d/progress/' % batch.pk in page
     for callback in handed_off:  # the worker reads the file
         callback()
     batch = latest_batch(world)
