@@ -54,8 +54,9 @@ def workers(real_services, tmp_path):  # noqa: F811
                    "-n", f"{name}-{os.getpid()}@%h"]
         if beat:
             command += ["-B", "-s", str(tmp_path / "beat-schedule")]
+        # Its own process group: with -B the beat is a child process, which the teardown stops too.
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                   text=True)
+                                   text=True, start_new_session=True)
         output = Output(process.stdout)
         started.append(process)
         wait_until(lambda: "ready." in output.text or process.poll() is not None, 60, f"worker {name}")
@@ -65,14 +66,22 @@ def workers(real_services, tmp_path):  # noqa: F811
     # Not the current app: this process's own tasks stay eager (CELERY_TASK_ALWAYS_EAGER).
     yield start, Celery("probe", broker=redis_url, backend=redis_url, set_as_current=False)
     for process in started:
-        if process.poll() is None:
-            process.terminate()  # a warm shutdown finishes the task at hand (rescoring 60,000 accounts)...
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()  # ...which this test does not need
-                process.wait(timeout=10)
+        group = process.pid  # the session leader's pid is its group's id
+        _signal_group(group, signal.SIGTERM)  # a warm shutdown finishes the task at hand (rescoring)...
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            pass
+        _signal_group(group, signal.SIGKILL)  # ...which this test does not need; and no beat is left behind
+        process.wait(timeout=10)
     redis.Redis.from_url(redis_url).flushdb()  # the killed worker's unacknowledged message too
+
+
+def _signal_group(group: int, number: int) -> None:
+    try:
+        os.killpg(group, number)
+    except ProcessLookupError:  # the whole group has exited
+        pass
 
 
 def batch_now(world, batch):
