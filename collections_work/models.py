@@ -114,6 +114,7 @@ class PlacementBatch(ClientOwned):
         API = "api", "API"
 
     class Status(models.TextChoices):
+        READING = "reading", "Reading the file"
         UPLOADED = "uploaded", "Uploaded"
         VALIDATING = "validating", "Checking rows"
         PREVIEWED = "previewed", "Ready to place"
@@ -146,6 +147,12 @@ class PlacementBatch(ClientOwned):
     progress = models.PositiveSmallIntegerField(default=0)  # percent of the current stage
     error_message = models.TextField(blank=True)
     errors_sample = models.JSONField(default=list, blank=True)  # first row errors, for the preview page
+    sample_rows = models.JSONField(default=list, blank=True)  # the first rows, as read by the worker, for the mapping page
+    # The job working on a busy batch (reading, checking, placing): its last sign of life (or the
+    # hand-off to the worker), and how many runs of the current step have started. A job with no
+    # heartbeat for INTAKE_JOB_STALE_SECONDS is retried or failed (collections_work.placements.intake.jobs).
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
     source_file = models.FileField(upload_to="intake/", max_length=300, blank=True)
     rejected_file = models.FileField(upload_to="intake/", max_length=300, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
@@ -155,13 +162,18 @@ class PlacementBatch(ClientOwned):
     class Meta:
         ordering = ["-created_at", "-id"]
         verbose_name_plural = "placement batches"
+        # The stalled-job check (every 30 s) reads only the few busy batches.
+        indexes = [models.Index(fields=["heartbeat_at"], name="batch_busy_heartbeat",
+                                condition=models.Q(status__in=["reading", "validating", "committing"]))]
 
     def __str__(self):
         return f"Placement #{self.pk} ({self.get_source_display()}{': ' + self.file_name if self.file_name else ''})"
 
+    BUSY_STATUSES = ("reading", "validating", "committing")
+
     @property
     def is_busy(self):
-        return self.status in (self.Status.VALIDATING, self.Status.COMMITTING)
+        return self.status in self.BUSY_STATUSES
 
 
 class ColumnMapping(ClientOwned):

@@ -142,6 +142,9 @@ CELERY_BEAT_SCHEDULE = {
     "signin-failures-prune": {"task": "accounts.tasks.signin_failures_prune", "schedule": 3600.0},
     "worklist-rescore": {"task": "collections_work.tasks.worklist_rescore_all", "schedule": 6 * 3600.0},
     "plans-daily": {"task": "payments.tasks.plans_daily", "schedule": 3600.0},
+    # Placement jobs whose worker died or whose hand-off was lost: retried or failed with a message.
+    "placements-recover-stalled": {"task": "collections_work.tasks.placements_recover_stalled",
+                                   "schedule": max(env_int("INTAKE_JOB_STALE_SECONDS", 90) / 3, 1.0)},
 }
 CELERY_TIMEZONE = "UTC"
 
@@ -325,7 +328,24 @@ INTAKE_MAX_BYTES = env_int("INTAKE_MAX_BYTES", 50 * 1000 * 1000)
 INTAKE_MAX_ROWS = env_int("INTAKE_MAX_ROWS", 1_000_000)
 INTAKE_MAX_UNZIPPED_BYTES = env_int("INTAKE_MAX_UNZIPPED_BYTES", 600 * 1000 * 1000)
 INTAKE_MAX_ZIP_RATIO = env_int("INTAKE_MAX_ZIP_RATIO", 100)
-INTAKE_MAX_ZIP_ENTRIES = env_int("INTAKE_MAX_ZIP_ENTRIES", 2000)
+INTAKE_MAX_ZIP_ENTRIES = env_int("INTAKE_MAX_ZIP_ENTRIES", 2000)  # parts of a workbook (zip entries)
+# What the worker reads from a workbook, checked before anything is parsed (README "Limits on files").
+INTAKE_MAX_SHEETS = env_int("INTAKE_MAX_SHEETS", 100)
+INTAKE_MAX_COLUMNS = env_int("INTAKE_MAX_COLUMNS", 250)
+# Each part read whole (workbook, styles, relationships...): not the sheets, which are streamed.
+INTAKE_MAX_PART_BYTES = env_int("INTAKE_MAX_PART_BYTES", 20 * 1000 * 1000)
+# The shared strings (every distinct text of a workbook) are held in memory by the reader.
+INTAKE_MAX_SHARED_STRINGS_BYTES = env_int("INTAKE_MAX_SHARED_STRINGS_BYTES", 100 * 1000 * 1000)
+INTAKE_MAX_SHARED_STRINGS = env_int("INTAKE_MAX_SHARED_STRINGS", 1_000_000)
+# Reading a file (sheets, header, first rows) and checking every row run in a child process of
+# the worker with these limits on wall time and memory (address space).
+INTAKE_READ_MAX_SECONDS = env_int("INTAKE_READ_MAX_SECONDS", 120)
+INTAKE_CHECK_MAX_SECONDS = env_int("INTAKE_CHECK_MAX_SECONDS", 900)
+INTAKE_PARSE_MAX_MEMORY_MB = env_int("INTAKE_PARSE_MAX_MEMORY_MB", 1024)
+# A reading, checking or placing job with no heartbeat for this long is retried (or, after
+# INTAKE_JOB_MAX_ATTEMPTS runs that started and died, failed with a message).
+INTAKE_JOB_STALE_SECONDS = env_int("INTAKE_JOB_STALE_SECONDS", 90)
+INTAKE_JOB_MAX_ATTEMPTS = env_int("INTAKE_JOB_MAX_ATTEMPTS", 3)
 INTAKE_CHUNK_ROWS = env_int("INTAKE_CHUNK_ROWS", 20_000)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1000 * 1000  # bigger uploads stream to a temporary file
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440

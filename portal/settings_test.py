@@ -12,6 +12,10 @@ SITE_URL = "http://testserver"
 # Tests run inside a transaction that a second connection cannot see; the pipelined writer
 # is exercised by its own transactional test.
 INTAKE_PIPELINED = False
+# Reading and checking thousands of tiny test files in the worker's own process saves a child
+# process start-up (~0.3 s) each; the tests of the time and memory limits (and the browser and
+# real-worker tests) turn it off and run the child (collections_work.placements.intake.sandbox).
+INTAKE_SANDBOX_IN_PROCESS = True
 
 # SQLite: a file, not memory, so a worker thread started by a browser test sees the same
 # database as the live server (one file per test process).

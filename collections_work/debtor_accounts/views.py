@@ -38,6 +38,7 @@ from portal.audit import audit_record
 from portal.errors import DomainError
 from portal.forms import add_domain_error
 from portal.tenancy import get_scoped_or_404
+from portal.uploads import refused_upload, upload_limit
 
 PAGE_SIZE = 50
 TIMELINE_LIMIT = 100
@@ -271,12 +272,24 @@ def account_message(request, pk):
 
 
 @note_writers
+@upload_limit(lambda: services.DOCUMENT_MAX_BYTES)
 @require_POST
 def account_document_add(request, pk):
-    return _action(request, pk, "document", lambda acct: AccountDocumentForm(request.POST, request.FILES),
+    return _action(request, pk, "document", lambda acct: _document_form(request),
                    lambda acct, data: services.account_add_document(**_by(request), account=acct,
                                                                     uploaded_file=data["file"]),
                    lambda document: f"{document.name} added.")
+
+
+def _document_form(request):
+    """The posted document form; a file past the limit (not read any further, portal.uploads)
+    is the file field's error instead of "required"."""
+    form = AccountDocumentForm(request.POST, request.FILES)
+    refused = refused_upload(request)
+    if refused is not None:
+        form.errors.pop("file", None)
+        form.add_error("file", refused.message)
+    return form
 
 
 @account_viewers

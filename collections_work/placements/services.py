@@ -14,11 +14,10 @@ from accounts import permissions
 from collections_work.debtor_accounts import scoring
 from collections_work.debtor_accounts.services import account_add_document, document_check
 from collections_work.models import ColumnMapping, DebtorAccount, PlacementBatch
-from collections_work.placements import tasks
 from collections_work.placements.intake import fields as intake_fields
-from collections_work.placements.intake import reader
+from collections_work.placements.intake import jobs, reader
 from collections_work.placements.intake.commit import ChunkWriter
-from collections_work.placements.intake.files import IntakeError, check_upload
+from collections_work.placements.intake.files import IntakeError, check_size, check_upload
 from collections_work.placements.intake.rows import IntakeOptions, RowValidator, duplicate_reference_error
 from collections_work.worklist import claim
 from portal.audit import audit_record
@@ -31,30 +30,78 @@ def _check_may_place(actor, client):
     permissions.require(permissions.can_place(actor, client), "You cannot place accounts for this client.")
 
 
-# --- Upload, mapping, preview, commit ------------------------------------------------------
+# --- Upload, reading, mapping, preview, commit ---------------------------------------------
 
 def placement_upload(*, agency, actor, client, uploaded_file) -> PlacementBatch:
-    """Store an upload, check it, find its header and guess the column mapping."""
+    """Store an upload after a bounded sniff (size, first bytes, a workbook's zip directory) and
+    hand it to the worker to read (status "reading"); nothing parses the file in this request.
+
+    Returns the batch. Raises NotAllowed, or IntakeError (nothing stored) for a file over
+    INTAKE_MAX_BYTES, empty, not what its name says, or a workbook whose directory passes a limit."""
     _check_may_place(actor, client)
+    check_size(uploaded_file.name, uploaded_file.size)
     name = get_valid_filename(Path(uploaded_file.name).name) or "upload"
     stored = default_storage.save(f"intake/{agency.pk}/{client.pk}/{uuid.uuid4().hex}/{name}", uploaded_file)
     path = Path(default_storage.path(stored))
     try:
         kind = check_upload(uploaded_file.name, path)
-        info = reader.inspect(path, kind)
     except IntakeError:
         default_storage.delete(stored)
         raise
-    mapping, saved_options = _best_mapping(info.headers)
     with transaction.atomic():
         batch = PlacementBatch.objects.create(
             agency=agency, client=client, source=PlacementBatch.Source.UPLOAD, created_by=actor,
             file_name=uploaded_file.name[:255], file_size=path.stat().st_size, file_kind=kind,
-            source_file=stored, sheet_names=info.sheet_names, sheet=info.sheet, headers=info.headers,
-            mapping=mapping, options=DEFAULT_OPTIONS | saved_options | _read_options(info),
+            source_file=stored, options=dict(DEFAULT_OPTIONS), status=PlacementBatch.Status.READING,
         )
         audit_record(action="placement.uploaded", actor=actor, agency=agency, client=client, obj=batch,
                      after={"file": batch.file_name, "size": batch.file_size})
+        _hand_off(batch, PlacementBatch.Status.READING)
+    return batch
+
+
+def placement_read(*, batch, attempt: int, info: reader.TableInfo) -> PlacementBatch:
+    """The worker has read the file (run `attempt` of the reading step): store its sheets,
+    header, columns and first rows, and guess the mapping (a saved mapping of this client whose
+    columns are all in the file wins, with its formats). A batch that moved on meanwhile
+    (cancelled, read by a later run) is left alone."""
+    mapping, saved_options = _best_mapping(batch.client, info.headers)
+    with transaction.atomic():
+        batch = PlacementBatch.objects.select_for_update().get(pk=batch.pk)
+        if batch.status != PlacementBatch.Status.READING or batch.attempts != attempt:
+            return batch
+        options = {k: v for k, v in batch.options.items() if k != "read_sheet"}
+        batch.sheet_names, batch.sheet, batch.headers, batch.sample_rows = (
+            info.sheet_names, info.sheet, info.headers, info.sample)
+        batch.mapping, batch.options = mapping, options | saved_options | _read_options(info)
+        batch.status, batch.progress, batch.heartbeat_at, batch.error_message = (
+            PlacementBatch.Status.UPLOADED, 100, None, "")
+        batch.save()
+        audit_record(action="placement.read", agency=batch.agency, client=batch.client, obj=batch,
+                     after={"sheet": batch.sheet, "columns": len(batch.headers), "header_row": info.header_row})
+    return batch
+
+
+def placement_read_failed(*, batch, attempt: int, message: str) -> PlacementBatch:
+    """The worker refused the file (`message` says why and names the limit). A first reading
+    fails the batch and deletes the stored file; a sheet chosen afterwards that cannot be read
+    leaves the batch on its earlier sheet, with the message for the mapping page."""
+    with transaction.atomic():
+        batch = PlacementBatch.objects.select_for_update().get(pk=batch.pk)
+        if batch.status != PlacementBatch.Status.READING or batch.attempts != attempt:
+            return batch
+        sheet = batch.options.get("read_sheet", "")
+        batch.options = {k: v for k, v in batch.options.items() if k != "read_sheet"}
+        batch.error_message, batch.heartbeat_at = message, None
+        if batch.headers:
+            batch.status = PlacementBatch.Status.UPLOADED
+        else:
+            batch.status = PlacementBatch.Status.FAILED
+            stored = batch.source_file.name
+            transaction.on_commit(lambda: default_storage.delete(stored), robust=True)
+        batch.save()
+        audit_record(action="placement.refused", agency=batch.agency, client=batch.client, obj=batch,
+                     after={"message": message, "sheet": sheet})
     return batch
 
 
@@ -62,10 +109,10 @@ def _read_options(info: reader.TableInfo) -> dict:
     return {"encoding": info.encoding, "delimiter": info.delimiter, "header_row": info.header_row}
 
 
-def _best_mapping(headers) -> tuple[dict, dict]:
-    """(mapping, options): a saved mapping whose columns all appear in this file wins over a
-    fresh guess, and brings its amount and date formats and its name (shown on the page)."""
-    for saved in ColumnMapping.objects.all():
+def _best_mapping(client, headers) -> tuple[dict, dict]:
+    """(mapping, options): a saved mapping of `client` whose columns all appear in this file wins
+    over a fresh guess, and brings its amount and date formats and its name (shown on the page)."""
+    for saved in ColumnMapping.objects.filter(client=client):
         mapping = intake_fields.mapping_from_names(headers, saved.mapping)
         if len(mapping) == len(saved.mapping) and set(intake_fields.REQUIRED_FIELDS) <= set(mapping):
             formats = {k: v for k, v in saved.options.items() if k in DEFAULT_OPTIONS}
@@ -74,22 +121,36 @@ def _best_mapping(headers) -> tuple[dict, dict]:
 
 
 def placement_choose_sheet(*, agency, actor, batch, sheet) -> PlacementBatch:
+    """Read another sheet of the workbook (in the worker: the batch is "reading" until it is done).
+    Raises DomainError for a sheet the workbook does not have, or a batch past its mapping."""
     _check_may_place(actor, batch.client)
     if sheet not in batch.sheet_names:
         raise DomainError(f"The workbook has no sheet named “{sheet}”.", field="sheet")
-    info = reader.inspect(Path(batch.source_file.path), batch.file_kind, sheet=sheet)
-    batch.sheet, batch.headers = info.sheet, info.headers
-    batch.mapping, saved_options = _best_mapping(info.headers)
-    batch.options = batch.options | saved_options | _read_options(info)
-    batch.save(update_fields=["sheet", "headers", "mapping", "options"])
+    with transaction.atomic():
+        batch = PlacementBatch.objects.select_for_update().get(pk=batch.pk)
+        if batch.status not in (PlacementBatch.Status.UPLOADED, PlacementBatch.Status.PREVIEWED):
+            raise DomainError("Another sheet can be chosen only before the rows are placed.")
+        batch.options = batch.options | {"read_sheet": sheet}
+        batch.error_message = ""
+        batch.save(update_fields=["options", "error_message"])
+        audit_record(action="placement.sheet_chosen", actor=actor, agency=agency, client=batch.client, obj=batch,
+                     after={"sheet": sheet})
+        _hand_off(batch, PlacementBatch.Status.READING)
     return batch
+
+
+def placement_may_map(batch) -> bool:
+    """Whether the mapping page is open for `batch`: read, checked, or failed after reading
+    (check again from the mapping)."""
+    return batch.status in (PlacementBatch.Status.UPLOADED, PlacementBatch.Status.PREVIEWED) or (
+        batch.status == PlacementBatch.Status.FAILED and bool(batch.headers) and batch.source == PlacementBatch.Source.UPLOAD)
 
 
 def placement_set_mapping(*, agency, actor, batch, mapping: dict, options: dict, on_duplicate: str,
                           save_as: str = "") -> PlacementBatch:
-    """Check and store the mapping, optionally save it by name, then start the preview."""
+    """Check and store the mapping, optionally save it by name, then start the check."""
     _check_may_place(actor, batch.client)
-    if batch.status not in (PlacementBatch.Status.UPLOADED, PlacementBatch.Status.PREVIEWED):
+    if not placement_may_map(batch):
         raise DomainError("This placement is already being placed.")
     mapping = {field: int(index) for field, index in mapping.items() if index is not None and index != ""}
     missing = [intake_fields.FIELDS_BY_KEY[f].label for f in intake_fields.REQUIRED_FIELDS if f not in mapping]
@@ -106,15 +167,17 @@ def placement_set_mapping(*, agency, actor, batch, mapping: dict, options: dict,
         used[index] = field
     with transaction.atomic():
         batch = PlacementBatch.objects.select_for_update().get(pk=batch.pk)
+        if not placement_may_map(batch):
+            raise DomainError("This placement is already being placed.")
         batch.mapping, batch.on_duplicate = mapping, on_duplicate
         batch.options = batch.options | {k: options[k] for k in DEFAULT_OPTIONS if k in options}
-        batch.status, batch.progress = PlacementBatch.Status.VALIDATING, 0
+        batch.error_message = ""
         batch.save()
         if save_as.strip():
             _save_mapping(batch, save_as.strip())
         audit_record(action="placement.mapping_set", actor=actor, agency=agency, client=batch.client, obj=batch,
                      after={"mapping": {f: batch.headers[i] for f, i in mapping.items()}, "on_duplicate": on_duplicate})
-        _after_commit_run(tasks.placement_preview, batch)
+        _hand_off(batch, PlacementBatch.Status.VALIDATING)
     return batch
 
 
@@ -135,29 +198,41 @@ def placement_commit(*, agency, actor, batch) -> PlacementBatch:
             raise DomainError("Only a checked placement can be placed.")
         if batch.valid_rows == 0:
             raise DomainError("No row is valid: fix the file and upload it again.")
-        batch.status, batch.progress = PlacementBatch.Status.COMMITTING, 0
-        batch.save(update_fields=["status", "progress"])
         audit_record(action="placement.commit_started", actor=actor, agency=agency, client=batch.client, obj=batch)
-        _after_commit_run(tasks.placement_commit, batch)
+        _hand_off(batch, PlacementBatch.Status.COMMITTING)
     return batch
 
 
 def placement_cancel(*, agency, actor, batch) -> PlacementBatch:
+    """Cancel a placement before its accounts are placed: waiting for its mapping or to be
+    placed, failed, being read or checked (the result is then dropped), or stuck while placing
+    (no heartbeat and no live run: see collections_work.placements.intake.jobs). Raises DomainError while
+    its accounts are being placed, or once placed or cancelled."""
     _check_may_place(actor, batch.client)
     with transaction.atomic():
         batch = PlacementBatch.objects.select_for_update().get(pk=batch.pk)
-        if batch.status not in (PlacementBatch.Status.UPLOADED, PlacementBatch.Status.PREVIEWED,
-                                PlacementBatch.Status.FAILED):
+        cancellable = batch.status in (PlacementBatch.Status.UPLOADED, PlacementBatch.Status.PREVIEWED,
+                                       PlacementBatch.Status.FAILED, PlacementBatch.Status.READING,
+                                       PlacementBatch.Status.VALIDATING)
+        if batch.status == PlacementBatch.Status.COMMITTING:
+            if not jobs.is_stalled(batch):
+                raise DomainError("The accounts are being placed right now; this placement can be cancelled only "
+                                  "if the work stops.")
+            cancellable = True
+        if not cancellable:
             raise DomainError("This placement cannot be cancelled now.")
-        batch.status = PlacementBatch.Status.CANCELLED
-        batch.save(update_fields=["status"])
-        audit_record(action="placement.cancelled", actor=actor, agency=agency, client=batch.client, obj=batch)
+        before = batch.status
+        batch.status, batch.heartbeat_at = PlacementBatch.Status.CANCELLED, None
+        batch.save(update_fields=["status", "heartbeat_at"])
+        audit_record(action="placement.cancelled", actor=actor, agency=agency, client=batch.client, obj=batch,
+                     before={"status": before})
     return batch
 
 
-def _after_commit_run(task, batch):
-    """Hand the batch to the worker once this transaction has committed."""
-    transaction.on_commit(lambda: task.delay(batch.pk, batch.agency_id))
+def _hand_off(batch, status):
+    """Mark `batch` busy with `status` and send its worker step once this transaction commits."""
+    jobs.mark_busy(batch, status)
+    jobs.send_on_commit(batch, status)
 
 
 # --- Single and bulk placement (form and API) --------------------------------------------
@@ -250,6 +325,8 @@ def account_place_with_documents(*, agency, actor, client, row: dict, documents:
 def placement_apply_saved_mapping(*, agency, actor, batch, saved) -> PlacementBatch:
     """Map this file's columns the way a saved mapping named them (matching headers by name)."""
     _check_may_place(actor, batch.client)
+    if not placement_may_map(batch):
+        raise DomainError("This placement is already being placed.")
     batch.mapping = intake_fields.mapping_from_names(batch.headers, saved.mapping)
     batch.options = batch.options | saved.options | {"saved_mapping": saved.name}
     batch.save(update_fields=["mapping", "options"])

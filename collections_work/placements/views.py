@@ -1,4 +1,5 @@
 """Pages for placing accounts: upload, mapping, checking, placing, history, and one-account form."""
+from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpResponse
@@ -8,15 +9,19 @@ from django.views.decorators.http import require_POST
 from accounts import permissions
 from accounts.access import managers_required, members_required, placers_required
 from collections_work.debtor_accounts.selectors import open_accounts_summary, placement_batches
+from collections_work.debtor_accounts import services as account_services
 from collections_work.models import ColumnMapping, PlacementBatch
 from collections_work.placements import selectors, services
 from collections_work.placements.forms import MappingForm, SavedMappingForm, SingleAccountForm, UploadForm
+from collections_work.placements.intake import jobs
 from collections_work.placements.intake.pipeline import get_progress
 from portal.errors import DomainError
 from portal.forms import add_domain_error, posted_data
 from portal.tenancy import get_scoped_or_404
+from portal.uploads import refused_upload, upload_limit
 
 PLACEMENTS_PER_PAGE = 50
+DOCUMENTS_PER_ACCOUNT = 10  # the one-account form's request may carry this many full-size documents
 
 
 def _may_place(request) -> bool:
@@ -38,10 +43,19 @@ def placement_list(request):
 
 
 @placers_required
+@upload_limit(lambda: settings.INTAKE_MAX_BYTES)
 def placement_upload(request):
+    """The upload reads at most INTAKE_MAX_BYTES of the file (portal.uploads), stores it after a
+    bounded sniff and goes to the mapping page, which shows "Reading your file…" until the worker
+    has read it."""
     staff = request.membership.is_staff_role
     form = UploadForm(posted_data(request), request.FILES or None, staff=staff)
-    if request.method == "POST" and form.is_valid():
+    refused = refused_upload(request)
+    if refused is not None:
+        form.is_valid()
+        form.errors.pop("file", None)
+        form.add_error("file", refused.message)
+    elif request.method == "POST" and form.is_valid():
         try:
             batch = services.placement_upload(agency=request.agency, actor=request.user,
                                               client=_client_for(request, form), uploaded_file=form.cleaned_data["file"])
@@ -57,8 +71,13 @@ def placement_upload(request):
 
 @placers_required
 def placement_mapping(request, pk):
+    """Match the columns. Everything shown comes from what the worker stored on the batch
+    (headers, first rows): the file is never parsed here. While the worker reads the file the
+    page says so and polls."""
     batch = get_scoped_or_404(PlacementBatch, pk=pk)
-    if batch.status not in (PlacementBatch.Status.UPLOADED, PlacementBatch.Status.PREVIEWED):
+    if batch.status == PlacementBatch.Status.READING:
+        return render(request, "intake/reading.html", _progress_context(batch))
+    if not services.placement_may_map(batch):
         return redirect("placement_detail", pk=batch.pk)
     if request.method == "POST" and "sheet" in request.POST:
         return _choose_sheet(request, batch)
@@ -76,7 +95,7 @@ def placement_mapping(request, pk):
         else:
             return redirect("placement_detail", pk=batch.pk)
     return render(request, "intake/mapping.html", {
-        "batch": batch, "form": form, "sample": _sample_rows(batch),
+        "batch": batch, "form": form, "sample": batch.sample_rows,
         "saved_form": SavedMappingForm(client=batch.client),
         "has_saved": ColumnMapping.objects.filter(client=batch.client).exists(),
     })
@@ -100,37 +119,35 @@ def _apply_saved(request, batch):
     return redirect("placement_mapping", pk=batch.pk)
 
 
-def _sample_rows(batch, count=3):
-    """The first rows of the file, to help match columns."""
-    from pathlib import Path
-
-    from collections_work.placements.intake import pipeline, reader
-
-    rows = []
-    for _number, cells in reader.data_rows(Path(batch.source_file.path), pipeline.table_info(batch)):
-        rows.append(["" if c is None else str(c) for c in cells[: len(batch.headers)]])
-        if len(rows) >= count:
-            break
-    return rows
+def _progress_context(batch) -> dict:
+    """The batch, its step's progress (the cache's, or the row's when the cache has none) and
+    whether its job has stalled (no heartbeat and no live run: it can be cancelled)."""
+    progress = get_progress(batch.pk)
+    if progress.get("stage") != batch.status:  # the cache has an earlier step's, or nothing
+        progress = {"stage": batch.status, "percent": batch.progress if batch.is_busy else 0}
+    return {"batch": batch, "progress": progress, "stalled": jobs.is_stalled(batch)}
 
 
 @members_required
 def placement_detail(request, pk):
     batch = get_scoped_or_404(placement_batches(), pk=pk)
     return render(request, "intake/placement_detail.html", {
-        "batch": batch, "progress": get_progress(batch.pk), "can_place": _may_place(request),
+        **_progress_context(batch), "can_place": _may_place(request),
+        "can_map": services.placement_may_map(batch),
     })
 
 
 @members_required
 def placement_progress(request, pk):
-    """Polled by htmx while a batch is checked or placed; reloads the page when it is done."""
+    """Polled by htmx while a batch is read, checked or placed; reloads the page when it is done."""
     batch = get_scoped_or_404(PlacementBatch, pk=pk)
     if not batch.is_busy:
         response = HttpResponse("")
         response["HX-Refresh"] = "true"
         return response
-    return render(request, "intake/_progress.html", {"batch": batch, "progress": get_progress(batch.pk)})
+    return render(request, "intake/_progress.html", {
+        **_progress_context(batch), "can_place": _may_place(request),
+        "titled": request.GET.get("titled") == "1"})  # the reading page's heading says what happens
 
 
 @placers_required
@@ -168,10 +185,15 @@ def placement_rejected_rows(request, pk):
 
 
 @placers_required
+@upload_limit(lambda: account_services.DOCUMENT_MAX_BYTES, max_files=DOCUMENTS_PER_ACCOUNT)
 def debtor_account_new(request):
     staff = request.membership.is_staff_role
     form = SingleAccountForm(posted_data(request), staff=staff)
-    if request.method == "POST" and form.is_valid():
+    refused = refused_upload(request)  # a document past the limit: not read any further
+    if refused is not None:
+        form.is_valid()
+        form.add_error(None, refused.message)
+    elif request.method == "POST" and form.is_valid():
         try:
             batch, account = services.account_place_with_documents(
                 agency=request.agency, actor=request.user, client=_client_for(request, form), row=form.row(),

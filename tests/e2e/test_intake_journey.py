@@ -28,8 +28,10 @@ def export_file(tmp_path):
 
 @pytest.fixture
 def real_worker(settings, transactional_db):
-    """A Celery worker thread on the in-memory broker, instead of running tasks inline."""
+    """A Celery worker thread on the in-memory broker, instead of running tasks inline; it reads
+    and checks files in the sandbox's child process, as in production."""
     settings.CELERY_TASK_ALWAYS_EAGER = False
+    settings.INTAKE_SANDBOX_IN_PROCESS = False
     celery_app.conf.task_always_eager = False
     with start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=30):
         yield

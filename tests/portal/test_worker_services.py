@@ -27,7 +27,9 @@ def real_services(transactional_db):
         pytest.skip("needs DATABASE_URL (PostgreSQL) and REDIS_URL: a worker cannot share SQLite's test database")
     db = connection.settings_dict
     database_url = f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-    redis_url = settings.REDIS_URL.rsplit("/", 1)[0] + "/14"  # a database of its own: no stray tasks
+    # A Redis database of its own (no stray tasks): db 14, or TEST_WORKER_REDIS_URL when several
+    # people run the suite against one Redis.
+    redis_url = os.environ.get("TEST_WORKER_REDIS_URL") or settings.REDIS_URL.rsplit("/", 1)[0] + "/14"
     return database_url, redis_url
 
 

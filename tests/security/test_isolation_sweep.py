@@ -151,6 +151,8 @@ def rows(world):
             batch = placement_services.placement_upload(
                 agency=agency.agency, actor=persona.admin, client=persona.client,
                 uploaded_file=SimpleUploadedFile(f"{name}.csv", content))
+            placement_tasks.placement_inspect(batch.pk, agency.agency.pk)  # the worker reads it
+            batch.refresh_from_db()
             if check:
                 placement_services.placement_set_mapping(agency=agency.agency, actor=persona.admin, batch=batch,
                                                     mapping=batch.mapping, options={}, on_duplicate="skip")

@@ -5,6 +5,7 @@ PostgreSQL each chunk is loaded with COPY on a second thread (psycopg2 releases 
 parsing the next chunk overlaps with the database writing this one. SQLite (the embedded
 mode) runs the same SQL on one thread with a plain INSERT into the staging table.
 """
+import contextvars
 import csv
 import io
 import queue
@@ -235,13 +236,16 @@ def _sqlite_row(record: tuple) -> tuple:
 class PipelinedWriter:
     """Runs a ChunkWriter on its own thread and database connection, in one transaction, so
     the caller can parse the next chunk while this one is written. `close()` commits or
-    re-raises the writer's error (after which everything is rolled back)."""
+    re-raises the writer's error (after which everything is rolled back). The thread runs in a
+    copy of the caller's context, so it sees the caller's tenant scope."""
 
     def __init__(self, batch, *, update_existing: bool):
         self._queue: queue.Queue = queue.Queue(maxsize=2)
         self._error: BaseException | None = None
+        self._finish = None
         self.counts = CommitCounts()
-        self._thread = threading.Thread(target=self._run, args=(batch, update_existing), daemon=True)
+        context = contextvars.copy_context()
+        self._thread = threading.Thread(target=context.run, args=(self._run, batch, update_existing), daemon=True)
         self._thread.start()
 
     def _run(self, batch, update_existing):
@@ -268,6 +272,8 @@ class PipelinedWriter:
                             raise _Aborted()
                         break
                     writer.write(*chunk)
+                if self._finish is not None:
+                    self._finish(writer.counts)
             self.counts = writer.counts
         except _Aborted:
             pass
@@ -285,7 +291,9 @@ class PipelinedWriter:
         # for the writer), instead of on the writer thread while its database connection idles.
         self._queue.put((records, copy_data(records)))
 
-    def close(self) -> CommitCounts:
+    def close(self, finish=None) -> CommitCounts:
+        """Write what is queued, run `finish(counts)` in the same transaction, and commit."""
+        self._finish = finish
         self._queue.put(None)
         self._thread.join()
         if self._error is not None:

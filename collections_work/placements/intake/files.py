@@ -1,4 +1,14 @@
-"""Checks on an uploaded file before anything reads it: size, real type, zip bombs."""
+"""Checks on an uploaded file before anything reads it: size, real type, zip bombs.
+
+This is all a web request does with an upload (a bounded sniff): the file's size, its first
+bytes and, for a workbook, the zip directory (entry count first, from the end-of-archive record,
+then the names and sizes it declares). Parsing (header, sheets, rows) happens in the worker,
+in a child process with its own limits (`collections_work.placements.intake.sandbox`).
+
+The sizes a zip directory declares are what Python's zipfile will inflate at most (it stops at
+the declared size and then fails the CRC check), so checking them bounds what a reader unpacks.
+"""
+import struct
 import zipfile
 from pathlib import Path
 
@@ -9,6 +19,7 @@ from portal.files import looks_like
 
 TEXT_SUFFIXES = {".csv", ".txt", ".tsv"}
 XLSX_SUFFIXES = {".xlsx"}
+SHARED_STRINGS = "xl/sharedStrings.xml"
 
 
 class IntakeError(DomainError):
@@ -19,21 +30,27 @@ def megabytes(size: int) -> str:
     return f"{size / 1_000_000:.1f} MB"
 
 
-def check_upload(name: str, path: Path) -> str:
-    """Return 'csv' or 'xlsx' for an acceptable upload, else raise IntakeError."""
-    size = path.stat().st_size
+def check_size(name: str, size: int) -> None:
+    """Refuse an upload over INTAKE_MAX_BYTES (or an empty one) before it is stored."""
     limit = settings.INTAKE_MAX_BYTES
     if size > limit:
         raise IntakeError(f"{name} is {megabytes(size)}; the limit is {megabytes(limit)}. Split it into smaller files.")
     if size == 0:
         raise IntakeError(f"{name} is empty.")
+
+
+def check_upload(name: str, path: Path) -> str:
+    """Return 'csv' or 'xlsx' for an acceptable upload, else raise IntakeError. Reads at most
+    the first 8 KB, and for a workbook its zip directory (bounded by INTAKE_MAX_ZIP_ENTRIES)."""
+    size = path.stat().st_size
+    check_size(name, size)
     suffix = Path(name).suffix.lower()
     with path.open("rb") as handle:
         head = handle.read(8192)
     if suffix in XLSX_SUFFIXES:
         if not head.startswith(b"PK\x03\x04"):
             raise IntakeError(f"{name} is not an Excel workbook{looks_like(head)}. Save it as .xlsx or CSV.")
-        _check_workbook_archive(name, path, size)
+        check_workbook_archive(name, path, size)
         return "xlsx"
     if suffix in TEXT_SUFFIXES:
         looks = looks_like(head)
@@ -45,19 +62,90 @@ def check_upload(name: str, path: Path) -> str:
     raise IntakeError(f"{name}: only CSV (.csv, .txt, .tsv) and Excel (.xlsx) files can be placed.")
 
 
-def _check_workbook_archive(name, path, size):
-    """Refuse archives whose unzipped size or entry count is out of proportion (zip bombs)."""
+def zip_limits() -> dict:
+    """The workbook limits from settings, as the worker's child process receives them."""
+    return {"max_entries": settings.INTAKE_MAX_ZIP_ENTRIES, "max_unzipped": settings.INTAKE_MAX_UNZIPPED_BYTES,
+            "max_ratio": settings.INTAKE_MAX_ZIP_RATIO, "max_sheets": settings.INTAKE_MAX_SHEETS,
+            "max_part": settings.INTAKE_MAX_PART_BYTES, "max_shared_bytes": settings.INTAKE_MAX_SHARED_STRINGS_BYTES,
+            "max_shared_count": settings.INTAKE_MAX_SHARED_STRINGS, "max_columns": settings.INTAKE_MAX_COLUMNS}
+
+
+def check_workbook_archive(name: str, path: Path, size: int, limits: dict | None = None) -> list[zipfile.ZipInfo]:
+    """Refuse an archive whose directory is out of proportion for a workbook: too many parts or
+    sheets, a part (or the shared strings) that would unpack past its limit, or an unzipped total
+    out of proportion with the file (zip bombs). Returns the directory's entries."""
+    limits = limits or zip_limits()
+    declared = declared_entry_count(path, size)
+    if declared is not None and declared > limits["max_entries"]:
+        raise IntakeError(f"{name} holds {declared:,} parts; the limit is {limits['max_entries']:,} "
+                          "(a workbook has far fewer). It was not read.")
     try:
         with zipfile.ZipFile(path) as archive:
             entries = archive.infolist()
-            names = {entry.filename for entry in entries}
-    except zipfile.BadZipFile:
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, struct.error):
         raise IntakeError(f"{name} is damaged: it is not a readable Excel workbook.") from None
-    if len(entries) > settings.INTAKE_MAX_ZIP_ENTRIES:
-        raise IntakeError(f"{name} holds {len(entries):,} parts; a workbook has far fewer. It was not read.")
+    if len(entries) > limits["max_entries"]:
+        raise IntakeError(f"{name} holds {len(entries):,} parts; the limit is {limits['max_entries']:,} "
+                          "(a workbook has far fewer). It was not read.")
     unzipped = sum(entry.file_size for entry in entries)
-    if unzipped > settings.INTAKE_MAX_UNZIPPED_BYTES or unzipped > size * settings.INTAKE_MAX_ZIP_RATIO:
+    if unzipped > limits["max_unzipped"] or unzipped > size * limits["max_ratio"]:
         raise IntakeError(f"{name} would unpack to {megabytes(unzipped)} from {megabytes(size)}, which is out of "
                           "proportion for a workbook (a possible zip bomb). It was not read.")
+    names = {entry.filename for entry in entries}
     if "xl/workbook.xml" not in names:
         raise IntakeError(f"{name} is a ZIP archive but not an Excel workbook.")
+    sheets = sum(1 for entry in entries if is_worksheet(entry.filename))
+    if sheets > limits["max_sheets"]:
+        raise IntakeError(f"{name}: the workbook has {sheets:,} sheets; the limit is {limits['max_sheets']:,}. "
+                          "Save the sheet with the accounts on its own and upload that.")
+    for entry in entries:
+        check_part_size(name, entry.filename, entry.file_size, limits)
+    return entries
+
+
+def is_worksheet(part: str) -> bool:
+    return part.startswith("xl/worksheets/") and part.endswith(".xml") and part.count("/") == 2
+
+
+def check_part_size(name: str, part: str, size: int, limits: dict) -> None:
+    """The shared strings and every part read whole have a limit; sheets are streamed."""
+    if part == SHARED_STRINGS:
+        if size > limits["max_shared_bytes"]:
+            raise IntakeError(f"{name}: the workbook's shared text ({part}) unpacks to {megabytes(size)}; the limit "
+                              f"is {megabytes(limits['max_shared_bytes'])}. It was not read; save it as CSV instead.")
+    elif not is_worksheet(part) and size > limits["max_part"]:
+        raise IntakeError(f"{name}: the part {part[:100]} unpacks to {megabytes(size)}; the limit for a part is "
+                          f"{megabytes(limits['max_part'])}. It was not read; save it as CSV instead.")
+
+
+_EOCD = b"PK\x05\x06"
+_ZIP64_LOCATOR = b"PK\x06\x07"
+
+
+def declared_entry_count(path: Path, size: int) -> int | None:
+    """How many entries the end-of-archive record declares (zip64 too), read from at most the
+    last 64 KB of the file, before zipfile parses the whole directory. None if not found (then
+    zipfile decides whether the file is a zip at all)."""
+    tail_size = min(size, 22 + 65535 + 20)
+    with path.open("rb") as handle:
+        handle.seek(size - tail_size)
+        tail = handle.read(tail_size)
+    at = tail.rfind(_EOCD)
+    if at < 0 or len(tail) - at < 22:
+        return None
+    (count,) = struct.unpack_from("<H", tail, at + 10)
+    if count != 0xFFFF:
+        return count
+    locator = at - 20
+    if locator < 0 or tail[locator:locator + 4] != _ZIP64_LOCATOR:
+        return count
+    (record_offset,) = struct.unpack_from("<Q", tail, locator + 8)
+    if record_offset + 56 > size:
+        return None
+    with path.open("rb") as handle:
+        handle.seek(record_offset)
+        record = handle.read(56)
+    if record[:4] != b"PK\x06\x06":
+        return None
+    (total,) = struct.unpack_from("<Q", record, 32)
+    return total

@@ -1,24 +1,26 @@
-"""The two passes over an uploaded file: preview (validate only) and commit (validate and write).
+"""The passes over an uploaded file: reading (header, sheets, first rows), checking (validate
+only) and placing (validate and write).
 
-Both stream the file once, validate every row, reject repeated references, and write a CSV of
-rejected rows with their reasons. Progress goes to the cache, where the page polls it, because
-the commit's own transaction is not visible until it ends.
+Reading and checking parse the untrusted file in a child process under limits on time and
+memory (`sandbox`); placing parses it again in the worker, which the check has shown to be
+safe. Each pass streams the file once; checking and placing validate every row, reject repeated
+references, and write a CSV of rejected rows with their reasons. Progress goes to the cache,
+where the page polls it, because the placement's own transaction is not visible until it ends.
 """
-import csv
-from dataclasses import dataclass, field
+import logging
+from dataclasses import asdict
 from pathlib import Path
 
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
 
-from collections_work.placements.intake import reader
+from collections_work.placements.intake import reader, sandbox
 from collections_work.placements.intake.commit import ChunkWriter, PipelinedWriter
-from collections_work.placements.intake.files import IntakeError
-from collections_work.placements.intake.rows import IntakeOptions, RowError, RowValidator, duplicate_reference_error
-from portal.spreadsheets import neutralise_formula
+from collections_work.placements.intake.files import zip_limits
+from collections_work.placements.intake.scan import ERRORS_SAMPLE, RejectedRows, ScanResult, scan_rows  # noqa: F401
 
-ERRORS_SAMPLE = 200
+log = logging.getLogger(__name__)
 
 
 def progress_key(batch_id: int) -> str:
@@ -26,41 +28,19 @@ def progress_key(batch_id: int) -> str:
 
 
 def set_progress(batch_id: int, stage: str, percent: int) -> None:
-    cache.set(progress_key(batch_id), {"stage": stage, "percent": percent}, timeout=24 * 3600)
+    """Best effort: a cache that is down must not stop a placement (the batch row has its own)."""
+    try:
+        cache.set(progress_key(batch_id), {"stage": stage, "percent": percent}, timeout=24 * 3600)
+    except Exception as error:  # noqa: BLE001 - any cache backend's connection error
+        log.warning("Progress of placement %s not cached: %s", batch_id, error)
 
 
 def get_progress(batch_id: int) -> dict:
-    return cache.get(progress_key(batch_id)) or {"stage": "", "percent": 0}
-
-
-@dataclass
-class ScanResult:
-    total: int = 0
-    valid: int = 0
-    invalid: int = 0
-    errors_sample: list = field(default_factory=list)
-    last_row: int = 0
-
-
-class RejectedRows:
-    """The downloadable CSV of rejected rows: row number, reasons, then the row as uploaded."""
-
-    def __init__(self, path: Path, headers: list[str]):
-        self.width = len(headers)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.handle = path.open("w", encoding="utf-8-sig", newline="")
-        self.writer = csv.writer(self.handle)
-        self.writer.writerow(["Row", "Reasons", *headers])
-
-    def add(self, row_no: int, errors: list[RowError], cells: list) -> None:
-        reasons = "; ".join(e.message for e in errors)
-        cells_text = [neutralise_formula("" if c is None else str(c)) for c in cells]
-        while len(cells_text) > self.width and not cells_text[-1]:  # trailing empty columns the header dropped
-            cells_text.pop()
-        self.writer.writerow([row_no, neutralise_formula(reasons), *cells_text])
-
-    def close(self):
-        self.handle.close()
+    try:
+        return cache.get(progress_key(batch_id)) or {"stage": "", "percent": 0}
+    except Exception as error:  # noqa: BLE001
+        log.warning("Progress of placement %s not read from the cache: %s", batch_id, error)
+        return {"stage": "", "percent": 0}
 
 
 def table_info(batch) -> reader.TableInfo:
@@ -70,71 +50,68 @@ def table_info(batch) -> reader.TableInfo:
                             delimiter=options.get("delimiter", ","))
 
 
-def scan(batch, *, on_valid, rejected_path: Path, stage: str) -> ScanResult:
-    """Validate every row; valid records go to `on_valid(list_of_records)` in chunks."""
-    path = Path(batch.source_file.path)
-    validator = RowValidator(batch.headers, {k: int(v) for k, v in batch.mapping.items()},
-                             IntakeOptions.from_dict(batch.options))
-    result, seen, chunk = ScanResult(), {}, []
-    chunk_size, max_rows = settings.INTAKE_CHUNK_ROWS, settings.INTAKE_MAX_ROWS
-    progress = reader.Progress()
-    rejected = RejectedRows(rejected_path, batch.headers)
-    try:
-        for row_no, cells in reader.data_rows(path, table_info(batch), progress):
-            result.total += 1
-            result.last_row = row_no
-            if result.total > max_rows:
-                raise IntakeError(f"The file has more than {max_rows:,} rows, the most one placement can take. "
-                                  "Split it into smaller files.")
-            record, errors = validator.validate(row_no, cells)
-            if record is not None:
-                first_row = seen.setdefault(record[1], row_no)
-                if first_row != row_no:
-                    errors = [duplicate_reference_error(row_no, record[1], first_row,
-                                                        validator.column_name("client_reference"))]
-                    record = None
-            if record is None:
-                result.invalid += 1
-                rejected.add(row_no, errors, cells)
-                if len(result.errors_sample) < ERRORS_SAMPLE:
-                    result.errors_sample += [{"row": e.row, "column": e.column, "message": e.message} for e in errors]
-                continue
-            result.valid += 1
-            chunk.append(record)
-            if len(chunk) >= chunk_size:
-                on_valid(chunk)
-                chunk = []
-                set_progress(batch.pk, stage, int(progress.fraction * 100))
-        if chunk:
-            on_valid(chunk)
-    except UnicodeDecodeError as error:
-        raise IntakeError(f"The file is not valid {error.encoding} text near byte {error.start:,}. "
-                          "Save it as UTF-8 and upload it again.") from None
-    except csv.Error as error:
-        raise IntakeError(f"The file could not be read as CSV: {error}.") from None
-    finally:
-        rejected.close()
-    if result.total == 0:
-        raise IntakeError("The file has a header row but no rows of accounts under it.")
-    return result
+def _in_process() -> bool:
+    """Only the test suite's settings set this (see sandbox.run); it is not read from the environment."""
+    return getattr(settings, "INTAKE_SANDBOX_IN_PROCESS", False)
 
 
-def preview(batch, rejected_path: Path) -> ScanResult:
-    return scan(batch, on_valid=lambda records: None, rejected_path=rejected_path, stage="checking")
+def _source(batch) -> Path:
+    return Path(batch.source_file.path)
 
 
-def commit(batch, rejected_path: Path):
-    """Validate and write every valid row in one transaction; returns (scan result, counts)."""
+def inspect(batch, *, sheet: str = "", on_progress=None) -> reader.TableInfo:
+    """Read a stored upload's sheets, header row, columns and first rows in the sandbox, under
+    INTAKE_READ_MAX_SECONDS and INTAKE_PARSE_MAX_MEMORY_MB. Raises IntakeError."""
+    path = _source(batch)
+    found = sandbox.run("inspect", {"path": str(path), "kind": batch.file_kind, "sheet": sheet,
+                                    "name": batch.file_name, "limits": zip_limits()},
+                        max_seconds=settings.INTAKE_READ_MAX_SECONDS, max_memory_mb=settings.INTAKE_PARSE_MAX_MEMORY_MB,
+                        label=str(path), on_progress=on_progress, cwd=settings.BASE_DIR, in_process=_in_process())
+    return reader.TableInfo(**found)
+
+
+def preview(batch, rejected_path: Path, on_progress=None) -> ScanResult:
+    """Check every row (nothing is written but the rejected-rows CSV) in the sandbox, under
+    INTAKE_CHECK_MAX_SECONDS and INTAKE_PARSE_MAX_MEMORY_MB. Raises IntakeError."""
+    path = _source(batch)
+    info = asdict(table_info(batch))
+    found = sandbox.run("check", {"path": str(path), "info": info, "mapping": batch.mapping, "options": batch.options,
+                                  "rejected_path": str(rejected_path), "max_rows": settings.INTAKE_MAX_ROWS,
+                                  "chunk_size": settings.INTAKE_CHUNK_ROWS},
+                        max_seconds=settings.INTAKE_CHECK_MAX_SECONDS, max_memory_mb=settings.INTAKE_PARSE_MAX_MEMORY_MB,
+                        label=str(path), on_progress=on_progress, cwd=settings.BASE_DIR, in_process=_in_process())
+    return ScanResult(**found)
+
+
+def scan(batch, *, on_valid, rejected_path: Path, stage: str, on_progress=None) -> ScanResult:
+    """Validate every row in this process; valid records go to `on_valid(list_of_records)` in chunks.
+    Progress goes to `on_progress(percent)` (a job's heartbeat, which caches it), else to the cache."""
+    report = on_progress or (lambda percent: set_progress(batch.pk, stage, percent))
+    return scan_rows(_source(batch), table_info(batch), batch.mapping, batch.options, rejected_path=rejected_path,
+                     max_rows=settings.INTAKE_MAX_ROWS, chunk_size=settings.INTAKE_CHUNK_ROWS, on_valid=on_valid,
+                     on_progress=report)
+
+
+def commit(batch, rejected_path: Path, *, finish=None, on_progress=None):
+    """Validate and write every valid row in one transaction; returns (scan result, counts).
+
+    `finish(result, counts)` runs inside that transaction after the last row, so what it records
+    (the batch completed, its audit event) commits with the accounts or not at all; it may raise
+    to roll everything back (the batch was cancelled meanwhile)."""
     update_existing = batch.on_duplicate == batch.OnDuplicate.UPDATE
     if connection.vendor == "postgresql" and settings.INTAKE_PIPELINED:
         writer = PipelinedWriter(batch, update_existing=update_existing)
         try:
-            result = scan(batch, on_valid=writer.write, rejected_path=rejected_path, stage="placing")
+            result = scan(batch, on_valid=writer.write, rejected_path=rejected_path, stage="placing",
+                          on_progress=on_progress)
         except BaseException:
             writer.abort()
             raise
-        return result, writer.close()
+        return result, writer.close(finish=(lambda counts: finish(result, counts)) if finish else None)
     with transaction.atomic():
         writer = ChunkWriter(batch, update_existing=update_existing)
-        result = scan(batch, on_valid=writer.write, rejected_path=rejected_path, stage="placing")
+        result = scan(batch, on_valid=writer.write, rejected_path=rejected_path, stage="placing",
+                      on_progress=on_progress)
+        if finish is not None:
+            finish(result, writer.counts)
         return result, writer.counts

@@ -28,12 +28,14 @@ class TableInfo:
     sheet: str = ""
     encoding: str = ""
     delimiter: str = ""
+    sample: list = field(default_factory=list)  # the first rows under the header, as text
 
 
 # --- CSV ---------------------------------------------------------------------------------
 
-def detect_encoding(path: Path) -> str:
+def detect_encoding(path: Path, progress=None) -> str:
     """utf-8-sig for a BOM, utf-8 if the whole file decodes, else Windows-1252."""
+    size = max(path.stat().st_size, 1)
     with path.open("rb") as handle:
         if handle.read(3) == codecs.BOM_UTF8:
             return "utf-8-sig"
@@ -42,6 +44,8 @@ def detect_encoding(path: Path) -> str:
         try:
             for chunk in iter(lambda: handle.read(1 << 20), b""):
                 decoder.decode(chunk)
+                if progress is not None:
+                    progress(handle.tell() / size)
             decoder.decode(b"", final=True)
         except UnicodeDecodeError:
             return "cp1252"
@@ -100,6 +104,8 @@ def _open_workbook(path: Path):
 
     try:
         return openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except MemoryError:
+        raise  # a limit, not a damaged file: the sandbox names it
     except Exception as error:  # openpyxl raises many kinds for damaged files
         raise IntakeError(f"The workbook could not be read ({error.__class__.__name__}). Save it again as .xlsx.") \
             from None
@@ -156,45 +162,106 @@ def _header_cells(cells) -> list[str]:
     return names
 
 
-def inspect(path: Path, kind: str, *, sheet: str = "") -> TableInfo:
-    """Find the sheets, encoding, delimiter and header row of a file. For a workbook with no
-    sheet chosen, the first sheet that has a header row is taken."""
+SAMPLE_ROWS = 3
+SAMPLE_CELL_CHARS = 100  # a sample cell or a header name longer than this is cut (shown, never parsed)
+
+
+def inspect(path: Path, kind: str, *, sheet: str = "", limits: dict | None = None, name: str = "The file",
+            progress=None) -> TableInfo:
+    """Find the sheets, encoding, delimiter, header row, columns and first rows of a file, in one
+    pass: a workbook is opened once and, with no sheet chosen, its sheets are searched in order
+    until one has a header row. With `limits` (files.zip_limits) a workbook's parts, sheets and
+    shared strings are checked first, and a header wider than limits["max_columns"] is refused.
+    `progress(fraction)` is told how far it has got. Raises IntakeError."""
+    report = progress or (lambda fraction: None)
     info = TableInfo(kind=kind, headers=[], header_row=0)
-    if kind == "xlsx":
-        workbook = _open_workbook(path)
-        info.sheet_names = list(workbook.sheetnames)
-        workbook.close()
-        if not sheet:
-            for name in info.sheet_names[:-1]:
-                try:
-                    return _find_header(path, TableInfo(kind=kind, headers=[], header_row=0,
-                                                        sheet_names=info.sheet_names, sheet=name))
-                except IntakeError:
-                    continue
-        info.sheet = sheet if sheet in info.sheet_names else info.sheet_names[-1]
-    else:
-        info.encoding = detect_encoding(path)
+    if kind != "xlsx":
+        info.encoding = detect_encoding(path, progress=lambda f: report(0.9 * f))
         info.delimiter = detect_delimiter(path, info.encoding)
-    return _find_header(path, info)
+        found = _search(records(path, info))
+        if found is None:
+            raise _no_header("")
+        return _found(info, found, limits)
+    if limits is not None:
+        from collections_work.placements.intake import guard
 
-
-def _find_header(path: Path, info: TableInfo) -> TableInfo:
+        guard.check_workbook(path, name, limits, progress=lambda f: report(0.6 * f))
+    report(0.6)
+    workbook = _open_workbook(path)
     try:
-        for number, cells in enumerate(records(path, info), start=1):
-            if number > HEADER_SEARCH_ROWS:
-                break
+        info.sheet_names = list(workbook.sheetnames)
+        if any(len(sheet_name) > 100 for sheet_name in info.sheet_names):
+            raise IntakeError(f"{name}: a sheet name is longer than 100 characters. Rename it and upload again.")
+        if sheet and sheet not in info.sheet_names:
+            raise IntakeError(f"The workbook has no sheet named “{sheet}”.")
+        candidates = [sheet] if sheet else info.sheet_names
+        if not candidates:
+            raise IntakeError(f"{name}: the workbook has no sheets.")
+        report(0.8)
+        for number, candidate in enumerate(candidates, start=1):
+            found = _search(_worksheet_rows(workbook[candidate]))
+            report(0.8 + 0.2 * number / len(candidates))
+            if found is not None:
+                info.sheet = candidate
+                return _found(info, found, limits)
+    finally:
+        workbook.close()
+    if len(candidates) == 1:
+        raise _no_header(candidates[0] if len(info.sheet_names) > 1 else "")
+    raise IntakeError(f"No header row found in the first {HEADER_SEARCH_ROWS} rows of any of the workbook's "
+                      f"{len(candidates)} sheets. The file needs a row of column names such as “Reference”, "
+                      "“Debtor name” and “Balance”.")
+
+
+def _worksheet_rows(worksheet) -> Iterator[list]:
+    for values in worksheet.iter_rows(values_only=True):
+        yield list(values)
+
+
+def _search(rows: Iterator[list]):
+    """(header row number, header cells, first data rows) from the first HEADER_SEARCH_ROWS rows
+    (then up to SAMPLE_ROWS more non-blank rows), or None when no row there looks like a header."""
+    try:
+        header = None
+        sample = []
+        for number, cells in enumerate(rows, start=1):
+            if header is None:
+                if number > HEADER_SEARCH_ROWS:
+                    return None
+                if _is_blank(cells):
+                    continue
+                recognised = sum(1 for cell in cells if cell is not None and field_for_header(cell))
+                if recognised >= 2:
+                    header = (number, cells)
+                continue
             if _is_blank(cells):
                 continue
-            recognised = sum(1 for cell in cells if cell is not None and field_for_header(cell))
-            if recognised >= 2:
-                info.headers = _header_cells(cells)
-                info.header_row = number
-                return info
+            sample.append(cells)
+            if len(sample) >= SAMPLE_ROWS:
+                break
     except (UnicodeDecodeError, csv.Error) as error:
         raise IntakeError(f"The file could not be read as text: {error}.") from None
-    where = f" of sheet “{info.sheet}”" if info.sheet else ""
-    raise IntakeError(f"No header row found in the first {HEADER_SEARCH_ROWS} rows{where}. The file needs a row of "
-                      "column names such as “Reference”, “Debtor name” and “Balance”.")
+    return None if header is None else (header[0], header[1], sample)
+
+
+def _found(info: TableInfo, found, limits: dict | None) -> TableInfo:
+    number, cells, sample = found
+    headers = _header_cells(cells)
+    max_columns = (limits or {}).get("max_columns")
+    if max_columns and len(headers) > max_columns:
+        raise IntakeError(f"The header row has {len(headers):,} columns; the limit is {max_columns:,}. "
+                          "Remove the columns you do not need and upload again.")
+    info.header_row = number
+    info.headers = [header[:SAMPLE_CELL_CHARS] for header in headers]
+    info.sample = [["" if cell is None else str(cell)[:SAMPLE_CELL_CHARS] for cell in row[:len(headers)]]
+                   for row in sample]
+    return info
+
+
+def _no_header(sheet: str) -> IntakeError:
+    where = f" of sheet “{sheet}”" if sheet else ""
+    return IntakeError(f"No header row found in the first {HEADER_SEARCH_ROWS} rows{where}. The file needs a row of "
+                       "column names such as “Reference”, “Debtor name” and “Balance”.")
 
 
 def data_rows(path: Path, info: TableInfo, progress: Progress | None = None) -> Iterator[tuple[int, list]]:

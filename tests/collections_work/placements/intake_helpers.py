@@ -10,9 +10,25 @@ from portal.tenancy import tenant_scope
 
 
 def upload(persona, agency, name, content: bytes):
+    """Upload as the page does, then let the worker read the file (its hand-off waits for the
+    test's transaction, which never commits). Returns the batch, read or refused."""
     with tenant_scope(agency, persona.client):
-        return services.placement_upload(agency=agency, actor=persona.admin, client=persona.client,
-                                         uploaded_file=SimpleUploadedFile(name, content))
+        batch = services.placement_upload(agency=agency, actor=persona.admin, client=persona.client,
+                                          uploaded_file=SimpleUploadedFile(name, content))
+    return read(agency, batch)
+
+
+def read(agency, batch):
+    """Run the reading step of a batch the way the worker does."""
+    from django.test import TestCase
+
+    from collections_work.placements import tasks
+
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        tasks.placement_inspect(batch.pk, agency.pk)
+    with tenant_scope(agency):
+        batch.refresh_from_db()
+    return batch
 
 
 def check(persona, agency, batch, capture, *, mapping=None, options=None, on_duplicate="skip"):

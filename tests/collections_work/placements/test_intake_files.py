@@ -10,7 +10,7 @@ from collections_work.placements.intake.values import parse_amount
 from collections_work.models import AccountParty, Contact, Debtor, DebtorAccount, PlacementBatch
 from portal.errors import DomainError
 from portal.tenancy import tenant_scope
-from tests.collections_work.placements.intake_helpers import check, place_file, upload, xlsx_bytes
+from tests.collections_work.placements.intake_helpers import check, place_file, read, upload, xlsx_bytes
 
 
 @pytest.fixture
@@ -153,6 +153,8 @@ def test_xlsx_with_several_sheets_merged_header_and_numbers_stored_as_text(
 
     with tenant_scope(agency, persona.client):
         batch = services.placement_choose_sheet(agency=agency, actor=persona.admin, batch=batch, sheet="Accounts")
+    assert batch.status == PlacementBatch.Status.READING  # the worker reads the chosen sheet
+    batch = read(agency, batch)
     assert batch.headers == ["Reference", "Debtor name", "Balance"]
     from tests.collections_work.placements.intake_helpers import place as commit
 
@@ -219,11 +221,19 @@ def test_formula_cells_are_stored_as_text_and_neutralised_in_the_rejected_rows_f
 
 
 def upload_error(persona, world, name, content) -> str:
-    with pytest.raises(DomainError) as raised:
-        upload(persona, world.alpha.agency, name, content)
+    """The message a refused upload gets: from the request's sniff (nothing stored), or from the
+    worker reading it (the batch failed with the message, its file deleted). Nothing is placed."""
+    try:
+        batch = upload(persona, world.alpha.agency, name, content)
+    except DomainError as error:
+        with tenant_scope(world.alpha.agency):
+            assert not PlacementBatch.objects.exists()
+        return error.message
+    assert batch.status == PlacementBatch.Status.FAILED, batch.status
+    assert not batch.source_file.storage.exists(batch.source_file.name)
     with tenant_scope(world.alpha.agency):
-        assert not PlacementBatch.objects.exists()
-    return raised.value.message
+        assert not DebtorAccount.objects.exists()
+    return batch.error_message
 
 
 def test_files_over_the_size_limit_are_refused(persona, world, settings):

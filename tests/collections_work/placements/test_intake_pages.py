@@ -26,9 +26,15 @@ def latest_batch(world):
 def test_client_admin_uploads_checks_and_places_a_file(world, signed_in, django_capture_on_commit_callbacks):
     persona = world.alpha.clients[0]
     browser = signed_in(persona.admin)
-    response = browser.post("/placements/upload/", {"file": SimpleUploadedFile("export.csv", CSV)})
+    with django_capture_on_commit_callbacks() as handed_off:
+        response = browser.post("/placements/upload/", {"file": SimpleUploadedFile("export.csv", CSV)})
     batch = latest_batch(world)
     assert response.url == f"/placements/{batch.pk}/mapping/"
+    page = browser.get(response.url).content.decode()
+    assert "Reading your file…" in page and 'hx-get="/placements/%d/progress/' % batch.pk in page
+    for callback in handed_off:  # the worker reads the file
+        callback()
+    batch = latest_batch(world)
     page = browser.get(response.url).content.decode()
     assert "Match your columns" in page and "Acme Corp" in page  # the first rows help matching
     with django_capture_on_commit_callbacks(execute=True):
@@ -54,14 +60,16 @@ def test_a_saved_mapping_is_used_for_the_next_file_with_the_same_columns(world, 
     persona = world.alpha.clients[0]
     browser = signed_in(persona.admin)
     odd = b"Ident,Debtor,Owed\nX-1,Acme,10\n"  # "Ident" is a name the guesser cannot know
-    browser.post("/placements/upload/", {"file": SimpleUploadedFile("odd.csv", odd)})
+    with django_capture_on_commit_callbacks(execute=True):
+        browser.post("/placements/upload/", {"file": SimpleUploadedFile("odd.csv", odd)})
     batch = latest_batch(world)
     assert "client_reference" not in batch.mapping
     data = mapping_post(batch, map_client_reference="0", map_debtor_name="1", map_principal="2", save_as="Odd export",
                         amount_format="comma", date_format="%d/%m/%Y")
     with django_capture_on_commit_callbacks(execute=True):
         browser.post(f"/placements/{batch.pk}/mapping/", data)
-    response = browser.post("/placements/upload/", {"file": SimpleUploadedFile("odd2.csv", odd)})
+    with django_capture_on_commit_callbacks(execute=True):
+        response = browser.post("/placements/upload/", {"file": SimpleUploadedFile("odd2.csv", odd)})
     second = latest_batch(world)
     assert second.mapping == {"client_reference": 0, "debtor_name": 1, "principal": 2}
     # The formats come along: a European export read with the US formats would turn 12,50 into 1,250.
@@ -71,9 +79,10 @@ def test_a_saved_mapping_is_used_for_the_next_file_with_the_same_columns(world, 
     assert 'value="comma" selected' in page or 'value="comma" checked' in page
 
 
-def test_mapping_errors_are_shown_and_nothing_starts(world, signed_in):
+def test_mapping_errors_are_shown_and_nothing_starts(world, signed_in, django_capture_on_commit_callbacks):
     browser = signed_in(world.alpha.clients[0].admin)
-    browser.post("/placements/upload/", {"file": SimpleUploadedFile("export.csv", CSV)})
+    with django_capture_on_commit_callbacks(execute=True):
+        browser.post("/placements/upload/", {"file": SimpleUploadedFile("export.csv", CSV)})
     batch = latest_batch(world)
     data = mapping_post(batch, map_client_reference="", map_debtor_name="1", map_principal="1")
     page = browser.post(f"/placements/{batch.pk}/mapping/", data).content.decode()
@@ -238,7 +247,8 @@ def test_the_placement_history_lists_every_batch_page_by_page_newest_first(world
 def test_a_file_with_no_valid_row_says_so_and_offers_nothing_to_place(world, signed_in, django_capture_on_commit_callbacks):
     browser = signed_in(world.alpha.clients[0].admin)
     bad = b"Cust #,Customer,Balance Due,Due\nC-1,Acme Corp,lots,2024-01-31\n"
-    browser.post("/placements/upload/", {"file": SimpleUploadedFile("bad.csv", bad)})
+    with django_capture_on_commit_callbacks(execute=True):
+        browser.post("/placements/upload/", {"file": SimpleUploadedFile("bad.csv", bad)})
     batch = latest_batch(world)
     with django_capture_on_commit_callbacks(execute=True):
         browser.post(f"/placements/{batch.pk}/mapping/", mapping_post(batch))

@@ -1,0 +1,104 @@
+"""One pass over a file's rows: validate each, reject repeated references, write the CSV of
+rejected rows, hand valid records on in chunks. No Django here, so the check can run in the
+worker's child process under its limits (`sandbox`), and the commit in the worker itself.
+"""
+import csv
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from collections_work.placements.intake import reader
+from collections_work.placements.intake.files import IntakeError
+from collections_work.placements.intake.rows import IntakeOptions, RowError, RowValidator, duplicate_reference_error
+from portal.spreadsheets import neutralise_formula
+
+ERRORS_SAMPLE = 200
+MESSAGE_CHARS = 300  # a message quoting a huge cell is cut in the sample (the rejected-rows CSV keeps it all)
+TICK_ROWS = 5000  # rows between progress reports when no chunk is full yet (a file of invalid rows)
+
+
+@dataclass
+class ScanResult:
+    total: int = 0
+    valid: int = 0
+    invalid: int = 0
+    errors_sample: list = field(default_factory=list)
+    last_row: int = 0
+
+
+class RejectedRows:
+    """The downloadable CSV of rejected rows: row number, reasons, then the row as uploaded."""
+
+    def __init__(self, path: Path, headers: list[str]):
+        self.width = len(headers)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.handle = path.open("w", encoding="utf-8-sig", newline="")
+        self.writer = csv.writer(self.handle)
+        self.writer.writerow(["Row", "Reasons", *(neutralise_formula(h) for h in headers)])
+
+    def add(self, row_no: int, errors: list[RowError], cells: list) -> None:
+        reasons = "; ".join(e.message for e in errors)
+        cells_text = [neutralise_formula("" if c is None else str(c)) for c in cells]
+        while len(cells_text) > self.width and not cells_text[-1]:  # trailing empty columns the header dropped
+            cells_text.pop()
+        self.writer.writerow([row_no, neutralise_formula(reasons), *cells_text])
+
+    def close(self):
+        self.handle.close()
+
+
+def scan_rows(path: Path, info: reader.TableInfo, mapping: dict, options: dict, *, rejected_path: Path,
+              max_rows: int, chunk_size: int, on_valid, on_progress=None) -> ScanResult:
+    """Validate every row of `path` (read as `info` says, its columns mapped by `mapping`:
+    field -> column index); valid records go to `on_valid(list_of_records)` in chunks of
+    `chunk_size`, and `on_progress(percent)` is called after each chunk and every TICK_ROWS rows.
+    Raises IntakeError for a file that cannot be read or has more than `max_rows` rows."""
+    validator = RowValidator(info.headers, {k: int(v) for k, v in mapping.items()}, IntakeOptions.from_dict(options))
+    result, seen, chunk = ScanResult(), {}, []
+    progress = reader.Progress()
+    rejected = RejectedRows(rejected_path, info.headers)
+    report = on_progress or (lambda percent: None)
+    try:
+        for row_no, cells in reader.data_rows(path, info, progress):
+            result.total += 1
+            result.last_row = row_no
+            if result.total > max_rows:
+                raise IntakeError(f"The file has more than {max_rows:,} rows, the most one placement can take. "
+                                  "Split it into smaller files.")
+            if result.total % TICK_ROWS == 0:
+                report(int(progress.fraction * 100))
+            record, errors = validator.validate(row_no, cells)
+            if record is not None:
+                first_row = seen.setdefault(record[1], row_no)
+                if first_row != row_no:
+                    errors = [duplicate_reference_error(row_no, record[1], first_row,
+                                                        validator.column_name("client_reference"))]
+                    record = None
+            if record is None:
+                result.invalid += 1
+                rejected.add(row_no, errors, cells)
+                if len(result.errors_sample) < ERRORS_SAMPLE:
+                    result.errors_sample += [{"row": e.row, "column": e.column[:MESSAGE_CHARS],
+                                              "message": _cut(e.message)} for e in errors]
+                continue
+            result.valid += 1
+            chunk.append(record)
+            if len(chunk) >= chunk_size:
+                on_valid(chunk)
+                chunk = []
+                report(int(progress.fraction * 100))
+        if chunk:
+            on_valid(chunk)
+    except UnicodeDecodeError as error:
+        raise IntakeError(f"The file is not valid {error.encoding} text near byte {error.start:,}. "
+                          "Save it as UTF-8 and upload it again.") from None
+    except csv.Error as error:
+        raise IntakeError(f"The file could not be read as CSV: {error}.") from None
+    finally:
+        rejected.close()
+    if result.total == 0:
+        raise IntakeError("The file has a header row but no rows of accounts under it.")
+    return result
+
+
+def _cut(message: str) -> str:
+    return message if len(message) <= MESSAGE_CHARS else message[:MESSAGE_CHARS - 1] + "…"
