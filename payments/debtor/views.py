@@ -25,7 +25,7 @@ from payments.debtor.forms import CallbackRequestForm, DisputeForm, IdentityForm
 from payments.debtor.visits import client_ip, debtor_page, unavailable, visit_end, visit_start
 from payments.links import identity
 from payments.links.services import LinkUnavailable, link_verify
-from payments.models import AcceptanceEvidence, PaymentPlan, PlanOffer
+from payments.models import AcceptanceEvidence, PaymentPlan, PlanOffer, StripeAccount
 from payments.offers.services import describe, offer_schedule
 from payments.plans import agreements
 from payments.plans.services import MISSED_PAYMENT_TEXT, debtor_plan_check, debtor_plan_request, plan_accept
@@ -81,6 +81,7 @@ def account(request, link):
     return render(request, "debtor/account.html", _base(
         request, link, offers=offers, plan=plan, installments=list(plan.installments.all()) if plan else [],
         evidence=AcceptanceEvidence.objects.filter(plan=plan).first() if plan else None,
+        pay_by_card=account.balance > 0 and StripeAccount.objects.filter(agency_id=link.agency_id).exists(),
         email_on_file=Contact.objects.filter(debtor_id=account.debtor_id, kind=Contact.Kind.EMAIL,
                                              opted_out_at__isnull=True).exists()))
 
