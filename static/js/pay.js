@@ -74,7 +74,7 @@
   }
 
   function stop(message) {
-    showError(message);
+    showError(/Nothing was charged/.test(message) ? message : message + " Nothing was charged.");
     busy(false);
   }
 
