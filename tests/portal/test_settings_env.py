@@ -70,7 +70,7 @@ def test_production_settings_need_the_encryption_key(tmp_path):
 
     root = Path(__file__).resolve().parents[2]
     env = {k: v for k, v in os.environ.items() if k not in ("DJANGO_SETTINGS_MODULE", "PAYMENTS_ENCRYPTION_KEY",
-                                                           "DATABASE_URL", "REDIS_URL")}
+                                                           "DATABASE_URL", "REDIS_URL", "DJANGO_ALLOW_ASYNC_UNSAFE")}
     env.update(PORTAL_PRODUCTION="true", SECRET_KEY="x" * 60 + "-production-secret", ALLOWED_HOSTS="portal.example.com",
                PORTAL_NO_BOOTSTRAP="1", PORTAL_VAR_DIR=str(tmp_path), DJANGO_SETTINGS_MODULE="portal.settings")
     command = [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"]
