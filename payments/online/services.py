@@ -272,6 +272,7 @@ def _after_charge(stripe_account, intent) -> ChargeResult:
         return ChargeResult(intent["id"], "succeeded")
     if status in ("requires_action", "requires_confirmation"):
         return ChargeResult(intent["id"], "requires_action", intent.get("client_secret", ""))
+    CardCharge.objects.filter(payment_intent_id=intent["id"]).delete()  # failed: nothing stays recorded
     raise DomainError(_failure_message(intent), code="card_declined")
 
 
