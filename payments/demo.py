@@ -12,7 +12,7 @@ from django.utils import timezone
 from accounts.models import Agency, Client, User
 from collections_work.models import Contact, Debtor, DebtorAccount
 from payments.links.services import link_issue
-from payments.models import PlanOffer
+from payments.models import PaymentPlan, PlanOffer, StripeAccount
 from payments.offers.services import offer_approve, offer_create, offer_send
 from payments.plans.services import plan_accept
 from payments.posting.services import payment_post, payment_reverse
@@ -21,11 +21,18 @@ from portal.tenancy import tenant_scope
 
 DEMO_DEBTOR_ZIP, DEMO_DEBTOR_TAX_LAST4 = "60611", "4321"
 CENT = Decimal("0.01")
+# The demo agency's Stripe keys: test keys for the localstripe that `manage.py up` starts (it takes
+# any sk_test_ key; the webhook it registers signs with this secret). Not keys of a real account.
+DEMO_STRIPE_KEYS = {"publishable_key": "pk_test_demo_recovery_localstripe",
+                    "secret_key": "sk_test_demo_recovery_localstripe",
+                    "webhook_secret": "whsec_demo_recovery_localstripe"}
 
 
 @transaction.atomic
 def seed_payments_demo(agency_slug="demo-recovery") -> dict:
-    """Returns {"path": "/d/<token>/", "answers": {...}, "account": reference} for the demo link."""
+    """Returns {"path": "/d/<token>/", "answers": {...}, "account": reference} for the demo link,
+    "plan": the same for the debtor with a signed plan (to pay an installment by card), and
+    "stripe": the webhook path and signing secret for the local Stripe."""
     agency = Agency.objects.get(slug=agency_slug)
     with tenant_scope(agency):
         if not agency.postal_address:
@@ -41,11 +48,30 @@ def seed_payments_demo(agency_slug="demo-recovery") -> dict:
         if not PlanOffer.objects.filter(account__client=acme).exists():
             _offers_and_plan(agency, collector, owner, accounts[:4])
             _payments(agency, collector, owner, accounts[4:])
+        _demo_stripe(agency)
         demo = accounts[0]
         _link, url = link_issue(agency=agency, actor=collector, account=demo, channel="letter",
                                 offer=PlanOffer.objects.filter(account=demo, status=PlanOffer.Status.SENT).first())
+        planned = accounts[1]
+        plan_url = None
+        if PaymentPlan.objects.filter(account=planned, status=PaymentPlan.Status.CURRENT).exists():
+            _plan_link, plan_url = link_issue(agency=agency, actor=collector, account=planned, channel="letter")
     return {"path": "/" + url.split("/", 3)[3], "account": demo.client_reference, "debtor": demo.debtor_name,
-            "answers": {"Postal code": DEMO_DEBTOR_ZIP, "Last 4 digits of the tax ID": DEMO_DEBTOR_TAX_LAST4}}
+            "answers": {"Postal code": DEMO_DEBTOR_ZIP, "Last 4 digits of the tax ID": DEMO_DEBTOR_TAX_LAST4},
+            "plan": {"path": "/" + plan_url.split("/", 3)[3], "account": planned.client_reference,
+                     "debtor": planned.debtor_name} if plan_url else None,
+            "stripe": {"webhook_path": f"/stripe/webhook/{agency.slug}/",
+                       "webhook_secret": DEMO_STRIPE_KEYS["webhook_secret"]}}
+
+
+def _demo_stripe(agency):
+    """The demo agency takes cards through the local Stripe (kept if the keys were changed)."""
+    if StripeAccount.objects.filter(agency=agency).exists():
+        return
+    keys = StripeAccount(agency=agency, publishable_key=DEMO_STRIPE_KEYS["publishable_key"])
+    keys.set_secret_key(DEMO_STRIPE_KEYS["secret_key"])
+    keys.set_webhook_secret(DEMO_STRIPE_KEYS["webhook_secret"])
+    keys.save()
 
 
 def _make_identifiable(account):

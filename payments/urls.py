@@ -5,6 +5,7 @@ from django.urls import path
 from payments import api, views
 from payments.debtor import views as debtor
 from payments.offers import views as offers
+from payments.online import views as online
 from payments.plans import views as plans
 from payments.posting import views as posting
 from payments.statements import views as statements
@@ -35,6 +36,9 @@ urlpatterns = [
     path("client/offers/", offers.client_offers, name="client_offers"),
     path("client/offers/summary/", offers.client_offer_summary, name="client_offer_summary"),
     path("agency/clients/<int:pk>/plan-rules/", offers.plan_rules, name="plan_rules"),
+    path("agency/settings/stripe/", online.stripe_settings, name="stripe_settings"),
+    # Stripe's webhooks for one agency: no session, no CSRF; the signature is the credential.
+    path("stripe/webhook/<slug:slug>/", online.stripe_webhook, name="stripe_webhook"),
     # The debtor's side: the token is the credential (payments.debtor.visits).
     path("d/<str:token>/", debtor.landing, name="debtor_landing"),
     path("d/<str:token>/account/", debtor.account, name="debtor_account"),
@@ -45,4 +49,7 @@ urlpatterns = [
     path("d/<str:token>/opt-out/", debtor.opt_out, name="debtor_opt_out"),
     path("d/<str:token>/agreements/<uuid:reference>.pdf", debtor.agreement, name="debtor_agreement"),
     path("d/<str:token>/sign-out/", debtor.sign_out, name="debtor_sign_out"),
+    path("d/<str:token>/pay/", online.pay, name="debtor_pay"),
+    path("d/<str:token>/pay/<str:payment_intent_id>/", online.pay_result, name="debtor_pay_result"),
+    path("d/<str:token>/autopay/", online.autopay, name="debtor_autopay"),
 ]

@@ -77,3 +77,30 @@ def env_trusted_proxies(name: str) -> int | tuple:
                 f"{name}={value!r}: {item!r} is neither a whole number of proxies nor an address or "
                 "network such as 10.0.0.0/8.") from None
     return tuple(networks)
+
+
+def env_fernet_keys(name: str, *, required: bool, fallback_secret: str) -> list[str]:
+    """One or more Fernet keys (comma-separated; the first encrypts, all decrypt).
+
+    Unset or empty: with `required` (production) start-up stops naming the variable; otherwise a
+    key is derived from `fallback_secret` (SECRET_KEY) so development and tests need nothing.
+    A malformed key stops start-up with the variable's name, never a silent fallback."""
+    import base64
+    import hashlib
+
+    from cryptography.fernet import Fernet
+
+    keys = [item.strip() for item in os.environ.get(name, "").split(",") if item.strip()]
+    if not keys:
+        if required:
+            raise ImproperlyConfigured(
+                f"The environment variable {name} must be set in production (a Fernet key: "
+                "python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())').")
+        digest = hashlib.sha256(b"portal payments encryption|" + fallback_secret.encode()).digest()
+        return [base64.urlsafe_b64encode(digest).decode()]
+    for key in keys:
+        try:
+            Fernet(key.encode())
+        except (ValueError, TypeError):
+            raise ImproperlyConfigured(f"{name} holds a value that is not a Fernet key (32 url-safe base64 bytes).") from None
+    return keys

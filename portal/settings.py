@@ -11,7 +11,7 @@ from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 from portal.dependencies_settings import redis_cache
-from portal.env import env_bool, env_int, env_list, env_str, env_trusted_proxies
+from portal.env import env_bool, env_fernet_keys, env_int, env_list, env_str, env_trusted_proxies
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("PORTAL_VAR_DIR", str(BASE_DIR / "var")))
@@ -313,6 +313,19 @@ DEBTOR_VERIFY_PER_IP = env_int("DEBTOR_VERIFY_PER_IP", 20)
 DEBTOR_VISIT_IDLE_MINUTES = env_int("DEBTOR_VISIT_IDLE_MINUTES", 30)
 DEBTOR_PAGES_PER_MINUTE = env_int("DEBTOR_PAGES_PER_MINUTE", 120)
 
+# --- Online card payments (Stripe; each agency connects its own account) ------------------
+# The agencies' Stripe secret keys and webhook signing secrets are stored encrypted (Fernet) with
+# PAYMENTS_ENCRYPTION_KEY: required in production; in development and tests, when it is unset, a
+# key is derived from SECRET_KEY (so changing SECRET_KEY there makes stored Stripe keys unreadable).
+PAYMENTS_ENCRYPTION_KEYS = env_fernet_keys("PAYMENTS_ENCRYPTION_KEY", required=PRODUCTION, fallback_secret=SECRET_KEY)
+# Where the server calls Stripe, and the stripe.js the payment page loads (its origin is the only
+# outside origin the page's Content-Security-Policy allows). `manage.py up` and the tests point
+# both at localstripe on loopback.
+STRIPE_API_BASE = env_str("STRIPE_API_BASE", "https://api.stripe.com").rstrip("/")
+STRIPE_JS_URL = env_str("STRIPE_JS_URL", "https://js.stripe.com/v3/")
+# Seconds the server waits for Stripe's API on a debtor's request.
+STRIPE_TIMEOUT_SECONDS = env_int("STRIPE_TIMEOUT_SECONDS", 20)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -320,7 +333,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     # WeasyPrint and fontTools log every rendering step at INFO.
     "loggers": {"django.db.backends": {"level": "WARNING"}, "weasyprint": {"level": "WARNING"},
-                "fontTools": {"level": "WARNING"}},
+                "fontTools": {"level": "WARNING"}, "stripe": {"level": "WARNING"}},
 }
 
 # --- Placement intake limits ------------------------------------------------------------

@@ -76,6 +76,16 @@ def pytest_sessionfinish(session, exitstatus):
         session.exitstatus = 1
 
 
+@pytest.fixture(scope="session")
+def localstripe():
+    """The real localstripe on a free loopback port for the whole session (tests/stripe_local.py)."""
+    from tests.stripe_local import start_localstripe
+
+    server, stop = start_localstripe()
+    yield server
+    stop()
+
+
 @pytest.fixture
 def db_vendor(db):
     return connection.vendor

@@ -26,7 +26,7 @@ from payments.debtor.forms import CallbackRequestForm, DisputeForm, IdentityForm
 from payments.debtor.visits import client_ip, debtor_page, unavailable, visit_end, visit_start
 from payments.links import identity
 from payments.links.services import LinkUnavailable, link_verify
-from payments.models import AcceptanceEvidence, PaymentPlan, PlanOffer
+from payments.models import AcceptanceEvidence, PaymentPlan, PlanOffer, StripeAccount
 from payments.offers import rules
 from payments.offers.services import offer_schedule
 from payments.plans import agreements
@@ -97,6 +97,7 @@ def account(request, link):
                                    currency=account.currency) if installments else "",
         next_payment=next_installment(installments),
         evidence=AcceptanceEvidence.objects.filter(plan=plan).first() if plan else None,
+        pay_by_card=account.balance > 0 and StripeAccount.objects.filter(agency_id=link.agency_id).exists(),
         email_on_file=Contact.objects.filter(debtor_id=account.debtor_id, kind=Contact.Kind.EMAIL,
                                              opted_out_at__isnull=True).exists()))
 

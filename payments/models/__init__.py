@@ -6,14 +6,17 @@
     offers.py   plan and settlement offers, and the clients' self-service plan rules
     plans.py    accepted payment plans and their installments
     links.py    the debtor's secure links and the e-signature evidence with its agreement PDF
+    online.py   online card payments: the agencies' Stripe keys, webhook events, saved cards
 """
 from payments.models.ledger import JournalEntry, JournalLine, LedgerAccount
 from payments.models.links import AcceptanceEvidence, SecureLink
 from payments.models.money import InstallmentAllocation, Payment, Reversal
 from payments.models.offers import Frequency, PlanOffer, PlanRule
+from payments.models.online import AutopayAttempt, AutopayCard, CardCharge, StripeAccount, StripeEvent
 from payments.models.plans import Installment, PaymentPlan
 from payments.models.statements import DebtorStatement, RemittanceStatement
 
-__all__ = ["AcceptanceEvidence", "Frequency", "Installment", "InstallmentAllocation", "JournalEntry", "JournalLine",
-           "LedgerAccount", "Payment", "PaymentPlan", "PlanOffer", "PlanRule", "RemittanceStatement", "DebtorStatement",
-           "Reversal", "SecureLink"]
+__all__ = ["AcceptanceEvidence", "AutopayAttempt", "AutopayCard", "CardCharge", "DebtorStatement", "Frequency",
+           "Installment", "InstallmentAllocation", "JournalEntry", "JournalLine", "LedgerAccount", "Payment",
+           "PaymentPlan", "PlanOffer", "PlanRule", "RemittanceStatement", "Reversal", "SecureLink", "StripeAccount",
+           "StripeEvent"]

@@ -23,7 +23,7 @@ from collections_work.debtor_accounts.money import parse_money
 from collections_work.models import DebtorAccount
 from collections_work.worklist.services import debtor_follow_up
 from payments.links.services import debtor_email_of, link_check_usable
-from payments.models import AcceptanceEvidence, Installment, PaymentPlan, PlanOffer, SecureLink
+from payments.models import AcceptanceEvidence, Installment, PaymentPlan, PlanOffer
 from payments.offers import rules
 from payments.offers.services import describe, offer_schedule
 from payments.plans import agreements
@@ -152,13 +152,13 @@ OPEN_OFFER_STATUSES = (PlanOffer.Status.DRAFT, PlanOffer.Status.AWAITING_CLIENT,
 
 
 def _withdraw_other_offers(account, accepted, now):
-    """A plan is in place: the account's other open offers are withdrawn and their links stop
-    working (nobody may accept, approve or send a second plan)."""
+    """A plan is in place: the account's other open offers are withdrawn (nobody may accept,
+    approve or send a second plan). Their links keep working: a link opens the account, and the
+    debtor who built their own plan from an offer's link goes on using it to see and pay the plan."""
     others = PlanOffer.objects.filter(account=account, status__in=OPEN_OFFER_STATUSES).exclude(pk=accepted.pk)
     ids = list(others.values_list("pk", flat=True))
     if ids:
         PlanOffer.objects.filter(pk__in=ids).update(status=PlanOffer.Status.WITHDRAWN)
-        SecureLink.objects.filter(offer_id__in=ids, revoked_at__isnull=True).update(revoked_at=now)
         events.offer_recorded(account, actor=None, at=now,
                               summary=f"{len(ids)} other open offer{'s' if len(ids) > 1 else ''} withdrawn: a plan "
                                       "is in place")

@@ -72,3 +72,29 @@ def sent_offer(alpha, account, django_capture_on_commit_callbacks):
         offer, _url = offer_send(agency=alpha.agency, actor=alpha.collector, offer=offer, channel="email")
     assert offer.status == PlanOffer.Status.SENT
     return offer, path_of(link_in_mail())
+
+
+@pytest.fixture
+def stripe_alpha(alpha, localstripe):
+    """Alpha connected to (local) Stripe with the test keys; localstripe's webhook signs with its secret."""
+    from payments.models import StripeAccount
+    from tests.stripe_local import PUBLISHABLE_KEY, SECRET_KEY, WEBHOOK_SECRET
+
+    connected = StripeAccount(agency=alpha.agency, publishable_key=PUBLISHABLE_KEY)
+    connected.set_secret_key(SECRET_KEY)
+    connected.set_webhook_secret(WEBHOOK_SECRET)
+    connected.save()
+    return connected
+
+
+@pytest.fixture
+def on_plan(alpha, sent_offer, client, django_capture_on_commit_callbacks):
+    """The debtor signed the 4 x 300.00 monthly plan of `sent_offer` and is still verified on its
+    link: (account, the link's path "/d/<token>/")."""
+    offer, path = sent_offer
+    client.post(path, RIGHT_ANSWERS)
+    with django_capture_on_commit_callbacks(execute=True):
+        signed = client.post(path + f"offers/{offer.pk}/", {"consent": "on", "typed_name": "Dana Debtor"})
+    assert signed.status_code == 302
+    mail.outbox.clear()
+    return reload(offer.account), path

@@ -103,6 +103,11 @@ def test_up_starts_web_worker_and_beat_and_a_task_round_trips(tmp_path):
         assert debtor_link and "60611" in output.text, output.text[-2000:]
         with urllib.request.urlopen(debtor_link.group(0), timeout=10) as page:
             assert b"Confirm who you are" in page.read()
+        # localstripe on loopback, for the demo's card payments (its stripe.js stand-in answers)
+        stripe_base = re.search(r"a local stand-in for Stripe on (http://127\.0\.0\.1:\d+)", output.text)
+        assert stripe_base and "4242 4242 4242 4242" in output.text, output.text[-2000:]
+        with urllib.request.urlopen(f"{stripe_base.group(1)}/js.stripe.com/v3/", timeout=5) as stand_in:
+            assert b"localstripe" in stand_in.read()
 
         result = filesystem_celery(var_dir).send_task("portal.tasks.echo", args=["round trip"])
         assert result.get(timeout=60) == "round trip"
@@ -118,5 +123,5 @@ def test_up_starts_web_worker_and_beat_and_a_task_round_trips(tmp_path):
             process.kill()
             raise AssertionError("`up` did not stop within 30 s of Ctrl-C; its output ended with:\n"
                                  + output.text[-3000:]) from None
-    assert len(pids) == 3, output.text[-3000:]
+    assert len(pids) == 4, output.text[-3000:]  # localstripe, web, worker, beat
     wait_until(lambda: not any(pid_alive(pid) for pid in pids), 20, "the children to stop")

@@ -14,7 +14,8 @@ from portal.tenancy import tenant_scope
 from tests.payments.conftest import RIGHT_ANSWERS, make_identifiable_account, path_of
 
 DEBTOR_ROUTES = ("debtor_landing", "debtor_account", "debtor_offer", "debtor_plan", "debtor_dispute",
-                 "debtor_callback", "debtor_opt_out", "debtor_agreement", "debtor_sign_out")
+                 "debtor_callback", "debtor_opt_out", "debtor_agreement", "debtor_sign_out", "debtor_pay",
+                 "debtor_pay_result", "debtor_autopay")
 
 
 def _book(agency_personas, reference):
@@ -55,7 +56,8 @@ def books(world, settings, tmp_path):
 
 
 def url(route, token, book):
-    extra = {"debtor_offer": [book["offer"].pk], "debtor_agreement": [book["evidence"].reference]}.get(route, [])
+    extra = {"debtor_offer": [book["offer"].pk], "debtor_agreement": [book["evidence"].reference],
+             "debtor_pay_result": [book.get("payment_intent", "pi_none")]}.get(route, [])
     return reverse(route, args=[token, *extra])
 
 
@@ -116,3 +118,31 @@ def test_every_debtor_route_is_covered_here():
 
     debtor = sorted(key for key, entry in walk_routes() if str(entry.pattern).startswith("d/"))
     assert debtor == sorted(DEBTOR_ROUTES), "a new debtor route must be added to DEBTOR_ROUTES"
+
+
+def test_a_payment_made_on_another_link_is_404_on_ones_own(books, client, localstripe):
+    """Both agencies take cards; a PaymentIntent made on Bravo's link (its metadata names that link)
+    opens only there: under Alpha's link it is a 404, and nothing is posted anywhere."""
+    from payments.models import Payment, SecureLink, StripeAccount
+    from portal.tenancy import unscoped
+    from tests.stripe_local import PUBLISHABLE_KEY, SECRET_KEY, WEBHOOK_SECRET
+
+    for name in ("alpha", "bravo"):
+        account = books[name]["account"]
+        with tenant_scope(account.agency_id):
+            keys = StripeAccount(agency_id=account.agency_id, publishable_key=PUBLISHABLE_KEY)
+            keys.set_secret_key(SECRET_KEY)
+            keys.set_webhook_secret(WEBHOOK_SECRET)
+            keys.save()
+    bravo = books["bravo"]["account"]
+    with unscoped():
+        bravo_link = SecureLink.objects.get(account=bravo)
+    intent = localstripe.client().v1.payment_intents.create(params={
+        "amount": 5000, "currency": "usd", "payment_method": "pm_card_visa", "confirm": True,
+        "metadata": {"agency": str(bravo.agency_id), "account": str(bravo.pk), "link": str(bravo_link.pk)}})
+    client.post(reverse("debtor_landing", args=[books["alpha"]["token"]]), RIGHT_ANSWERS)
+    response = client.get(reverse("debtor_pay_result", args=[books["alpha"]["token"], intent.id]))
+    assert response.status_code == 404
+    assert_nothing_of(response, books["bravo"])
+    with unscoped():
+        assert not Payment.objects.exists()

@@ -92,13 +92,22 @@ def other_page(request):
 urlpatterns = [path("pay/", payment_page), path("other/", other_page)]
 
 
-@override_settings(ROOT_URLCONF=__name__)
+@override_settings(ROOT_URLCONF=__name__, STRIPE_JS_URL="https://js.stripe.com/v3/")
 def test_allow_stripe_widens_the_policy_for_its_view_alone(client):
     paying, other = directives(client.get("/pay/")), directives(client.get("/other/"))
     assert paying["script-src"] == ["'self'", "https://js.stripe.com"]
     assert "https://js.stripe.com" in paying["frame-src"] and "https://api.stripe.com" in paying["connect-src"]
     assert other["script-src"] == ["'self'"] and "frame-src" not in other
     assert not any("stripe" in source for sources in other.values() for source in sources)
+
+
+@override_settings(ROOT_URLCONF=__name__, STRIPE_JS_URL="http://127.0.0.1:8420/js.stripe.com/v3/")
+def test_with_localstripe_the_payment_page_allows_exactly_its_origin(client):
+    paying, other = directives(client.get("/pay/")), directives(client.get("/other/"))
+    assert paying["script-src"] == ["'self'", "http://127.0.0.1:8420"]
+    assert paying["connect-src"] == ["'self'", "http://127.0.0.1:8420"]
+    assert not any("stripe" in source for sources in paying.values() for source in sources)
+    assert not any("8420" in source for sources in other.values() for source in sources)
 
 
 # --- Pages with debtor details are never stored (case 8a) --------------------------------------------

@@ -41,7 +41,8 @@ from collections_work.models import (
 )
 from payments.posting.services import payment_post
 from payments.models import (
-    AcceptanceEvidence, Installment, Payment, PaymentPlan, PlanOffer, PlanRule, RemittanceStatement, SecureLink,
+    AcceptanceEvidence, AutopayAttempt, AutopayCard, CardCharge, Installment, Payment, PaymentPlan, PlanOffer, PlanRule,
+    RemittanceStatement, SecureLink, StripeAccount, StripeEvent,
 )
 from portal.models import AuditEvent
 from portal.tenancy import tenant_scope, unscoped
@@ -90,7 +91,7 @@ def viewer_for(label, world) -> Viewer:
 # --- Canary rows: distinctive data in every tenant, so a leak shows up in a page ----------------
 
 BRAVO_MARKERS = ("Bravo Collections", "@bravo.test", "Bravo canary key", "Bravo canary debtor", "Bravo canary queue",
-                 "Bravo canary team", "Bravo canary template", "Bravo canary dispute")
+                 "Bravo canary team", "Bravo canary template", "Bravo canary dispute", "pk_test_bravo_canary")
 OUTSIDE_CLIENT1_MARKERS = (  # Alpha rows that client 1's users must never see
     "Alpha Recovery Client 2", "client2-admin@alpha.test", "client2-user@alpha.test",
     "alpha-client2-invitee@alpha.test", "alpha-staff-invitee@alpha.test", "Client 2 canary key",
@@ -240,6 +241,14 @@ def payment_rows(named):
             statement.csv.save("s.csv", ContentFile(b"day,account"), save=False)
             statement.save()
             named[f"{prefix}_statement"] = statement
+    for prefix, publishable in (("bravo", "pk_test_bravo_canary"), ("alpha", "pk_test_alpha_sweep")):
+        agency_id = named[f"{prefix}_account" if prefix == "bravo" else "alpha_client1_account"].agency_id
+        with tenant_scope(agency_id):
+            keys = StripeAccount(agency_id=agency_id, publishable_key=publishable)
+            keys.set_secret_key(f"sk_test_{prefix}_sweep_secret")
+            keys.set_webhook_secret(f"whsec_{prefix}_sweep_secret")
+            keys.save()
+            named[f"{prefix}_stripe"] = keys
 
 
 def foreign_markers(viewer, rows):
@@ -272,6 +281,11 @@ WATCHED = (  # model, lookup to its agency, lookup to its client (None: not owne
     (Installment, "agency", "client"),
     (AcceptanceEvidence, "agency", "client"),
     (RemittanceStatement, "agency", "client"),
+    (StripeAccount, "agency", None),
+    (StripeEvent, "agency", None),
+    (CardCharge, "agency", "client"),
+    (AutopayCard, "agency", "client"),
+    (AutopayAttempt, "agency", "client"),
     (Contact, "agency", "client"),
     (Promise, "agency", "client"),
     (Callback, "agency", "client"),
@@ -380,6 +394,9 @@ OWN_ROUTES = {
     )),
     "agency_settings": Own(AGENCY_ADMIN, shows=("Alpha Recovery",), posts=(
         lambda r: {"name": "Alpha Recovery", "time_zone": "UTC"},)),
+    # Connecting keys calls Stripe (tests/payments/test_online_payments.py connects them against
+    # localstripe); here: who may open the page, and Bravo's keys never show on Alpha's.
+    "stripe_settings": Own(AGENCY_ADMIN, shows=("/stripe/webhook/alpha/", "pk_test_alpha_sweep")),
     "client_home": Own(CLIENTS, shows=("Alpha Recovery Client 1",)),
     "client_offers": Own(CLIENTS, shows=("C1-1",)),
     "client_payments": Own(CLIENTS, shows=("C1-1",)),
@@ -618,6 +635,16 @@ SPECIAL = {  # routes with dedicated tests below (or in the named files)
              "test_debtor_isolation.py drives every one of them with another account's token, ids and session."
        for name in ("debtor_landing", "debtor_account", "debtor_offer", "debtor_plan", "debtor_dispute",
                     "debtor_callback", "debtor_opt_out", "debtor_agreement", "debtor_sign_out")},
+    **{name: "The debtor's card payment pages: the secure link is the credential. tests/security/"
+             "test_debtor_isolation.py drives them with another account's token and session, and "
+             "test_a_payment_made_on_another_link_is_404_on_ones_own; tests/payments/test_online_payments.py "
+             "test_a_setup_intent_of_another_link_is_refused."
+       for name in ("debtor_pay", "debtor_pay_result", "debtor_autopay")},
+    "stripe_webhook": "Stripe's webhook: no session, no CSRF; the agency's signing secret is the credential. "
+                      "tests/payments/test_online_payments.py test_a_wrong_signature_is_400_and_posts_nothing, "
+                      "test_a_webhook_signed_for_one_agency_is_refused_by_another, "
+                      "test_an_event_of_another_agency_is_ignored; test_stripe_webhook_of_one_agency_changes_"
+                      "nothing_of_another below.",
     "signin_unlock": "Signed-token route for the owner of a locked address (no sign-in, no tenant rows; it clears "
                      "that address's failed sign-ins only): tests/accounts/test_lockout.py "
                      "test_lockout_and_unlock_by_the_emailed_link_are_audited, "
@@ -884,3 +911,33 @@ def test_statement_files_are_scoped(persona, world, rows, client):
         assert own.status_code == 404
     else:
         assert own.status_code == 200 and b"".join(own.streaming_content) == b"%PDF alpha_client1 statement"
+
+
+def test_stripe_webhook_of_one_agency_changes_nothing_of_another(world, rows, client):
+    """Bravo's signing secret opens nothing at Alpha's endpoint, and an event that Alpha's secret
+    signs but that names Bravo's account posts nothing anywhere."""
+    import json
+
+    import stripe
+
+    viewer = viewer_for("admin", world)
+    bravo_account = rows["bravo_account"]
+    with unscoped():
+        bravo_account.refresh_from_db()
+    paid_before = bravo_account.paid
+    intent = {"id": "pi_sweep_1", "object": "payment_intent", "status": "succeeded", "amount": 1000, "currency": "usd",
+              "created": int(timezone.now().timestamp()), "payment_method": None,
+              "metadata": {"agency": str(world.alpha.agency.pk), "account": str(bravo_account.pk), "link": "0"}}
+    body = json.dumps({"id": "evt_sweep_1", "object": "event", "type": "payment_intent.succeeded",
+                       "created": int(timezone.now().timestamp()), "data": {"object": intent}})
+    for secret, expect in (("whsec_bravo_sweep_secret", 400), ("whsec_alpha_sweep_secret", 200)):
+        before = foreign_snapshot(viewer)
+        response = client.post("/stripe/webhook/alpha/", data=body, content_type="application/json",
+                               HTTP_STRIPE_SIGNATURE=stripe.WebhookSignature.generate_signature_header(body, secret))
+        assert response.status_code == expect, (secret, response.content)
+        assert not changes_between(before, foreign_snapshot(viewer))
+    assert "not posted" in response.json()["outcome"]
+    with unscoped():
+        assert not Payment.objects.filter(processor_reference="pi_sweep_1").exists()
+        bravo_account.refresh_from_db()
+        assert bravo_account.paid == paid_before

@@ -3,6 +3,11 @@
 Migrates, loads the demo data, then runs the web server, a Celery worker and Celery beat as
 child processes until Ctrl-C (or until one of them dies, which stops the others). With no
 DATABASE_URL / REDIS_URL it needs no server: SQLite and kombu's filesystem broker in var/.
+
+Unless STRIPE_API_BASE is set (or --no-localstripe), it also starts localstripe on loopback (a
+local stand-in for Stripe, from the dev dependencies) and points the children at it
+(STRIPE_API_BASE, STRIPE_JS_URL), so the demo debtor can pay by card with 4242 4242 4242 4242;
+the demo agency's webhook is registered with it once the web server answers.
 """
 import io
 import json
@@ -29,6 +34,8 @@ class Command(BaseCommand):
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--no-demo", action="store_true", help="Do not create the demo agency and users.")
+        parser.add_argument("--no-localstripe", action="store_true",
+                            help="Do not start localstripe (a local stand-in for Stripe) for card payments.")
 
     def handle(self, *args, **options):
         self._prepare_folders()
@@ -45,13 +52,19 @@ class Command(BaseCommand):
         # Ctrl-C stops everything even when started from a shell that ignores SIGINT for background
         # jobs (Python then installs no handler of its own).
         signal.signal(signal.SIGINT, signal.default_int_handler)
-        children = self._start_children(address)
+        children, stripe_base = {}, None
         try:
+            if not options["no_localstripe"] and "STRIPE_API_BASE" not in os.environ:
+                stripe_base = self._start_localstripe(children)
+            children.update(self._start_children(address, stripe_base))
             self._wait_for_web(address, children)
             self.stdout.write(self.style.SUCCESS(f"\nThe portal is running on http://{address}/  (Ctrl-C stops it)"))
             self.stdout.write(logins.getvalue())
             if debtor is not None:
-                self._print_debtor_link(address, json.loads(debtor.getvalue()))
+                demo = json.loads(debtor.getvalue())
+                self._print_debtor_link(address, demo)
+                if stripe_base:
+                    self._register_demo_webhook(address, stripe_base, demo)
             self.stdout.write("Emails (invitations, password resets) are printed below by the worker.\n")
             self._supervise(children)
         except KeyboardInterrupt:
@@ -63,6 +76,34 @@ class Command(BaseCommand):
         answers = ", ".join(f"{question}: {answer}" for question, answer in demo["answers"].items())
         self.stdout.write(f"A debtor's secure link (account {demo['account']}, {demo['debtor']}), made for this run:\n"
                           f"  http://{address}{demo['path']}\n  Identity check answers: {answers}\n")
+        if demo.get("plan"):
+            plan = demo["plan"]
+            self.stdout.write(f"A debtor with a signed plan (account {plan['account']}, {plan['debtor']}), same answers;\n"
+                              f"  \"Pay by card\" takes the test card 4242 4242 4242 4242 (any future date, any CVC):\n"
+                              f"  http://{address}{plan['path']}\n")
+
+    def _start_localstripe(self, children):
+        """localstripe on 127.0.0.1:8420 (or a free port); None when it is not installed."""
+        from portal.stripe_server import free_port, localstripe_start, port_free
+
+        try:
+            import localstripe  # noqa: F401 (a dev dependency)
+        except ImportError:
+            self.stdout.write(self.style.WARNING("localstripe is not installed: card payments need STRIPE_API_BASE "
+                                                 "and an agency's real Stripe keys."))
+            return None
+        port = 8420 if port_free(8420) else free_port()
+        process = localstripe_start(port, cwd=settings.BASE_DIR)
+        children["localstripe"] = process
+        base = f"http://127.0.0.1:{port}"
+        self.stdout.write(f"Started localstripe (pid {process.pid}): a local stand-in for Stripe on {base}")
+        return base
+
+    def _register_demo_webhook(self, address, stripe_base, demo):
+        from portal.stripe_server import localstripe_webhook
+
+        localstripe_webhook(stripe_base, "portal", f"http://{address}{demo['stripe']['webhook_path']}",
+                            demo["stripe"]["webhook_secret"])
 
     def _prepare_folders(self):
         for folder in [settings.VAR_DIR, settings.MEDIA_ROOT, settings.STATIC_ROOT, settings.VAR_DIR / "results", settings.VAR_DIR / "cache"]:
@@ -72,7 +113,7 @@ class Command(BaseCommand):
             if folder:
                 os.makedirs(folder, exist_ok=True)
 
-    def _start_children(self, address):
+    def _start_children(self, address, stripe_base=None):
         python = sys.executable
         manage = str(settings.BASE_DIR / "manage.py")
         celery = [python, "-m", "celery", "-A", "portal"]
@@ -82,6 +123,8 @@ class Command(BaseCommand):
             "beat": [*celery, "beat", "--loglevel=INFO", "-s", settings.CELERY_BEAT_SCHEDULE_FILENAME],
         }
         env = {**os.environ, "PORTAL_NO_BOOTSTRAP": "1", "PYTHONUNBUFFERED": "1"}
+        if stripe_base:
+            env.update(STRIPE_API_BASE=stripe_base, STRIPE_JS_URL=f"{stripe_base}/js.stripe.com/v3/")
         children = {}
         for name, command in commands.items():
             children[name] = subprocess.Popen(command, cwd=settings.BASE_DIR, env=env, start_new_session=True)
