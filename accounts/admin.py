@@ -114,5 +114,5 @@ class AuditEventAdmin(ReadOnlyAdmin):
 
 @admin.register(OutboundEmail)
 class OutboundEmailAdmin(ReadOnlyAdmin):
-    list_display = ["created_at", "agency", "to", "subject", "status", "attempts"]
+    list_display = ["created_at", "agency", "to", "subject", "status", "attempts", "next_attempt_at", "last_error"]
     list_filter = ["status", "agency"]

@@ -2,6 +2,7 @@ import django_filters
 from django import forms
 
 from accounts.models import Client
+from portal.audit import action_label
 from portal.models import AuditEvent
 
 
@@ -21,4 +22,4 @@ class AuditEventFilter(django_filters.FilterSet):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         actions = AuditEvent.objects.order_by("action").values_list("action", flat=True).distinct()
-        self.filters["action"].extra["choices"] = [(a, a) for a in actions]
+        self.filters["action"].extra["choices"] = sorted(((a, action_label(a)) for a in actions), key=lambda c: c[1])

@@ -436,6 +436,7 @@ def run(args) -> dict:
 
     from accounts.models import Agency, Client, Membership, Role, User
     from collections_work.placements import services, tasks
+    from collections_work.placements.intake import jobs
     from collections_work.models import DebtorAccount, PlacementBatch
     from portal.tenancy import tenant_scope, unscoped
 
@@ -464,7 +465,7 @@ def run(args) -> dict:
         copy_rate = copy_baseline(files, args.rows, agency, client, var_dir, out, args.wait_quiet)
 
     queued = []
-    services._after_commit_run = lambda task, batch: queued.append(task.name.rsplit(".", 1)[-1])  # run below, in-process
+    jobs.after_commit_run = lambda task_name, batch: queued.append(task_name)  # run below, in-process
     timings = {}
     sampler.enter("upload")
     upload_path = stage_upload(files["csv"], var_dir)

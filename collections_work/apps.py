@@ -6,6 +6,12 @@ class CollectionsWorkConfig(AppConfig):
     verbose_name = "Collections work"
 
     def ready(self):
+        from django.db.backends.signals import connection_created
+
+        from collections_work.debtor_accounts.search import register_sqlite_functions
+
+        # SQLite gets the search's folding functions in Python (PostgreSQL's are in migration 0010).
+        connection_created.connect(register_sqlite_functions, dispatch_uid="collections_work.search_functions")
         # Celery's autodiscovery looks for <app>.tasks only; the tasks live in the packages.
         from collections_work.letters import tasks as _letter_tasks  # noqa: F401
         from collections_work.placements import tasks as _placement_tasks  # noqa: F401

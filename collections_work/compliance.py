@@ -122,13 +122,27 @@ def _after_conversation(attempt):
 RULES = [_open_dispute, _cease_communication, _opted_out, _calling_hours, _call_frequency, _after_conversation]
 
 
-def debtor_today(account, at: datetime | None = None):
-    """The debtor's local date at `at` (default now): in their time zone, or when it is unknown
-    the earliest date across every candidate US zone, so a day is never judged over before it
-    is over for the debtor wherever they live."""
-    at = at or timezone.now()
-    zones = [account.debtor_time_zone] if account.debtor_time_zone else UNKNOWN_ZONE_CANDIDATES
-    return min(at.astimezone(ZoneInfo(zone)).date() for zone in zones)
+# What each channel needs on file, and its name in a sentence.
+CHANNEL_CONTACTS = {"call": (Contact.Kind.PHONE, "phone", "phone number"),
+                    "email": (Contact.Kind.EMAIL, "email", "email address"),
+                    "letter": (Contact.Kind.ADDRESS, "postal address", "postal address")}
+
+
+def reachable_contacts(account, channel: str, contacts=None) -> tuple[list[Contact], str | None]:
+    """The debtor's contacts that `channel` can use (its kind, not opted out), and when there is
+    none, why in plain words ("No email on file.", "Every phone number on file opted out.").
+    `contacts`: the debtor's contacts when the caller has them already."""
+    kind, name, long_name = CHANNEL_CONTACTS[channel]
+    if contacts is None:
+        contacts = Contact.objects.filter(debtor_id=account.debtor_id, kind=kind)
+    of_kind = [contact for contact in contacts if contact.kind == kind]
+    usable = [contact for contact in of_kind if contact.opted_out_at is None]
+    if not of_kind:
+        return usable, f"No {name} on file."
+    if not usable:
+        return usable, f"Every {long_name} on file opted out." if len(of_kind) > 1 else \
+            f"The only {long_name} on file opted out."
+    return usable, None
 
 
 def policy_for(agency_id) -> ContactPolicy:

@@ -393,7 +393,7 @@ class ContactPolicy(TenantModel):
         constraints = [models.UniqueConstraint(fields=["agency"], name="one_contact_policy_per_agency")]
 
     def __str__(self):
-        return f"Contact policy of {self.agency_id}"
+        return "Contact policy"
 
 
 class Dispute(ClientOwned):

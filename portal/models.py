@@ -87,8 +87,10 @@ class OutboundEmail(models.Model):
     # placeholder) and emptied once the message is sent or given up: see portal/emails.py.
     secret_values = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
-    attempts = models.PositiveIntegerField(default=0)
+    attempts = models.PositiveIntegerField(default=0)  # tries made, failed ones included
     last_error = models.TextField(blank=True)
+    # After a failed try: not before this time (backoff). Empty: not tried yet, or no more tries.
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)
 

@@ -117,11 +117,14 @@ else:
         "data_folder_out": str(BROKER_DIR / "queue"),
         "data_folder_processed": str(BROKER_DIR / "processed"),
         "store_processed": False,
+        # Which queues each exchange routes to (one file per exchange); kombu's default is
+        # ./control, in whatever folder the process was started from.
+        "control_folder": str(BROKER_DIR / "control"),
     }
     CELERY_RESULT_BACKEND = f"file://{VAR_DIR / 'results'}"
     # The embedded broker and result store are folders: make them, so any manage.py command works
     # on a fresh checkout, not only `up` (which makes them too).
-    for _folder in (BROKER_DIR / "queue", BROKER_DIR / "processed", VAR_DIR / "results"):
+    for _folder in (BROKER_DIR / "queue", BROKER_DIR / "processed", BROKER_DIR / "control", VAR_DIR / "results"):
         _folder.mkdir(parents=True, exist_ok=True)
     CACHES = {
         "default": {
@@ -372,3 +375,31 @@ WORKLIST_LEASE_MINUTES = env_int("WORKLIST_LEASE_MINUTES", 20)
 WORKLIST_SKIP_MINUTES = env_int("WORKLIST_SKIP_MINUTES", 30)
 # After a call that reached nobody, the account waits this long before the next attempt.
 WORKLIST_RETRY_HOURS = env_int("WORKLIST_RETRY_HOURS", 4)
+
+# --- Background work: two Celery queues ------------------------------------------------------
+# "interactive": work a person is waiting for (placement checks and commits, emails, the minute
+# jobs); "bulk": long jobs over many accounts (re-scoring; exports and statements later), which
+# re-queue themselves in chunks. Each queue has its own worker (docker-compose.yml, `manage.py
+# up`), so a bulk job never delays an interactive one. A task not named here is interactive.
+INTERACTIVE_QUEUE, BULK_QUEUE = "interactive", "bulk"
+CELERY_TASK_DEFAULT_QUEUE = INTERACTIVE_QUEUE
+CELERY_TASK_ROUTES = {
+    **{name: {"queue": INTERACTIVE_QUEUE} for name in (
+        "collections_work.tasks.placement_inspect", "collections_work.tasks.placement_preview",
+        "collections_work.tasks.placement_commit", "collections_work.tasks.placements_recover_stalled",
+        "collections_work.letters.validation_notice", "portal.tasks.deliver_email", "portal.tasks.deliver_pending_emails",
+        "collections_work.tasks.worklist_wake_due", "collections_work.tasks.promises_mark_broken",
+        "portal.tasks.record_heartbeat", "portal.tasks.echo")},
+    **{name: {"queue": BULK_QUEUE} for name in (
+        "collections_work.tasks.worklist_rescore_all", "collections_work.tasks.worklist_rescore_batch",
+        "collections_work.letters.print_batches", "payments.tasks.plans_daily", "accounts.tasks.signin_failures_prune")},
+}
+
+# --- Email delivery -----------------------------------------------------------------------
+# A try that fails for a reason that may pass (connection, 4xx) is tried again after
+# EMAIL_RETRY_SECONDS, doubling each time, up to EMAIL_MAX_ATTEMPTS tries; a permanent refusal
+# (5xx for the recipient or the message) ends the email at once. Either way it ends "failed"
+# with the server's answer in the send log.
+EMAIL_MAX_ATTEMPTS = env_int("EMAIL_MAX_ATTEMPTS", 5)
+EMAIL_RETRY_SECONDS = env_int("EMAIL_RETRY_SECONDS", 60)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30)  # seconds an SMTP server may take to answer

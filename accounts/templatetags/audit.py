@@ -1,7 +1,15 @@
 """Template filters for the audit log: before/after pictures shown as the keys that changed."""
 from django import template
 
+from portal.audit import action_label
+
 register = template.Library()
+
+
+@register.filter
+def audit_action(code) -> str:
+    """The action in words (portal.audit.ACTION_LABELS)."""
+    return action_label(str(code))
 
 MISSING = object()
 

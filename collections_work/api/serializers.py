@@ -235,7 +235,9 @@ class AccountListQuery(serializers.Serializer):
     batch = serializers.IntegerField(min_value=1, max_value=MAX_DB_ID, required=False,
                                      help_text="Only accounts of this placement batch.")
     q = serializers.CharField(max_length=100, required=False, allow_blank=True,
-                              help_text="Client reference (exact or prefix) or part of the debtor's name.")
+                              help_text="Any part of the client reference or the debtor's name, case and accents "
+                                        "ignored (\"muller\" finds Müller); a query without 3 letters or digits "
+                                        "in a row matches a whole reference.")
     sort = serializers.ChoiceField(choices=list(selectors.SORTS), default="placed",
                                    help_text="placed: newest first; -balance: largest first; balance, "
                                              "reference, debtor: ascending.")

@@ -312,3 +312,9 @@ def accounts_rescore(queryset, now: datetime | None = None) -> int:
     """Re-score many accounts in batches (after a placement, or as time moves every score);
     returns how many scores changed."""
     return scoring.accounts_rescore(queryset, now=now)
+
+
+def accounts_rescore_part(queryset, *, after_id: int = 0, limit: int | None = None,
+                          now: datetime | None = None) -> tuple[int, int | None]:
+    """One part of a long re-score (a bulk job's chunk): scoring.accounts_rescore_part."""
+    return scoring.accounts_rescore_part(queryset, after_id=after_id, limit=limit, now=now)

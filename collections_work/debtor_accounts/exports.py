@@ -1,8 +1,9 @@
 """Debtor account exports (CSV streamed, XLSX written row by row).
 
 Rows are read in keyset batches of EXPORT_BATCH_SIZE in the list's own order, so an export of
-a million accounts never holds more than one batch in memory. Every text cell passes through
-`neutralise_formula`: a debtor named "=HYPERLINK(...)" reaches the spreadsheet as text.
+a million accounts never holds more than one batch in memory (the debtors' contacts come with
+each batch, in one query). Every text cell passes through `neutralise_formula`: a debtor named
+"=HYPERLINK(...)" reaches the spreadsheet as text.
 """
 import csv
 import tempfile
@@ -14,7 +15,9 @@ from django.utils import timezone
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from portal.spreadsheets import neutralise_formula
-from collections_work.models import DebtorAccount
+from django.db.models import Prefetch
+
+from collections_work.models import Contact, DebtorAccount
 from collections_work.debtor_accounts.selectors import keyset_page
 
 EXPORT_BATCH_SIZE = 2000
@@ -47,6 +50,11 @@ def _text(getter):
     return lambda a, ctx: getter(a) or ""
 
 
+def _contacts(kind):
+    """The debtor's contacts of `kind` as the client gave them, several joined by "; "."""
+    return _text(lambda a: "; ".join(c.value for c in a.debtor.contacts.all() if c.kind == kind))
+
+
 def _days_past_due(account, ctx):
     return (ctx.today - account.delinquency_date).days if account.delinquency_date else None
 
@@ -71,11 +79,23 @@ COLUMNS = [
     Column("Placement", lambda a, ctx: a.placement_batch_id, "number"),
     Column("Last payment date", lambda a, ctx: a.last_payment_date, "date"),
     Column("Hold reason", _text(lambda a: a.hold_reason)),
+    # Last, so the columns of earlier exports keep their places in clients' spreadsheets.
+    Column("Debtor email", _contacts(Contact.Kind.EMAIL)),
+    Column("Debtor phone", _contacts(Contact.Kind.PHONE)),
+    Column("Debtor address", _contacts(Contact.Kind.ADDRESS)),
 ]
 
 
 def columns_for(*, include_client: bool) -> list[Column]:
     return [c for c in COLUMNS if include_client or c.title != "Client"]
+
+
+def _with_related(queryset, include_client: bool):
+    """The rows with what the columns read: the debtor's contacts (a query per batch, built now,
+    while the request's tenant scope is active: a streamed CSV is read after the view returns)."""
+    queryset = queryset.select_related("debtor", *(["client"] if include_client else [])).prefetch_related(
+        Prefetch("debtor__contacts", queryset=Contact.objects.order_by("id")))
+    return queryset
 
 
 def iter_accounts(queryset, sort: str, limit: int | None = None) -> Iterator:
@@ -119,8 +139,7 @@ def csv_lines(queryset, sort: str, *, include_client: bool) -> Iterator[str]:
     The time zone and today's date are taken now, not when the lines are consumed."""
     columns = columns_for(include_client=include_client)
     ctx = Context.now()
-    if include_client:
-        queryset = queryset.select_related("client")
+    queryset = _with_related(queryset, include_client)
 
     def lines():
         writer = csv.writer(_Echo())
@@ -146,8 +165,7 @@ def xlsx_file(queryset, sort: str, *, include_client: bool, max_rows: int | None
 
     columns = columns_for(include_client=include_client)
     ctx = Context.now()
-    if include_client:
-        queryset = queryset.select_related("client")
+    queryset = _with_related(queryset, include_client)
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet("Accounts")
     sheet.freeze_panes = "A2"

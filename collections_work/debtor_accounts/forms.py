@@ -20,7 +20,7 @@ class AccountFilterForm(forms.Form):
     itself is AccountFilters.from_params (lenient), this form only points at bad input."""
 
     q = forms.CharField(label="Search", required=False, max_length=100,
-                        widget=forms.TextInput(attrs={"type": "search", "placeholder": "Debtor name or reference"}))
+                        widget=forms.TextInput(attrs={"type": "search", "placeholder": "Any part of a reference or name"}))
     status = forms.ChoiceField(label="Status", required=False, choices=ANY + list(DebtorAccount.Status.choices))
     age = forms.ChoiceField(label="Days past due", required=False,
                             choices=ANY + [(key, label) for key, (_low, _high, label) in AGE_BUCKETS.items()])

@@ -7,7 +7,8 @@ The score is a sum of named parts, so the workspace can show each one:
 - age: 10 x log10(recovery rate), from RECOVERY_BY_AGE (the share of a balance agencies
   typically recover by days past due), so a fresh account loses nothing and a three-year-old
   one loses 15: together with the balance part this ranks by expected recovery;
-- promise due / callback due: a promise to follow up or a callback whose time has come;
+- promise due / callback due: a promise to follow up (its date has come in the debtor's time
+  zone: local_day) or a callback whose time has come;
 - last contact: never worked accounts come first; ones worked in the last days wait their turn;
 - waiting: an account whose next action is in the future (promise date, callback, just worked)
   or whose debtor asked us to stop sinks far below every workable account, so the claim query
@@ -23,6 +24,7 @@ from datetime import date, datetime
 from django.db import transaction
 from django.utils import timezone
 
+from collections_work.debtor_accounts import local_day
 from collections_work.models import Callback, DebtorAccount, Promise
 
 # (days past due, share recovered): industry recovery-by-age curve, interpolated linearly.
@@ -77,7 +79,9 @@ def score_parts(account, *, now: datetime | None = None, promise_due: bool | Non
         ScorePart("age", round(10 * math.log10(rate), 1), f"{days} days past due: about {rate:.0%} is usually recovered"),
     ]
     if promise_due is None:
-        promise_due = Promise.objects.filter(account=account, status=Promise.Status.OPEN, due_date__lte=today).exists()
+        debtor_today = local_day.debtor_today(account.debtor_time_zone, now)
+        promise_due = Promise.objects.filter(account=account, status=Promise.Status.OPEN,
+                                             due_date__lte=debtor_today).exists()
     if promise_due:
         parts.append(ScorePart("promise due", PROMISE_DUE_POINTS, "a promise to pay is due: follow it up"))
     if callback_due is None:
@@ -106,17 +110,34 @@ def account_rescore(account, *, now: datetime | None = None) -> int:
 
 def accounts_rescore(queryset, *, now: datetime | None = None) -> int:
     """Re-score many accounts in keyset batches of RESCORE_BATCH; returns how many changed."""
+    return accounts_rescore_part(queryset, now=now)[0]
+
+
+def accounts_rescore_part(queryset, *, after_id: int = 0, limit: int | None = None,
+                          now: datetime | None = None) -> tuple[int, int | None]:
+    """Re-score the accounts of `queryset` with an id above `after_id`, in id order, at most
+    `limit` of them (each batch of RESCORE_BATCH its own short transaction). Returns (how many
+    changed, the last id scored when accounts may remain, else None): a bulk job goes on from there
+    in its next run."""
     now = now or timezone.now()
-    today = timezone.localdate(now)
-    changed, last_id = 0, 0
+    changed, last_id, done = 0, after_id, 0
     while True:
-        batch = list(queryset.filter(pk__gt=last_id).order_by("pk")[:RESCORE_BATCH])
+        size = RESCORE_BATCH if limit is None else min(RESCORE_BATCH, limit - done)
+        if size <= 0:
+            return changed, last_id
+        batch = list(queryset.filter(pk__gt=last_id).order_by("pk")[:size])
         if not batch:
-            return changed
-        last_id = batch[-1].pk
+            return changed, None
+        last_id, done = batch[-1].pk, done + len(batch)
         ids = [account.pk for account in batch]
-        promises = set(Promise.objects.filter(account_id__in=ids, status=Promise.Status.OPEN, due_date__lte=today)
-                       .values_list("account_id", flat=True))
+        # Open promises whose date may have come somewhere; each is then judged in its debtor's zone.
+        promised = {}
+        for account_id, due_date in Promise.objects.filter(
+                account_id__in=ids, status=Promise.Status.OPEN,
+                due_date__lte=local_day.latest_date_anywhere(now)).values_list("account_id", "due_date"):
+            promised[account_id] = min(due_date, promised.get(account_id, due_date))
+        promises = {account.pk for account in batch if account.pk in promised
+                    and promised[account.pk] <= local_day.debtor_today(account.debtor_time_zone, now)}
         callbacks = set(Callback.objects.filter(account_id__in=ids, done_at__isnull=True, due_at__lte=now)
                         .values_list("account_id", flat=True))
         stale = []

@@ -9,10 +9,13 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
+from django.db import connection
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
+from accounts.models import Client
 from collections_work.debtor_accounts.actions import OPEN_STATUSES
+from collections_work.debtor_accounts.search import account_search, searchable
 from collections_work.models import DebtorAccount, PlacementBatch
 from portal.text import has_non_ascii_digit, strip_nul
 
@@ -110,9 +113,35 @@ def debtor_accounts(filters: AccountFilters):
     if filters.client:
         queryset = queryset.filter(client_id=filters.client)
     if filters.q:
-        queryset = queryset.filter(Q(client_reference__iexact=filters.q) | Q(client_reference__istartswith=filters.q)
-                                   | Q(debtor_name__icontains=filters.q))
+        if not searchable(filters.q):  # a whole reference: looked up client by client
+            client_ids = [filters.client] if filters.client else list(Client.objects.values_list("pk", flat=True))
+            return queryset.filter(account_search(filters.q, client_ids))
+        matches = queryset.filter(account_search(filters.q))
+        ids = _first_ids(matches, SEARCH_FEW + 1)
+        if len(ids) <= SEARCH_FEW:
+            return queryset.filter(pk__in=ids)
+        return matches
     return queryset
+
+
+# A search with at most this many matches is answered from their ids (found with the trigram
+# index), sorted and paged among themselves; with more, the page walks the list's own index,
+# where matches are then at least this dense. Without the split the planner, seeing a term that
+# is common in the whole table, walks e.g. a client's accounts newest first to find 51 of them,
+# and reads every one when that client has none (300 ms for 100,000 accounts, measured).
+SEARCH_FEW = 5000
+
+
+def _first_ids(queryset, limit: int) -> list[int]:
+    """Up to `limit` ids of `queryset`, in no order. On PostgreSQL the query is planned as if
+    every match were wanted (a MATERIALIZED CTE), which makes it use the search index, and the
+    LIMIT still stops it early: the cost follows the matches, not the table."""
+    if connection.vendor != "postgresql":
+        return list(queryset.order_by().values_list("pk", flat=True)[:limit])
+    sql, params = queryset.order_by().values("pk").query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(f"WITH found AS MATERIALIZED ({sql}) SELECT * FROM found LIMIT %s", [*params, limit])
+        return [row[0] for row in cursor.fetchall()]
 
 
 @dataclass

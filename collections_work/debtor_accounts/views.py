@@ -24,7 +24,7 @@ from django.views.decorators.http import require_POST
 from accounts import permissions
 from accounts.access import account_editors_required, client_admin_required, client_required, members_required
 from accounts.models import Client
-from collections_work.debtor_accounts import actions, exports, panels, selectors, services
+from collections_work.debtor_accounts import actions, exports, panels, search, selectors, services
 from collections_work.debtor_accounts.actions import By
 from collections_work.debtor_accounts.forms import (
     AccountDocumentForm,
@@ -33,7 +33,7 @@ from collections_work.debtor_accounts.forms import (
     AccountNoteForm,
     AccountStatusForm,
 )
-from collections_work.models import Activity, DebtorAccount, Document, PlacementBatch
+from collections_work.models import Activity, Contact, DebtorAccount, Document, PlacementBatch
 from portal.audit import audit_record
 from portal.errors import DomainError
 from portal.forms import add_domain_error
@@ -111,6 +111,8 @@ def account_list(request):
     return render(request, "debtor_accounts/list.html", {
         "form": form, "page": page, "query": query.urlencode(), "show_client": staff, "filtered": filtered,
         "xlsx_max_rows": exports.XLSX_MAX_ROWS,
+        "whole_reference_only": bool(filters.q) and not search.searchable(filters.q),
+        "min_substring": search.MIN_SUBSTRING,
     })
 
 
@@ -173,6 +175,14 @@ def account_page(request, account, *, forms=None, open_form=None, status=200):
     for document in documents:
         document.who = _actor_label(document.uploaded_by, viewer_is_client, agency_name)
     drawn = panels.render(panels.ACCOUNT_PAGE, request, account, bound_name=open_form, bound=forms.get(open_form))
+    parties = list(account.parties.select_related("debtor"))
+    # The contacts the client gave for the debtor and the other parties (the client's own data).
+    contacts = {}
+    for contact in Contact.objects.filter(debtor_id__in=[account.debtor_id] + [p.debtor_id for p in parties]).order_by(
+            "kind", "id"):
+        contacts.setdefault(contact.debtor_id, []).append(contact)
+    for party in parties:
+        party.contacts = contacts.get(party.debtor_id, [])
     can = {
         "status": permissions.can_recall_or_hold(user, account) and bool(actions.status_choices(account, By.CLIENT)),
         "note": permissions.can_change_account(user, account),
@@ -191,7 +201,8 @@ def account_page(request, account, *, forms=None, open_form=None, status=200):
         "timeline_limit": TIMELINE_LIMIT,
         "documents": documents,
         "panels": drawn,
-        "parties": list(account.parties.select_related("debtor")),
+        "parties": parties,
+        "contacts": contacts.get(account.debtor_id, []),
         "can": can,
         "any_action": any(can.values()) or bool(drawn[panels.ACTIONS]),
         "open_form": open_form,

@@ -12,6 +12,8 @@ from collections_work.debtor_accounts.actions import IN_QUEUE_STATUSES
 from collections_work.worklist import claim
 from collections_work.compliance import CONVERSATION_OUTCOMES
 from collections_work.models import Activity, DebtorAccount, Promise, Queue
+from collections_work.worklist.services import email_key
+from portal.models import OutboundEmail
 
 # Payments are a later app that builds on this one; it registers a function
 # (start: date, end: date) -> {user_id: Decimal} here (payments.apps), so this module never imports it.
@@ -96,3 +98,12 @@ def collector_figures(start: date, end: date) -> list[CollectorFigures]:
                 people[user_id].collected += amount
     return [figures for figures in people.values() if figures.user.membership.role == Role.COLLECTOR
             or figures.worked or figures.promises_made]
+
+
+def email_deliveries(activities) -> dict:
+    """{activity id: its OutboundEmail} for the email entries among `activities`: whether each
+    email left, is waiting for another try, or failed, and the mail server's answer."""
+    keys = {email_key(a.pk): a.pk for a in activities if a.kind == Activity.Kind.EMAIL}
+    if not keys:
+        return {}
+    return {keys[email.idempotency_key]: email for email in OutboundEmail.objects.filter(idempotency_key__in=keys)}

@@ -6,7 +6,7 @@ action marks the account worked (keeping the collector's lease), re-scores it an
 audit event, all in one transaction.
 """
 import re
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core import signing
@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from accounts import permissions
 from collections_work.compliance import CONVERSATION_OUTCOMES, contact_decision
-from collections_work.debtor_accounts import actions, events
+from collections_work.debtor_accounts import actions, events, local_day
 from collections_work.debtor_accounts.actions import By, check_not_disputed
 from collections_work.debtor_accounts.money import parse_money
 from collections_work.debtor_accounts.services import account_add_note
@@ -83,10 +83,6 @@ def _contact_of(account, contact_id, kind):
     return contact
 
 
-def _start_of(day) -> datetime:
-    return timezone.make_aware(datetime.combine(day, time.min))
-
-
 def note_add(*, agency, actor, account, text, now=None) -> Activity:
     """An internal note from the workspace; it counts as working the account."""
     now = now or timezone.now()
@@ -128,23 +124,24 @@ def call_log(*, agency, actor, account, outcome, contact_id=None, note="", promi
         elif outcome == CallOutcome.DISPUTED:
             dispute_record(agency=agency, actor=actor, account=account, reason=note, now=now)
         audit_record(action="account.call_logged", actor=actor, agency=agency, client=account.client, obj=account,
-                     after={"outcome": outcome, "contact": contact.pk if contact else None})
+                     after={"outcome": outcome, "contact": contact.value if contact else None})
     return activity
 
 
 def promise_record(*, agency, actor, account, amount, due_date, now=None) -> Promise:
-    """A promise to pay: the account leaves the queues until the promise date."""
+    """A promise to pay by a date (the debtor's date): the account leaves the queues until that
+    date begins for the debtor."""
     _check_staff(actor)
     now = now or timezone.now()
-    today = timezone.localdate(now)
+    today = local_day.debtor_today(account.debtor_time_zone, now)
     if amount in (None, ""):
         raise DomainError("Enter the amount the debtor promised.", field="promise_amount")
     amount = parse_money(amount, field="promise_amount")
     if due_date is None:
         raise DomainError("Enter the date the debtor promised to pay by.", field="promise_date")
     if not today <= due_date <= today + timedelta(days=PROMISE_HORIZON_DAYS):
-        raise DomainError(f"The promise date must be between today and {PROMISE_HORIZON_DAYS} days from now.",
-                          field="promise_date")
+        raise DomainError(f"The promise date must be between today ({today:%b %d, %Y} where the debtor is) and "
+                          f"{PROMISE_HORIZON_DAYS} days from now.", field="promise_date")
     with transaction.atomic():
         account = actions.account_lock(account)
         _check_open(account)
@@ -157,17 +154,22 @@ def promise_record(*, agency, actor, account, amount, due_date, now=None) -> Pro
                                          made_by=actor, amount=amount, due_date=due_date, created_at=now)
         events.promise_recorded(account, actor=actor, promise=promise, replaced=replaced, at=now)
         promise.replaced = replaced  # for the confirmation: the promises this one cancelled
-        _worked(account, actor, now, contact=True, next_action_at=_start_of(due_date))
+        _worked(account, actor, now, contact=True,
+                next_action_at=local_day.start_of_day(account.debtor_time_zone, due_date))
         audit_record(action="promise.recorded", actor=actor, agency=agency, client=account.client, obj=promise,
                      after={"amount": str(amount), "due_date": due_date.isoformat()})
     return promise
 
 
 def promises_mark_broken(now=None) -> list[Promise]:
-    """Open promises whose date has passed unpaid become broken; their accounts return to a queue."""
+    """Open promises whose date is over for their debtor (local_day: in the debtor's time zone, in
+    every candidate US zone when unknown) and still unpaid become broken; their accounts return to
+    a queue."""
     now = now or timezone.now()
-    due = list(Promise.objects.filter(status=Promise.Status.OPEN, due_date__lt=timezone.localdate(now))
-               .select_related("account__agency", "account__client"))
+    maybe_over = (Promise.objects.filter(status=Promise.Status.OPEN, due_date__lt=local_day.latest_date_anywhere(now))
+                  .select_related("account__agency", "account__client"))
+    due = [promise for promise in maybe_over
+           if local_day.day_has_ended(promise.account.debtor_time_zone, promise.due_date, now)]
     for promise in due:
         with transaction.atomic():
             if Promise.objects.filter(pk=promise.pk, status=Promise.Status.OPEN).update(
@@ -259,6 +261,11 @@ def render_template_text(text: str, account) -> str:
     return re.sub(r"\{(\w+)\}", lambda m: values.get(m.group(1), m.group(0)), text)
 
 
+def email_key(activity_id) -> str:
+    """The send-log key of the email a timeline entry recorded (worklist.selectors.email_deliveries)."""
+    return f"account-email:{activity_id}"
+
+
 def email_send(*, agency, actor, account, template_id, contact_id, now=None) -> Activity:
     """Email the debtor from an agency template, with a working opt-out link."""
     _check_staff(actor)
@@ -276,12 +283,12 @@ def email_send(*, agency, actor, account, template_id, contact_id, now=None) -> 
         subject, body = render_template_text(template.subject, account), render_template_text(template.body, account)
         activity = events.email_sent(account, actor=actor, contact=contact, subject=subject, body=body, at=now)
         after_first_contact(account)
-        email_schedule(key=f"account-email:{activity.pk}", to=contact.value, subject=subject, template="debtor_message",
+        email_schedule(key=email_key(activity.pk), to=contact.value, subject=subject, template="debtor_message",
                        context={"body": body, "agency": agency}, secrets={"opt_out_link": opt_out_link(contact)},
                        agency=agency, client=account.client)
         _worked(account, actor, now)
         audit_record(action="account.email_sent", actor=actor, agency=agency, client=account.client, obj=account,
-                     after={"template": template.name, "contact": contact.pk})
+                     after={"template": template.name, "contact": contact.value})
     return activity
 
 

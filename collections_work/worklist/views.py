@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST
 from accounts import permissions
 from accounts.access import agency_admin_required, managers_required, staff_required
 from accounts.models import ContractTerms
-from collections_work.compliance import contact_decision, policy_for
+from collections_work.compliance import contact_decision, policy_for, reachable_contacts
 from collections_work.debtor_accounts import panels, scoring
 from collections_work.debtor_accounts.views import TIMELINE_LIMIT
 from collections_work.models import Contact, Dispute, DebtorAccount, EmailTemplate, Queue, Team
@@ -96,6 +96,16 @@ def _workspace_account(pk):
                                                                  "assigned_collector", "agency"), pk=pk)
 
 
+def _channel_check(account, channel, contacts, now) -> dict:
+    """What the workspace says about calling or emailing now: nothing on file to use (and then no
+    form is offered), or the compliance decision with its reasons."""
+    usable, missing = reachable_contacts(account, channel, contacts)
+    if missing:
+        return {"reachable": False, "allowed": False, "reasons": [missing]}
+    decision = contact_decision(account=account, channel=channel, at=now)
+    return {"reachable": True, "allowed": decision.allowed, "reasons": decision.reasons}
+
+
 def workspace_page(request, account, *, forms=None, open_form=None, status=200):
     """The workspace with its action forms (a refused one keeps its input and reason), and the
     panels other apps registered for it (debtor_accounts.panels; their views redraw the page
@@ -104,6 +114,10 @@ def workspace_page(request, account, *, forms=None, open_form=None, status=200):
     now = timezone.now()
     parts = scoring.score_parts(account, now=now)
     contacts = list(Contact.objects.filter(debtor_id=account.debtor_id).order_by("kind", "id"))
+    timeline = list(account.activities.select_related("actor")[:TIMELINE_LIMIT])
+    deliveries = work_selectors.email_deliveries(timeline)
+    for activity in timeline:
+        activity.delivery = deliveries.get(activity.pk)
     terms = ContractTerms.objects.filter(client_id=account.client_id).prefetch_related("fee_tiers").first()
     context = {
         "account": account,
@@ -114,14 +128,14 @@ def workspace_page(request, account, *, forms=None, open_form=None, status=200):
         "score_when_due": scoring.priority_of([part for part in parts if part.name != "waiting"]) / 10,
         "contacts": contacts,
         "parties": list(account.parties.select_related("debtor")),
-        "timeline": list(account.activities.select_related("actor")[:TIMELINE_LIMIT]),
+        "timeline": timeline,
         "documents": list(account.documents.all()),
         "promises": list(account.promises.select_related("made_by")[:10]),
         "callbacks": list(account.callbacks.filter(done_at__isnull=True).select_related("collector")),
         "disputes": list(account.disputes.filter(resolved_at__isnull=True)),
         "terms": terms,
-        "call_check": contact_decision(account=account, channel="call", at=now),
-        "email_check": contact_decision(account=account, channel="email", at=now),
+        "call_check": _channel_check(account, "call", contacts, now),
+        "email_check": _channel_check(account, "email", contacts, now),
         "held_by_other": account.claimed_by_id not in (None, request.user.pk) and account.claim_expires_at
         and account.claim_expires_at > now,
         "mine": account.claimed_by_id == request.user.pk and account.claim_expires_at and account.claim_expires_at > now,

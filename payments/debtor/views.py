@@ -19,7 +19,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from collections_work.compliance import UNKNOWN_ZONE_CANDIDATES, debtor_today
+from collections_work.compliance import UNKNOWN_ZONE_CANDIDATES
+from collections_work.debtor_accounts.local_day import account_today as debtor_today
 from collections_work.models import Contact, DebtPurpose
 from collections_work.worklist.services import contact_opt_out, debtor_dispute, debtor_follow_up
 from payments.debtor.forms import CallbackRequestForm, DisputeForm, IdentityForm, PlanBuilderForm, SignForm

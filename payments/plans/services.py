@@ -16,7 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts import permissions
-from collections_work.compliance import debtor_today
+from collections_work.debtor_accounts.local_day import account_today as debtor_today
 from collections_work.debtor_accounts import actions, events
 from collections_work.debtor_accounts.actions import By
 from collections_work.debtor_accounts.money import parse_money

@@ -17,7 +17,7 @@ from django.core import mail
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from collections_work.compliance import debtor_today
+from collections_work.debtor_accounts.local_day import account_today as debtor_today
 from collections_work.models import ContactPolicy, DebtorAccount
 from payments.models import AcceptanceEvidence, PaymentPlan, PlanOffer
 from portal.tenancy import tenant_scope

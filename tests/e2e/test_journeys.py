@@ -158,7 +158,7 @@ def test_agency_admin_sets_up_totp_then_onboards_a_client_with_tiered_terms(page
     # The change is in the audit log the admin can read.
     page.get_by_role("link", name="Audit log").click()
     wait_for_path(page, "/agency/audit/")
-    expect(page.locator("table").get_by_text("terms.updated")).to_be_visible()
+    expect(page.locator("table").get_by_text("Contract terms changed")).to_be_visible()  # the action in words
 
 
 def _fill_tiers(page, rows):

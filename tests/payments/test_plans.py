@@ -279,7 +279,7 @@ def test_a_request_is_sent_only_for_the_schedule_that_was_shown(alpha, client):
 
 
 def test_the_plan_builder_tells_the_debtor_the_rules_they_can_choose_within(alpha, account, client):
-    from collections_work.compliance import debtor_today
+    from collections_work.debtor_accounts.local_day import account_today as debtor_today
     from payments.links.services import link_issue
     from tests.payments.conftest import path_of
 

@@ -63,3 +63,47 @@ def table_of(page: str) -> str:
 def test_only_agency_admins_can_read_the_audit_log(world, signed_in):
     for person in (world.alpha.manager, world.alpha.collector, world.alpha.clients[0].admin):
         assert signed_in(person).get("/agency/audit/").status_code == 404
+
+
+# --- Words, not codes and ids (issue 13, item 20) -------------------------------------------------
+
+def test_the_audit_log_says_what_happened_in_words_and_names_accounts_by_their_reference(world, signed_in):
+    from collections_work.worklist import services as work_services
+    from portal.tenancy import tenant_scope
+    from tests.factories import DebtorAccountFactory
+
+    alpha = world.alpha
+    with tenant_scope(alpha.agency):
+        account = DebtorAccountFactory(client=alpha.clients[0].client, client_reference="INV-1001")
+        dispute = work_services.dispute_record(agency=alpha.agency, actor=alpha.collector, account=account,
+                                               reason="Goods never arrived")
+    page = signed_in(alpha.admin).get("/agency/audit/").content.decode()
+    rows = table_of(page)
+    assert "Dispute opened" in rows and "Dispute on INV-1001" in rows
+    assert f"Dispute on {dispute.account_id}" not in rows and f"Dispute on {dispute.pk}" not in rows
+    assert ">dispute.opened<" not in rows  # the code stays only as the cell's tooltip
+    assert '<option value="dispute.opened">Dispute opened</option>' in page  # the filter speaks words too
+
+
+def test_every_action_the_code_writes_has_words():
+    """Scans the code for the actions passed to audit_record: each has a label in ACTION_LABELS."""
+    import re
+    from pathlib import Path
+
+    from portal.audit import ACTION_LABELS
+
+    root = Path(__file__).resolve().parents[2]
+    written = set()
+    for app in ("accounts", "collections_work", "payments", "portal"):
+        for path in (root / app).rglob("*.py"):
+            written |= set(re.findall(r"audit_record\(\s*action=\"([a-z_.]+)\"", path.read_text()))
+    # The actions whose code is built from a value, with every value they take.
+    written |= {f"account.{kind}_added" for kind in ("note", "message")}
+    written |= {f"client.onboarding.{step}" for step in ("company", "contacts", "remittance", "terms")}
+    written |= {f"mfa.{kind}_{done}" for kind in ("totp", "recovery_codes", "webauthn") for done in ("added", "removed")}
+    written |= {f"{kind}.{done}" for kind in ("queue", "team", "template") for done in ("created", "changed")}
+    assert len(written) > 40
+    assert sorted(written - set(ACTION_LABELS)) == []
+    from portal.audit import action_label
+
+    assert action_label("thing.was_done") == "Thing was done"  # a code someone forgot still reads as words

@@ -1,5 +1,11 @@
-"""The send log: each email is recorded under a unique key and sent exactly once."""
+"""The send log: each email is recorded under a unique key and sent exactly once; a failed try
+is recorded (count, the server's answer, the next try), and the email ends failed."""
+from datetime import timedelta
+
+import pytest
+import time_machine
 from django.core import mail
+from django.utils import timezone
 
 from portal.emails import email_schedule
 from portal.models import OutboundEmail
@@ -69,3 +75,115 @@ def test_link_secrets_are_sent_but_not_kept_in_the_send_log(world, django_captur
         stored = OutboundEmail.objects.get(pk=pending.pk)
     assert stored.status == OutboundEmail.Status.SENT and stored.secret_values == {}
     assert token not in stored.body_text + stored.body_html
+
+
+# --- Failures: every try is recorded, and the email ends failed (issue 13, item 16) --------------
+
+class RefusingServer:
+    """A real SMTP server on loopback that answers RCPT TO with `reply` (e.g. 550 or 451)."""
+
+    def __init__(self, reply):
+        self.reply = reply
+        self.tries = 0
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        self.tries += 1
+        return self.reply
+
+
+@pytest.fixture
+def refusing_smtp(settings):
+    from aiosmtpd.controller import Controller
+
+    from tests.portal.test_embedded_run import free_port
+
+    servers = []
+
+    def start(reply):
+        handler = RefusingServer(reply)
+        controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+        controller.start()
+        servers.append(controller)
+        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+        settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_USE_TLS = "127.0.0.1", controller.port, False
+        return handler
+
+    yield start
+    for controller in servers:
+        controller.stop()
+
+
+def reloaded(email):
+    with unscoped():
+        return OutboundEmail.objects.get(pk=email.pk)
+
+
+def test_a_permanent_refusal_is_recorded_and_fails_the_email_at_once(world, refusing_smtp,
+                                                                     django_capture_on_commit_callbacks):
+    server = refusing_smtp("550 5.1.1 <someone@example.test>: mailbox unavailable")
+    with django_capture_on_commit_callbacks(execute=True):
+        email = schedule(world)  # hands it to the (eager) worker after commit
+    email = reloaded(email)
+    assert server.tries == 1
+    assert email.status == OutboundEmail.Status.FAILED and email.attempts == 1
+    assert "550" in email.last_error and "mailbox unavailable" in email.last_error
+    assert email.next_attempt_at is None
+    with time_machine.travel(timezone.now() + timedelta(hours=1), tick=False):
+        assert deliver_pending_emails.delay().get() == 0  # never offered again
+    assert server.tries == 1
+
+
+def test_temporary_failures_are_each_recorded_and_retried_with_backoff_until_the_last_try(
+        world, refusing_smtp, settings, django_capture_on_commit_callbacks):
+    settings.EMAIL_MAX_ATTEMPTS, settings.EMAIL_RETRY_SECONDS = 3, 60
+    server = refusing_smtp("451 4.3.0 Try again later")
+    start = timezone.now()
+    with time_machine.travel(start, tick=False):
+        with django_capture_on_commit_callbacks(execute=True):
+            email = schedule(world)
+        first = reloaded(email)
+    # The try's count and error survive: they were not rolled back with the retry.
+    assert (first.status, first.attempts, server.tries) == (OutboundEmail.Status.PENDING, 1, 1)
+    assert "451" in first.last_error
+    assert first.next_attempt_at == start + timedelta(seconds=60)
+    with time_machine.travel(start + timedelta(seconds=30), tick=False):
+        assert deliver_email.delay(email.pk, world.alpha.agency.pk).get() == "not yet"  # the backoff holds
+    assert server.tries == 1
+    # A queued retry that got lost is re-offered by beat once overdue; the wait doubles.
+    with time_machine.travel(start + timedelta(minutes=3, seconds=1), tick=False):
+        assert deliver_pending_emails.delay().get() == 1
+        second = reloaded(email)
+    assert (second.status, second.attempts, server.tries) == (OutboundEmail.Status.PENDING, 2, 2)
+    assert second.next_attempt_at == start + timedelta(minutes=3, seconds=1) + timedelta(seconds=120)
+    with time_machine.travel(second.next_attempt_at, tick=False):
+        assert deliver_email.delay(email.pk, world.alpha.agency.pk).get() == "failed"
+        last = reloaded(email)
+    assert (last.status, last.attempts, server.tries) == (OutboundEmail.Status.FAILED, 3, 3)
+    assert "451" in last.last_error and last.next_attempt_at is None
+    with time_machine.travel(start + timedelta(days=1), tick=False):
+        assert deliver_pending_emails.delay().get() == 0
+    assert server.tries == 3
+
+
+def test_a_failed_email_to_the_debtor_shows_on_the_workspace_timeline(world, client, refusing_smtp,
+                                                                      django_capture_on_commit_callbacks):
+    from collections_work.models import EmailTemplate
+    from collections_work.worklist import services as work_services
+    from portal.tenancy import tenant_scope
+    from tests.factories import DebtorAccountFactory
+
+    refusing_smtp("550 5.1.1 mailbox unavailable")
+    alpha = world.alpha
+    with tenant_scope(alpha.agency):
+        account = DebtorAccountFactory(client=alpha.clients[0].client, client_reference="MAIL-1",
+                                       contacts=["email"], debt_purpose="commercial")
+        template = EmailTemplate.objects.create(agency=alpha.agency, name="Reminder", subject="About {reference}",
+                                                body="Please pay {balance}.")
+        contact = account.debtor.contacts.get()
+        noon_new_york = timezone.now().replace(hour=17, minute=0)
+        with django_capture_on_commit_callbacks(execute=True):
+            work_services.email_send(agency=alpha.agency, actor=alpha.collector, account=account,
+                                     template_id=template.pk, contact_id=contact.pk, now=noon_new_york)
+    client.force_login(alpha.collector)
+    page = client.get(f"/debtor-accounts/{account.pk}/work/").content.decode()
+    assert "Not delivered" in page and "550 5.1.1 mailbox unavailable" in page

@@ -1,5 +1,6 @@
-"""`manage.py up` on a machine with no servers: web, worker and beat start, a task round-trips
-through the filesystem broker, beat's schedule fires, and Ctrl-C stops every process."""
+"""`manage.py up` on a machine with no servers: web, the interactive and bulk workers and beat
+start, a task round-trips through the filesystem broker, beat's schedule fires, links in emails
+follow the port it serves, and Ctrl-C stops every process."""
 import json
 import os
 import re
@@ -66,12 +67,38 @@ def embedded_env(var_dir):
 
 
 def filesystem_celery(var_dir) -> Celery:
-    """A Celery client speaking to the same broker folder as the portal's worker."""
+    """A Celery client speaking to the same broker folder as the portal's workers (routing tasks
+    as the portal does: interactive unless named bulk)."""
+    from django.conf import settings
+
     app = Celery("probe", broker="filesystem://", backend=f"file://{var_dir / 'results'}")
+    app.conf.task_default_queue = settings.CELERY_TASK_DEFAULT_QUEUE
+    app.conf.task_routes = settings.CELERY_TASK_ROUTES
     queue = str(var_dir / "broker" / "queue")
     app.conf.broker_transport_options = {"data_folder_in": queue, "data_folder_out": queue,
-                                         "data_folder_processed": str(var_dir / "broker" / "processed")}
+                                         "data_folder_processed": str(var_dir / "broker" / "processed"),
+                                         "control_folder": str(var_dir / "broker" / "control")}
     return app
+
+
+class Browser:
+    """Just enough of a browser for a form post: cookies and the CSRF token of the form's page."""
+
+    def __init__(self, base):
+        import http.cookiejar
+
+        self.base = base
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+
+    def post(self, path, data, *, form_page):
+        import urllib.parse
+
+        with self.opener.open(self.base + form_page, timeout=10) as page:
+            token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.read().decode()).group(1)
+        body = urllib.parse.urlencode({**data, "csrfmiddlewaretoken": token}).encode()
+        request = urllib.request.Request(self.base + path, data=body, headers={"Referer": self.base + form_page})
+        with self.opener.open(request, timeout=30) as response:
+            return response.read().decode()
 
 
 def pid_alive(pid: int) -> bool:
@@ -95,6 +122,7 @@ def test_up_starts_web_worker_and_beat_and_a_task_round_trips(tmp_path):
         assert health["database"] == "sqlite"
         wait_until(lambda: "The portal is running" in output.text, 30, "the start banner")
         assert "admin@demo-recovery.test" in output.text and "demo-portal-2026" in output.text
+        assert f"Links in emails point to http://127.0.0.1:{port}/ (SITE_URL)" in output.text
         with urllib.request.urlopen(f"{base}/accounts/login/", timeout=5) as page:
             assert b"Sign in" in page.read()
         with urllib.request.urlopen(f"{base}/static/vendor/pico/pico.min.css", timeout=5) as css:
@@ -109,13 +137,27 @@ def test_up_starts_web_worker_and_beat_and_a_task_round_trips(tmp_path):
         with urllib.request.urlopen(f"{stripe_base.group(1)}/js.stripe.com/v3/", timeout=5) as stand_in:
             assert b"localstripe" in stand_in.read()
 
-        result = filesystem_celery(var_dir).send_task("portal.tasks.echo", args=["round trip"])
-        assert result.get(timeout=60) == "round trip"
+        probe = filesystem_celery(var_dir)
+        result = probe.send_task("portal.tasks.echo", args=["round trip"])
+        assert result.get(timeout=60) == "round trip"  # the interactive worker
+        # The bulk worker takes the bulk queue (the re-score of every agency fans out and returns 0).
+        assert probe.send_task("collections_work.tasks.worklist_rescore_all").get(timeout=60) == 0
+        # An invitation sent from the running portal links to the port it serves, not 8000.
+        browser = Browser(base)
+        browser.post("/accounts/login/", {"login": "admin@demo-recovery.test", "password": "demo-portal-2026"},
+                     form_page="/accounts/login/")
+        browser.post("/agency/team/invite/", {"email": "new.collector@example.test", "role": "collector"},
+                     form_page="/agency/team/")
+        wait_until(lambda: "new.collector@example.test" in output.text and "/invitations/" in output.text, 60,
+                   "the worker to print the invitation")
+        links = re.findall(r"http://[\w.:\[\]-]+/invitations/", output.text)
+        assert links and set(links) == {f"{base}/invitations/"}, links
         beats = wait_until(lambda: "beat" in get_json(f"{base}/healthz")["heartbeats"] and
                            get_json(f"{base}/healthz")["heartbeats"], 60, "beat's scheduled heartbeat")
         assert "worker" in beats
     finally:
-        pids = [int(p) for p in re.findall(r"Started \w+ \(pid (\d+)\)", output.text)]
+        started = dict(re.findall(r"Started ([\w-]+) \(pid (\d+)\)", output.text))
+        pids = [int(pid) for pid in started.values()]
         process.send_signal(signal.SIGINT)
         try:
             process.wait(timeout=30)  # `up` gives its children 15 s, then kills them
@@ -123,5 +165,15 @@ def test_up_starts_web_worker_and_beat_and_a_task_round_trips(tmp_path):
             process.kill()
             raise AssertionError("`up` did not stop within 30 s of Ctrl-C; its output ended with:\n"
                                  + output.text[-3000:]) from None
-    assert len(pids) == 4, output.text[-3000:]  # localstripe, web, worker, beat
+    assert sorted(started) == ["beat", "localstripe", "web", "worker-bulk", "worker-interactive"], output.text[-3000:]
     wait_until(lambda: not any(pid_alive(pid) for pid in pids), 20, "the children to stop")
+
+
+def test_links_in_emails_follow_the_port_up_serves_unless_site_url_is_set():
+    from portal.management.commands.up import site_url_for
+
+    assert site_url_for("127.0.0.1", 8123, environ={}) == "http://127.0.0.1:8123"
+    assert site_url_for("0.0.0.0", 8123, environ={}) == "http://127.0.0.1:8123"  # reachable from this machine
+    assert site_url_for("localhost", 9000, environ={"SITE_URL": ""}) == "http://localhost:9000"
+    assert site_url_for("127.0.0.1", 8123, environ={"SITE_URL": "https://portal.example.com/"}) == \
+        "https://portal.example.com"

@@ -1,8 +1,11 @@
 """`manage.py up`: the whole portal in one command.
 
-Migrates, loads the demo data, then runs the web server, a Celery worker and Celery beat as
-child processes until Ctrl-C (or until one of them dies, which stops the others). With no
-DATABASE_URL / REDIS_URL it needs no server: SQLite and kombu's filesystem broker in var/.
+Migrates, loads the demo data, then runs the web server, two Celery workers (one for the
+interactive queue, one for the bulk queue, so a long re-score never delays a placement check or
+an email) and Celery beat as child processes until Ctrl-C (or until one of them dies, which
+stops the others). With no DATABASE_URL / REDIS_URL it needs no server: SQLite and kombu's
+filesystem broker in var/. Links in emails point at the address it serves (SITE_URL), unless
+SITE_URL is set.
 
 Unless STRIPE_API_BASE is set (or --no-localstripe), it also starts localstripe on loopback (a
 local stand-in for Stripe, from the dev dependencies) and points the children at it
@@ -23,12 +26,35 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 
+# The worker processes: one per queue (portal/settings.py CELERY_TASK_ROUTES), each with the
+# solo pool: one task at a time, and the interactive one never waits behind a bulk job.
+WORKERS = {
+    "worker-interactive": ["-Q", settings.INTERACTIVE_QUEUE, "-n", "interactive@%h"],
+    "worker-bulk": ["-Q", settings.BULK_QUEUE, "-n", "bulk@%h"],
+}
+
+
 def _stop_on_sigterm(signum, frame):
     raise KeyboardInterrupt
 
 
+def site_url_for(host: str, port: int, environ=os.environ) -> str:
+    """SITE_URL as set, else the address `up` serves (a wildcard host is reached as 127.0.0.1)."""
+    if environ.get("SITE_URL"):
+        return environ["SITE_URL"].rstrip("/")
+    if host in ("0.0.0.0", "::", ""):
+        host = "127.0.0.1"
+    elif ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
+def worker_command(python: str, name: str) -> list[str]:
+    return [python, "-m", "celery", "-A", "portal", "worker", "--pool=solo", "--loglevel=INFO", *WORKERS[name]]
+
+
 class Command(BaseCommand):
-    help = "Run the portal: web, worker and beat, with demo data."
+    help = "Run the portal: web, the interactive and bulk workers, and beat, with demo data."
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default="127.0.0.1")
@@ -38,6 +64,9 @@ class Command(BaseCommand):
                             help="Do not start localstripe (a local stand-in for Stripe) for card payments.")
 
     def handle(self, *args, **options):
+        site_url = site_url_for(options["host"], options["port"])
+        os.environ["SITE_URL"] = site_url  # the children read it from their environment
+        settings.SITE_URL = site_url  # and this process, for anything the demo data sends
         self._prepare_folders()
         call_command("migrate", interactive=False, verbosity=0)
         self.stdout.write("Database ready (%s)." % settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1])
@@ -59,6 +88,7 @@ class Command(BaseCommand):
             children.update(self._start_children(address, stripe_base))
             self._wait_for_web(address, children)
             self.stdout.write(self.style.SUCCESS(f"\nThe portal is running on http://{address}/  (Ctrl-C stops it)"))
+            self.stdout.write(f"Links in emails point to {site_url}/ (SITE_URL).")
             self.stdout.write(logins.getvalue())
             if debtor is not None:
                 demo = json.loads(debtor.getvalue())
@@ -108,7 +138,7 @@ class Command(BaseCommand):
     def _prepare_folders(self):
         for folder in [settings.VAR_DIR, settings.MEDIA_ROOT, settings.STATIC_ROOT, settings.VAR_DIR / "results", settings.VAR_DIR / "cache"]:
             folder.mkdir(parents=True, exist_ok=True)
-        for option in ("data_folder_in", "data_folder_out", "data_folder_processed"):
+        for option in ("data_folder_in", "data_folder_out", "data_folder_processed", "control_folder"):
             folder = getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", {}).get(option)
             if folder:
                 os.makedirs(folder, exist_ok=True)
@@ -116,11 +146,11 @@ class Command(BaseCommand):
     def _start_children(self, address, stripe_base=None):
         python = sys.executable
         manage = str(settings.BASE_DIR / "manage.py")
-        celery = [python, "-m", "celery", "-A", "portal"]
         commands = {
             "web": [python, manage, "runserver", address, "--noreload"],
-            "worker": [*celery, "worker", "--pool=solo", "--loglevel=INFO", "-n", "portal@%h"],
-            "beat": [*celery, "beat", "--loglevel=INFO", "-s", settings.CELERY_BEAT_SCHEDULE_FILENAME],
+            **{name: worker_command(python, name) for name in WORKERS},
+            "beat": [python, "-m", "celery", "-A", "portal", "beat", "--loglevel=INFO",
+                     "-s", settings.CELERY_BEAT_SCHEDULE_FILENAME],
         }
         env = {**os.environ, "PORTAL_NO_BOOTSTRAP": "1", "PYTHONUNBUFFERED": "1"}
         if stripe_base:

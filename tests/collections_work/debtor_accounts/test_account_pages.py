@@ -91,7 +91,9 @@ def test_client_user_sees_only_their_clients_accounts(world, books, signed_in):
     ({"balance_min": "1000"}, {"A-200"}),
     ({"balance_max": "99.99"}, {"B-400"}),
     ({"q": "cobalt"}, {"A-300"}),
-    ({"q": "A-"}, {"A-100", "A-200", "A-300", "A-500"}),
+    ({"q": "A-"}, set()),  # too short to look inside references: a whole reference only
+    ({"q": "a-100"}, {"A-100"}),
+    ({"q": "00"}, set()),
     ({"q": "b-400"}, {"B-400"}),
     ({"q": "nothing like this"}, set()),
     ({"status": "on_hold"}, {"A-200"}),
@@ -242,6 +244,37 @@ def test_xlsx_export_has_typed_cells_and_neutralised_text(world, signed_in):
     assert by_ref["X-1"]["Client"] == "Alpha Recovery Client 1"
     for cell in next(sheet.iter_rows(min_row=2, max_row=3)):
         assert cell.data_type != "f"  # nothing the spreadsheet would run
+
+
+def test_the_client_sees_the_debtors_contacts_it_gave_on_the_account_page_and_in_both_exports(world, signed_in):
+    """The debtor's email, phone and address the client placed are the client's own data: shown on
+    its account page and exported as columns, formulas neutralised (issue 13, item 19)."""
+    persona = world.alpha.clients[0]
+    _, accounts = place(world.alpha.agency, persona,
+                        row("CT-1", "Contact Co", "100.00", email="ap@contact.example", phone="+1 212 555 0199",
+                            address_line1="=1 Main St", city="Springfield", region="MA", postal_code="01101",
+                            co_debtor_name="Co Signer", co_debtor_email="co@contact.example"),
+                        row("CT-2", "No Contacts Co", "50.00"))
+    browser = signed_in(persona.user)
+    page = page_of(browser, "debtor_account_detail", accounts["CT-1"].pk)
+    details = page[page.index("<strong>Details</strong>"):page.index("</article>", page.index("<strong>Details</strong>"))]
+    for text in ("ap@contact.example", "+12125550199", "=1 Main St", "Springfield", "co@contact.example"):
+        assert text in details, text
+    assert "None given" in page_of(browser, "debtor_account_detail", accounts["CT-2"].pk)
+
+    header, *rows = csv_rows(browser.get(reverse("debtor_account_export"), {"format": "csv", "sort": "reference"}))
+    assert header[-3:] == ["Debtor email", "Debtor phone", "Debtor address"]
+    by_ref = {r[0]: dict(zip(header, r)) for r in rows}
+    assert by_ref["CT-1"]["Debtor email"] == "ap@contact.example"
+    assert by_ref["CT-1"]["Debtor phone"] == "'+12125550199"  # starts with +: neutralised like any formula
+    assert by_ref["CT-1"]["Debtor address"].startswith("'=1 Main St") and "Springfield" in by_ref["CT-1"]["Debtor address"]
+    assert by_ref["CT-2"]["Debtor email"] == by_ref["CT-2"]["Debtor address"] == ""
+
+    response = browser.get(reverse("debtor_account_export"), {"format": "xlsx", "sort": "reference"})
+    sheet_rows = list(load_workbook(io.BytesIO(b"".join(response.streaming_content)))["Accounts"].iter_rows(values_only=True))
+    by_ref = {r[0]: dict(zip(sheet_rows[0], r)) for r in sheet_rows[1:]}
+    assert by_ref["CT-1"]["Debtor email"] == "ap@contact.example"
+    assert by_ref["CT-1"]["Debtor address"].startswith("'=1 Main St")
 
 
 def test_xlsx_export_is_capped_with_a_note(world, signed_in, monkeypatch):

@@ -248,7 +248,7 @@ def test_a_placement_cancelled_while_its_stalled_run_still_writes_places_nothing
     batch = check(persona, world.alpha.agency, upload(persona, world.alpha.agency, "export.csv", CSV),
                   lambda execute: capture(execute=execute))
     handed_off = []
-    monkeypatch.setattr(services, "_after_commit_run", lambda task_name, batch: handed_off.append(task_name))
+    monkeypatch.setattr(jobs, "after_commit_run", lambda task_name, batch: handed_off.append(task_name))
     with tenant_scope(world.alpha.agency, persona.client):
         services.placement_commit(agency=world.alpha.agency, actor=persona.admin, batch=batch)
     real_scan = pipeline.scan_rows

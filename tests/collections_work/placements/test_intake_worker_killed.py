@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import transaction
 
 from collections_work.placements import services
+from collections_work.placements.intake import jobs
 from collections_work.models import DebtorAccount, PlacementBatch
 from portal.models import AuditEvent
 from portal.tenancy import tenant_scope
@@ -22,7 +23,7 @@ from tests.collections_work.placements.intake_helpers import check, upload
 from tests.portal.test_embedded_run import Output, wait_until
 from tests.portal.test_worker_services import real_services  # noqa: F401 - fixture
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 ROWS = 60_000
 STALE_SECONDS = 6
 pytestmark = pytest.mark.services
@@ -122,7 +123,7 @@ def test_a_worker_killed_mid_job_leaves_nothing_half_saved_and_the_job_completes
     capture = _immediately
     batch = upload(persona, agency, "export.csv", export(ROWS))
     first, first_output = start("first")
-    monkeypatch.setattr(services, "_after_commit_run", to_the_worker)
+    monkeypatch.setattr(jobs, "after_commit_run", to_the_worker)
     if step == "checking":
         status = PlacementBatch.Status.VALIDATING
         with tenant_scope(agency, persona.client):
@@ -133,7 +134,7 @@ def test_a_worker_killed_mid_job_leaves_nothing_half_saved_and_the_job_completes
         monkeypatch.undo()  # checked in this process
         batch = check(persona, agency, batch, capture)
         assert batch.status == PlacementBatch.Status.PREVIEWED, batch.error_message
-        monkeypatch.setattr(services, "_after_commit_run", to_the_worker)
+        monkeypatch.setattr(jobs, "after_commit_run", to_the_worker)
         with tenant_scope(agency, persona.client):
             services.placement_commit(agency=agency, actor=persona.admin, batch=batch)
 

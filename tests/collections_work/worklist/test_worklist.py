@@ -384,6 +384,29 @@ def test_an_open_dispute_hides_the_contact_actions_and_says_why(world, client):
     assert reverse("workspace_note", args=[account.pk]) in page  # notes and callbacks stay
 
 
+def test_the_workspace_says_no_email_or_phone_on_file_and_offers_no_form_that_cannot_work(world, client):
+    """No email on file: not "Email: allowed now" and a Send form that then says "This field is
+    required"; the same for phones, and for contacts that all opted out (issue 13, item 18)."""
+    with tenant_scope(world.alpha.agency):
+        EmailTemplate.objects.create(agency=world.alpha.agency, name="Reminder", subject="Hi", body="Pay.")
+        bare = DebtorAccountFactory(client=world.alpha.clients[0].client, client_reference="NC-1", contacts=[],
+                                    debt_purpose="commercial")
+        phone_only = DebtorAccountFactory(client=world.alpha.clients[0].client, client_reference="NC-2",
+                                          contacts=["phone", "email"], debt_purpose="commercial")
+        Contact.objects.filter(debtor_id=phone_only.debtor_id, kind="email").update(opted_out_at=timezone.now())
+    client.force_login(world.alpha.collector)
+    page = client.get(reverse("account_workspace", args=[bare.pk])).content.decode()
+    assert "Email:</strong> No email on file." in page and "Calls:</strong> No phone on file." in page
+    assert "allowed now" not in page
+    assert reverse("workspace_email", args=[bare.pk]) not in page
+    assert reverse("workspace_call", args=[bare.pk]) not in page
+    assert reverse("workspace_note", args=[bare.pk]) in page and reverse("workspace_promise", args=[bare.pk]) in page
+    page = client.get(reverse("account_workspace", args=[phone_only.pk])).content.decode()
+    assert "Email:</strong> The only email address on file opted out." in page
+    assert reverse("workspace_email", args=[phone_only.pk]) not in page
+    assert reverse("workspace_call", args=[phone_only.pk]) in page and "No phone on file" not in page
+
+
 def test_a_call_with_a_promised_amount_but_another_outcome_is_refused_not_dropped(world, client):
     with tenant_scope(world.alpha.agency):
         account = make_account(world.alpha.clients[0], "W-3")
