@@ -142,7 +142,7 @@ def test_a_worker_killed_mid_job_leaves_nothing_half_saved_and_the_job_completes
         now = batch_now(world, batch)
         return now.status == status and now.attempts == 1 and 25 <= now.progress < 90
 
-    wait_until(midway, 90, f"the first worker {step} a quarter of the file")
+    wait_until(midway, 180, f"the first worker {step} a quarter of the file")
     first.send_signal(signal.SIGKILL)
     first.wait(timeout=10)
     killed_at = time.monotonic()
