@@ -65,7 +65,9 @@ def placement_preview(batch_id: int, agency_id: int):
         PlacementBatch.objects.filter(pk=batch.pk, status=PlacementBatch.Status.VALIDATING, attempts=run.attempt).update(
             status=PlacementBatch.Status.PREVIEWED, total_rows=result.total, valid_rows=result.valid,
             invalid_rows=result.invalid, errors_sample=result.errors_sample, rejected_file=name, progress=100,
-            error_message="", heartbeat_at=None)
+            error_message="", heartbeat_at=None,
+            # a batch kind's own figures for its preview (payments: already posted, the total to post)
+            **({"options": batch.options | {"preview": result.extra}} if result.extra else {}))
         pipeline.set_progress(batch.pk, "checked", 100)
         return "previewed"
 
@@ -90,7 +92,7 @@ def placement_commit(batch_id: int, agency_id: int):
                 status=PlacementBatch.Status.COMPLETED, total_rows=result.total, valid_rows=result.valid,
                 invalid_rows=result.invalid, created_count=counts.created, updated_count=counts.updated,
                 skipped_count=counts.skipped, rejected_file=name, progress=100, completed_at=timezone.now(),
-                heartbeat_at=None)
+                heartbeat_at=None, **({"options": batch.options | {"result": result.extra}} if result.extra else {}))
             if not done:
                 raise _Superseded()
             audit_record(action="placement.completed", actor=batch.created_by, agency=batch.agency,
