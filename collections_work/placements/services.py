@@ -68,14 +68,14 @@ def placement_upload(*, agency, actor, client, uploaded_file, kind: str = kinds.
     stored = default_storage.save(f"intake/{agency.pk}/{client.pk}/{uuid.uuid4().hex}/{name}", uploaded_file)
     path = Path(default_storage.path(stored))
     try:
-        kind = check_upload(uploaded_file.name, path)
+        file_kind = check_upload(uploaded_file.name, path)
     except IntakeError:
         default_storage.delete(stored)
         raise
     with transaction.atomic():
         batch = PlacementBatch.objects.create(
             agency=agency, client=client, source=PlacementBatch.Source.UPLOAD, created_by=actor,
-            file_name=uploaded_file.name[:255], file_size=path.stat().st_size, file_kind=kind,
+            file_name=uploaded_file.name[:255], file_size=path.stat().st_size, file_kind=file_kind,
             source_file=stored, options=kind_options(kind), status=PlacementBatch.Status.READING, kind=kind,
         )
         audit_record(action="placement.uploaded", actor=actor, agency=agency, client=client, obj=batch,

@@ -120,7 +120,7 @@ def placement_mapping(request, pk):
         try:
             services.placement_set_mapping(agency=request.agency, actor=request.user, batch=batch,
                                            mapping=form.mapping(), options=form.options(),
-                                           on_duplicate=form.cleaned_data["on_duplicate"],
+                                           on_duplicate=form.cleaned_data.get("on_duplicate", batch.on_duplicate),
                                            save_as=form.cleaned_data["save_as"])
         except DomainError as error:
             add_domain_error(form, error)

@@ -233,9 +233,12 @@ class Validator:
         spent, rows = self._spent.get(account.pk, (Decimal("0.00"), []))
         left = account.balance - spent
         if amount > left:
-            after = f" left after rows {', '.join(map(str, rows))} of this file" if rows else ""
-            error("amount", f"{self.column_name('amount')} {amount:,.2f} is more than the balance{after} of account "
-                            f"{account.reference}: {left:,.2f}")
+            after = ""
+            if rows:
+                listed = ", ".join(map(str, rows[:-1])) + " and " + str(rows[-1]) if len(rows) > 1 else str(rows[0])
+                after = f" after row{'s' if len(rows) > 1 else ''} {listed} of this file"
+            error("amount", f"{self.column_name('amount')} {amount:,.2f} is more than the balance of account "
+                            f"{account.reference}{after}: {left:,.2f}")
             return
         self._spent[account.pk] = (spent + amount, rows + [row_no])
         self.lookup.counted(amount, already=False)
