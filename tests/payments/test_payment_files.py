@@ -248,6 +248,7 @@ def test_only_agency_managers_post_payment_files_and_only_their_agencys(world, a
     client.force_login(world.bravo.manager)
     assert client.get(f"/placements/{batch.pk}/").status_code == 404
     assert client.post(f"/placements/{batch.pk}/place/").status_code == 404
+    assert client.get(f"/placements/{batch.pk}/rejected-rows.csv").status_code == 404
     assert "lockbox.csv" not in client.get("/agency/payment-files/").content.decode()
     with tenant_scope(alpha.agency):
         assert Payment.objects.count() == 0
