@@ -26,8 +26,8 @@ urlpatterns = [
     path("agency/payments/", posting.payments_journal, name="payments_journal"),
     # Payment files (bank lockbox, processor exports); their mapping, preview and commit pages are
     # placement intake's (/placements/<pk>/...), shown with payments' wording.
-    path("agency/payment-files/", batch.payment_batch_list, name="payment_batch_list"),
-    path("agency/payment-files/upload/", batch.payment_batch_upload, name="payment_batch_upload"),
+    path("agency/payments/files/", batch.payment_batch_list, name="payment_batch_list"),
+    path("agency/payments/files/upload/", batch.payment_batch_upload, name="payment_batch_upload"),
     path("statements/", statements.statement_list, name="statement_list"),
     path("statements/<int:pk>/statement.<str:kind>", statements.statement_file, name="statement_file"),
     path("statements/<int:pk>/remitted/", statements.statement_remitted, name="statement_remitted"),

@@ -73,7 +73,7 @@ def test_manager_posts_a_lockbox_file_and_the_same_file_again_posts_nothing(
 
     phone = new_page(MOBILE)
     sign_in(phone, alpha.manager.email, TEST_PASSWORD)
-    phone.goto("/agency/payment-files/upload/")
+    phone.goto("/agency/payments/files/upload/")
     phone.select_option("select[name=client]", label=alpha.clients[0].client.name)
     phone.set_input_files("input[name=file]", str(file))
     phone.get_by_role("button", name="Upload and continue").click()
@@ -84,7 +84,7 @@ def test_manager_posts_a_lockbox_file_and_the_same_file_again_posts_nothing(
     phone.get_by_text("2 already posted").first.wait_for(timeout=60_000)
     assert phone.get_by_role("button", name="Post 0 payments").count() == 0
     shot(phone, "6-preview-again-390")
-    phone.goto("/agency/payment-files/")
+    phone.goto("/agency/payments/files/")
     shot(phone, "7-list-390")
     with tenant_scope(alpha.agency):
         assert Payment.objects.filter(source="file").count() == 2

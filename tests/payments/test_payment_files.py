@@ -59,7 +59,7 @@ def upload_and_check(alpha, browser, capture, name, content, **mapping_changes):
     """Upload as the manager, let the worker read the file, accept the guessed mapping (with
     `mapping_changes`), let the worker check the rows. Returns the batch."""
     with capture(execute=True):
-        response = browser.post("/agency/payment-files/upload/", {
+        response = browser.post("/agency/payments/files/upload/", {
             "client": alpha.clients[0].client.pk, "file": SimpleUploadedFile(name, content)})
     batch = latest_batch(alpha)
     assert response.status_code == 302 and response.url == f"/placements/{batch.pk}/mapping/"
@@ -127,7 +127,7 @@ def test_a_lockbox_csv_is_checked_row_by_row_and_posted_into_the_ledger(
     rejected_rows = list(csv.reader(io.StringIO(b"".join(rejected.streaming_content).decode("utf-8-sig"))))
     assert [row[0] for row in rejected_rows[1:]] == ["4", "5", "6"]
     assert "more than the balance" in rejected_rows[3][1]
-    listing = manager.get("/agency/payment-files/").content.decode()
+    listing = manager.get("/agency/payments/files/").content.decode()
     assert "lockbox.csv" in listing and "Completed" in listing
     # Placements are not payment files: the placement pages do not list this one.
     assert "lockbox.csv" not in manager.get("/placements/").content.decode()
@@ -238,8 +238,8 @@ def test_only_agency_managers_post_payment_files_and_only_their_agencys(world, a
     client.logout()
     for user in (alpha.clients[0].admin, alpha.collector):
         client.force_login(user)
-        assert client.get("/agency/payment-files/").status_code in (403, 404)
-        assert client.post("/agency/payment-files/upload/", {}).status_code in (403, 404)
+        assert client.get("/agency/payments/files/").status_code in (403, 404)
+        assert client.post("/agency/payments/files/upload/", {}).status_code in (403, 404)
         for url in (f"/placements/{batch.pk}/", f"/placements/{batch.pk}/mapping/",
                     f"/placements/{batch.pk}/rejected-rows.csv"):
             assert client.get(url).status_code in (403, 404), (user, url)
@@ -249,6 +249,6 @@ def test_only_agency_managers_post_payment_files_and_only_their_agencys(world, a
     assert client.get(f"/placements/{batch.pk}/").status_code == 404
     assert client.post(f"/placements/{batch.pk}/place/").status_code == 404
     assert client.get(f"/placements/{batch.pk}/rejected-rows.csv").status_code == 404
-    assert "lockbox.csv" not in client.get("/agency/payment-files/").content.decode()
+    assert "lockbox.csv" not in client.get("/agency/payments/files/").content.decode()
     with tenant_scope(alpha.agency):
         assert Payment.objects.count() == 0
