@@ -78,7 +78,7 @@ def placement_upload(*, agency, actor, client, uploaded_file, kind: str = kinds.
             file_name=uploaded_file.name[:255], file_size=path.stat().st_size, file_kind=file_kind,
             source_file=stored, options=kind_options(kind), status=PlacementBatch.Status.READING, kind=kind,
         )
-        audit_record(action="placement.uploaded", actor=actor, agency=agency, client=client, obj=batch,
+        audit_record(action=kinds.audit_action(batch.kind, "uploaded"), actor=actor, agency=agency, client=client, obj=batch,
                      after={"file": batch.file_name, "size": batch.file_size})
         _hand_off(batch, PlacementBatch.Status.READING)
     return batch
@@ -101,7 +101,7 @@ def placement_read(*, batch, attempt: int, info: reader.TableInfo) -> PlacementB
         batch.status, batch.progress, batch.heartbeat_at, batch.error_message = (
             PlacementBatch.Status.UPLOADED, 100, None, "")
         batch.save()
-        audit_record(action="placement.read", agency=batch.agency, client=batch.client, obj=batch,
+        audit_record(action=kinds.audit_action(batch.kind, "read"), agency=batch.agency, client=batch.client, obj=batch,
                      after={"sheet": batch.sheet, "columns": len(batch.headers), "header_row": info.header_row})
     return batch
 
@@ -124,7 +124,7 @@ def placement_read_failed(*, batch, attempt: int, message: str) -> PlacementBatc
             stored = batch.source_file.name
             transaction.on_commit(lambda: default_storage.delete(stored), robust=True)
         batch.save()
-        audit_record(action="placement.refused", agency=batch.agency, client=batch.client, obj=batch,
+        audit_record(action=kinds.audit_action(batch.kind, "refused"), agency=batch.agency, client=batch.client, obj=batch,
                      after={"message": message, "sheet": sheet})
     return batch
 
@@ -162,7 +162,7 @@ def placement_choose_sheet(*, agency, actor, batch, sheet) -> PlacementBatch:
         batch.options = batch.options | {"read_sheet": sheet}
         batch.error_message = ""
         batch.save(update_fields=["options", "error_message"])
-        audit_record(action="placement.sheet_chosen", actor=actor, agency=agency, client=batch.client, obj=batch,
+        audit_record(action=kinds.audit_action(batch.kind, "sheet_chosen"), actor=actor, agency=agency, client=batch.client, obj=batch,
                      after={"sheet": sheet})
         _hand_off(batch, PlacementBatch.Status.READING)
     return batch
@@ -209,7 +209,7 @@ def placement_set_mapping(*, agency, actor, batch, mapping: dict, options: dict,
         batch.save()
         if save_as.strip():
             _save_mapping(batch, save_as.strip())
-        audit_record(action="placement.mapping_set", actor=actor, agency=agency, client=batch.client, obj=batch,
+        audit_record(action=kinds.audit_action(batch.kind, "mapping_set"), actor=actor, agency=agency, client=batch.client, obj=batch,
                      after={"mapping": {f: batch.headers[i] for f, i in mapping.items()}, "on_duplicate": on_duplicate})
         _hand_off(batch, PlacementBatch.Status.VALIDATING)
     return batch
@@ -237,7 +237,7 @@ def placement_commit(*, agency, actor, batch) -> PlacementBatch:
             raise DomainError("No row is valid: fix the file and upload it again.")
         if batch.options.get("preview", {}).get("new") == 0:
             raise DomainError("Every valid row of this file is already posted: there is nothing new.")
-        audit_record(action="placement.commit_started", actor=actor, agency=agency, client=batch.client, obj=batch)
+        audit_record(action=kinds.audit_action(batch.kind, "commit_started"), actor=actor, agency=agency, client=batch.client, obj=batch)
         _hand_off(batch, PlacementBatch.Status.COMMITTING)
     return batch
 
@@ -263,7 +263,7 @@ def placement_cancel(*, agency, actor, batch) -> PlacementBatch:
         before = batch.status
         batch.status, batch.heartbeat_at = PlacementBatch.Status.CANCELLED, None
         batch.save(update_fields=["status", "heartbeat_at"])
-        audit_record(action="placement.cancelled", actor=actor, agency=agency, client=batch.client, obj=batch,
+        audit_record(action=kinds.audit_action(batch.kind, "cancelled"), actor=actor, agency=agency, client=batch.client, obj=batch,
                      before={"status": before})
     return batch
 

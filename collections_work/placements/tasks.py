@@ -11,7 +11,7 @@ from django.core.files.storage import default_storage
 from django.utils import timezone
 
 from collections_work.models import PlacementBatch
-from collections_work.placements.intake import jobs, pipeline
+from collections_work.placements.intake import jobs, kinds, pipeline
 from collections_work.placements.intake.files import IntakeError
 from collections_work.worklist.tasks import worklist_rescore_batch
 from portal.audit import audit_record
@@ -95,7 +95,7 @@ def placement_commit(batch_id: int, agency_id: int):
                 heartbeat_at=None, **({"options": batch.options | {"result": result.extra}} if result.extra else {}))
             if not done:
                 raise _Superseded()
-            audit_record(action="placement.completed", actor=batch.created_by, agency=batch.agency,
+            audit_record(action=kinds.audit_action(batch.kind, "completed"), actor=batch.created_by, agency=batch.agency,
                          client=batch.client, obj=batch,
                          after={"created": counts.created, "updated": counts.updated, "skipped": counts.skipped,
                                 "rejected": result.invalid, "attempt": run.attempt})

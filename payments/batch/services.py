@@ -132,4 +132,4 @@ def register() -> None:
         key=KIND, rows="payments.batch.rows", prepare=batch_prepare, write=batch_write, may_use=may_post_batches,
         words=WORDS, options={"default_method": ("Method when the file has none", rows.METHOD_CHOICES, "check")},
         one_of=rows.ONE_OF, templates={"detail": "payments/batch_detail.html"},
-        urls={"list": "payment_batch_list", "upload": "payment_batch_upload"}))
+        urls={"list": "payment_batch_list", "upload": "payment_batch_upload"}, audit_prefix="payment_file"))

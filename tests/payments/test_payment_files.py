@@ -3,7 +3,7 @@ match the columns, see every row's problem and what is already posted, post the 
 download the rejected rows; and the same file again posts nothing new."""
 import csv
 import io
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import openpyxl

@@ -40,6 +40,7 @@ class BatchKind:
     templates: dict = field(default_factory=dict)  # "detail", "upload", "list" page templates
     urls: dict = field(default_factory=dict)  # "list", "upload": url names of the kind's own pages
     on_duplicate: bool = False  # whether the "already placed: skip or update" choice applies
+    audit_prefix: str = ""  # audit action codes "<prefix>.uploaded", ... (labels in portal/audit.py)
 
     def rows_module(self):
         return importlib.import_module(self.rows)
@@ -63,6 +64,13 @@ def get(key: str) -> BatchKind | None:
 
 def registered() -> dict[str, BatchKind]:
     return dict(_KINDS)
+
+
+def audit_action(kind_key: str, verb: str) -> str:
+    """The audit action code for `verb` ("uploaded", "completed"...) on a batch of `kind_key`:
+    "placement.<verb>", or the kind's own prefix so the audit log says what the file was."""
+    kind = _KINDS.get(kind_key) if kind_key != PLACEMENT else None
+    return f"{(kind.audit_prefix or kind.key) if kind else 'placement'}.{verb}"
 
 
 # --- Django-free helpers the sandbox uses --------------------------------------------------
