@@ -29,6 +29,7 @@ from portal.errors import DomainError
 
 KIND = "payments"
 BEAT_ROWS = 25  # rows posted between progress reports
+PRELOAD_LIMIT = 100_000  # accounts (or keys) read at once for a file's check; past it, one query per row
 
 
 def key_prefix(client_id: int) -> str:
@@ -44,27 +45,51 @@ class BatchLookup:
         self.client_id = batch.client_id
         self.today = timezone.localdate()
         self._accounts: dict = {}
+        self._posted: dict | None = None  # key -> posted payment, when all of them were read at once
         self.new = self.already = 0
         self.amount = Decimal("0.00")
+        self._preload()
+
+    def _preload(self) -> None:
+        """Read the client's accounts and the keys its files posted in one query each, when they
+        are at most PRELOAD_LIMIT (a query per row costs a round trip each); else per row."""
+        accounts = DebtorAccount.objects.filter(client_id=self.client_id)
+        if accounts.count() <= PRELOAD_LIMIT:
+            for account in accounts.only("pk", "client_reference", "balance", "status"):
+                found = self._account_of(account)
+                self._accounts[("ref", account.client_reference)] = self._accounts[("id", account.pk)] = found
+            self._complete = True
+        posted = Payment.objects.filter(client_id=self.client_id, idempotency_key__startswith=key_prefix(self.client_id))
+        if posted.count() <= PRELOAD_LIMIT:
+            self._posted = {key: rest for key, *rest in posted.values_list(
+                "idempotency_key", "account_id", "amount", "received_on", "method")}
+
+    _complete = False  # every account of the client is in _accounts
+
+    @staticmethod
+    def _account_of(account) -> rows.Account:
+        return rows.Account(pk=account.pk, reference=account.client_reference, balance=account.balance,
+                            takes_payments=(account.get_status_display().lower()
+                                            if account.status in NO_PAYMENTS_STATUSES else ""))
 
     def account(self, reference: str | None, account_id: int | None) -> rows.Account | None:
         """This client's account with `reference` (else with portal id `account_id`), or None."""
         lookup = ("ref", reference) if reference else ("id", account_id)
-        if lookup not in self._accounts:
+        if lookup not in self._accounts and not self._complete:
             found = DebtorAccount.objects.filter(client_id=self.client_id)
             found = found.filter(client_reference=reference) if reference else found.filter(pk=account_id)
             account = found.only("pk", "client_reference", "balance", "status").first()
-            self._accounts[lookup] = None if account is None else rows.Account(
-                pk=account.pk, reference=account.client_reference, balance=account.balance,
-                takes_payments=(account.get_status_display().lower() if account.status in NO_PAYMENTS_STATUSES
-                                else ""))
-        return self._accounts[lookup]
+            self._accounts[lookup] = None if account is None else self._account_of(account)
+        return self._accounts.get(lookup)
 
     def full_key(self, key: str) -> str:
         return key_prefix(self.client_id) + key
 
     def posted(self, key: str):
         """(account pk, amount, received on, method) of the payment posted under `key`, or None."""
+        if self._posted is not None:
+            found = self._posted.get(self.full_key(key))
+            return None if found is None else tuple(found)
         return (Payment.objects.filter(client_id=self.client_id, idempotency_key=self.full_key(key))
                 .values_list("account_id", "amount", "received_on", "method").first())
 
