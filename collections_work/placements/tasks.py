@@ -110,8 +110,10 @@ def placement_commit(batch_id: int, agency_id: int):
             return "failed"
         except Exception:
             log.exception("Placement %s failed", batch_id)
-            _fail(run, "Something went wrong while placing the accounts; nothing was placed. Check the rows "
-                       "again and place them, or upload the file again.")
+            kind = pipeline.batch_kind(batch)
+            _fail(run, kind.words.get("crashed", "Something went wrong; nothing was written.") if kind else
+                  "Something went wrong while placing the accounts; nothing was placed. Check the rows "
+                  "again and place them, or upload the file again.")
             raise
         pipeline.set_progress(batch.pk, "done", 100)
         try:

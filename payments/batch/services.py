@@ -148,6 +148,8 @@ WORDS = {
     "title": "Payment file", "noun": "payment file", "done": "posted", "committing": "Posting payments…",
     "cancelled": "Payment file cancelled; nothing was posted.",
     "not_allowed": "Only agency admins and managers can post payments from a file.",
+    "crashed": "Something went wrong while posting the payments; nothing from this file was posted. Check the rows "
+               "again and post them, or upload the file again.",
 }
 
 
