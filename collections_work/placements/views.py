@@ -4,6 +4,7 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from accounts import permissions
@@ -42,6 +43,7 @@ def _batch_for(request, pk, queryset=PlacementBatch):
         kind = kinds.get(batch.kind)
         if kind is None or not kind.may_use(request.user, batch.client):
             raise Http404("No such batch.")
+        request.nav_path = reverse(kind.urls["list"])  # the menu shows the kind's section (Payments)
     return batch
 
 
