@@ -17,6 +17,7 @@ from payments.batch import services as batch_services
 from payments.ledger import selectors as ledger
 from payments.models import JournalEntry, Payment
 from portal.errors import DomainError
+from portal.models import AuditEvent
 from portal.tenancy import tenant_scope
 from tests.factories import DebtorAccountFactory
 
@@ -122,6 +123,10 @@ def test_a_lockbox_csv_is_checked_row_by_row_and_posted_into_the_ledger(
         assert JournalEntry.objects.count() == 2
         assert ledger.unbalanced_entries() == [] and ledger.accounts_not_matching_payments() == []
         assert ColumnMapping.objects.get(name="Bank lockbox", kind="payments").mapping["amount"] == "Payment Amount"
+        # The audit log says what the file was, and each payment has its own entry.
+        actions = list(AuditEvent.objects.filter(object_id=str(batch.pk)).values_list("action", flat=True))
+        assert {"payment_file.uploaded", "payment_file.mapping_set", "payment_file.completed"} <= set(actions)
+        assert AuditEvent.objects.filter(action="payment.posted").count() == 2
     assert "Checked 2 journal entries" in ledger_is_clean(capsys)
     rejected = manager.get(f"/placements/{batch.pk}/rejected-rows.csv")
     rejected_rows = list(csv.reader(io.StringIO(b"".join(rejected.streaming_content).decode("utf-8-sig"))))
