@@ -98,6 +98,7 @@ class Validator:
         self.default_method = options.get("default_method", "check")
         self.lookup = lookup
         self._occurrences: Counter = Counter()
+        self._txn_rows: dict[str, int] = {}  # transaction id -> the row it was first met in
         self._spent: dict[int, tuple[Decimal, list[int]]] = {}  # account -> (this file's new rows' total, rows)
 
     def column_name(self, field: str) -> str:
@@ -146,6 +147,10 @@ class Validator:
         txn = text.get("transaction_id", "")
         if txn:
             key = f"txn:{txn}"
+            # Caught here, before the books are asked, so a repeat is neither counted nor charged to the balance.
+            first_row = self._txn_rows.setdefault(txn, row_no)
+            if first_row != row_no:
+                return None, [self.duplicate_error(row_no, (row_no, key), first_row)]
         else:
             base = f"ref:{reference or '#' + str(account_id)}|{received_on.isoformat()}|{amount}"
             self._occurrences[base] += 1
