@@ -49,8 +49,10 @@ def membership(request):
     # The item whose address is the longest start of this page's (Queues beats Worklist on
     # /worklist/manage/); the home item only on the home page itself.
     home = reverse(NAV[section][0][1])
-    matches = [item for item in items if request.path == item["url"]
-               or (item["url"] != home and request.path.startswith(item["url"]))]
+    # A page shared by two sections (a payment file on the intake pages) may name its own section.
+    path = getattr(request, "nav_path", request.path)
+    matches = [item for item in items if path == item["url"]
+               or (item["url"] != home and path.startswith(item["url"]))]
     if matches:
         max(matches, key=lambda item: len(item["url"]))["active"] = True
     return {"membership": member, "nav_items": items}

@@ -127,6 +127,9 @@ class PlacementBatch(ClientOwned):
         SKIP = "skip", "Skip accounts already placed"
         UPDATE = "update", "Update accounts already placed"
 
+    # What the rows are: "placement" (accounts) or a kind another app registers through
+    # collections_work.placements.intake.kinds ("payments": a lockbox or processor file of payments).
+    kind = models.CharField(max_length=20, default="placement")
     source = models.CharField(max_length=8, choices=Source.choices)
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.UPLOADED)
     file_name = models.CharField(max_length=255, blank=True)
@@ -180,6 +183,7 @@ class ColumnMapping(ClientOwned):
     """A saved, named mapping from a client's file columns to portal fields."""
 
     name = models.CharField(max_length=100)
+    kind = models.CharField(max_length=20, default="placement")  # the batch kind it maps files for
     headers = models.JSONField(default=list)
     mapping = models.JSONField(default=dict)  # field -> header text
     options = models.JSONField(default=dict)
@@ -187,7 +191,7 @@ class ColumnMapping(ClientOwned):
 
     class Meta:
         ordering = ["name"]
-        constraints = [models.UniqueConstraint(fields=["client", "name"], name="mapping_name_unique_per_client")]
+        constraints = [models.UniqueConstraint(fields=["client", "kind", "name"], name="mapping_name_unique_per_client_kind")]
 
     def __str__(self):
         return self.name

@@ -3,6 +3,7 @@ and the debtor's pages under /d/ (no sign-in; the secure link is the way in)."""
 from django.urls import path
 
 from payments import api, views
+from payments.batch import views as batch
 from payments.debtor import views as debtor
 from payments.offers import views as offers
 from payments.online import views as online
@@ -23,6 +24,10 @@ urlpatterns = [
     path("agency/ledger/", posting.ledger_overview, name="ledger_overview"),
     path("agency/ledger/<int:pk>/", posting.client_ledger, name="client_ledger"),
     path("agency/payments/", posting.payments_journal, name="payments_journal"),
+    # Payment files (bank lockbox, processor exports); their mapping, preview and commit pages are
+    # placement intake's (/placements/<pk>/...), shown with payments' wording.
+    path("agency/payments/files/", batch.payment_batch_list, name="payment_batch_list"),
+    path("agency/payments/files/upload/", batch.payment_batch_upload, name="payment_batch_upload"),
     path("statements/", statements.statement_list, name="statement_list"),
     path("statements/<int:pk>/statement.<str:kind>", statements.statement_file, name="statement_file"),
     path("statements/<int:pk>/remitted/", statements.statement_remitted, name="statement_remitted"),

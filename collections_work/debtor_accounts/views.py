@@ -66,7 +66,7 @@ def _filters(request):
 
 
 def _batch_choices(staff: bool, selected: int | None):
-    batches = list(selectors.placement_batches().filter(status=PlacementBatch.Status.COMPLETED)[:BATCH_CHOICES_LIMIT])
+    batches = list(selectors.placement_batches().filter(kind="placement", status=PlacementBatch.Status.COMPLETED)[:BATCH_CHOICES_LIMIT])
     choices = []
     for batch in batches:
         label = f"#{batch.pk} · {timezone.localtime(batch.created_at):%b %d, %Y}"

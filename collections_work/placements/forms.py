@@ -2,6 +2,7 @@
 from django import forms
 
 from accounts.models import Client
+from collections_work.placements.intake import kinds
 from collections_work.placements.intake.fields import FIELDS
 from collections_work.placements.intake.values import AMOUNT_FORMATS, DATE_FORMATS
 from collections_work.models import ColumnMapping, DebtPurpose, PlacementBatch
@@ -42,31 +43,47 @@ class MappingForm(forms.Form):
     def __init__(self, *args, batch: PlacementBatch, **kwargs):
         super().__init__(*args, **kwargs)
         self.batch = batch
+        kind = kinds.get(batch.kind) if batch.kind != kinds.PLACEMENT else None
+        self.kind_fields = kind.fields if kind else FIELDS
+        self.option_names = ["amount_format", "date_format", "default_debt_purpose"]
+        if kind is not None:  # a batch kind: its own options; no debt purpose, no "already placed" choice
+            del self.fields["default_debt_purpose"], self.fields["on_duplicate"]
+            self.option_names = ["amount_format", "date_format"]
+            for name, (label, choices, default) in kind.options.items():
+                self.fields[name] = forms.ChoiceField(choices=choices, label=label, initial=default)
+                self.option_names.append(name)
+            self.order_fields([*self.option_names, "save_as"])
         choices = [("", "— not in this file —")] + [(str(i), h) for i, h in enumerate(batch.headers)]
-        for field in FIELDS:
+        for field in self.kind_fields:
             self.fields[f"map_{field.key}"] = forms.ChoiceField(
                 choices=choices, required=False, label=field.label + (" *" if field.required else ""))
         if not self.is_bound:
             self.initial.update({f"map_{k}": str(v) for k, v in batch.mapping.items()})
-            self.initial.update({k: batch.options.get(k) for k in ("amount_format", "date_format", "default_debt_purpose")})
+            self.initial.update({k: batch.options.get(k) for k in self.option_names if k in batch.options})
             self.initial["on_duplicate"] = batch.on_duplicate
 
     def mapping(self) -> dict:
-        return {f.key: self.cleaned_data[f"map_{f.key}"] for f in FIELDS if self.cleaned_data.get(f"map_{f.key}") != ""}
+        return {f.key: self.cleaned_data[f"map_{f.key}"] for f in self.kind_fields
+                if self.cleaned_data.get(f"map_{f.key}") != ""}
 
     def options(self) -> dict:
-        return {k: self.cleaned_data[k] for k in ("amount_format", "date_format", "default_debt_purpose")}
+        return {k: self.cleaned_data[k] for k in self.option_names}
+
+    def option_fields(self):
+        """The format (and duplicate) choices beside the columns, in order."""
+        names = [*self.option_names] + (["on_duplicate"] if "on_duplicate" in self.fields else []) + ["save_as"]
+        return [self[name] for name in names]
 
     def mapping_fields(self):
-        return [self[f"map_{f.key}"] for f in FIELDS]
+        return [self[f"map_{f.key}"] for f in self.kind_fields]
 
 
 class SavedMappingForm(forms.Form):
     saved = forms.ModelChoiceField(queryset=None, label="Use a saved mapping")  # set per client below
 
-    def __init__(self, *args, client, **kwargs):
+    def __init__(self, *args, client, kind="placement", **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["saved"].queryset = ColumnMapping.objects.filter(client=client)
+        self.fields["saved"].queryset = ColumnMapping.objects.filter(client=client, kind=kind)
 
 
 DATE_INPUT = forms.DateInput(attrs={"type": "date"})

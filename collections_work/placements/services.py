@@ -14,6 +14,7 @@ from accounts import permissions
 from collections_work.debtor_accounts import scoring
 from collections_work.debtor_accounts.services import account_add_document, document_check
 from collections_work.models import ColumnMapping, DebtorAccount, PlacementBatch
+from collections_work.placements.intake import kinds
 from collections_work.placements.intake import fields as intake_fields
 from collections_work.placements.intake import jobs, reader
 from collections_work.placements.intake.commit import ChunkWriter
@@ -26,35 +27,58 @@ from portal.errors import DomainError
 DEFAULT_OPTIONS = {"amount_format": "dot", "date_format": "%m/%d/%Y", "default_debt_purpose": "unknown"}
 
 
-def _check_may_place(actor, client):
+def _check_may_place(actor, client, kind: str = kinds.PLACEMENT):
+    batch_kind = kinds.get(kind) if kind != kinds.PLACEMENT else None
+    if batch_kind is not None:
+        permissions.require(batch_kind.may_use(actor, client), batch_kind.words.get(
+            "not_allowed", "You cannot upload this kind of file for this client."))
+        return
     permissions.require(permissions.can_place(actor, client), "You cannot place accounts for this client.")
+
+
+def _kind_fields(kind: str) -> list:
+    """The fields rows of `kind` carry (intake.fields.Field): the placement fields, or a kind's."""
+    batch_kind = kinds.get(kind) if kind != kinds.PLACEMENT else None
+    return batch_kind.fields if batch_kind else intake_fields.FIELDS
+
+
+def kind_options(kind: str) -> dict:
+    """The format options of `kind` with their defaults (what a saved mapping keeps)."""
+    batch_kind = kinds.get(kind) if kind != kinds.PLACEMENT else None
+    if batch_kind is None:
+        return dict(DEFAULT_OPTIONS)
+    return {"amount_format": "dot", "date_format": "%m/%d/%Y"} | {
+        name: default for name, (_label, _choices, default) in batch_kind.options.items()}
 
 
 # --- Upload, reading, mapping, preview, commit ---------------------------------------------
 
-def placement_upload(*, agency, actor, client, uploaded_file) -> PlacementBatch:
+def placement_upload(*, agency, actor, client, uploaded_file, kind: str = kinds.PLACEMENT) -> PlacementBatch:
     """Store an upload after a bounded sniff (size, first bytes, a workbook's zip directory) and
     hand it to the worker to read (status "reading"); nothing parses the file in this request.
 
+    `kind` is "placement" (accounts) or a registered batch kind (collections_work.placements.intake.kinds).
     Returns the batch. Raises NotAllowed, or IntakeError (nothing stored) for a file over
     INTAKE_MAX_BYTES, empty, not what its name says, or a workbook whose directory passes a limit."""
-    _check_may_place(actor, client)
+    _check_may_place(actor, client, kind)
+    if kind != kinds.PLACEMENT and kinds.get(kind) is None:
+        raise DomainError(f"Unknown kind of file: {kind}.")
     check_size(uploaded_file.name, uploaded_file.size)
     name = get_valid_filename(Path(uploaded_file.name).name) or "upload"
     stored = default_storage.save(f"intake/{agency.pk}/{client.pk}/{uuid.uuid4().hex}/{name}", uploaded_file)
     path = Path(default_storage.path(stored))
     try:
-        kind = check_upload(uploaded_file.name, path)
+        file_kind = check_upload(uploaded_file.name, path)
     except IntakeError:
         default_storage.delete(stored)
         raise
     with transaction.atomic():
         batch = PlacementBatch.objects.create(
             agency=agency, client=client, source=PlacementBatch.Source.UPLOAD, created_by=actor,
-            file_name=uploaded_file.name[:255], file_size=path.stat().st_size, file_kind=kind,
-            source_file=stored, options=dict(DEFAULT_OPTIONS), status=PlacementBatch.Status.READING,
+            file_name=uploaded_file.name[:255], file_size=path.stat().st_size, file_kind=file_kind,
+            source_file=stored, options=kind_options(kind), status=PlacementBatch.Status.READING, kind=kind,
         )
-        audit_record(action="placement.uploaded", actor=actor, agency=agency, client=client, obj=batch,
+        audit_record(action=kinds.audit_action(batch.kind, "uploaded"), actor=actor, agency=agency, client=client, obj=batch,
                      after={"file": batch.file_name, "size": batch.file_size})
         _hand_off(batch, PlacementBatch.Status.READING)
     return batch
@@ -65,7 +89,7 @@ def placement_read(*, batch, attempt: int, info: reader.TableInfo) -> PlacementB
     header, columns and first rows, and guess the mapping (a saved mapping of this client whose
     columns are all in the file wins, with its formats). A batch that moved on meanwhile
     (cancelled, read by a later run) is left alone."""
-    mapping, saved_options = _best_mapping(batch.client, info.headers)
+    mapping, saved_options = _best_mapping(batch.client, info.headers, batch.kind)
     with transaction.atomic():
         batch = PlacementBatch.objects.select_for_update().get(pk=batch.pk)
         if batch.status != PlacementBatch.Status.READING or batch.attempts != attempt:
@@ -77,7 +101,7 @@ def placement_read(*, batch, attempt: int, info: reader.TableInfo) -> PlacementB
         batch.status, batch.progress, batch.heartbeat_at, batch.error_message = (
             PlacementBatch.Status.UPLOADED, 100, None, "")
         batch.save()
-        audit_record(action="placement.read", agency=batch.agency, client=batch.client, obj=batch,
+        audit_record(action=kinds.audit_action(batch.kind, "read"), agency=batch.agency, client=batch.client, obj=batch,
                      after={"sheet": batch.sheet, "columns": len(batch.headers), "header_row": info.header_row})
     return batch
 
@@ -100,7 +124,7 @@ def placement_read_failed(*, batch, attempt: int, message: str) -> PlacementBatc
             stored = batch.source_file.name
             transaction.on_commit(lambda: default_storage.delete(stored), robust=True)
         batch.save()
-        audit_record(action="placement.refused", agency=batch.agency, client=batch.client, obj=batch,
+        audit_record(action=kinds.audit_action(batch.kind, "refused"), agency=batch.agency, client=batch.client, obj=batch,
                      after={"message": message, "sheet": sheet})
     return batch
 
@@ -109,21 +133,26 @@ def _read_options(info: reader.TableInfo) -> dict:
     return {"encoding": info.encoding, "delimiter": info.delimiter, "header_row": info.header_row}
 
 
-def _best_mapping(client, headers) -> tuple[dict, dict]:
-    """(mapping, options): a saved mapping of `client` whose columns all appear in this file wins
-    over a fresh guess, and brings its amount and date formats and its name (shown on the page)."""
-    for saved in ColumnMapping.objects.filter(client=client):
+def _best_mapping(client, headers, kind: str = kinds.PLACEMENT) -> tuple[dict, dict]:
+    """(mapping, options): a saved mapping of `client` (for this kind of file) whose columns all
+    appear in this file wins over a fresh guess, and brings its formats and its name (shown on
+    the page)."""
+    fields = _kind_fields(kind)
+    required = {f.key for f in fields if f.required}
+    for saved in ColumnMapping.objects.filter(client=client, kind=kind):
         mapping = intake_fields.mapping_from_names(headers, saved.mapping)
-        if len(mapping) == len(saved.mapping) and set(intake_fields.REQUIRED_FIELDS) <= set(mapping):
-            formats = {k: v for k, v in saved.options.items() if k in DEFAULT_OPTIONS}
+        if len(mapping) == len(saved.mapping) and required <= set(mapping):
+            formats = {k: v for k, v in saved.options.items() if k in kind_options(kind)}
             return mapping, formats | {"saved_mapping": saved.name}
+    if kind != kinds.PLACEMENT:
+        return kinds.guess_mapping(headers, fields), {"saved_mapping": ""}
     return intake_fields.guess_mapping(headers), {"saved_mapping": ""}
 
 
 def placement_choose_sheet(*, agency, actor, batch, sheet) -> PlacementBatch:
     """Read another sheet of the workbook (in the worker: the batch is "reading" until it is done).
     Raises DomainError for a sheet the workbook does not have, or a batch past its mapping."""
-    _check_may_place(actor, batch.client)
+    _check_may_place(actor, batch.client, batch.kind)
     if sheet not in batch.sheet_names:
         raise DomainError(f"The workbook has no sheet named “{sheet}”.", field="sheet")
     with transaction.atomic():
@@ -133,7 +162,7 @@ def placement_choose_sheet(*, agency, actor, batch, sheet) -> PlacementBatch:
         batch.options = batch.options | {"read_sheet": sheet}
         batch.error_message = ""
         batch.save(update_fields=["options", "error_message"])
-        audit_record(action="placement.sheet_chosen", actor=actor, agency=agency, client=batch.client, obj=batch,
+        audit_record(action=kinds.audit_action(batch.kind, "sheet_chosen"), actor=actor, agency=agency, client=batch.client, obj=batch,
                      after={"sheet": sheet})
         _hand_off(batch, PlacementBatch.Status.READING)
     return batch
@@ -149,33 +178,38 @@ def placement_may_map(batch) -> bool:
 def placement_set_mapping(*, agency, actor, batch, mapping: dict, options: dict, on_duplicate: str,
                           save_as: str = "") -> PlacementBatch:
     """Check and store the mapping, optionally save it by name, then start the check."""
-    _check_may_place(actor, batch.client)
+    _check_may_place(actor, batch.client, batch.kind)
     if not placement_may_map(batch):
         raise DomainError("This placement is already being placed.")
-    mapping = {field: int(index) for field, index in mapping.items() if index is not None and index != ""}
-    missing = [intake_fields.FIELDS_BY_KEY[f].label for f in intake_fields.REQUIRED_FIELDS if f not in mapping]
+    by_key = {f.key: f for f in _kind_fields(batch.kind)}
+    mapping = {field: int(index) for field, index in mapping.items()
+               if field in by_key and index is not None and index != ""}
+    missing = [f.label for f in by_key.values() if f.required and f.key not in mapping]
     if missing:
         raise DomainError(f"Choose the column for: {', '.join(missing)}.", field="mapping")
+    batch_kind = kinds.get(batch.kind) if batch.kind != kinds.PLACEMENT else None
+    if batch_kind and batch_kind.one_of and not set(batch_kind.one_of) & set(mapping):
+        raise DomainError(f"Choose the column for: {' or '.join(by_key[f].label for f in batch_kind.one_of)}.",
+                          field="mapping")
     used = {}
     for field, index in mapping.items():
         if not 0 <= index < len(batch.headers):
-            raise DomainError(f"{intake_fields.FIELDS_BY_KEY[field].label}: no such column.", field="mapping")
+            raise DomainError(f"{by_key[field].label}: no such column.", field="mapping")
         if index in used:
             raise DomainError(f"Column “{batch.headers[index]}” is chosen for both "
-                              f"{intake_fields.FIELDS_BY_KEY[used[index]].label} and "
-                              f"{intake_fields.FIELDS_BY_KEY[field].label}.", field="mapping")
+                              f"{by_key[used[index]].label} and {by_key[field].label}.", field="mapping")
         used[index] = field
     with transaction.atomic():
         batch = PlacementBatch.objects.select_for_update().get(pk=batch.pk)
         if not placement_may_map(batch):
             raise DomainError("This placement is already being placed.")
         batch.mapping, batch.on_duplicate = mapping, on_duplicate
-        batch.options = batch.options | {k: options[k] for k in DEFAULT_OPTIONS if k in options}
+        batch.options = batch.options | {k: options[k] for k in kind_options(batch.kind) if k in options}
         batch.error_message = ""
         batch.save()
         if save_as.strip():
             _save_mapping(batch, save_as.strip())
-        audit_record(action="placement.mapping_set", actor=actor, agency=agency, client=batch.client, obj=batch,
+        audit_record(action=kinds.audit_action(batch.kind, "mapping_set"), actor=actor, agency=agency, client=batch.client, obj=batch,
                      after={"mapping": {f: batch.headers[i] for f, i in mapping.items()}, "on_duplicate": on_duplicate})
         _hand_off(batch, PlacementBatch.Status.VALIDATING)
     return batch
@@ -184,21 +218,26 @@ def placement_set_mapping(*, agency, actor, batch, mapping: dict, options: dict,
 def _save_mapping(batch, name):
     by_name = {field: batch.headers[index] for field, index in batch.mapping.items()}
     ColumnMapping.objects.update_or_create(
-        agency=batch.agency, client=batch.client, name=name[:100],
-        defaults={"headers": batch.headers, "mapping": by_name, "options": {k: batch.options[k] for k in DEFAULT_OPTIONS}},
+        agency=batch.agency, client=batch.client, kind=batch.kind, name=name[:100],
+        defaults={"headers": batch.headers, "mapping": by_name,
+                  "options": {k: batch.options[k] for k in kind_options(batch.kind) if k in batch.options}},
     )
 
 
 def placement_commit(*, agency, actor, batch) -> PlacementBatch:
-    """Place the valid rows of a previewed upload (in the worker)."""
-    _check_may_place(actor, batch.client)
+    """Place the valid rows of a previewed upload (in the worker). A batch kind's rows are
+    written by its writer (payments: posted); one whose every valid row was already written
+    (`options["preview"]["new"]` is 0) is refused: there is nothing new."""
+    _check_may_place(actor, batch.client, batch.kind)
     with transaction.atomic():
         batch = PlacementBatch.objects.select_for_update().get(pk=batch.pk)
         if batch.status != PlacementBatch.Status.PREVIEWED:
             raise DomainError("Only a checked placement can be placed.")
         if batch.valid_rows == 0:
             raise DomainError("No row is valid: fix the file and upload it again.")
-        audit_record(action="placement.commit_started", actor=actor, agency=agency, client=batch.client, obj=batch)
+        if batch.options.get("preview", {}).get("new") == 0:
+            raise DomainError("Every valid row of this file is already posted: there is nothing new.")
+        audit_record(action=kinds.audit_action(batch.kind, "commit_started"), actor=actor, agency=agency, client=batch.client, obj=batch)
         _hand_off(batch, PlacementBatch.Status.COMMITTING)
     return batch
 
@@ -208,7 +247,7 @@ def placement_cancel(*, agency, actor, batch) -> PlacementBatch:
     placed, failed, being read or checked (the result is then dropped), or stuck while placing
     (no heartbeat and no live run: see collections_work.placements.intake.jobs). Raises DomainError while
     its accounts are being placed, or once placed or cancelled."""
-    _check_may_place(actor, batch.client)
+    _check_may_place(actor, batch.client, batch.kind)
     with transaction.atomic():
         batch = PlacementBatch.objects.select_for_update().get(pk=batch.pk)
         cancellable = batch.status in (PlacementBatch.Status.UPLOADED, PlacementBatch.Status.PREVIEWED,
@@ -224,7 +263,7 @@ def placement_cancel(*, agency, actor, batch) -> PlacementBatch:
         before = batch.status
         batch.status, batch.heartbeat_at = PlacementBatch.Status.CANCELLED, None
         batch.save(update_fields=["status", "heartbeat_at"])
-        audit_record(action="placement.cancelled", actor=actor, agency=agency, client=batch.client, obj=batch,
+        audit_record(action=kinds.audit_action(batch.kind, "cancelled"), actor=actor, agency=agency, client=batch.client, obj=batch,
                      before={"status": before})
     return batch
 
@@ -324,7 +363,9 @@ def account_place_with_documents(*, agency, actor, client, row: dict, documents:
 
 def placement_apply_saved_mapping(*, agency, actor, batch, saved) -> PlacementBatch:
     """Map this file's columns the way a saved mapping named them (matching headers by name)."""
-    _check_may_place(actor, batch.client)
+    _check_may_place(actor, batch.client, batch.kind)
+    if saved.kind != batch.kind:
+        raise DomainError("That saved mapping is for another kind of file.")
     if not placement_may_map(batch):
         raise DomainError("This placement is already being placed.")
     batch.mapping = intake_fields.mapping_from_names(batch.headers, saved.mapping)

@@ -11,7 +11,7 @@ from django.core.files.storage import default_storage
 from django.utils import timezone
 
 from collections_work.models import PlacementBatch
-from collections_work.placements.intake import jobs, pipeline
+from collections_work.placements.intake import jobs, kinds, pipeline
 from collections_work.placements.intake.files import IntakeError
 from collections_work.worklist.tasks import worklist_rescore_batch
 from portal.audit import audit_record
@@ -65,7 +65,9 @@ def placement_preview(batch_id: int, agency_id: int):
         PlacementBatch.objects.filter(pk=batch.pk, status=PlacementBatch.Status.VALIDATING, attempts=run.attempt).update(
             status=PlacementBatch.Status.PREVIEWED, total_rows=result.total, valid_rows=result.valid,
             invalid_rows=result.invalid, errors_sample=result.errors_sample, rejected_file=name, progress=100,
-            error_message="", heartbeat_at=None)
+            error_message="", heartbeat_at=None,
+            # a batch kind's own figures for its preview (payments: already posted, the total to post)
+            **({"options": batch.options | {"preview": result.extra}} if result.extra else {}))
         pipeline.set_progress(batch.pk, "checked", 100)
         return "previewed"
 
@@ -90,10 +92,10 @@ def placement_commit(batch_id: int, agency_id: int):
                 status=PlacementBatch.Status.COMPLETED, total_rows=result.total, valid_rows=result.valid,
                 invalid_rows=result.invalid, created_count=counts.created, updated_count=counts.updated,
                 skipped_count=counts.skipped, rejected_file=name, progress=100, completed_at=timezone.now(),
-                heartbeat_at=None)
+                heartbeat_at=None, **({"options": batch.options | {"result": result.extra}} if result.extra else {}))
             if not done:
                 raise _Superseded()
-            audit_record(action="placement.completed", actor=batch.created_by, agency=batch.agency,
+            audit_record(action=kinds.audit_action(batch.kind, "completed"), actor=batch.created_by, agency=batch.agency,
                          client=batch.client, obj=batch,
                          after={"created": counts.created, "updated": counts.updated, "skipped": counts.skipped,
                                 "rejected": result.invalid, "attempt": run.attempt})
@@ -108,8 +110,10 @@ def placement_commit(batch_id: int, agency_id: int):
             return "failed"
         except Exception:
             log.exception("Placement %s failed", batch_id)
-            _fail(run, "Something went wrong while placing the accounts; nothing was placed. Check the rows "
-                       "again and place them, or upload the file again.")
+            kind = pipeline.batch_kind(batch)
+            _fail(run, kind.words.get("crashed", "Something went wrong; nothing was written.") if kind else
+                  "Something went wrong while placing the accounts; nothing was placed. Check the rows "
+                  "again and place them, or upload the file again.")
             raise
         pipeline.set_progress(batch.pk, "done", 100)
         try:

@@ -4,6 +4,7 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from accounts import permissions
@@ -12,6 +13,7 @@ from collections_work.debtor_accounts.selectors import open_accounts_summary, pl
 from collections_work.debtor_accounts import services as account_services
 from collections_work.models import ColumnMapping, PlacementBatch
 from collections_work.placements import selectors, services
+from collections_work.placements.intake import kinds
 from collections_work.placements.forms import MappingForm, SavedMappingForm, SingleAccountForm, UploadForm
 from collections_work.placements.intake import jobs
 from collections_work.placements.intake.pipeline import get_progress
@@ -33,9 +35,41 @@ def _client_for(request, form):
     return form.cleaned_data["client"] if request.membership.is_staff_role else request.client
 
 
+def _batch_for(request, pk, queryset=PlacementBatch):
+    """The batch `pk` in the viewer's tenant; a batch of another kind (payments) only for those
+    its kind lets use it, so client users never see an agency's payment batches (Http404)."""
+    batch = get_scoped_or_404(queryset, pk=pk)
+    if batch.kind != kinds.PLACEMENT:
+        kind = kinds.get(batch.kind)
+        if kind is None or not kind.may_use(request.user, batch.client):
+            raise Http404("No such batch.")
+        request.nav_path = reverse(kind.urls["list"])  # the menu shows the kind's section (Payments)
+    return batch
+
+
+def _may_act(request, batch) -> bool:
+    """Whether to offer the batch's actions (a kind's batch is shown only to those who may use it)."""
+    return batch.kind != kinds.PLACEMENT or _may_place(request)
+
+
+PLACEMENT_WORDS = {"title": "Placement", "list_url": "placement_list", "upload_url": "placement_upload"}
+
+
+def _words(batch) -> dict:
+    """What the shared pages call a batch and where they link (a kind's words override these)."""
+    kind = kinds.get(batch.kind) if batch.kind != kinds.PLACEMENT else None
+    return PLACEMENT_WORDS | ({"list_url": kind.urls.get("list"), "upload_url": kind.urls.get("upload"),
+                               **kind.words} if kind else {})
+
+
+def _template(batch, page: str, default: str) -> str:
+    kind = kinds.get(batch.kind) if batch.kind != kinds.PLACEMENT else None
+    return kind.templates.get(page, default) if kind else default
+
+
 @members_required
 def placement_list(request):
-    page = Paginator(placement_batches().order_by("-pk"), PLACEMENTS_PER_PAGE).get_page(request.GET.get("page"))
+    page = Paginator(placement_batches().filter(kind=kinds.PLACEMENT).order_by("-pk"), PLACEMENTS_PER_PAGE).get_page(request.GET.get("page"))
     return render(request, "intake/placement_list.html", {
         "page": page, "can_place": _may_place(request),
         "limits": services.settings_intake_limits(),
@@ -74,7 +108,7 @@ def placement_mapping(request, pk):
     """Match the columns. Everything shown comes from what the worker stored on the batch
     (headers, first rows): the file is never parsed here. While the worker reads the file the
     page says so and polls."""
-    batch = get_scoped_or_404(PlacementBatch, pk=pk)
+    batch = _batch_for(request, pk)
     if batch.status == PlacementBatch.Status.READING:
         return render(request, "intake/reading.html", _progress_context(batch))
     if not services.placement_may_map(batch):
@@ -88,16 +122,16 @@ def placement_mapping(request, pk):
         try:
             services.placement_set_mapping(agency=request.agency, actor=request.user, batch=batch,
                                            mapping=form.mapping(), options=form.options(),
-                                           on_duplicate=form.cleaned_data["on_duplicate"],
+                                           on_duplicate=form.cleaned_data.get("on_duplicate", batch.on_duplicate),
                                            save_as=form.cleaned_data["save_as"])
         except DomainError as error:
             add_domain_error(form, error)
         else:
             return redirect("placement_detail", pk=batch.pk)
     return render(request, "intake/mapping.html", {
-        "batch": batch, "form": form, "sample": batch.sample_rows,
-        "saved_form": SavedMappingForm(client=batch.client),
-        "has_saved": ColumnMapping.objects.filter(client=batch.client).exists(),
+        "batch": batch, "form": form, "sample": batch.sample_rows, "words": _words(batch),
+        "saved_form": SavedMappingForm(client=batch.client, kind=batch.kind),
+        "has_saved": ColumnMapping.objects.filter(client=batch.client, kind=batch.kind).exists(),
     })
 
 
@@ -111,7 +145,7 @@ def _choose_sheet(request, batch):
 
 
 def _apply_saved(request, batch):
-    form = SavedMappingForm(request.POST, client=batch.client)
+    form = SavedMappingForm(request.POST, client=batch.client, kind=batch.kind)
     if form.is_valid():
         services.placement_apply_saved_mapping(agency=request.agency, actor=request.user, batch=batch,
                                                saved=form.cleaned_data["saved"])
@@ -125,14 +159,14 @@ def _progress_context(batch) -> dict:
     progress = get_progress(batch.pk)
     if progress.get("stage") != batch.status:  # the cache has an earlier step's, or nothing
         progress = {"stage": batch.status, "percent": batch.progress if batch.is_busy else 0}
-    return {"batch": batch, "progress": progress, "stalled": jobs.is_stalled(batch)}
+    return {"batch": batch, "progress": progress, "stalled": jobs.is_stalled(batch), "words": _words(batch)}
 
 
 @members_required
 def placement_detail(request, pk):
-    batch = get_scoped_or_404(placement_batches(), pk=pk)
-    return render(request, "intake/placement_detail.html", {
-        **_progress_context(batch), "can_place": _may_place(request),
+    batch = _batch_for(request, pk, placement_batches())
+    return render(request, _template(batch, "detail", "intake/placement_detail.html"), {
+        **_progress_context(batch), "can_place": _may_act(request, batch),
         "can_map": services.placement_may_map(batch),
     })
 
@@ -140,20 +174,20 @@ def placement_detail(request, pk):
 @members_required
 def placement_progress(request, pk):
     """Polled by htmx while a batch is read, checked or placed; reloads the page when it is done."""
-    batch = get_scoped_or_404(PlacementBatch, pk=pk)
+    batch = _batch_for(request, pk)
     if not batch.is_busy:
         response = HttpResponse("")
         response["HX-Refresh"] = "true"
         return response
     return render(request, "intake/_progress.html", {
-        **_progress_context(batch), "can_place": _may_place(request),
+        **_progress_context(batch), "can_place": _may_act(request, batch),
         "titled": request.GET.get("titled") == "1"})  # the reading page's heading says what happens
 
 
 @placers_required
 @require_POST
 def placement_commit(request, pk):
-    batch = get_scoped_or_404(PlacementBatch, pk=pk)
+    batch = _batch_for(request, pk)
     try:
         services.placement_commit(agency=request.agency, actor=request.user, batch=batch)
     except DomainError as error:
@@ -164,19 +198,20 @@ def placement_commit(request, pk):
 @placers_required
 @require_POST
 def placement_cancel(request, pk):
-    batch = get_scoped_or_404(PlacementBatch, pk=pk)
+    batch = _batch_for(request, pk)
+    words = _words(batch)
     try:
         services.placement_cancel(agency=request.agency, actor=request.user, batch=batch)
     except DomainError as error:
         messages.error(request, error.message)
     else:
-        messages.info(request, "Placement cancelled; nothing was placed.")
-    return redirect("placement_list")
+        messages.info(request, words.get("cancelled", "Placement cancelled; nothing was placed."))
+    return redirect(words["list_url"])
 
 
 @members_required
 def placement_rejected_rows(request, pk):
-    batch = get_scoped_or_404(PlacementBatch, pk=pk)
+    batch = _batch_for(request, pk)
     if not batch.rejected_file:
         raise Http404("No rejected rows file.")
     stem = batch.file_name.rsplit(".", 1)[0] or f"placement-{batch.pk}"
@@ -221,6 +256,6 @@ def intake_summary(request):
 def placement_summary(request):
     """The placements panel on each home page (loaded by htmx, so `accounts` needs no import)."""
     return render(request, "intake/_home_summary.html", {
-        **open_accounts_summary(), "recent": placement_batches()[:5],
+        **open_accounts_summary(), "recent": placement_batches().filter(kind=kinds.PLACEMENT)[:5],
         "can_place": _may_place(request),
     })

@@ -102,6 +102,10 @@ def test_every_action_the_code_writes_has_words():
     written |= {f"client.onboarding.{step}" for step in ("company", "contacts", "remittance", "terms")}
     written |= {f"mfa.{kind}_{done}" for kind in ("totp", "recovery_codes", "webauthn") for done in ("added", "removed")}
     written |= {f"{kind}.{done}" for kind in ("queue", "team", "template") for done in ("created", "changed")}
+    # Batches of files (collections_work.placements.intake.kinds.audit_action): placements and payment files.
+    written |= {f"{prefix}.{verb}" for prefix in ("placement", "payment_file") for verb in (
+        "uploaded", "read", "refused", "sheet_chosen", "mapping_set", "commit_started", "completed", "cancelled",
+        "resent", "stalled_failed")}
     assert len(written) > 40
     assert sorted(written - set(ACTION_LABELS)) == []
     from portal.audit import action_label

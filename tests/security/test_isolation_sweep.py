@@ -161,6 +161,26 @@ def rows(world):
                 batch.refresh_from_db()
         named[name] = batch
 
+    def payment_file(name, agency, persona, reference):
+        """A bank lockbox file posted by the agency's manager for `persona`'s client, checked and
+        ready to post (its row pays 1.00 on that client's account `reference`)."""
+        day = (timezone.localdate() - timedelta(days=1)).isoformat()
+        content = f"Transaction ID,Reference,Amount,Date\nT-1,{reference},1.00,{day}\n".encode()
+        with tenant_scope(agency.agency):
+            batch = placement_services.placement_upload(
+                agency=agency.agency, actor=agency.manager, client=persona.client, kind="payments",
+                uploaded_file=SimpleUploadedFile(f"{name}.csv", content))
+            placement_tasks.placement_inspect(batch.pk, agency.agency.pk)
+            batch.refresh_from_db()
+            placement_services.placement_set_mapping(agency=agency.agency, actor=agency.manager, batch=batch,
+                                                     mapping=batch.mapping, options={}, on_duplicate="skip")
+            placement_tasks.placement_preview(batch.pk, agency.agency.pk)
+            batch.refresh_from_db()
+        named[name] = batch
+
+    payment_file("bravo_payment_file", bravo, bravo.clients[0], "BRAVO-1")
+    payment_file("alpha_client2_payment_file", alpha, alpha.clients[1], "C2-1")
+    payment_file("alpha_client1_payment_file", alpha, alpha.clients[0], "C1-1")
     upload("bravo_upload", bravo, bravo.clients[0], check=True)
     upload("alpha_client2_upload", alpha, alpha.clients[1], check=True)
     upload("alpha_client1_upload", alpha, alpha.clients[0])
@@ -437,6 +457,11 @@ OWN_ROUTES = {
                    "client_reference": "BRAVO-1", "principal": "5", "debt_purpose": "commercial",
                    "on_duplicate": "update"},)),
     "intake_summary": Own(MANAGERS, shows=("Alpha Recovery Client 1",)),
+    "payment_batch_list": Own(MANAGERS, shows=("alpha_client1_payment_file.csv", "alpha_client2_payment_file.csv")),
+    # A payment file for our own client naming Bravo's reference finds no account (its row is rejected).
+    "payment_batch_upload": Own(MANAGERS, posts=(
+        lambda r: {"client": r["alpha_client1"].pk,
+                   "file": SimpleUploadedFile("p.csv", b"Transaction ID,Reference,Amount,Date\nX-1,BRAVO-1,1.00,2024-01-31\n")},)),
     "worklist_home": Own(STAFF, shows=("All open accounts", "Alpha sweep queue")),
     "worklist_manage": Own(MANAGERS, shows=("Alpha sweep queue", "Alpha sweep team", "Alpha sweep template"),
                            queries=(no_data, lambda r: {"start": "2020-01-01", "end": "2030-01-01"})),
@@ -481,7 +506,8 @@ TARGETS = {  # kind -> (Bravo rows: foreign to everyone, Alpha rows outside clie
     "invitation": (("bravo_staff_inv", "bravo_client_inv"), ("alpha_staff_inv", "alpha_client2_inv")),
     "api_key": (("bravo_key",), ("alpha_client2_key",)),
     "debtor_account": (("bravo_account",), ("alpha_client2_account",)),
-    "placement": (("bravo_upload",), ("alpha_client2_upload",)),
+    # Payment files (payments' batch kind) go through the same routes as placements.
+    "placement": (("bravo_upload", "bravo_payment_file"), ("alpha_client2_upload", "alpha_client2_payment_file")),
     "queue": (("bravo_queue",), ()),
     "team": (("bravo_team",), ()),
     "email_template": (("bravo_template",), ()),
@@ -541,11 +567,13 @@ BY_ID_ROUTES = {
     "debtor_account_payment_report": ById("debtor_account", (("post", today_payment),), own=(
         ("client1_admin", "alpha_client1_account"),)),
     "placement_detail": ById("placement", (GET,), own=(
-        ("client1_user", "alpha_client1_checked"), ("collector", "alpha_client1_checked"))),
+        ("client1_user", "alpha_client1_checked"), ("collector", "alpha_client1_checked"),
+        ("manager", "alpha_client1_payment_file"))),
     "placement_progress": ById("placement", (GET,), own=(("client1_user", "alpha_client1_checked"),)),
     "placement_mapping": ById("placement", (GET, ("post", mapping_form)), own=(
         ("client1_admin", "alpha_client1_upload"), ("manager", "alpha_client1_upload"))),
-    "placement_commit": ById("placement", (("post", no_data),), own=(("client1_admin", "alpha_client1_checked"),)),
+    "placement_commit": ById("placement", (("post", no_data),), own=(("client1_admin", "alpha_client1_checked"),
+                                                                     ("manager", "alpha_client1_payment_file"))),
     "placement_cancel": ById("placement", (("post", no_data),), own=(("client1_admin", "alpha_client1_upload"),)),
     "queue_detail": ById("queue", (GET,), own=(("collector", "alpha_queue"),)),
     "queue_edit": ById("queue", (GET, ("post", lambda q: {

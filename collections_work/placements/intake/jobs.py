@@ -28,6 +28,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from collections_work.models import PlacementBatch
+from collections_work.placements.intake import kinds
 from portal.audit import audit_record
 from portal.celery import app as celery_app
 from portal.tenancy import tenant_scope, unscoped
@@ -212,12 +213,12 @@ def recover_stalled(now=None) -> dict:
                               if batch.status == PlacementBatch.Status.READING else
                               "Check the rows again, or split the file into smaller ones."))
                 if same.update(status=PlacementBatch.Status.FAILED, error_message=message, heartbeat_at=None):
-                    audit_record(action="placement.stalled_failed", agency=batch.agency, client=batch.client,
+                    audit_record(action=kinds.audit_action(batch.kind, "stalled_failed"), agency=batch.agency, client=batch.client,
                                  obj=batch, after={"step": batch.status, "attempts": batch.attempts})
                     done["failed"] += 1
                 continue
             if same.update(heartbeat_at=now):
-                audit_record(action="placement.resent", agency=batch.agency, client=batch.client, obj=batch,
+                audit_record(action=kinds.audit_action(batch.kind, "resent"), agency=batch.agency, client=batch.client, obj=batch,
                              after={"step": batch.status, "attempts": batch.attempts,
                                     "silent_since": batch.heartbeat_at.isoformat() if batch.heartbeat_at else None})
                 send_on_commit(batch, batch.status)

@@ -15,8 +15,9 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
 
+from collections_work.placements.intake import kinds
 from collections_work.placements.intake import reader, sandbox
-from collections_work.placements.intake.commit import ChunkWriter, PipelinedWriter
+from collections_work.placements.intake.commit import ChunkWriter, CommitCounts, PipelinedWriter
 from collections_work.placements.intake.files import zip_limits
 from collections_work.placements.intake.scan import ERRORS_SAMPLE, RejectedRows, ScanResult, scan_rows  # noqa: F401
 
@@ -59,12 +60,22 @@ def _source(batch) -> Path:
     return Path(batch.source_file.path)
 
 
+def batch_kind(batch) -> kinds.BatchKind | None:
+    """The registered kind of a batch of rows other than placements (None for placements)."""
+    return None if batch.kind == kinds.PLACEMENT else kinds.get(batch.kind)
+
+
+def _rows_module(batch) -> str:
+    kind = batch_kind(batch)
+    return kind.rows if kind else ""
+
+
 def inspect(batch, *, sheet: str = "", on_progress=None) -> reader.TableInfo:
     """Read a stored upload's sheets, header row, columns and first rows in the sandbox, under
     INTAKE_READ_MAX_SECONDS and INTAKE_PARSE_MAX_MEMORY_MB. Raises IntakeError."""
     path = _source(batch)
     found = sandbox.run("inspect", {"path": str(path), "kind": batch.file_kind, "sheet": sheet,
-                                    "name": batch.file_name, "limits": zip_limits()},
+                                    "name": batch.file_name, "limits": zip_limits(), "rows": _rows_module(batch)},
                         max_seconds=settings.INTAKE_READ_MAX_SECONDS, max_memory_mb=settings.INTAKE_PARSE_MAX_MEMORY_MB,
                         label=str(path), on_progress=on_progress, cwd=settings.BASE_DIR, in_process=_in_process())
     return reader.TableInfo(**found)
@@ -77,19 +88,33 @@ def preview(batch, rejected_path: Path, on_progress=None) -> ScanResult:
     info = asdict(table_info(batch))
     found = sandbox.run("check", {"path": str(path), "info": info, "mapping": batch.mapping, "options": batch.options,
                                   "rejected_path": str(rejected_path), "max_rows": settings.INTAKE_MAX_ROWS,
-                                  "chunk_size": settings.INTAKE_CHUNK_ROWS},
+                                  "chunk_size": settings.INTAKE_CHUNK_ROWS, "rows": _rows_module(batch)},
                         max_seconds=settings.INTAKE_CHECK_MAX_SECONDS, max_memory_mb=settings.INTAKE_PARSE_MAX_MEMORY_MB,
                         label=str(path), on_progress=on_progress, cwd=settings.BASE_DIR, in_process=_in_process())
-    return ScanResult(**found)
+    kind = batch_kind(batch)
+    if kind is None:
+        return ScanResult(**found)
+    # A batch kind's rows also need the database (a payment's account, its balance, a key already
+    # posted): the sandbox has shown the file is safe to parse, so this pass runs here.
+    lookup = kind.prepare(batch)
+    result = scan(batch, on_valid=lambda records: None, rejected_path=rejected_path, stage=batch.status,
+                  on_progress=on_progress, validator=_validator(batch, kind, lookup))
+    result.extra = lookup.summary()
+    return result
 
 
-def scan(batch, *, on_valid, rejected_path: Path, stage: str, on_progress=None) -> ScanResult:
+def _validator(batch, kind, lookup):
+    return kinds.validator_for(kind.rows, batch.headers, {k: int(v) for k, v in batch.mapping.items()},
+                               batch.options, lookup=lookup)
+
+
+def scan(batch, *, on_valid, rejected_path: Path, stage: str, on_progress=None, validator=None) -> ScanResult:
     """Validate every row in this process; valid records go to `on_valid(list_of_records)` in chunks.
     Progress goes to `on_progress(percent)` (a job's heartbeat, which caches it), else to the cache."""
     report = on_progress or (lambda percent: set_progress(batch.pk, stage, percent))
     return scan_rows(_source(batch), table_info(batch), batch.mapping, batch.options, rejected_path=rejected_path,
                      max_rows=settings.INTAKE_MAX_ROWS, chunk_size=settings.INTAKE_CHUNK_ROWS, on_valid=on_valid,
-                     on_progress=report)
+                     on_progress=report, validator=validator)
 
 
 def commit(batch, rejected_path: Path, *, finish=None, on_progress=None):
@@ -98,6 +123,9 @@ def commit(batch, rejected_path: Path, *, finish=None, on_progress=None):
     `finish(result, counts)` runs inside that transaction after the last row, so what it records
     (the batch completed, its audit event) commits with the accounts or not at all; it may raise
     to roll everything back (the batch was cancelled meanwhile)."""
+    kind = batch_kind(batch)
+    if kind is not None:
+        return _commit_kind(batch, kind, rejected_path, finish=finish, on_progress=on_progress)
     update_existing = batch.on_duplicate == batch.OnDuplicate.UPDATE
     if connection.vendor == "postgresql" and settings.INTAKE_PIPELINED:
         writer = PipelinedWriter(batch, update_existing=update_existing)
@@ -115,3 +143,29 @@ def commit(batch, rejected_path: Path, *, finish=None, on_progress=None):
         if finish is not None:
             finish(result, writer.counts)
         return result, writer.counts
+
+
+def _commit_kind(batch, kind, rejected_path: Path, *, finish=None, on_progress=None):
+    """A batch kind's commit: every row checked again (against the database as it is now) and
+    written by the kind's writer, chunk by chunk, in one transaction with `finish`."""
+    with transaction.atomic():
+        lookup = kind.prepare(batch)
+        totals = None
+
+        def write(records):
+            nonlocal totals
+            counts = kind.write(batch, records, lookup, on_progress)
+            if totals is None:
+                totals = counts
+            else:
+                totals.created += counts.created
+                totals.updated += counts.updated
+                totals.skipped += counts.skipped
+
+        result = scan(batch, on_valid=write, rejected_path=rejected_path, stage="committing",
+                      on_progress=on_progress, validator=_validator(batch, kind, lookup))
+        result.extra = lookup.summary()
+        totals = totals or CommitCounts()
+        if finish is not None:
+            finish(result, totals)
+        return result, totals

@@ -167,18 +167,19 @@ SAMPLE_CELL_CHARS = 100  # a sample cell or a header name longer than this is cu
 
 
 def inspect(path: Path, kind: str, *, sheet: str = "", limits: dict | None = None, name: str = "The file",
-            progress=None) -> TableInfo:
+            progress=None, recognise=None) -> TableInfo:
     """Find the sheets, encoding, delimiter, header row, columns and first rows of a file, in one
     pass: a workbook is opened once and, with no sheet chosen, its sheets are searched in order
     until one has a header row. With `limits` (files.zip_limits) a workbook's parts, sheets and
     shared strings are checked first, and a header wider than limits["max_columns"] is refused.
-    `progress(fraction)` is told how far it has got. Raises IntakeError."""
+    `progress(fraction)` is told how far it has got. `recognise(cell)` names the field a header
+    cell means (default: the placement fields'; a batch kind passes its own). Raises IntakeError."""
     report = progress or (lambda fraction: None)
     info = TableInfo(kind=kind, headers=[], header_row=0)
     if kind != "xlsx":
         info.encoding = detect_encoding(path, progress=lambda f: report(0.9 * f))
         info.delimiter = detect_delimiter(path, info.encoding)
-        found = _search(records(path, info))
+        found = _search(records(path, info), recognise)
         if found is None:
             raise _no_header("")
         return _found(info, found, limits)
@@ -199,7 +200,7 @@ def inspect(path: Path, kind: str, *, sheet: str = "", limits: dict | None = Non
             raise IntakeError(f"{name}: the workbook has no sheets.")
         report(0.8)
         for number, candidate in enumerate(candidates, start=1):
-            found = _search(_worksheet_rows(workbook[candidate]))
+            found = _search(_worksheet_rows(workbook[candidate]), recognise)
             report(0.8 + 0.2 * number / len(candidates))
             if found is not None:
                 info.sheet = candidate
@@ -218,9 +219,10 @@ def _worksheet_rows(worksheet) -> Iterator[list]:
         yield list(values)
 
 
-def _search(rows: Iterator[list]):
+def _search(rows: Iterator[list], recognise=None):
     """(header row number, header cells, first data rows) from the first HEADER_SEARCH_ROWS rows
     (then up to SAMPLE_ROWS more non-blank rows), or None when no row there looks like a header."""
+    recognise = recognise or field_for_header
     try:
         header = None
         sample = []
@@ -230,7 +232,7 @@ def _search(rows: Iterator[list]):
                     return None
                 if _is_blank(cells):
                     continue
-                recognised = sum(1 for cell in cells if cell is not None and field_for_header(cell))
+                recognised = sum(1 for cell in cells if cell is not None and recognise(cell))
                 if recognised >= 2:
                     header = (number, cells)
                 continue

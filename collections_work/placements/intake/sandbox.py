@@ -17,6 +17,7 @@ and it answers with JSON lines on stdout: {"progress": percent} while it works, 
 {"result": ...}, {"refused": message} or {"limit": "memory"}. The worker (`run`) turns a refusal
 or a limit into an IntakeError whose message names the limit, for the page to show.
 """
+import importlib
 import json
 import logging
 import os
@@ -167,21 +168,31 @@ def _progress_reporter():
 
 
 def _inspect(job: dict, report) -> dict:
+    from collections_work.placements.intake import kinds
     from collections_work.placements.intake import reader
 
+    # A batch kind's rows module (Django-free) names its fields: its header cells are recognised.
+    recognise = kinds.header_matcher(importlib.import_module(job["rows"]).FIELDS) if job.get("rows") else None
     info = reader.inspect(Path(job["path"]), job["kind"], sheet=job.get("sheet", ""), limits=job["limits"],
-                          name=job.get("name", "The file"), progress=lambda f: report(int(f * 100)))
+                          name=job.get("name", "The file"), progress=lambda f: report(int(f * 100)),
+                          recognise=recognise)
     return {"kind": info.kind, "headers": info.headers, "header_row": info.header_row, "sheet_names": info.sheet_names,
             "sheet": info.sheet, "encoding": info.encoding, "delimiter": info.delimiter, "sample": info.sample}
 
 
 def _check(job: dict, report) -> dict:
+    from collections_work.placements.intake import kinds
     from collections_work.placements.intake import reader, scan
 
     info = reader.TableInfo(**job["info"])
+    validator = None
+    if job.get("rows"):  # a batch kind: its rows checked on their own (the database checks come after, in the worker)
+        validator = kinds.validator_for(job["rows"], info.headers, {k: int(v) for k, v in job["mapping"].items()},
+                                        job["options"])
     result = scan.scan_rows(Path(job["path"]), info, job["mapping"], job["options"],
                             rejected_path=Path(job["rejected_path"]), max_rows=job["max_rows"],
-                            chunk_size=job["chunk_size"], on_valid=lambda records: None, on_progress=report)
+                            chunk_size=job["chunk_size"], on_valid=lambda records: None, on_progress=report,
+                            validator=validator)
     return {"total": result.total, "valid": result.valid, "invalid": result.invalid,
             "errors_sample": result.errors_sample, "last_row": result.last_row}
 

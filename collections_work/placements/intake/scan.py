@@ -23,6 +23,7 @@ class ScanResult:
     invalid: int = 0
     errors_sample: list = field(default_factory=list)
     last_row: int = 0
+    extra: dict = field(default_factory=dict)  # a batch kind's own figures (payments: already posted, total)
 
 
 class RejectedRows:
@@ -47,12 +48,17 @@ class RejectedRows:
 
 
 def scan_rows(path: Path, info: reader.TableInfo, mapping: dict, options: dict, *, rejected_path: Path,
-              max_rows: int, chunk_size: int, on_valid, on_progress=None) -> ScanResult:
+              max_rows: int, chunk_size: int, on_valid, on_progress=None, validator=None) -> ScanResult:
     """Validate every row of `path` (read as `info` says, its columns mapped by `mapping`:
     field -> column index); valid records go to `on_valid(list_of_records)` in chunks of
     `chunk_size`, and `on_progress(percent)` is called after each chunk and every TICK_ROWS rows.
+    A batch kind passes its own `validator` (collections_work.placements.intake.kinds); what must not
+    repeat in the file is its `record_key(record)`, the client reference (record[1]) by default.
     Raises IntakeError for a file that cannot be read or has more than `max_rows` rows."""
-    validator = RowValidator(info.headers, {k: int(v) for k, v in mapping.items()}, IntakeOptions.from_dict(options))
+    if validator is None:
+        validator = RowValidator(info.headers, {k: int(v) for k, v in mapping.items()}, IntakeOptions.from_dict(options))
+    record_key = getattr(validator, "record_key", lambda record: record[1])
+    repeated = getattr(validator, "duplicate_error", None)
     result, seen, chunk = ScanResult(), {}, []
     progress = reader.Progress()
     rejected = RejectedRows(rejected_path, info.headers)
@@ -68,10 +74,10 @@ def scan_rows(path: Path, info: reader.TableInfo, mapping: dict, options: dict, 
                 report(int(progress.fraction * 100))
             record, errors = validator.validate(row_no, cells)
             if record is not None:
-                first_row = seen.setdefault(record[1], row_no)
+                first_row = seen.setdefault(record_key(record), row_no)
                 if first_row != row_no:
-                    errors = [duplicate_reference_error(row_no, record[1], first_row,
-                                                        validator.column_name("client_reference"))]
+                    errors = [repeated(row_no, record, first_row) if repeated else duplicate_reference_error(
+                        row_no, record[1], first_row, validator.column_name("client_reference"))]
                     record = None
             if record is None:
                 result.invalid += 1
