@@ -15,8 +15,9 @@ One run:
      and a collector's offer of 6 monthly payments sent by a new secure link for a letter
      (offer_create, offer_send: the real services; the previous run's offers are withdrawn
      first, offer_withdraw, so the pages do not accumulate them);
-  3. one debtor visit per link, `--rounds` times over the links, each through a fresh
-     django.test.Client (the whole middleware stack, its own IP address, a new session):
+  3. one debtor visit per link, `--rounds` times over the links, each through django.test.Client
+     (the whole middleware stack, loaded once as in a server) with no cookies, its own IP
+     address and a new session:
      GET the landing page (the identity check), POST the right answers (302), GET the account
      page the POST leads to, GET the plan builder, POST it with 6 months (the schedule shown),
      GET the offer page (its schedule, the ESIGN disclosure, the signature form); p50/p95/max
@@ -39,6 +40,7 @@ import secrets
 import tempfile
 import time
 from collections import Counter
+from http.cookies import SimpleCookie
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -163,15 +165,41 @@ def prepare_links(agency, collector, account_ids) -> list[dict]:
 
 # --- one debtor's visit ---------------------------------------------------------------------------
 
-def visit(entry, ip, timings=None, counts=None):
-    """One debtor's visit through a fresh test client: the pages of PAGES in order. With
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def backend_cpu():
+    """(pid, CPU seconds) of the PostgreSQL backend serving this process's connection, or None."""
+    from django.db import connection
+
+    if connection.connection is None:
+        return None
+    pid = connection.connection.get_backend_pid()
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+    except OSError:  # another host: no backend CPU figures
+        return None
+    return pid, (int(fields[11]) + int(fields[12])) / TICK
+
+
+_BROWSER = None
+
+
+def visit(entry, ip, timings=None, counts=None, cpu=None):
+    """One debtor's visit (no cookies, its own IP address): the pages of PAGES in order. With
     `timings`, each page's seconds are appended; with `counts`, each page's SQL is captured."""
     from django.db import connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
     from django.utils import timezone
 
-    browser = Client(REMOTE_ADDR=ip, HTTP_USER_AGENT="Mozilla/5.0 (bench)")
+    global _BROWSER
+    if _BROWSER is None:  # one handler: a new Client loads the middleware again (WhiteNoise scans static/)
+        _BROWSER = Client(HTTP_USER_AGENT="Mozilla/5.0 (bench)")
+    browser = _BROWSER
+    browser.cookies = SimpleCookie()  # a new debtor: no session, no CSRF cookie
+    browser.defaults["REMOTE_ADDR"] = ip
     path = entry["path"]
     first_due = (timezone.localdate() + timedelta(days=10)).isoformat()
     steps = {
@@ -190,10 +218,19 @@ def visit(entry, ip, timings=None, counts=None):
                 response = request()
             counts[name] = captured.captured_queries
         else:
+            backend_before, cpu_before = backend_cpu(), time.process_time()
             started = time.perf_counter()
             response = request()
             if timings is not None:
                 timings[name].append(time.perf_counter() - started)
+            if cpu is not None:  # this process (Django) and its PostgreSQL backend
+                backend_after = backend_cpu()
+                backend = 0.0
+                if backend_after is not None:
+                    same = backend_before is not None and backend_before[0] == backend_after[0]
+                    backend = backend_after[1] - (backend_before[1] if same else 0.0)
+                cpu[name][0] += time.process_time() - cpu_before
+                cpu[name][1] += backend
         if response.status_code != expected:
             raise SystemExit(f"{name}: {response.status_code} (expected {expected}) for {path}: "
                              f"{response.content[:400]!r}")
@@ -201,25 +238,30 @@ def visit(entry, ip, timings=None, counts=None):
             raise SystemExit(f"the plan builder showed no schedule for {path}")
 
 
-def measure_visits(visits, rounds, warm, label) -> dict:
+def measure_visits(visits, rounds, warm, label, wait_quiet=0.0) -> dict:
     """`rounds` visits to every link (new IP addresses each run: the per-IP budgets)."""
     run_id = secrets.randbits(16)
     timings = {name: [] for name in PAGES}
+    cpu = {name: [0.0, 0.0] for name in PAGES}
     for index, entry in enumerate(visits[:warm]):
         visit(entry, f"2001:db8:{run_id:x}:ffff::{index:x}")
+    if wait_quiet:
+        MachineLoad.wait_quiet(wait_quiet, out)
     load = MachineLoad()
     started = time.perf_counter()
     for round_ in range(rounds):
         for index, entry in enumerate(visits):
-            visit(entry, f"2001:db8:{run_id:x}:{round_:x}::{index:x}", timings=timings)
+            visit(entry, f"2001:db8:{run_id:x}:{round_:x}::{index:x}", timings=timings, cpu=cpu)
     seconds = time.perf_counter() - started
     busy = load.busy_since_last()
     figures = {name: {"requests": len(values), "p50_ms": ms(pct(values, 50)), "p95_ms": ms(pct(values, 95)),
-                      "max_ms": ms(max(values))} for name, values in timings.items()}
+                      "max_ms": ms(max(values)), "django_cpu_ms": ms(cpu[name][0] / len(values)),
+                      "postgres_cpu_ms": ms(cpu[name][1] / len(values))} for name, values in timings.items()}
     for name in PAGES:
         figure = figures[name]
         out(f"  {label:5} {PAGE_NAMES[name]:42} p50 {figure['p50_ms']:7.1f} ms  p95 {figure['p95_ms']:7.1f} ms  "
-            f"max {figure['max_ms']:7.1f} ms  ({figure['requests']} requests)")
+            f"max {figure['max_ms']:7.1f} ms  CPU/request: Django {figure['django_cpu_ms']:5.1f} ms, "
+            f"PostgreSQL {figure['postgres_cpu_ms']:4.1f} ms  ({figure['requests']} requests)")
     out(f"  ({label}: {rounds * len(visits)} visits in {seconds:.1f} s, machine {busy:.0f}% busy, load {loadavg()})")
     return {"pages": figures, "machine_busy_pct": round(busy, 1), "visits": rounds * len(visits)}
 
@@ -289,16 +331,17 @@ def agreement_contexts(account_ids):
     return contexts
 
 
-def render_many(contexts, count) -> list[float]:
+def render_many(contexts, count) -> tuple[list[float], float]:
+    """Render `count` agreements: (each one's wall seconds, CPU seconds of this process in all)."""
     from payments.plans.agreements import render_agreement_pdf
 
-    seconds = []
+    seconds, cpu = [], time.process_time()
     for index in range(count):
         started = time.perf_counter()
         pdf = render_agreement_pdf(contexts[index % len(contexts)])
         seconds.append(time.perf_counter() - started)
         assert pdf.startswith(b"%PDF")
-    return seconds
+    return seconds, time.process_time() - cpu
 
 
 def _pdf_child(database_url, redis_url, account_ids, count, go, results):
@@ -311,8 +354,8 @@ def _pdf_child(database_url, redis_url, account_ids, count, go, results):
     render_many(contexts, 3)  # fonts and templates loaded
     go.wait()
     started = time.perf_counter()
-    seconds = render_many(contexts, count)
-    results.put((started, time.perf_counter(), seconds))
+    seconds, cpu = render_many(contexts, count)
+    results.put((started, time.perf_counter(), seconds, cpu))
 
 
 def measure_pdfs(args, account_ids) -> dict:
@@ -324,15 +367,20 @@ def measure_pdfs(args, account_ids) -> dict:
     out(f"  first render (imports WeasyPrint, loads fonts): {time.perf_counter() - started:.2f} s, "
         f"{len(first):,} bytes")
     render_many(contexts, 3)
+    if args.wait_quiet:
+        MachineLoad.wait_quiet(args.wait_quiet, out)
     load = MachineLoad()
     started = time.perf_counter()
-    seconds = render_many(contexts, args.pdfs)
+    seconds, cpu = render_many(contexts, args.pdfs)
     wall = time.perf_counter() - started
     busy = load.busy_since_last()
     single = {"pdfs": args.pdfs, "per_second": round(args.pdfs / wall, 2), "p50_ms": ms(pct(seconds, 50)),
-              "p95_ms": ms(pct(seconds, 95)), "machine_busy_pct": round(busy, 1)}
+              "p95_ms": ms(pct(seconds, 95)), "cpu_ms": ms(cpu / args.pdfs), "machine_busy_pct": round(busy, 1)}
     out(f"  one process:   {single['per_second']:6.2f} PDFs/s ({args.pdfs} in {wall:.1f} s; each p50 "
-        f"{single['p50_ms']} ms, p95 {single['p95_ms']} ms; machine {busy:.0f}% busy)")
+        f"{single['p50_ms']} ms, p95 {single['p95_ms']} ms, CPU {single['cpu_ms']} ms; machine {busy:.0f}% busy)")
+    cores = os.cpu_count()
+    out(f"  CPU-bound: {cores} cores / {single['cpu_ms']} ms of CPU per PDF = "
+        f"{cores / (cpu / args.pdfs):.1f} PDFs/s on this machine when nothing else runs")
     result = {"one_process": single}
     if args.pdf_procs > 1:
         context = multiprocessing.get_context("spawn")
@@ -349,13 +397,15 @@ def measure_pdfs(args, account_ids) -> dict:
         for child in children:
             child.join()
         busy = load.busy_since_last()
-        wall = max(end for _, end, _ in done) - min(begin for begin, _, _ in done)
-        every = [s for _, _, seconds in done for s in seconds]
+        wall = max(end for _, end, _, _ in done) - min(begin for begin, _, _, _ in done)
+        every = [s for _, _, seconds, _ in done for s in seconds]
         total = args.pdfs * args.pdf_procs
         parallel = {"procs": args.pdf_procs, "pdfs": total, "per_second": round(total / wall, 2),
-                    "p50_ms": ms(pct(every, 50)), "p95_ms": ms(pct(every, 95)), "machine_busy_pct": round(busy, 1)}
+                    "p50_ms": ms(pct(every, 50)), "p95_ms": ms(pct(every, 95)),
+                    "cpu_ms": ms(sum(cpu for *_, cpu in done) / total), "machine_busy_pct": round(busy, 1)}
         out(f"  {args.pdf_procs} processes:   {parallel['per_second']:6.2f} PDFs/s ({total} in {wall:.1f} s; each p50 "
-            f"{parallel['p50_ms']} ms, p95 {parallel['p95_ms']} ms; machine {busy:.0f}% busy)")
+            f"{parallel['p50_ms']} ms, p95 {parallel['p95_ms']} ms, CPU {parallel['cpu_ms']} ms; "
+            f"machine {busy:.0f}% busy)")
         result["parallel"] = parallel
     return result
 
@@ -409,7 +459,8 @@ def run(args) -> dict:
     out("\npages, one debtor visit per link and round:")
     for label, _slug, _count in sizes:
         rounds = args.rounds if label == "big" else args.rounds * 2
-        figures[label] = measure_visits(visits[label], rounds, warm=min(10, len(visits[label])), label=label)
+        figures[label] = measure_visits(visits[label], rounds, warm=min(10, len(visits[label])), label=label,
+                                        wait_quiet=args.wait_quiet)
     out("\nSQL statements per page (5 visits each):")
     for label, _slug, _count in sizes:
         figures[label]["sql"] = measure_queries(visits[label], label, show=args.show_sql and label == "big")
@@ -436,6 +487,8 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int, default=2, help="visits per link (the small agency: twice as many)")
     parser.add_argument("--pdfs", type=int, default=60, help="agreements rendered per process")
     parser.add_argument("--pdf-procs", type=int, default=2, help="processes rendering at once (1: skip)")
+    parser.add_argument("--wait-quiet", type=float, default=0, metavar="SECONDS",
+                        help="before each measured phase, wait up to this long for the machine to be idle")
     parser.add_argument("--show-sql", action="store_true", help="print every statement of one visit (big agency)")
     parser.add_argument("--reseed", action="store_true", help="drop the database and seed it again")
     parser.add_argument("--database-url", default=os.environ.get("DEBTOR_BENCH_DATABASE_URL", DEFAULT_DATABASE_URL))

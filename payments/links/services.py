@@ -175,24 +175,26 @@ def _ip_tries_left(ip: str) -> bool:
     return tries <= settings.DEBTOR_VERIFY_PER_IP
 
 
-def link_verify(*, link, answers: dict, ip: str | None, now=None) -> list[str]:
+def link_verify(*, link, answers: dict, ip: str | None, now=None, facts=None) -> list[str]:
     """Check the debtor's answers (fact name -> text) on an active link.
 
-    Returns the names of the facts confirmed. Raises LinkUnavailable for a link not active,
-    DomainError (code "throttled") when this IP address has used its tries for the hour, and
-    DomainError (code "wrong") for wrong answers; the fifth wrong answer locks the link, which
-    the account's timeline and the audit log record."""
+    `facts`: identity.facts_for(link.account) when the caller (the page that asked them) has
+    them already; otherwise they are read here. Returns the names of the facts confirmed.
+    Raises LinkUnavailable for a link not active, DomainError (code "throttled") when this IP
+    address has used its tries for the hour, and DomainError (code "wrong") for wrong answers;
+    the fifth wrong answer locks the link, which the account's timeline and the audit log record."""
     now = now or timezone.now()
     link_check_usable(link, now)
-    facts = identity.facts_for(link.account)
+    facts = facts if facts is not None else identity.facts_for(link.account)
     if facts is None:
         raise LinkUnavailable("revoked")
     if not _ip_tries_left(ip or "unknown"):
         raise DomainError("Too many tries from your network. Wait an hour, or contact the agency.", code="throttled")
     if identity.answers_match(facts, answers):
-        SecureLink.objects.filter(pk=link.pk).update(verified_at=now)
-        audit_record(action="link.verified", agency=link.agency, client=link.account.client, obj=link,
-                     after={"facts": [fact.name for fact in facts]})
+        with transaction.atomic():  # the change and its audit event together (and one commit)
+            SecureLink.objects.filter(pk=link.pk).update(verified_at=now)
+            audit_record(action="link.verified", agency=link.agency, client=link.account.client, obj=link,
+                         after={"facts": [fact.name for fact in facts]})
         return [fact.name for fact in facts]
     _record_wrong_answer(link, now)
     raise DomainError("Those answers do not match what we hold. Check them and try again.", code="wrong")
