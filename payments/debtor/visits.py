@@ -25,8 +25,11 @@ SEEN_PRECISION = timedelta(minutes=1)
 
 def visit_start(request, link, facts: list[str]) -> None:
     """Remember a verified visit to `link` in this session (a new session key: no fixation)."""
-    request.session.cycle_key()
-    visits = request.session.get(SESSION_KEY, {})
+    visits = request.session.get(SESSION_KEY, {})  # loads it: a key that is not a live session is dropped
+    if request.session.session_key is not None:
+        # A session that already exists (perhaps planted) gets a new key. A new one is created
+        # with a fresh key when the response saves it: cycling it too would write it twice.
+        request.session.cycle_key()
     now = timezone.now().isoformat()
     visits[str(link.pk)] = {"verified_at": now, "seen": now, "facts": list(facts)}
     request.session[SESSION_KEY] = visits
