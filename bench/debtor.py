@@ -2,7 +2,7 @@
 after it, the plan builder and the offer page, on PostgreSQL with N accounts; and the agreement
 PDF's render rate.
 
-    .venv/bin/python -m bench.debtor                        # 1,000,000 accounts (seed ~4 min once)
+    .venv/bin/python -m bench.debtor                        # 1,000,000 accounts (seeded once: ~8 min on a busy machine)
     .venv/bin/python -m bench.debtor --accounts 10000       # a quick look, and the small size
 
 One run:
@@ -15,13 +15,16 @@ One run:
      and a collector's offer of 6 monthly payments sent by a new secure link for a letter
      (offer_create, offer_send: the real services; the previous run's offers are withdrawn
      first, offer_withdraw, so the pages do not accumulate them);
-  3. one debtor visit per link, `--rounds` times over the links, each through django.test.Client
+  3. one debtor visit per link, `--rounds` times over the links (a visit to a big-agency link,
+     then one to a small-agency link, in turn), each through django.test.Client
      (the whole middleware stack, loaded once as in a server) with no cookies, its own IP
      address and a new session:
      GET the landing page (the identity check), POST the right answers (302), GET the account
      page the POST leads to, GET the plan builder, POST it with 6 months (the schedule shown),
      GET the offer page (its schedule, the ESIGN disclosure, the signature form); p50/p95/max
-     per page, big agency and small agency;
+     per page, big agency and small agency, and the CPU each request used (this process, i.e.
+     Django, and its PostgreSQL backend, from /proc): the wall times follow the machine's load
+     (shared with others), the CPU does not;
   4. SQL statements per page (and how many write: INSERT/UPDATE/DELETE) on separate visits at
      both sizes, with the slowest statement of each page at the big size;
   5. the agreement PDF: payments.plans.agreements.render_agreement_pdf(agreement_context(...))
@@ -229,7 +232,7 @@ def visit(entry, ip, timings=None, counts=None, cpu=None):
                 if backend_after is not None:
                     same = backend_before is not None and backend_before[0] == backend_after[0]
                     backend = backend_after[1] - (backend_before[1] if same else 0.0)
-                cpu[name][0] += time.process_time() - cpu_before
+                cpu[name][0].append(time.process_time() - cpu_before)
                 cpu[name][1] += backend
         if response.status_code != expected:
             raise SystemExit(f"{name}: {response.status_code} (expected {expected}) for {path}: "
@@ -238,32 +241,44 @@ def visit(entry, ip, timings=None, counts=None, cpu=None):
             raise SystemExit(f"the plan builder showed no schedule for {path}")
 
 
-def measure_visits(visits, rounds, warm, label, wait_quiet=0.0) -> dict:
-    """`rounds` visits to every link (new IP addresses each run: the per-IP budgets)."""
+def measure_visits(visits: dict, rounds: int, wait_quiet=0.0) -> dict:
+    """`rounds` visits to every link of each size (label -> visits), the sizes interleaved
+    (one visit of each in turn, the smaller list cycled) so the machine's load, which others
+    share, weighs on both alike. New IP addresses each run (the per-IP budgets)."""
     run_id = secrets.randbits(16)
-    timings = {name: [] for name in PAGES}
-    cpu = {name: [0.0, 0.0] for name in PAGES}
-    for index, entry in enumerate(visits[:warm]):
-        visit(entry, f"2001:db8:{run_id:x}:ffff::{index:x}")
+    labels = list(visits)
+    timings = {label: {name: [] for name in PAGES} for label in labels}
+    cpu = {label: {name: [[], 0.0] for name in PAGES} for label in labels}  # Django per request, PostgreSQL in all
+    for index in range(10):
+        for number, label in enumerate(labels):
+            visit(visits[label][index % len(visits[label])], f"2001:db8:{run_id:x}:ff{number:x}::{index:x}")
     if wait_quiet:
         MachineLoad.wait_quiet(wait_quiet, out)
     load = MachineLoad()
     started = time.perf_counter()
-    for round_ in range(rounds):
-        for index, entry in enumerate(visits):
-            visit(entry, f"2001:db8:{run_id:x}:{round_:x}::{index:x}", timings=timings, cpu=cpu)
+    turns = rounds * max(len(entries) for entries in visits.values())
+    for turn in range(turns):
+        for number, label in enumerate(labels):
+            entry = visits[label][turn % len(visits[label])]
+            visit(entry, f"2001:db8:{run_id:x}:{number:x}::{turn:x}", timings=timings[label], cpu=cpu[label])
     seconds = time.perf_counter() - started
     busy = load.busy_since_last()
-    figures = {name: {"requests": len(values), "p50_ms": ms(pct(values, 50)), "p95_ms": ms(pct(values, 95)),
-                      "max_ms": ms(max(values)), "django_cpu_ms": ms(cpu[name][0] / len(values)),
-                      "postgres_cpu_ms": ms(cpu[name][1] / len(values))} for name, values in timings.items()}
-    for name in PAGES:
-        figure = figures[name]
-        out(f"  {label:5} {PAGE_NAMES[name]:42} p50 {figure['p50_ms']:7.1f} ms  p95 {figure['p95_ms']:7.1f} ms  "
-            f"max {figure['max_ms']:7.1f} ms  CPU/request: Django {figure['django_cpu_ms']:5.1f} ms, "
-            f"PostgreSQL {figure['postgres_cpu_ms']:4.1f} ms  ({figure['requests']} requests)")
-    out(f"  ({label}: {rounds * len(visits)} visits in {seconds:.1f} s, machine {busy:.0f}% busy, load {loadavg()})")
-    return {"pages": figures, "machine_busy_pct": round(busy, 1), "visits": rounds * len(visits)}
+    result = {}
+    for label in labels:
+        figures = {name: {"requests": len(values), "p50_ms": ms(pct(values, 50)), "p95_ms": ms(pct(values, 95)),
+                          "max_ms": ms(max(values)), "django_cpu_ms": ms(sum(cpu[label][name][0]) / len(values)),
+                          "django_cpu_p95_ms": ms(pct(cpu[label][name][0], 95)),
+                          "postgres_cpu_ms": ms(cpu[label][name][1] / len(values))}
+                   for name, values in timings[label].items()}
+        for name in PAGES:
+            figure = figures[name]
+            out(f"  {label:5} {PAGE_NAMES[name]:42} p50 {figure['p50_ms']:7.1f} ms  p95 {figure['p95_ms']:7.1f} ms  "
+                f"max {figure['max_ms']:7.1f} ms  CPU per request: Django mean {figure['django_cpu_ms']:5.1f} / p95 "
+                f"{figure['django_cpu_p95_ms']:5.1f} ms, PostgreSQL mean {figure['postgres_cpu_ms']:4.1f} ms "
+                f"({figure['requests']} requests)")
+        result[label] = {"pages": figures, "machine_busy_pct": round(busy, 1), "visits": turns}
+    out(f"  ({turns} visits of each size in {seconds:.1f} s, machine {busy:.0f}% busy, load {loadavg()})")
+    return result
 
 
 WRITE_VERBS = ("INSERT", "UPDATE", "DELETE")
@@ -463,10 +478,7 @@ def run(args) -> dict:
             cursor.execute(f"ANALYZE {table}")
 
     out("\npages, one debtor visit per link and round:")
-    for label, _slug, _count in sizes:
-        rounds = args.rounds if label == "big" else args.rounds * 2
-        figures[label] = measure_visits(visits[label], rounds, warm=min(10, len(visits[label])), label=label,
-                                        wait_quiet=args.wait_quiet)
+    figures.update(measure_visits(visits, args.rounds, wait_quiet=args.wait_quiet))
     out("\nSQL statements per page (5 visits each):")
     for label, _slug, _count in sizes:
         figures[label]["sql"] = measure_queries(visits[label], label, show=args.show_sql and label == "big")
@@ -490,7 +502,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m bench.debtor", description=__doc__.split("\n\n")[0])
     parser.add_argument("--accounts", type=int, default=1_000_000, help="accounts in the two big agencies")
     parser.add_argument("--links", type=int, default=200, help="secure links (one account each) in the big agency")
-    parser.add_argument("--rounds", type=int, default=2, help="visits per link (the small agency: twice as many)")
+    parser.add_argument("--rounds", type=int, default=2,
+                        help="visits per link of the big agency (as many visits in the small one, its links cycled)")
     parser.add_argument("--pdfs", type=int, default=60, help="agreements rendered per process")
     parser.add_argument("--pdf-procs", type=int, default=2, help="processes rendering at once (1: skip)")
     parser.add_argument("--wait-quiet", type=float, default=0, metavar="SECONDS",
