@@ -66,7 +66,7 @@ def landing(request, link):
     form = IdentityForm(request.POST or None, facts=facts)
     if request.method == "POST" and form.is_valid():
         try:
-            confirmed = link_verify(link=link, answers=form.cleaned_data, ip=client_ip(request))
+            confirmed = link_verify(link=link, answers=form.cleaned_data, ip=client_ip(request), facts=facts)
         except LinkUnavailable as error:
             return unavailable(request, error, status=410, link=link)
         except DomainError as error:
@@ -89,6 +89,7 @@ def account(request, link):
     account = link.account
     offers = list(PlanOffer.objects.filter(account=account, status=PlanOffer.Status.SENT).order_by("-sent_at", "-id"))
     for offer in offers:
+        offer.account = account  # loaded with the link: no query per offer
         offer.summary = _offer_in_words(offer)
     plan = PaymentPlan.objects.filter(account=account, status=PaymentPlan.Status.CURRENT).first()
     installments = list(plan.installments.all()) if plan else []
@@ -125,6 +126,7 @@ def schedule_fingerprint(plan) -> str:
 def offer(request, link, offer_id):
     """One offer sent to the debtor: its schedule, the disclosure, and the signature."""
     offer = get_object_or_404(PlanOffer, pk=offer_id, account=link.account, status=PlanOffer.Status.SENT)
+    offer.account = link.account  # loaded with the link
     form = SignForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:

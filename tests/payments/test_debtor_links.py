@@ -1,9 +1,11 @@
 """The debtor's way in: opening a link spends nothing, two facts before anything is shown, five
 wrong answers lock it, a per-IP budget, expiry and revocation end it, a visit idles out."""
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from django.core.cache import cache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from collections_work.models import Activity
@@ -125,3 +127,32 @@ def test_consumer_pages_say_the_message_is_from_a_debt_collector(alpha, client, 
     page = client.get(verify(client, path_of(url)).url).content.decode()
     assert ("communication from a debt collector" in page) is shown
     assert "6789" not in page  # never the tax ID, not even its last 4 digits once verified
+
+
+def test_the_pages_of_a_visit_write_nothing_within_a_minute_and_a_busy_visit_stays_open(alpha, sent_offer, client):
+    offer, path = sent_offer
+    account_page = verify(client, path).url
+    with CaptureQueriesContext(connection) as captured:
+        for page in (account_page, path + "plan/", path + f"offers/{offer.pk}/", path):
+            assert client.get(page).status_code == 200
+    assert [q["sql"] for q in captured if q["sql"].lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE"))] == []
+    # The idle clock still moves (to the minute): a page 29 idle minutes in keeps the visit open.
+    session = client.session
+    next(iter(session["debtor_visits"].values()))["seen"] = (timezone.now() - timedelta(minutes=29)).isoformat()
+    session.save()
+    assert client.get(account_page).status_code == 200
+    seen = next(iter(client.session["debtor_visits"].values()))["seen"]
+    assert timezone.now() - datetime.fromisoformat(seen) < timedelta(minutes=1)
+    assert SecureLink.objects.get(offer=offer).last_opened_at is not None
+
+
+def test_a_session_that_existed_before_the_identity_check_gets_a_new_key(alpha, sent_offer, client):
+    _offer, path = sent_offer
+    session = client.session
+    session["planted"] = True
+    session.save()
+    planted = session.session_key
+    client.cookies["sessionid"] = planted
+    account_page = verify(client, path).url
+    assert client.cookies["sessionid"].value != planted
+    assert client.get(account_page).status_code == 200
