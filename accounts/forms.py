@@ -143,9 +143,12 @@ class CompanyStepForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["currency"] = forms.ChoiceField(choices=currency_choices(), label="Currency of placed accounts",
-                                                    help_text=self._meta.help_texts["currency"])
+                                                    required=False, help_text=self._meta.help_texts["currency"])
         for name in ["legal_name", "address_line1", "city", "postal_code", "country"]:
             self.fields[name].required = True
+
+    def clean_currency(self):
+        return self.cleaned_data.get("currency") or self.instance.currency or "USD"
 
     def clean_country(self):
         value = self.cleaned_data["country"].strip().upper()
