@@ -51,6 +51,9 @@ class FormattedNumber(float):
         number.currency = currency
         return number
 
+    def __str__(self):  # as the sample and the rejected-rows file show it: "€1234.5"
+        return f"{self.currency}{int(self) if self.is_integer() else float(self)}"
+
 
 # What may stand between an amount's digits: separators, and the spaces and apostrophes some
 # locales group thousands with (1 234,56 · 1'234.56 · 1’234.56).
@@ -69,6 +72,7 @@ def parse_amount(value, amount_format: str = "dot", currency: str = "USD") -> De
         raise ValueError("is not an amount")
     if isinstance(value, FormattedNumber):
         _check_currency(value.currency, currency)
+        value = float(value)
     if isinstance(value, (int, float, Decimal)):
         try:
             return Decimal(str(value)).quantize(CENTS, rounding=ROUND_HALF_UP)

@@ -93,6 +93,19 @@ def test_a_placement_is_in_the_clients_currency_and_rows_in_another_are_errors(c
     assert {(a.currency, a.principal) for a in placed.values()} == {("EUR", Decimal("1234.56"))}
 
 
+def test_a_workbook_number_whose_format_names_another_currency_is_a_row_error(checked):
+    workbook = openpyxl.Workbook()
+    workbook.active.append(["Reference", "Debtor name", "Balance"])
+    workbook.active.append(["R-1", "Acme", 1234.5])
+    workbook.active.append(["R-2", "Beta", 99])
+    workbook.active["C2"].number_format = "[$€-407] #,##0.00"
+    workbook.active["C3"].number_format = '"$"#,##0.00'
+    batch = checked("eu.xlsx", workbook_bytes(workbook))
+    assert batch.sample_rows[0][2] == "€1234.5"
+    assert (batch.valid_rows, batch.invalid_rows) == (1, 1)
+    assert "is in EUR (€), but this placement is in USD" in messages(batch)[(2, "Balance")]
+
+
 def test_the_currency_chosen_on_the_mapping_page_is_the_accounts_currency(place, world, persona):
     place("jp.csv", "Reference,Debtor name,Balance\nJ-1,Tanaka KK,¥123456\n".encode(), options={"currency": "JPY"})
     account = accounts(world, persona)["J-1"]
