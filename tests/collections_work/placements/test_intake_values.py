@@ -126,11 +126,17 @@ def test_an_account_placed_in_one_currency_is_not_updated_by_a_placement_in_anot
     assert (account.currency, account.principal) == ("USD", Decimal("100.00"))
 
 
-def test_the_account_page_shows_the_currency(place, world, persona, signed_in):
+def test_the_account_page_shows_the_currency_and_totals_are_never_added_across_currencies(
+        place, world, persona, signed_in):
     place("jp.csv", "Reference,Debtor name,Balance\nJ-1,Tanaka KK,¥5000\n".encode(), options={"currency": "JPY"})
+    place("us.csv", b"Reference,Debtor name,Balance\nU-1,Acme,$100\n")
     account = accounts(world, persona)["J-1"]
-    page = signed_in(persona.admin).get(f"/debtor-accounts/{account.pk}/").content.decode()
-    assert "JPY" in page
+    browser = signed_in(persona.admin)
+    assert "JPY" in browser.get(f"/debtor-accounts/{account.pk}/").content.decode()
+    home = browser.get("/placements/summary/").content.decode()
+    assert "$100" in home and "5,000" in home and "JPY" in home and "5,100" not in home
+    intake = signed_in(world.alpha.admin).get("/agency/intake/").content.decode()
+    assert "5,000.00 JPY" in intake and "100.00 USD" in intake
 
 
 # --- 2. Identifiers read as numbers ------------------------------------------------------------
