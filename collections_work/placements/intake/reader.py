@@ -144,7 +144,10 @@ def _worksheet_rows(worksheet, progress=None) -> Iterator[list]:
 
     workbook = worksheet.parent
     formats = _cell_formats(workbook)
-    estimate = max(worksheet.max_row or 1, 1)
+    try:  # progress by how much of the sheet's XML has been read (the stored row count may lie)
+        size = max(workbook._archive.getinfo(worksheet._worksheet_path).file_size, 1)
+    except (AttributeError, KeyError):
+        size = None
     expected, blank_run = 1, 0
     with worksheet._get_source() as source:
         parser = WorkSheetParser(source, worksheet._shared_strings, data_only=True, epoch=workbook.epoch,
@@ -161,8 +164,8 @@ def _worksheet_rows(worksheet, progress=None) -> Iterator[list]:
             if blank_run >= END_OF_DATA_BLANK_ROWS:
                 return
             expected = number + 1
-            if progress is not None:
-                progress.fraction = min(number / estimate, 1.0)
+            if progress is not None and size is not None:
+                progress.fraction = min(source.tell() / size, 1.0)
             yield values
 
 
