@@ -94,16 +94,16 @@ class ChunkWriter:
         """How many stage rows are accounts this client already has; when skipping those, they
         leave the stage (one probe each, in one statement), so the rest are all new accounts."""
         already_placed = self._lookup("account", "client_reference", f"{STAGE}.client_reference")
-        self._refuse_other_currency(cursor)
         if self.update_existing:
+            self._refuse_other_currency(cursor)  # (skipping changes nothing, whatever the currency)
             cursor.execute(f"SELECT count(*) FROM {STAGE} WHERE {already_placed} IS NOT NULL", [self.batch.client_id])
             return cursor.fetchone()[0]
         cursor.execute(f"DELETE FROM {STAGE} WHERE {already_placed} IS NOT NULL", [self.batch.client_id])
         return cursor.rowcount
 
     def _refuse_other_currency(self, cursor):
-        """An account already placed in another currency is never updated or skipped silently by
-        a placement in this one: its amounts would change meaning. Raises IntakeError naming the
+        """An account already placed in another currency is never updated by a placement in this
+        one: its amounts would change meaning. Raises IntakeError naming the
         first few (everything written so far is rolled back with the placement). Asked once
         whether the client has accounts in another currency at all (nearly always not), so the
         per-row probe runs only when it might find one."""

@@ -124,6 +124,8 @@ def test_an_account_placed_in_one_currency_is_not_updated_by_a_placement_in_anot
     assert "R-1 (row 2, placed in USD)" in batch.error_message
     account = accounts(world, persona)["R-1"]
     assert (account.currency, account.principal) == ("USD", Decimal("100.00"))
+    skipped = place("c.csv", "Reference,Debtor name,Balance\nR-1,Acme,€90\n".encode(), options={"currency": "EUR"})
+    assert skipped.skipped_count == 1  # skipping changes nothing, so the currency does not matter
 
 
 def test_the_account_page_shows_the_currency_and_totals_are_never_added_across_currencies(
