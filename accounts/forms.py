@@ -5,6 +5,7 @@ from django.contrib.auth import password_validation
 
 from accounts.models import STAFF_ROLES, Agency, Client, ContractTerms, Role
 from accounts.services import fee_tiers_check
+from portal.currency import currency_choices
 from portal.errors import DomainError
 
 TIME_ZONES = sorted(zoneinfo.available_timezones())
@@ -134,13 +135,20 @@ class AgencySettingsForm(forms.ModelForm):
 class CompanyStepForm(forms.ModelForm):
     class Meta:
         model = Client
-        fields = ["legal_name", "address_line1", "address_line2", "city", "region", "postal_code", "country", "phone"]
+        fields = ["legal_name", "address_line1", "address_line2", "city", "region", "postal_code", "country", "phone",
+                  "currency"]
         labels = {"legal_name": "Company legal name", "country": "Country (2-letter code)"}
+        help_texts = {"currency": "Accounts you place are in this currency unless you choose another for a placement."}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields["currency"] = forms.ChoiceField(choices=currency_choices(), label="Currency of placed accounts",
+                                                    required=False, help_text=self._meta.help_texts["currency"])
         for name in ["legal_name", "address_line1", "city", "postal_code", "country"]:
             self.fields[name].required = True
+
+    def clean_currency(self):
+        return self.cleaned_data.get("currency") or self.instance.currency or "USD"
 
     def clean_country(self):
         value = self.cleaned_data["country"].strip().upper()

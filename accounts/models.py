@@ -96,6 +96,8 @@ class Client(TenantModel):
     region = models.CharField("state / region", max_length=100, blank=True)
     postal_code = models.CharField(max_length=20, blank=True)
     country = models.CharField(max_length=2, default="US")
+    # ISO 4217: the currency a placement is in unless the placer chooses another
+    currency = models.CharField("currency of placed accounts", max_length=3, default="USD", db_default="USD")
     phone = models.CharField(max_length=40, blank=True)
     billing_contact_name = models.CharField(max_length=150, blank=True)
     billing_contact_email = models.EmailField(blank=True)

@@ -304,6 +304,15 @@ def balance_status_sql(table: str, balance: str) -> str:
             f"WHEN {table}.status IN ({settled}) AND {balance} <= 0 THEN '{Status.PAID}' ELSE {table}.status END")
 
 
+def restated_paid_sql(table: str, restated: str) -> str:
+    """The SQL for `table`'s row's `paid` once the client restates what was paid before placement
+    as the SQL expression `restated` (a placement's "update" with a paid column): the restated
+    amount plus every payment recorded in the portal since (paid - paid_at_placement), which a
+    file never overwrites. Set paid_at_placement to `restated` in the same statement; the trust
+    ledger's check (payments = paid - paid_at_placement) then still holds."""
+    return f"({restated} + {table}.paid - {table}.paid_at_placement)"
+
+
 def in_queue_filter() -> Q:
     return Q(status__in=IN_QUEUE_STATUSES)
 

@@ -42,3 +42,10 @@ def parse_money(value, *, field: str = "amount", allow_zero: bool = False) -> De
     if amount.quantize(CENTS, rounding=ROUND_HALF_UP) != amount:
         raise DomainError("Enter the amount in dollars and cents (at most two decimals).", field=field)
     return amount.quantize(CENTS)
+
+
+# Currencies (ISO 4217 codes, names and symbols) live in portal.currency, below every app, so
+# the client's settings can offer them too; re-exported here for the code that parses amounts.
+from portal.currency import (  # noqa: E402,F401
+    DEFAULT_CURRENCY, by_use, currencies_named_by, currency_choices, is_currency, uses_symbol,
+)

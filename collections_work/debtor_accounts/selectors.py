@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from django.db import connection
-from django.db.models import Count, Q, Sum
+from django.db.models import Q, Sum
 from django.utils import timezone
 
 from accounts.models import Client
@@ -221,7 +221,10 @@ def placement_batches():
 def open_accounts_summary(days: int = 30) -> dict:
     """Open accounts (new, in collection, on hold), their balance, and how many were placed in
     the last `days` days."""
-    totals = DebtorAccount.objects.filter(status__in=OPEN_STATUSES).aggregate(count=Count("id"), balance=Sum("balance"))
+    open_accounts = DebtorAccount.objects.filter(status__in=OPEN_STATUSES)
+    # Per currency: amounts in different currencies are never added up.
+    balances = list(open_accounts.values("currency").annotate(balance=Sum("balance")).order_by("currency"))
     since = timezone.now() - timedelta(days=days)
-    return {"open_count": totals["count"], "open_balance": totals["balance"] or 0,
+    return {"open_count": open_accounts.count(), "open_balances": balances,
+            "open_balance": balances[0]["balance"] if len(balances) == 1 else None,
             "placed_recently": DebtorAccount.objects.filter(placed_at__gte=since).count()}

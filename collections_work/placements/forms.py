@@ -5,6 +5,7 @@ from accounts.models import Client
 from collections_work.placements.intake import kinds
 from collections_work.placements.intake.fields import FIELDS
 from collections_work.placements.intake.values import AMOUNT_FORMATS, DATE_FORMATS
+from collections_work.debtor_accounts.money import currency_choices
 from collections_work.models import ColumnMapping, DebtPurpose, PlacementBatch
 
 
@@ -29,14 +30,25 @@ class UploadForm(ClientChoiceMixin, forms.Form):
         self.add_client_field(staff)
 
 
+UPDATE_EXPLAINED = ("Update replaces the amounts, dates and details the file gives. Its paid column is the "
+                    "paid-to-date before placement: it replaces the one placed earlier, and payments recorded "
+                    "here since are kept on top of it (balance = principal + interest + fees − the file's paid − "
+                    "payments recorded here). Without a paid column, what was paid stays as it is.")
+OPTION_FIELDS = ("amount_format", "date_format", "default_debt_purpose", "currency")
+
+
 class MappingForm(forms.Form):
     amount_format = forms.ChoiceField(choices=[(k, v[0]) for k, v in AMOUNT_FORMATS.items()],
                                       label="Amounts are written like")
     date_format = forms.ChoiceField(choices=list(DATE_FORMATS.items()), label="Dates that are not YYYY-MM-DD are",
                                     help_text="ISO dates (2024-01-31) and Excel date cells are always understood.")
     default_debt_purpose = forms.ChoiceField(choices=DebtPurpose.choices, label="Debt purpose when the file has none")
+    currency = forms.ChoiceField(choices=(), required=False, label="Currency of every amount in the file",
+                                 help_text="One currency a placement. A row whose amount names another currency "
+                                           "(€, EUR, ¥...) is rejected, never converted.")
     on_duplicate = forms.ChoiceField(choices=PlacementBatch.OnDuplicate.choices, widget=forms.RadioSelect,
-                                     label="When a reference is already placed")
+                                     label="When a reference is already placed",
+                                     help_text=UPDATE_EXPLAINED)
     save_as = forms.CharField(required=False, max_length=100, label="Save this mapping as",
                               help_text="Optional. Next time a file with these columns is mapped for you.")
 
@@ -45,9 +57,10 @@ class MappingForm(forms.Form):
         self.batch = batch
         kind = kinds.get(batch.kind) if batch.kind != kinds.PLACEMENT else None
         self.kind_fields = kind.fields if kind else FIELDS
-        self.option_names = ["amount_format", "date_format", "default_debt_purpose"]
+        self.option_names = ["amount_format", "date_format", "currency", "default_debt_purpose"]
+        self.fields["currency"].choices = currency_choices()
         if kind is not None:  # a batch kind: its own options; no debt purpose, no "already placed" choice
-            del self.fields["default_debt_purpose"], self.fields["on_duplicate"]
+            del self.fields["default_debt_purpose"], self.fields["on_duplicate"], self.fields["currency"]
             self.option_names = ["amount_format", "date_format"]
             for name, (label, choices, default) in kind.options.items():
                 self.fields[name] = forms.ChoiceField(choices=choices, label=label, initial=default)
@@ -60,6 +73,8 @@ class MappingForm(forms.Form):
         if not self.is_bound:
             self.initial.update({f"map_{k}": str(v) for k, v in batch.mapping.items()})
             self.initial.update({k: batch.options.get(k) for k in self.option_names if k in batch.options})
+            if "currency" in self.fields:
+                self.initial["currency"] = batch.options.get("currency") or batch.client.currency
             self.initial["on_duplicate"] = batch.on_duplicate
 
     def mapping(self) -> dict:
@@ -67,7 +82,11 @@ class MappingForm(forms.Form):
                 if self.cleaned_data.get(f"map_{f.key}") != ""}
 
     def options(self) -> dict:
-        return {k: self.cleaned_data[k] for k in self.option_names}
+        options = {k: self.cleaned_data[k] for k in self.option_names}
+        if "currency" in options:  # not posted (an older page): the placement's currency, else the client's
+            options["currency"] = (options["currency"] or self.batch.options.get("currency")
+                                   or self.batch.client.currency)
+        return options
 
     def option_fields(self):
         """The format (and duplicate) choices beside the columns, in order."""

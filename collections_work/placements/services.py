@@ -12,6 +12,7 @@ from django.utils.text import get_valid_filename
 
 from accounts import permissions
 from collections_work.debtor_accounts import scoring
+from collections_work.debtor_accounts.money import is_currency
 from collections_work.debtor_accounts.services import account_add_document, document_check
 from collections_work.models import ColumnMapping, DebtorAccount, PlacementBatch
 from collections_work.placements.intake import kinds
@@ -24,7 +25,12 @@ from collections_work.worklist import claim
 from portal.audit import audit_record
 from portal.errors import DomainError
 
-DEFAULT_OPTIONS = {"amount_format": "dot", "date_format": "%m/%d/%Y", "default_debt_purpose": "unknown"}
+DEFAULT_OPTIONS = {"amount_format": "dot", "date_format": "%m/%d/%Y", "default_debt_purpose": "unknown", "currency": "USD"}
+
+
+def _client_options(client) -> dict:
+    """The options a new placement for `client` starts with: its currency, the usual formats."""
+    return DEFAULT_OPTIONS | {"currency": client.currency or DEFAULT_OPTIONS["currency"]}
 
 
 def _check_may_place(actor, client, kind: str = kinds.PLACEMENT):
@@ -76,7 +82,8 @@ def placement_upload(*, agency, actor, client, uploaded_file, kind: str = kinds.
         batch = PlacementBatch.objects.create(
             agency=agency, client=client, source=PlacementBatch.Source.UPLOAD, created_by=actor,
             file_name=uploaded_file.name[:255], file_size=path.stat().st_size, file_kind=file_kind,
-            source_file=stored, options=kind_options(kind), status=PlacementBatch.Status.READING, kind=kind,
+            source_file=stored, status=PlacementBatch.Status.READING, kind=kind,
+            options=_client_options(client) if kind == kinds.PLACEMENT else kind_options(kind),
         )
         audit_record(action=kinds.audit_action(batch.kind, "uploaded"), actor=actor, agency=agency, client=client, obj=batch,
                      after={"file": batch.file_name, "size": batch.file_size})
@@ -130,7 +137,8 @@ def placement_read_failed(*, batch, attempt: int, message: str) -> PlacementBatc
 
 
 def _read_options(info: reader.TableInfo) -> dict:
-    return {"encoding": info.encoding, "delimiter": info.delimiter, "header_row": info.header_row}
+    return {"encoding": info.encoding, "delimiter": info.delimiter, "header_row": info.header_row,
+            "hidden_sheets": info.hidden_sheets, "sheet_reason": info.sheet_reason, "date_system": info.date_system}
 
 
 def _best_mapping(client, headers, kind: str = kinds.PLACEMENT) -> tuple[dict, dict]:
@@ -185,6 +193,8 @@ def placement_set_mapping(*, agency, actor, batch, mapping: dict, options: dict,
     mapping = {field: int(index) for field, index in mapping.items()
                if field in by_key and index is not None and index != ""}
     missing = [f.label for f in by_key.values() if f.required and f.key not in mapping]
+    if "currency" in options and not is_currency(options["currency"]):
+        raise DomainError(f"“{options['currency']}” is not an ISO 4217 currency code.", field="currency")
     if missing:
         raise DomainError(f"Choose the column for: {', '.join(missing)}.", field="mapping")
     batch_kind = kinds.get(batch.kind) if batch.kind != kinds.PLACEMENT else None
@@ -289,7 +299,7 @@ def accounts_place(*, agency, actor, client, rows: list[dict], source: str, on_d
     if not (actor is None and source == PlacementBatch.Source.API):
         _check_may_place(actor, client)
     validator = RowValidator(FORM_FIELDS, {f: i for i, f in enumerate(FORM_FIELDS)},
-                             IntakeOptions.from_dict(DEFAULT_OPTIONS | {"date_format": "%Y-%m-%d"} | (options or {})))
+                             IntakeOptions.from_dict(_client_options(client) | {"date_format": "%Y-%m-%d"} | (options or {})))
     records, problems, seen = [], [], {}
     for number, row in enumerate(rows, start=1):
         record, errors = validator.validate(number, [row.get(f) for f in FORM_FIELDS])
@@ -308,7 +318,8 @@ def accounts_place(*, agency, actor, client, rows: list[dict], source: str, on_d
                  if any(row.get(field) not in (None, "") for row in rows)}
         batch = PlacementBatch.objects.create(
             agency=agency, client=client, source=source, created_by=actor, status=PlacementBatch.Status.COMMITTING,
-            on_duplicate=on_duplicate, total_rows=len(rows), valid_rows=len(records), mapping=given)
+            on_duplicate=on_duplicate, total_rows=len(rows), valid_rows=len(records), mapping=given,
+            options={"currency": validator.options.currency})
         writer = ChunkWriter(batch, update_existing=on_duplicate == PlacementBatch.OnDuplicate.UPDATE)
         writer.write(records)
         _finish(batch, writer.counts)

@@ -17,6 +17,7 @@ from collections_work.placements.intake import kinds
 from collections_work.placements.forms import MappingForm, SavedMappingForm, SingleAccountForm, UploadForm
 from collections_work.placements.intake import jobs
 from collections_work.placements.intake.pipeline import get_progress
+from collections_work.placements.intake.values import excel_serial_date
 from portal.errors import DomainError
 from portal.forms import add_domain_error, posted_data
 from portal.tenancy import get_scoped_or_404
@@ -128,11 +129,39 @@ def placement_mapping(request, pk):
             add_domain_error(form, error)
         else:
             return redirect("placement_detail", pk=batch.pk)
+    sample, serial_dates = _sample_cells(batch)
     return render(request, "intake/mapping.html", {
-        "batch": batch, "form": form, "sample": batch.sample_rows, "words": _words(batch),
+        "batch": batch, "form": form, "sample": sample, "serial_dates": serial_dates, "words": _words(batch),
+        "hidden_sheets": batch.options.get("hidden_sheets", []),
+        "sheet_reason": SHEET_REASONS.get(batch.options.get("sheet_reason", ""), ""),
         "saved_form": SavedMappingForm(client=batch.client, kind=batch.kind),
         "has_saved": ColumnMapping.objects.filter(client=batch.client, kind=batch.kind).exists(),
     })
+
+
+SHEET_REASONS = {"active": "the sheet the workbook opens on", "first visible": "the first visible sheet",
+                 "first with a header": "the first visible sheet with column names", "chosen": "the sheet you chose",
+                 "next visible": "the first visible sheet with column names"}
+DATE_FIELDS = ("invoice_date", "due_date", "delinquency_date", "last_payment_date")
+
+
+def _sample_cells(batch) -> tuple[list, bool]:
+    """The first rows for the mapping page as {"text", "converted"} cells: a whole number in a
+    column mapped to a date field of a workbook is shown as the date it will be placed as
+    (Excel serial 45688 is 2025-01-31). Also whether any was converted."""
+    date_system = batch.options.get("date_system", "") if batch.file_kind == "xlsx" else ""
+    date_columns = {index for field, index in batch.mapping.items() if field in DATE_FIELDS} if date_system else set()
+    rows, converted_any = [], False
+    for row in batch.sample_rows:
+        cells = []
+        for index, text in enumerate(row):
+            converted = None
+            if index in date_columns and text.isdigit():
+                converted = excel_serial_date(int(text), date_system)
+            converted_any = converted_any or converted is not None
+            cells.append({"text": text, "converted": converted.isoformat() if converted else ""})
+        rows.append(cells)
+    return rows, converted_any
 
 
 def _choose_sheet(request, batch):

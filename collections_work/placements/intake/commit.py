@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from django.db import connection, transaction
 from django.utils import timezone
 
-from collections_work.debtor_accounts.actions import balance_status_sql
+from collections_work.debtor_accounts.actions import balance_status_sql, restated_paid_sql
 from collections_work.placements.intake.rows import STAGE_COLUMNS
 from collections_work.models import AccountParty, Contact, Debtor, DebtorAccount
 
@@ -43,6 +43,8 @@ class ChunkWriter:
         # ("2024-01-31 12:00:00.123456", not "...+00:00") and `placed_at = %s` matches (keyset pages).
         self.now = connection.ops.adapt_datetimefield_value(timezone.now())
         self.counts = CommitCounts()
+        self.currency = (batch.options or {}).get("currency") or "USD"
+        self._other_currencies = None  # whether the client has accounts in another currency
         self.postgres = connection.vendor == "postgresql"
         self.t = {"debtor": Debtor._meta.db_table, "account": DebtorAccount._meta.db_table,
                   "contact": Contact._meta.db_table, "party": AccountParty._meta.db_table}
@@ -93,10 +95,37 @@ class ChunkWriter:
         leave the stage (one probe each, in one statement), so the rest are all new accounts."""
         already_placed = self._lookup("account", "client_reference", f"{STAGE}.client_reference")
         if self.update_existing:
+            self._refuse_other_currency(cursor)  # (skipping changes nothing, whatever the currency)
             cursor.execute(f"SELECT count(*) FROM {STAGE} WHERE {already_placed} IS NOT NULL", [self.batch.client_id])
             return cursor.fetchone()[0]
         cursor.execute(f"DELETE FROM {STAGE} WHERE {already_placed} IS NOT NULL", [self.batch.client_id])
         return cursor.rowcount
+
+    def _refuse_other_currency(self, cursor):
+        """An account already placed in another currency is never updated by a placement in this
+        one: its amounts would change meaning. Raises IntakeError naming the
+        first few (everything written so far is rolled back with the placement). Asked once
+        whether the client has accounts in another currency at all (nearly always not), so the
+        per-row probe runs only when it might find one."""
+        if self._other_currencies is None:
+            cursor.execute(f"SELECT EXISTS (SELECT 1 FROM {self.t['account']} WHERE client_id = %s AND currency <> %s)",
+                           [self.batch.client_id, self.currency])
+            self._other_currencies = bool(cursor.fetchone()[0])
+        if not self._other_currencies:
+            return
+        other = (f"(SELECT x.currency FROM {self.t['account']} x WHERE x.client_id = %s "
+                 f"AND x.client_reference = {STAGE}.client_reference)")
+        cursor.execute(f"SELECT {STAGE}.client_reference, {STAGE}.row_no, {other} FROM {STAGE} "
+                       f"WHERE {other} <> %s ORDER BY {STAGE}.row_no LIMIT 3",
+                       [self.batch.client_id, self.batch.client_id, self.currency])
+        found = cursor.fetchall()
+        if found:
+            from collections_work.placements.intake.files import IntakeError
+
+            listed = ", ".join(f"{reference} (row {row}, placed in {currency})" for reference, row, currency in found)
+            raise IntakeError(f"This placement is in {self.currency}, but some references are already placed in another "
+                              f"currency: {listed}. Place those rows in a placement in their own currency; nothing "
+                              "was placed.")
 
     def _ids(self):
         return [self.batch.agency_id, self.batch.client_id]
@@ -152,20 +181,22 @@ class ChunkWriter:
             f"currency, principal, interest, fees, paid, paid_at_placement, balance, invoice_number, invoice_date, due_date, "
             f"delinquency_date, placed_at, last_payment_date, priority, placement_batch_id, hold_reason, updated_at) "
             f"SELECT %s, %s, s.debtor_id, s.debtor_name, s.time_zone, "
-            f"s.client_reference, s.debt_purpose, 'new', 'USD', s.principal, "
+            f"s.client_reference, s.debt_purpose, 'new', %s, s.principal, "
             f"s.interest, s.fees, s.paid, s.paid, s.balance, s.invoice_number, s.invoice_date, s.due_date, "
             f"s.delinquency_date, %s, s.last_payment_date, 0, %s, '', %s FROM {STAGE} s WHERE true "
             # Skipping: the stage holds only new references, and a plain insert skips ON CONFLICT's
             # extra probe per row (an account placed meanwhile by another transaction fails the
             # placement, rather than being updated).
             + (f"ON CONFLICT (client_id, client_reference) DO UPDATE SET {updates}" if self.update_existing else ""),
-            [*self._ids(), self.now, self.batch.pk, self.now])
+            [*self._ids(), self.currency, self.now, self.batch.pk, self.now])
 
     def _account_updates(self, t) -> list[str]:
         """SET clauses for an account placed again with "update": what this placement gave, the
-        balance from the new amounts less what has been paid since placement (payments recorded
-        in the portal stay), and the status following the balance by the kernel's rule (a paid
-        account owing again is back in collection; one whose new amounts are covered is paid)."""
+        balance from the new amounts less what has been paid, and the status following the
+        balance by the kernel's rule (a paid account owing again is back in collection; one whose
+        new amounts are covered is paid). A paid column restates what was paid before placement
+        (paid_at_placement); payments recorded in the portal are kept on top of it
+        (actions.restated_paid_sql). Without a paid column, paid stays as it is."""
         columns = [("debtor_time_zone", ("time_zone",)), ("debt_purpose", ("debt_purpose",)),
                    ("interest", ("interest",)), ("fees", ("fees",)), ("invoice_number", ("invoice_number",)),
                    ("invoice_date", ("invoice_date",)), ("due_date", ("due_date",)),
@@ -175,7 +206,11 @@ class ChunkWriter:
                    "principal = excluded.principal"]
         updates += [f"{column} = excluded.{column}" for column, fields in columns if self._given(*fields)]
         owed = " + ".join(["excluded.principal"] + [f"{'excluded' if self._given(c) else t}.{c}" for c in ("interest", "fees")])
-        balance = f"{owed} - {t}.paid - {t}.adjusted"
+        paid = f"{t}.paid"
+        if self._given("paid"):
+            paid = restated_paid_sql(t, "excluded.paid_at_placement")
+            updates += [f"paid = {paid}", "paid_at_placement = excluded.paid_at_placement"]
+        balance = f"{owed} - {paid} - {t}.adjusted"
         updates += [
             f"balance = {balance}",
             f"status = {balance_status_sql(t, balance)}",

@@ -8,6 +8,7 @@ in a child process with its own limits (`collections_work.placements.intake.sand
 The sizes a zip directory declares are what Python's zipfile will inflate at most (it stops at
 the declared size and then fails the CRC check), so checking them bounds what a reader unpacks.
 """
+import codecs
 import struct
 import zipfile
 from pathlib import Path
@@ -54,12 +55,55 @@ def check_upload(name: str, path: Path) -> str:
         return "xlsx"
     if suffix in TEXT_SUFFIXES:
         looks = looks_like(head)
+        if not looks and _unicode_text(head):  # Excel's "Unicode Text": UTF-16 (or 32), its zero bytes are text
+            return "csv"
         if looks or b"\x00" in head:
             raise IntakeError(f"{name} does not contain text{looks or ''}. Upload a CSV or an .xlsx workbook.")
         return "csv"
     if suffix == ".xls":
         raise IntakeError(f"{name} is an old Excel (.xls) file. Save it as .xlsx or CSV and upload that.")
     raise IntakeError(f"{name}: only CSV (.csv, .txt, .tsv) and Excel (.xlsx) files can be placed.")
+
+
+BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
+        (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+
+
+def encoding_from_bom(head: bytes) -> str:
+    """The codec for a file starting with a byte-order mark ("utf-16" and "utf-32" read the mark
+    and drop it), else "". UTF-32 first: its little-endian mark starts with UTF-16's."""
+    for bom, encoding in BOMS:
+        if head.startswith(bom):
+            return encoding
+    return ""
+
+
+def utf16_without_bom(head: bytes) -> str:
+    """"utf-16-le"/"utf-16-be" for text saved as UTF-16 with no mark (every other byte of Latin
+    text is zero), else ""."""
+    pairs = len(head) // 2
+    if pairs < 4:
+        return ""
+    even_zero = sum(1 for i in range(0, 2 * pairs, 2) if head[i] == 0)
+    odd_zero = sum(1 for i in range(1, 2 * pairs, 2) if head[i] == 0)
+    if odd_zero > 0.9 * pairs and even_zero == 0:
+        return "utf-16-le"
+    if even_zero > 0.9 * pairs and odd_zero == 0:
+        return "utf-16-be"
+    return ""
+
+
+def _unicode_text(head: bytes) -> bool:
+    """Whether a file's first bytes are UTF-16 or UTF-32 text (a byte-order mark, or UTF-16 with
+    none), which holds zero bytes that would otherwise mark it as binary."""
+    encoding = encoding_from_bom(head) or utf16_without_bom(head)
+    if encoding not in ("utf-16", "utf-32", "utf-16-le", "utf-16-be"):
+        return False
+    try:  # the 8 KB read may end inside a character: decode what is whole
+        text = codecs.getincrementaldecoder(encoding)().decode(head, final=False)
+    except UnicodeDecodeError:
+        return False
+    return "\x00" not in text
 
 
 def zip_limits() -> dict:

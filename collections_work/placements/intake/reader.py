@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from collections_work.placements.intake.fields import field_for_header
-from collections_work.placements.intake.files import IntakeError
+from collections_work.placements.intake.files import IntakeError, encoding_from_bom, utf16_without_bom
 
 HEADER_SEARCH_ROWS = 20
 csv.field_size_limit(1_000_000)
@@ -29,16 +29,22 @@ class TableInfo:
     encoding: str = ""
     delimiter: str = ""
     sample: list = field(default_factory=list)  # the first rows under the header, as text
+    hidden_sheets: list = field(default_factory=list)  # sheets a workbook hides (never read unless chosen)
+    sheet_reason: str = ""  # why this sheet was read: "chosen", "active", "first visible", "first with a header"
+    date_system: str = ""  # a workbook's dates: "1900" or "1904" (Excel serial numbers count from there)
 
 
 # --- CSV ---------------------------------------------------------------------------------
 
 def detect_encoding(path: Path, progress=None) -> str:
-    """utf-8-sig for a BOM, utf-8 if the whole file decodes, else Windows-1252."""
+    """The codec a byte-order mark names (UTF-8, UTF-16 LE/BE, UTF-32), UTF-16 with no mark, utf-8
+    if the whole file decodes, else Windows-1252."""
     size = max(path.stat().st_size, 1)
     with path.open("rb") as handle:
-        if handle.read(3) == codecs.BOM_UTF8:
-            return "utf-8-sig"
+        head = handle.read(4096)
+        marked = encoding_from_bom(head) or utf16_without_bom(head)
+        if marked:
+            return marked
         handle.seek(0)
         decoder = codecs.getincrementaldecoder("utf-8")()
         try:
@@ -111,19 +117,93 @@ def _open_workbook(path: Path):
             from None
 
 
+# A run of this many empty rows ends a sheet's data. Sheets often carry formatting (or stray
+# empty cells) down to row 1,048,576, and their stored size ("dimension") is often wrong, so
+# neither says where the data ends; reading a million styled empty rows took a minute.
+END_OF_DATA_BLANK_ROWS = 10_000
+
+
 def _xlsx_records(path: Path, sheet: str, progress=None) -> Iterator[list]:
     workbook = _open_workbook(path)
     try:
         if sheet not in workbook.sheetnames:
             raise IntakeError(f"The workbook has no sheet named “{sheet}”.")
-        worksheet = workbook[sheet]
-        last_row = max(worksheet.max_row or 1, 1)
-        for number, values in enumerate(worksheet.iter_rows(values_only=True), start=1):
-            if progress is not None:
-                progress.fraction = min(number / last_row, 1.0)
-            yield list(values)
+        yield from _worksheet_rows(workbook[sheet], progress)
     finally:
         workbook.close()
+
+
+def _worksheet_rows(worksheet, progress=None) -> Iterator[list]:
+    """Every row of a read-only worksheet from row 1, as lists of values, in the sheet's own
+    numbering (a row missing from the file comes as []), until END_OF_DATA_BLANK_ROWS empty rows
+    in a row. The cells are read straight from the sheet's XML: openpyxl's iter_rows trusts the
+    stored dimension, which can cut rows and columns off or pad a sheet to a million rows.
+    Numbers shown with a zero-padding format come as the text Excel shows ("00000042"), numbers
+    with a currency format as `FormattedNumber`s that carry the currency."""
+    from openpyxl.worksheet._reader import WorkSheetParser
+
+    workbook = worksheet.parent
+    formats = _cell_formats(workbook)
+    try:  # progress by how much of the sheet's XML has been read (the stored row count may lie)
+        size = max(workbook._archive.getinfo(worksheet._worksheet_path).file_size, 1)
+    except (AttributeError, KeyError):
+        size = None
+    expected, blank_run = 1, 0
+    with worksheet._get_source() as source:
+        parser = WorkSheetParser(source, worksheet._shared_strings, data_only=True, epoch=workbook.epoch,
+                                 date_formats=workbook._date_formats, timedelta_formats=workbook._timedelta_formats)
+        for number, cells in parser.parse():
+            while expected < number:  # rows the file leaves out
+                blank_run += 1
+                if blank_run >= END_OF_DATA_BLANK_ROWS:
+                    return
+                expected += 1
+                yield []
+            values = _row_values(cells, formats)
+            blank_run = blank_run + 1 if _is_blank(values) else 0
+            if blank_run >= END_OF_DATA_BLANK_ROWS:
+                return
+            expected = number + 1
+            if progress is not None and size is not None:
+                progress.fraction = min(source.tell() / size, 1.0)
+            yield values
+
+
+def _row_values(cells: list[dict], formats: dict) -> list:
+    if not cells:
+        return []
+    width = max(cell["column"] for cell in cells)
+    values = [None] * width
+    for cell in cells:
+        value = cell["value"]
+        if value is not None and cell["data_type"] == "n" and cell["style_id"] in formats:
+            value = formats[cell["style_id"]](value)
+        values[cell["column"] - 1] = value
+    return values
+
+
+def _cell_formats(workbook) -> dict:
+    """style id -> a function giving what a number in that style means as text: for the styles
+    whose number format pads with zeros (identifiers: "00000" ZIPs, "00000000" references) or
+    names a currency. Other styles are left out (their numbers stay numbers)."""
+    from openpyxl.styles.numbers import BUILTIN_FORMATS, BUILTIN_FORMATS_MAX_SIZE
+
+    from collections_work.placements.intake import values as intake_values
+
+    formats = {}
+    for style_id, style in enumerate(workbook._cell_styles):
+        number_format_id = style.numFmtId
+        if number_format_id < BUILTIN_FORMATS_MAX_SIZE:
+            code = BUILTIN_FORMATS.get(number_format_id, "General")
+        else:
+            try:
+                code = workbook._number_formats[number_format_id - BUILTIN_FORMATS_MAX_SIZE]
+            except IndexError:
+                continue
+        shown = intake_values.number_format_reader(code)
+        if shown is not None:
+            formats[style_id] = shown
+    return formats
 
 
 # --- Both --------------------------------------------------------------------------------
@@ -191,32 +271,50 @@ def inspect(path: Path, kind: str, *, sheet: str = "", limits: dict | None = Non
     workbook = _open_workbook(path)
     try:
         info.sheet_names = list(workbook.sheetnames)
+        info.date_system = "1904" if workbook.epoch.year == 1904 else "1900"
         if any(len(sheet_name) > 100 for sheet_name in info.sheet_names):
             raise IntakeError(f"{name}: a sheet name is longer than 100 characters. Rename it and upload again.")
         if sheet and sheet not in info.sheet_names:
             raise IntakeError(f"The workbook has no sheet named “{sheet}”.")
-        candidates = [sheet] if sheet else info.sheet_names
+        info.hidden_sheets = [ws.title for ws in workbook.worksheets if ws.sheet_state != "visible"]
+        candidates = [(sheet, "chosen")] if sheet else _default_sheets(workbook)
         if not candidates:
-            raise IntakeError(f"{name}: the workbook has no sheets.")
+            raise IntakeError(f"{name}: the workbook has no sheets with rows" + (
+                " (every sheet is hidden: unhide the one with the accounts and save it again)."
+                if info.hidden_sheets else "."))
         report(0.8)
-        for number, candidate in enumerate(candidates, start=1):
-            found = _search(_worksheet_rows(workbook[candidate]), recognise)
+        for number, (candidate, reason) in enumerate(candidates, start=1):
+            worksheet = workbook[candidate]
+            if not hasattr(worksheet, "_get_source"):  # a chart sheet
+                raise IntakeError(f"Sheet “{candidate}” is a chart, not a table of rows. Choose another sheet.")
+            found = _search(_worksheet_rows(worksheet), recognise)
             report(0.8 + 0.2 * number / len(candidates))
             if found is not None:
-                info.sheet = candidate
+                info.sheet, info.sheet_reason = candidate, reason if number == 1 else "first with a header"
                 return _found(info, found, limits)
     finally:
         workbook.close()
     if len(candidates) == 1:
-        raise _no_header(candidates[0] if len(info.sheet_names) > 1 else "")
+        raise _no_header(candidates[0][0] if len(info.sheet_names) > 1 else "")
     raise IntakeError(f"No header row found in the first {HEADER_SEARCH_ROWS} rows of any of the workbook's "
-                      f"{len(candidates)} sheets. The file needs a row of column names such as “Reference”, "
+                      f"{len(candidates)} visible sheets. The file needs a row of column names such as “Reference”, "
                       "“Debtor name” and “Balance”.")
 
 
-def _worksheet_rows(worksheet) -> Iterator[list]:
-    for values in worksheet.iter_rows(values_only=True):
-        yield list(values)
+def _default_sheets(workbook) -> list[tuple[str, str]]:
+    """(sheet, why) in the order a workbook's sheets are searched for a header when none is
+    chosen: the active sheet (the one Excel opens on) if it is visible, then the other visible
+    worksheets in order. Hidden sheets (old templates, lookups) and chart sheets are never read
+    unless chosen. An active-sheet index past the last sheet is ignored."""
+    visible = [ws.title for ws in workbook.worksheets if ws.sheet_state == "visible" and hasattr(ws, "_get_source")]
+    active = workbook.active
+    order = []
+    if active is not None and active.title in visible:
+        order.append((active.title, "active"))
+    for index, title in enumerate(visible):
+        if title not in (chosen for chosen, _ in order):
+            order.append((title, "first visible" if not order and index == 0 else "next visible"))
+    return order
 
 
 def _search(rows: Iterator[list], recognise=None):

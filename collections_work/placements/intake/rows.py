@@ -26,6 +26,10 @@ MAX_LENGTHS = {"client_reference": 100, "debtor_name": 200, "invoice_number": 20
 VISIBLE_FIELDS = ("client_reference", "debtor_name", "invoice_number", "co_debtor_name", "guarantor_name")
 MAX_AMOUNT = Decimal("999999999999.99")  # the money columns hold 14 digits, 2 of them cents
 MAX_ADDRESS = 400  # Contact.value: the address lines joined
+# Fields that identify rather than count: their cell's text is kept as the spreadsheet shows it,
+# and a value whose digits a spreadsheet has lost is refused (values.identifier_error).
+IDENTIFIER_FIELDS = ("client_reference", "postal_code", "phone", "tax_id", "invoice_number",
+                     "co_debtor_phone", "guarantor_phone")
 
 
 @dataclass
@@ -45,6 +49,8 @@ class IntakeOptions:
     amount_format: str = "dot"
     date_format: str = "%m/%d/%Y"
     default_debt_purpose: str = "unknown"
+    currency: str = "USD"  # the placement's one currency (ISO 4217); an amount naming another is an error
+    date_system: str = ""  # a workbook's ("1900"/"1904"): numbers in date columns are Excel serial dates
 
     @classmethod
     def from_dict(cls, data: dict) -> "IntakeOptions":
@@ -68,7 +74,8 @@ class RowValidator:
         self._fields = tuple(sorted(mapping.items(), key=lambda item: item[1]))
         self._limits = tuple((field, limit) for field, limit in MAX_LENGTHS.items() if field in mapping)
         self._visible = tuple(field for field in VISIBLE_FIELDS if field in mapping)
-        self._amount = values.plain_amount_parser(options.amount_format)
+        self._amount = values.plain_amount_parser(options.amount_format, options.currency)
+        self._identifiers = tuple(field for field in IDENTIFIER_FIELDS if field in mapping)
         self._date = values.fixed_width_date_parser(options.date_format)
 
     def validate(self, row_no: int, cells: list) -> tuple[tuple | None, list[RowError]]:
@@ -100,6 +107,10 @@ class RowValidator:
                 return None
         for field in self._visible:
             if hidden_character(get(field, "")):
+                return None
+        for field in self._identifiers:
+            if values.identifier_error(None, get(field, ""), postal_code=field == "postal_code",
+                                       country=get("country", ""), region=get("region", "")):
                 return None
         amounts = []
         for field in ("principal", "interest", "fees", "paid"):
@@ -178,6 +189,14 @@ class RowValidator:
             if message:
                 errors.append(RowError(row_no, self.column_name(field), message))
 
+        for field in IDENTIFIER_FIELDS:
+            if text.get(field):
+                message = values.identifier_error(raw.get(field), text[field], postal_code=field == "postal_code",
+                                                  country=text.get("country", ""), region=text.get("region", ""))
+                if message:
+                    errors.append(RowError(row_no, self.column_name(field),
+                                           f"{self.column_name(field)} '{text[field]}' {message}"))
+
         def parsed(field, parser, *args, default=None):
             if not text.get(field):
                 return default
@@ -188,7 +207,8 @@ class RowValidator:
                 return default
 
         amount_format, date_format = self.options.amount_format, self.options.date_format
-        amounts = {f: parsed(f, values.parse_amount, amount_format, default=ZERO)
+        currency, date_system = self.options.currency, self.options.date_system
+        amounts = {f: parsed(f, values.parse_amount, amount_format, currency, default=ZERO)
                    for f in ("principal", "interest", "fees", "paid")}
         for field, amount in amounts.items():
             if amount < 0:
@@ -205,7 +225,7 @@ class RowValidator:
         if len(self._address(text)) > MAX_ADDRESS:
             errors.append(RowError(row_no, self.column_name("address_line1"),
                                    f"the address (all its lines together) is longer than {MAX_ADDRESS} characters"))
-        dates = {f: parsed(f, values.parse_date, date_format)
+        dates = {f: parsed(f, values.parse_date, date_format, date_system)
                  for f in ("invoice_date", "due_date", "delinquency_date", "last_payment_date")}
         email = parsed("email", values.parse_email, default="")
         phone = parsed("phone", values.parse_phone, default="")

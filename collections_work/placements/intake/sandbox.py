@@ -177,7 +177,8 @@ def _inspect(job: dict, report) -> dict:
                           name=job.get("name", "The file"), progress=lambda f: report(int(f * 100)),
                           recognise=recognise)
     return {"kind": info.kind, "headers": info.headers, "header_row": info.header_row, "sheet_names": info.sheet_names,
-            "sheet": info.sheet, "encoding": info.encoding, "delimiter": info.delimiter, "sample": info.sample}
+            "sheet": info.sheet, "encoding": info.encoding, "delimiter": info.delimiter, "sample": info.sample,
+            "hidden_sheets": info.hidden_sheets, "sheet_reason": info.sheet_reason, "date_system": info.date_system}
 
 
 def _check(job: dict, report) -> dict:

@@ -64,12 +64,12 @@ def test_quoted_fields_with_commas_and_newlines(place, world, persona):
         assert Contact.objects.get(kind="address").value == "1 Main St\nSuite 5"
 
 
-@pytest.mark.parametrize("text, amount_format, expected", [
-    ("1234.5", "dot", "1234.50"), ("$1,234.56", "dot", "1234.56"), ("(12.00)", "dot", "-12.00"),
-    ("1.234,56", "comma", "1234.56"), ("€ 1.234,5", "comma", "1234.50"), (1234.5, "dot", "1234.50"),
+@pytest.mark.parametrize("text, amount_format, currency, expected", [
+    ("1234.5", "dot", "USD", "1234.50"), ("$1,234.56", "dot", "USD", "1234.56"), ("(12.00)", "dot", "USD", "-12.00"),
+    ("1.234,56", "comma", "EUR", "1234.56"), ("€ 1.234,5", "comma", "EUR", "1234.50"), (1234.5, "dot", "USD", "1234.50"),
 ])
-def test_amount_formats(text, amount_format, expected):
-    assert parse_amount(text, amount_format) == Decimal(expected)
+def test_amount_formats(text, amount_format, currency, expected):
+    assert parse_amount(text, amount_format, currency) == Decimal(expected)
 
 
 @pytest.mark.parametrize("text, amount_format", [("12,50", "dot"), ("999,99", "dot"), ("1,2,3,4", "dot"),
