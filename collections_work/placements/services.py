@@ -65,7 +65,7 @@ def placement_read(*, batch, attempt: int, info: reader.TableInfo) -> PlacementB
     header, columns and first rows, and guess the mapping (a saved mapping of this client whose
     columns are all in the file wins, with its formats). A batch that moved on meanwhile
     (cancelled, read by a later run) is left alone."""
-    mapping, saved_options = _best_mapping(batch.client, info.headers)
+    mapping, saved_options = _best_mapping(batch.client, info.headers, info.sample)
     with transaction.atomic():
         batch = PlacementBatch.objects.select_for_update().get(pk=batch.pk)
         if batch.status != PlacementBatch.Status.READING or batch.attempts != attempt:
@@ -109,15 +109,18 @@ def _read_options(info: reader.TableInfo) -> dict:
     return {"encoding": info.encoding, "delimiter": info.delimiter, "header_row": info.header_row}
 
 
-def _best_mapping(client, headers) -> tuple[dict, dict]:
+def _best_mapping(client, headers, sample=None) -> tuple[dict, dict]:
     """(mapping, options): a saved mapping of `client` whose columns all appear in this file wins
-    over a fresh guess, and brings its amount and date formats and its name (shown on the page)."""
+    over a fresh guess, and brings its amount and date formats and its name (shown on the page).
+    A fresh guess reads the column names and the first rows (`sample`), and takes the amount and
+    date formats from those rows' values (intake.fields.guess_formats)."""
     for saved in ColumnMapping.objects.filter(client=client):
         mapping = intake_fields.mapping_from_names(headers, saved.mapping)
         if len(mapping) == len(saved.mapping) and set(intake_fields.REQUIRED_FIELDS) <= set(mapping):
             formats = {k: v for k, v in saved.options.items() if k in DEFAULT_OPTIONS}
             return mapping, formats | {"saved_mapping": saved.name}
-    return intake_fields.guess_mapping(headers), {"saved_mapping": ""}
+    mapping = intake_fields.guess_mapping(headers, sample)
+    return mapping, intake_fields.guess_formats(mapping, sample) | {"saved_mapping": "", "guessed_from_values": True}
 
 
 def placement_choose_sheet(*, agency, actor, batch, sheet) -> PlacementBatch:
@@ -160,11 +163,11 @@ def placement_set_mapping(*, agency, actor, batch, mapping: dict, options: dict,
     for field, index in mapping.items():
         if not 0 <= index < len(batch.headers):
             raise DomainError(f"{intake_fields.FIELDS_BY_KEY[field].label}: no such column.", field="mapping")
-        if index in used:
+        if index in used and not _may_share(used[index], field):
             raise DomainError(f"Column “{batch.headers[index]}” is chosen for both "
                               f"{intake_fields.FIELDS_BY_KEY[used[index]].label} and "
                               f"{intake_fields.FIELDS_BY_KEY[field].label}.", field="mapping")
-        used[index] = field
+        used.setdefault(index, field)
     with transaction.atomic():
         batch = PlacementBatch.objects.select_for_update().get(pk=batch.pk)
         if not placement_may_map(batch):
@@ -179,6 +182,12 @@ def placement_set_mapping(*, agency, actor, batch, mapping: dict, options: dict,
                      after={"mapping": {f: batch.headers[i] for f, i in mapping.items()}, "on_duplicate": on_duplicate})
         _hand_off(batch, PlacementBatch.Status.VALIDATING)
     return batch
+
+
+def _may_share(first: str, second: str) -> bool:
+    """The client reference may be read from the invoice number's or the debtor ID's column."""
+    pair = {first, second}
+    return "client_reference" in pair and bool(pair & set(intake_fields.SHARES_REFERENCE))
 
 
 def _save_mapping(batch, name):

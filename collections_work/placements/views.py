@@ -95,7 +95,7 @@ def placement_mapping(request, pk):
         else:
             return redirect("placement_detail", pk=batch.pk)
     return render(request, "intake/mapping.html", {
-        "batch": batch, "form": form, "sample": batch.sample_rows,
+        "batch": batch, "form": form, "sample": batch.sample_rows[:5],
         "saved_form": SavedMappingForm(client=batch.client),
         "has_saved": ColumnMapping.objects.filter(client=batch.client).exists(),
     })
