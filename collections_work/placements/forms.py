@@ -34,6 +34,10 @@ class MappingForm(forms.Form):
     date_format = forms.ChoiceField(choices=list(DATE_FORMATS.items()), label="Dates that are not YYYY-MM-DD are",
                                     help_text="ISO dates (2024-01-31) and Excel date cells are always understood.")
     default_debt_purpose = forms.ChoiceField(choices=DebtPurpose.choices, label="Debt purpose when the file has none")
+    parties_by_row = forms.BooleanField(
+        required=False, label="Rows with the same reference are parties of one account",
+        help_text="For exports with one row per person: the first row of a reference is the account and its "
+                  "debtor, the later rows its co-debtors (or guarantors, if a role column says so).")
     on_duplicate = forms.ChoiceField(choices=PlacementBatch.OnDuplicate.choices, widget=forms.RadioSelect,
                                      label="When a reference is already placed")
     save_as = forms.CharField(required=False, max_length=100, label="Save this mapping as",
@@ -48,14 +52,16 @@ class MappingForm(forms.Form):
                 choices=choices, required=False, label=field.label + (" *" if field.required else ""))
         if not self.is_bound:
             self.initial.update({f"map_{k}": str(v) for k, v in batch.mapping.items()})
-            self.initial.update({k: batch.options.get(k) for k in ("amount_format", "date_format", "default_debt_purpose")})
+            self.initial.update({k: batch.options.get(k) for k in ("amount_format", "date_format", "default_debt_purpose",
+                                                                   "parties_by_row")})
             self.initial["on_duplicate"] = batch.on_duplicate
 
     def mapping(self) -> dict:
         return {f.key: self.cleaned_data[f"map_{f.key}"] for f in FIELDS if self.cleaned_data.get(f"map_{f.key}") != ""}
 
     def options(self) -> dict:
-        return {k: self.cleaned_data[k] for k in ("amount_format", "date_format", "default_debt_purpose")}
+        return {k: self.cleaned_data[k] for k in ("amount_format", "date_format", "default_debt_purpose",
+                                                  "parties_by_row")}
 
     def mapping_fields(self):
         return [self[f"map_{f.key}"] for f in FIELDS]

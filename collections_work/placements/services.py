@@ -23,7 +23,8 @@ from collections_work.worklist import claim
 from portal.audit import audit_record
 from portal.errors import DomainError
 
-DEFAULT_OPTIONS = {"amount_format": "dot", "date_format": "%m/%d/%Y", "default_debt_purpose": "unknown"}
+DEFAULT_OPTIONS = {"amount_format": "dot", "date_format": "%m/%d/%Y", "default_debt_purpose": "unknown",
+                   "parties_by_row": False}
 
 
 def _check_may_place(actor, client):
@@ -120,7 +121,10 @@ def _best_mapping(client, headers, sample=None) -> tuple[dict, dict]:
             formats = {k: v for k, v in saved.options.items() if k in DEFAULT_OPTIONS}
             return mapping, formats | {"saved_mapping": saved.name}
     mapping = intake_fields.guess_mapping(headers, sample)
-    return mapping, intake_fields.guess_formats(mapping, sample) | {"saved_mapping": "", "guessed_from_values": True}
+    # A role column ("Co-borrower", "Guarantor") means one row per party.
+    parties = {"parties_by_row": True} if "party_role" in mapping else {}
+    return mapping, intake_fields.guess_formats(mapping, sample) | parties | {"saved_mapping": "",
+                                                                             "guessed_from_values": True}
 
 
 def placement_choose_sheet(*, agency, actor, batch, sheet) -> PlacementBatch:
@@ -194,7 +198,8 @@ def _save_mapping(batch, name):
     by_name = {field: batch.headers[index] for field, index in batch.mapping.items()}
     ColumnMapping.objects.update_or_create(
         agency=batch.agency, client=batch.client, name=name[:100],
-        defaults={"headers": batch.headers, "mapping": by_name, "options": {k: batch.options[k] for k in DEFAULT_OPTIONS}},
+        defaults={"headers": batch.headers, "mapping": by_name,
+                  "options": {k: batch.options.get(k, v) for k, v in DEFAULT_OPTIONS.items()}},
     )
 
 

@@ -18,7 +18,8 @@ class Field:
 FIELDS = [
     Field("client_reference", "Client reference", True,
           ("reference", "ref", "account", "account number", "account no", "acct", "acct no", "client ref",
-           "your reference", "invoice id", "claim number", "file number", "id",
+           "your reference", "invoice id", "claim number", "file number", "loan number", "loan", "loan id",
+           "contract number", "policy number", "matter number", "id",
            # German, Spanish, French
            "referenz", "aktenzeichen", "kontonummer", "vorgangsnummer", "referencia", "numero de cuenta",
            "numero de referencia", "expediente", "reference client", "numero de compte", "numero de dossier")),
@@ -165,12 +166,20 @@ def _share(values: list[str], pattern) -> float:
     return sum(1 for v in values if pattern.match(v)) / len(values)
 
 
-def values_fit(field: str, values: list[str]) -> bool:
+def values_fit(field: str, values: list[str], exact: bool = False) -> bool:
     """Whether a column's non-empty sample `values` can be `field`'s: an email column holds email
     addresses, a date column dates (never small integers like days past due), an amount column
     amounts, a phone column phone numbers, a name column letters that are not email addresses.
-    No sample: anything fits."""
+    No sample: anything fits. A column whose name is exactly the field's (`exact`) is refused
+    only where its values say it cannot be: small integers for a date, no email address at all for
+    an email; otherwise its bad values are row errors the check reports."""
     if not values:
+        return True
+    if exact:
+        if field in DATE_FIELDS:
+            return _share(values, _SMALL_INTEGER) < 0.5
+        if field in EMAIL_FIELDS:
+            return _share(values, _EMAIL_VALUE) > 0
         return True
     if field in EMAIL_FIELDS:
         return _share(values, _EMAIL_VALUE) >= 0.5
@@ -203,7 +212,7 @@ def guess_mapping(headers: list[str], samples: list[list] | None = None) -> dict
     for index, header in enumerate(headers):
         values = _column_values(samples, index)
         for key, score in header_scores(header).items():
-            if values_fit(key, values):
+            if values_fit(key, values, exact=score > 1):
                 pairs.append((score, -index, key, index))
     mapping, used = {}, set()
     for _score, _order, key, index in sorted(pairs, reverse=True):

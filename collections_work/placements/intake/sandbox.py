@@ -179,11 +179,13 @@ def _check(job: dict, report) -> dict:
     from collections_work.placements.intake import reader, scan
 
     info = reader.TableInfo(**job["info"])
+    keys = scan.DebtorKeys()
     result = scan.scan_rows(Path(job["path"]), info, job["mapping"], job["options"],
                             rejected_path=Path(job["rejected_path"]), max_rows=job["max_rows"],
-                            chunk_size=job["chunk_size"], on_valid=lambda records: None, on_progress=report)
+                            chunk_size=job["chunk_size"], on_valid=keys.add, on_progress=report)
+    keys.write(scan.debtor_keys_path(Path(job["rejected_path"])))
     return {"total": result.total, "valid": result.valid, "invalid": result.invalid,
-            "errors_sample": result.errors_sample, "last_row": result.last_row}
+            "errors_sample": result.errors_sample, "last_row": result.last_row, "summary": result.summary}
 
 
 _OPS = {"inspect": _inspect, "check": _check}

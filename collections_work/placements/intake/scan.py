@@ -8,7 +8,8 @@ from pathlib import Path
 
 from collections_work.placements.intake import reader
 from collections_work.placements.intake.files import IntakeError
-from collections_work.placements.intake.rows import IntakeOptions, RowError, RowValidator, duplicate_reference_error
+from collections_work.placements.intake.rows import (
+    STAGE_COLUMNS, IntakeOptions, RowError, RowValidator, duplicate_reference_error)
 from portal.spreadsheets import neutralise_formula
 
 ERRORS_SAMPLE = 200
@@ -23,6 +24,9 @@ class ScanResult:
     invalid: int = 0
     errors_sample: list = field(default_factory=list)
     last_row: int = 0
+    # {"party_rows": n, "time_zones": {"zip": n, "state": n, "phone": n, "file": n, "not_region": n,
+    # "unknown": n}} for the preview; a worker step adds {"matched_rows": n, "matched_debtors": n}.
+    summary: dict = field(default_factory=dict)
 
 
 class RejectedRows:
@@ -52,8 +56,12 @@ def scan_rows(path: Path, info: reader.TableInfo, mapping: dict, options: dict, 
     field -> column index); valid records go to `on_valid(list_of_records)` in chunks of
     `chunk_size`, and `on_progress(percent)` is called after each chunk and every TICK_ROWS rows.
     Raises IntakeError for a file that cannot be read or has more than `max_rows` rows."""
-    validator = RowValidator(info.headers, {k: int(v) for k, v in mapping.items()}, IntakeOptions.from_dict(options))
+    intake_options = IntakeOptions.from_dict(options)
+    validator = RowValidator(info.headers, {k: int(v) for k, v in mapping.items()}, intake_options)
     result, seen, chunk = ScanResult(), {}, []
+    by_party, refused = intake_options.parties_by_row, {}  # refused: reference -> first row, had errors
+    zones = {} if any(f in mapping for f in ("time_zone", "postal_code", "region", "phone")) else None
+    parties = 0
     progress = reader.Progress()
     rejected = RejectedRows(rejected_path, info.headers)
     report = on_progress or (lambda percent: None)
@@ -66,8 +74,20 @@ def scan_rows(path: Path, info: reader.TableInfo, mapping: dict, options: dict, 
                                   "Split it into smaller files.")
             if result.total % TICK_ROWS == 0:
                 report(int(progress.fraction * 100))
-            record, errors = validator.validate(row_no, cells)
-            if record is not None:
+            reference = validator.reference(cells) if by_party else ""
+            if reference and reference in seen:
+                record, errors = validator.validate_party(row_no, cells, seen[reference])
+                parties += record is not None
+            elif reference and reference in refused:
+                record, errors = None, [RowError(row_no, validator.column_name("client_reference"),
+                                                 f"the account's first row (row {refused[reference]}) has errors")]
+            else:
+                record, errors = validator.validate(row_no, cells)
+                if record is None and reference:
+                    refused[reference] = row_no
+            if record is not None and record[_ROLE]:
+                pass  # another party of an account already seen
+            elif record is not None:
                 first_row = seen.setdefault(record[1], row_no)
                 if first_row != row_no:
                     errors = [duplicate_reference_error(row_no, record[1], first_row,
@@ -81,6 +101,9 @@ def scan_rows(path: Path, info: reader.TableInfo, mapping: dict, options: dict, 
                                               "message": _cut(e.message)} for e in errors]
                 continue
             result.valid += 1
+            if zones is not None:
+                kind = _zone_kind(record)
+                zones[kind] = zones.get(kind, 0) + 1
             chunk.append(record)
             if len(chunk) >= chunk_size:
                 on_valid(chunk)
@@ -97,7 +120,44 @@ def scan_rows(path: Path, info: reader.TableInfo, mapping: dict, options: dict, 
         rejected.close()
     if result.total == 0:
         raise IntakeError("The file has a header row but no rows of accounts under it.")
+    result.summary = {"party_rows": parties} | ({"time_zones": zones} if zones is not None else {})
     return result
+
+
+_ROLE, _ZONE, _ZONE_SOURCE = (STAGE_COLUMNS.index(c) for c in ("party_role", "time_zone", "tz_source"))
+
+
+def _zone_kind(record: tuple) -> str:
+    """Where a record's time zone came from, as a summary key (intake.zones.derive_zone's wording)."""
+    source = record[_ZONE_SOURCE]
+    if not record[_ZONE]:
+        return "not_region" if source else "unknown"
+    for start, kind in (("ZIP", "zip"), ("state", "state"), ("phone", "phone"), ("the phone", "phone")):
+        if source.startswith(start):
+            return kind
+    return "file"
+
+
+class DebtorKeys:
+    """The debtor keys of a check's account rows, with how many rows each, for counting the rows
+    whose debtor is already on file (a worker step compares them with the database, set-based)."""
+
+    def __init__(self):
+        self.rows: dict[str, int] = {}
+
+    def add(self, records: list[tuple]) -> None:
+        rows = self.rows
+        for record in records:
+            if not record[_ROLE]:
+                rows[record[2]] = rows.get(record[2], 0) + 1
+
+    def write(self, path: Path) -> None:
+        with path.open("w", newline="") as handle:
+            handle.writelines(f"{key},{count}\n" for key, count in self.rows.items())
+
+
+def debtor_keys_path(rejected_path: Path) -> Path:
+    return rejected_path.with_name("debtor-keys.csv")
 
 
 def _cut(message: str) -> str:

@@ -1,0 +1,97 @@
+"""The debtor's time zone from what a placement row gives: a time zone column, the ZIP code, the
+state, or the phone number's area code. No Django here (the check runs in the sandbox).
+
+The data come from maintained libraries, not from a table kept here: `zipcodes` (US ZIP codes
+with their IANA zone, from the USPS/census data it ships) for ZIP codes and states, and Google's
+`phonenumbers` (its timezone module) for phone numbers. A source that allows several zones (a
+state across two zones, an area code across two) decides nothing on its own.
+"""
+from collections import defaultdict
+from functools import lru_cache
+
+from portal.time_zones import is_region_zone, region_zones
+
+
+US_NAMES = frozenset(("US", "USA", "U.S.", "U.S.A.", "UNITED STATES", "UNITED STATES OF AMERICA"))
+
+
+@lru_cache(maxsize=1)
+def _zip_data() -> tuple[dict, dict]:
+    """({zip5: zone}, {state code: frozenset of zones}) from the `zipcodes` package, loaded once."""
+    import zipcodes  # ~0.7 s and ~140 MB, only for a placement that maps a ZIP code or a state
+
+    by_zip, by_state = {}, defaultdict(set)
+    for entry in zipcodes.list_all():
+        zone = entry.get("timezone") or ""
+        if is_region_zone(zone):  # the data hold a few names that are no zone ("Napakiak")
+            by_zip[entry["zip_code"]] = zone
+            by_state[entry["state"]].add(zone)
+    return by_zip, {state: frozenset(zones) for state, zones in by_state.items()}
+
+
+def zone_for_zip(postal_code: str) -> str:
+    """The IANA zone of a US ZIP code ("96813" or "96813-1234"), or "" when unknown."""
+    code = postal_code.strip()[:5]
+    if len(code) != 5 or not code.isdigit():
+        return ""
+    return _zip_data()[0].get(code, "")
+
+
+def zones_for_state(state: str) -> frozenset:
+    """The IANA zones of a US state or territory by its two-letter code ("HI"), empty when unknown."""
+    return _zip_data()[1].get(state.strip().upper(), frozenset())
+
+
+def zones_for_phone(phone: str) -> frozenset:
+    """The IANA zones of a phone number's area (a US number without a country code is read as
+    US), empty when unknown. Numbers are normalised to digits (intake.values.parse_phone)."""
+    digits = phone.lstrip("+")
+    if not phone.startswith("+") and len(digits) == 10:
+        digits = "1" + digits
+    # The zone depends on the country code and area code only (NANP: 1 + 3 digits + exchange).
+    return _phone_prefix_zones(digits[:7], len(digits))
+
+
+@lru_cache(maxsize=65536)
+def _phone_prefix_zones(prefix: str, length: int) -> frozenset:
+    import phonenumbers
+    from phonenumbers import timezone as phone_zones
+
+    try:
+        number = phonenumbers.parse("+" + prefix + "0" * (length - len(prefix)))
+    except phonenumbers.NumberParseException:
+        return frozenset()
+    return frozenset(z for z in phone_zones.time_zones_for_number(number) if z in region_zones())
+
+
+def derive_zone(*, given: str, postal_code: str, state: str, country: str, phone: str) -> tuple[str, str, str]:
+    """(zone, where it came from, the phone's own zone) for one debtor.
+
+    `given` (a time zone column) counts only as an IANA region name; an abbreviation or alias
+    ("EST", "US/Eastern") is not taken at face value: the zone then comes from the ZIP code, the
+    state (when all of it is in one zone), or the phone's area code (when in one zone). Nothing
+    conclusive: ("", why, phone zone), and the debtor's calls must fit every US zone."""
+    phone_zones = zones_for_phone(phone) if phone else frozenset()
+    phone_zone = next(iter(phone_zones)) if len(phone_zones) == 1 else ""
+    if given and is_region_zone(given):
+        return given, "the file's time zone column", phone_zone
+    country = country.strip().upper()
+    # No country column: a phone number with another country code says the address is not in the
+    # US either (a German PLZ 10115 is no New York ZIP code).
+    us = country in US_NAMES if country else not (phone.startswith("+") and not phone.startswith("+1"))
+    if us and postal_code:
+        zone = zone_for_zip(postal_code)
+        if zone:
+            return zone, f"ZIP code {postal_code.strip()[:5]}", phone_zone
+    if us and state:
+        zones = zones_for_state(state)
+        if len(zones) == 1:
+            return next(iter(zones)), f"state {state.strip().upper()}", phone_zone
+    if phone_zone:
+        digits = phone.lstrip("+")
+        nanp = len(digits) == 10 or digits.startswith("1")
+        where = f"phone area code {digits.removeprefix('1')[:3]}" if nanp else "the phone number's country and area"
+        return phone_zone, where, phone_zone
+    if given:
+        return "", f"“{given}” in the file is not a region name like America/New_York", phone_zone
+    return "", "", phone_zone
