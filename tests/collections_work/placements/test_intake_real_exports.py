@@ -4,6 +4,7 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from django.db import models
 
 from collections_work.models import AccountParty, Contact, Debtor, DebtorAccount
 from collections_work.compliance import candidate_zones
@@ -282,3 +283,17 @@ def test_the_clients_own_debtor_id_decides_when_the_file_has_one(place_it, world
                         b"I-3,C-10,ACME Corp.,ap@acme.test,30.00\n")
     placed = accounts(world, persona)
     assert placed["I-1"].debtor_id == placed["I-2"].debtor_id != placed["I-3"].debtor_id
+
+
+def test_debtors_on_file_before_get_the_new_keys_and_match_later_files(place_it, world, persona):
+    import importlib
+
+    from django.apps import apps
+
+    place_it("first.csv", STEVENS)
+    with tenant_scope(world.alpha.agency):
+        keys = dict(Debtor.objects.values_list("id", "debtor_key"))
+        Debtor.objects.update(debtor_key=models.F("id"))  # as if keyed the old way
+        importlib.import_module("collections_work.migrations.0018_debtor_keys_without_weak_matches").rekey_debtors(
+            apps, None)
+        assert dict(Debtor.objects.values_list("id", "debtor_key")) == keys
