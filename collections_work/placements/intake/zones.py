@@ -6,8 +6,12 @@ with their IANA zone, from the USPS/census data it ships) for ZIP codes and stat
 `phonenumbers` (its timezone module) for phone numbers. A source that allows several zones (a
 state across two zones, an area code across two) decides nothing on its own.
 """
+import json
+import os
+import tempfile
 from collections import defaultdict
 from functools import lru_cache
+from pathlib import Path
 
 from portal.time_zones import is_region_zone, region_zones
 
@@ -17,15 +21,29 @@ US_NAMES = frozenset(("US", "USA", "U.S.", "U.S.A.", "UNITED STATES", "UNITED ST
 
 @lru_cache(maxsize=1)
 def _zip_data() -> tuple[dict, dict]:
-    """({zip5: zone}, {state code: frozenset of zones}) from the `zipcodes` package, loaded once."""
-    import zipcodes  # ~0.7 s and ~140 MB, only for a placement that maps a ZIP code or a state
+    """({zip5: zone}, {state code: frozenset of zones}) from the `zipcodes` package, loaded once a
+    process. Reading its 42,789 records takes ~0.7 s and ~140 MB (seconds on a busy machine), so
+    the two small maps are kept in a file in the temporary folder, one per package version, and
+    the checks and placements after the first read that (~30 ms)."""
+    import zipcodes
 
-    by_zip, by_state = {}, defaultdict(set)
-    for entry in zipcodes.list_all():
-        zone = entry.get("timezone") or ""
-        if is_region_zone(zone):  # the data hold a few names that are no zone ("Napakiak")
-            by_zip[entry["zip_code"]] = zone
-            by_state[entry["state"]].add(zone)
+    cache = Path(tempfile.gettempdir()) / f"portal-zip-zones-{zipcodes.__version__}.json"
+    try:
+        by_zip, by_state = json.loads(cache.read_text())
+    except (OSError, ValueError):
+        by_zip, states = {}, defaultdict(set)
+        for entry in zipcodes.list_all():
+            zone = entry.get("timezone") or ""
+            if is_region_zone(zone):  # the data hold a few names that are no zone ("Napakiak")
+                by_zip[entry["zip_code"]] = zone
+                states[entry["state"]].add(zone)
+        by_state = {state: sorted(zones) for state, zones in states.items()}
+        try:
+            partial = cache.with_name(f"{cache.name}.{os.getpid()}")
+            partial.write_text(json.dumps([by_zip, by_state]))
+            partial.replace(cache)
+        except OSError:
+            pass  # a read-only temporary folder: read the package again next time
     return by_zip, {state: frozenset(zones) for state, zones in by_state.items()}
 
 
@@ -48,8 +66,9 @@ def zones_for_phone(phone: str) -> frozenset:
     digits = phone.lstrip("+")
     if not phone.startswith("+") and len(digits) == 10:
         digits = "1" + digits
-    # The zone depends on the country code and area code only (NANP: 1 + 3 digits + exchange).
-    return _phone_prefix_zones(digits[:7], len(digits))
+    # Looked up once per area: a US/Canadian number by its area code (the library's data go no
+    # finer there for zones that matter here), another by its first five digits.
+    return _phone_prefix_zones(digits[:4] if digits.startswith("1") else digits[:5], len(digits))
 
 
 @lru_cache(maxsize=65536)
@@ -58,7 +77,7 @@ def _phone_prefix_zones(prefix: str, length: int) -> frozenset:
     from phonenumbers import timezone as phone_zones
 
     try:
-        number = phonenumbers.parse("+" + prefix + "0" * (length - len(prefix)))
+        number = phonenumbers.parse("+" + prefix + "5" * max(length - len(prefix), 0))
     except phonenumbers.NumberParseException:
         return frozenset()
     return frozenset(z for z in phone_zones.time_zones_for_number(number) if z in region_zones())
