@@ -152,7 +152,7 @@ class PlacementBatch(ClientOwned):
     errors_sample = models.JSONField(default=list, blank=True)  # first row errors, for the preview page
     # What the check found besides errors: rows that are other parties of an account, where the
     # debtors' time zones come from, rows whose debtor is already on file (intake.scan.ScanResult).
-    check_summary = models.JSONField(default=dict, blank=True)
+    check_summary = models.JSONField(default=dict, blank=True, db_default=models.Value({}, models.JSONField()))
     sample_rows = models.JSONField(default=list, blank=True)  # the first rows, as read by the worker, for the mapping page
     # The job working on a busy batch (reading, checking, placing): its last sign of life (or the
     # hand-off to the worker), and how many runs of the current step have started. A job with no
