@@ -80,14 +80,14 @@ def debtor_key(name: str, tax4: str, email: str, *, phone: str = "", address: st
     else:
         normal = " ".join(name.lower().split())
         if email or phone or address:
-            place = " ".join(_PUNCTUATION.sub(" ", address.lower()).split())
+            place = " ".join(address.lower().translate(_PUNCTUATION).split())
             basis = f"{normal}|{tax4}|{email}|{phone}|{place}"
         else:
             basis = f"{normal}|{tax4}|ref|{reference}"
     return hashlib.md5(basis.encode(), usedforsecurity=False).hexdigest()
 
 
-_PUNCTUATION = re.compile(r"[^\w]+")
+_PUNCTUATION = str.maketrans({mark: " " for mark in ",.;:#/\\-'\"()"})  # "12 Oak St." is "12, Oak St"
 
 
 class RowValidator:
@@ -106,6 +106,8 @@ class RowValidator:
         tax_header = normalise_header(self.columns["tax_id"][1]) if "tax_id" in mapping else ""
         self._ssn_column = "ssn" in tax_header.split() or "social security" in tax_header
         self._derive_zone = any(field in mapping for field in ("time_zone", "postal_code", "region", "phone"))
+        self._zones: dict[tuple, tuple[str, str]] = {}
+        self._phone_zones: dict[str, str] = {}
 
     def validate(self, row_no: int, cells: list) -> tuple[tuple | None, list[RowError]]:
         """(record, []) for a valid row, else (None, errors)."""
@@ -214,10 +216,25 @@ class RowValidator:
                          client_debtor_id=text.get("client_debtor_id", ""), reference=text["client_reference"])
         if not self._derive_zone:
             return key, kind, "", "", ""
-        zone, source, phone_zone = zones.derive_zone(
-            given=text.get("time_zone", ""), postal_code=text.get("postal_code", ""), state=text.get("region", ""),
-            country=text.get("country", ""), phone=phone)
-        return key, kind, zone, source, phone_zone
+        return (key, kind, *self._zone(text, phone))
+
+    def _zone(self, text: dict, phone: str) -> tuple[str, str, str]:
+        """zones.derive_zone, with the places and phone areas a file repeats derived once each."""
+        phone_zone = ""
+        if phone:
+            phone_zone = self._phone_zones.get(phone[:6])
+            if phone_zone is None:
+                phone_zone = self._phone_zones[phone[:6]] = zones.phone_zone_of(phone)
+        given, postal_code, state = text.get("time_zone", ""), text.get("postal_code", ""), text.get("region", "")
+        place = (given, postal_code[:5], state, text.get("country", ""), zones.foreign_phone(phone))
+        found = self._zones.get(place)
+        if found is None:
+            if len(self._zones) > 200_000:
+                self._zones.clear()
+            found = self._zones[place] = zones.place_zone(*place)
+        if found[0] or not phone_zone:
+            return found[0], found[1], phone_zone
+        return phone_zone, zones.phone_source(phone), phone_zone
 
     def _validate(self, row_no: int, cells: list) -> tuple[tuple | None, list[RowError]]:
         raw = self._raw(cells)

@@ -101,9 +101,9 @@ def scan_rows(path: Path, info: reader.TableInfo, mapping: dict, options: dict, 
                                               "message": _cut(e.message)} for e in errors]
                 continue
             result.valid += 1
-            if zones is not None:
-                kind = _zone_kind(record)
-                zones[kind] = zones.get(kind, 0) + 1
+            if zones is not None:  # counted by source text here, by kind of source at the end
+                source = (record[_ZONE] != "", record[_ZONE_SOURCE])
+                zones[source] = zones.get(source, 0) + 1
             chunk.append(record)
             if len(chunk) >= chunk_size:
                 on_valid(chunk)
@@ -120,22 +120,23 @@ def scan_rows(path: Path, info: reader.TableInfo, mapping: dict, options: dict, 
         rejected.close()
     if result.total == 0:
         raise IntakeError("The file has a header row but no rows of accounts under it.")
-    result.summary = {"party_rows": parties} | ({"time_zones": zones} if zones is not None else {})
+    result.summary = {"party_rows": parties} | ({"time_zones": _zone_kinds(zones)} if zones is not None else {})
     return result
 
 
 _ROLE, _ZONE, _ZONE_SOURCE = (STAGE_COLUMNS.index(c) for c in ("party_role", "time_zone", "tz_source"))
 
 
-def _zone_kind(record: tuple) -> str:
-    """Where a record's time zone came from, as a summary key (intake.zones.derive_zone's wording)."""
-    source = record[_ZONE_SOURCE]
-    if not record[_ZONE]:
-        return "not_region" if source else "unknown"
-    for start, kind in (("ZIP", "zip"), ("state", "state"), ("phone", "phone"), ("the phone", "phone")):
-        if source.startswith(start):
-            return kind
-    return "file"
+def _zone_kinds(counts: dict) -> dict:
+    """{(zone found, source text): rows} -> {kind of source: rows} (intake.zones' wording)."""
+    kinds: dict[str, int] = {}
+    for (found, source), rows in counts.items():
+        kind = "not_region" if source else "unknown"
+        if found:
+            kind = next((k for start, k in (("ZIP", "zip"), ("state", "state"), ("phone", "phone"),
+                                            ("the phone", "phone")) if source.startswith(start)), "file")
+        kinds[kind] = kinds.get(kind, 0) + rows
+    return kinds
 
 
 class DebtorKeys:

@@ -90,27 +90,49 @@ def derive_zone(*, given: str, postal_code: str, state: str, country: str, phone
     ("EST", "US/Eastern") is not taken at face value: the zone then comes from the ZIP code, the
     state (when all of it is in one zone), or the phone's area code (when in one zone). Nothing
     conclusive: ("", why, phone zone), and the debtor's calls must fit every US zone."""
-    phone_zones = zones_for_phone(phone) if phone else frozenset()
-    phone_zone = next(iter(phone_zones)) if len(phone_zones) == 1 else ""
+    phone_zone = phone_zone_of(phone)
+    zone, source = place_zone(given, postal_code, state, country, foreign_phone(phone))
+    if zone or not phone_zone:
+        return zone, source, phone_zone
+    return phone_zone, phone_source(phone), phone_zone
+
+
+def phone_zone_of(phone: str) -> str:
+    """The phone's zone when its area is in one zone, else ""."""
+    if not phone:
+        return ""
+    found = zones_for_phone(phone)
+    return next(iter(found)) if len(found) == 1 else ""
+
+
+def foreign_phone(phone: str) -> bool:
+    """A number with a country code other than +1 (the US and Canada)."""
+    return phone.startswith("+") and not phone.startswith("+1")
+
+
+def phone_source(phone: str) -> str:
+    digits = phone.lstrip("+")
+    nanp = len(digits) == 10 or digits.startswith("1")
+    return f"phone area code {digits.removeprefix('1')[:3]}" if nanp else "the phone number's country and area"
+
+
+def place_zone(given: str, postal_code: str, state: str, country: str, foreign: bool) -> tuple[str, str]:
+    """(zone, where it came from) from the time zone column, ZIP code and state (see derive_zone);
+    ("", why or "") when they do not settle it."""
     if given and is_region_zone(given):
-        return given, "the file's time zone column", phone_zone
+        return given, "the file's time zone column"
     country = country.strip().upper()
     # No country column: a phone number with another country code says the address is not in the
     # US either (a German PLZ 10115 is no New York ZIP code).
-    us = country in US_NAMES if country else not (phone.startswith("+") and not phone.startswith("+1"))
+    us = country in US_NAMES if country else not foreign
     if us and postal_code:
         zone = zone_for_zip(postal_code)
         if zone:
-            return zone, f"ZIP code {postal_code.strip()[:5]}", phone_zone
+            return zone, f"ZIP code {postal_code.strip()[:5]}"
     if us and state:
         zones = zones_for_state(state)
         if len(zones) == 1:
-            return next(iter(zones)), f"state {state.strip().upper()}", phone_zone
-    if phone_zone:
-        digits = phone.lstrip("+")
-        nanp = len(digits) == 10 or digits.startswith("1")
-        where = f"phone area code {digits.removeprefix('1')[:3]}" if nanp else "the phone number's country and area"
-        return phone_zone, where, phone_zone
+            return next(iter(zones)), f"state {state.strip().upper()}"
     if given:
-        return "", f"“{given}” in the file is not a region name like America/New_York", phone_zone
-    return "", "", phone_zone
+        return "", f"“{given}” in the file is not a region name like America/New_York"
+    return "", ""
