@@ -18,6 +18,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from collections_work.models import Activity, Contact, ContactPolicy, DebtPurpose, Dispute
+from portal.time_zones import is_region_zone
 
 WINDOW = timedelta(days=7)
 LEGAL_CALL_CAP = 7
@@ -72,11 +73,11 @@ def _opted_out(attempt):
 
 
 def candidate_zones(account, contact) -> list[str]:
-    """Every zone the debtor may be in: the contact's, the debtor's and their other contacts'.
-    None known: the whole of the United States."""
-    zones = {z for z in (getattr(contact, "time_zone", ""), account.debtor.time_zone) if z}
+    """Every zone the debtor may be in: the contact's, the debtor's and their other contacts'
+    (IANA region names only: "EST" names no place). None known: the whole of the United States."""
+    zones = {z for z in (getattr(contact, "time_zone", ""), account.debtor.time_zone) if is_region_zone(z)}
     zones |= {z for z in Contact.objects.filter(debtor_id=account.debtor_id).exclude(time_zone="")
-              .values_list("time_zone", flat=True)}
+              .values_list("time_zone", flat=True) if is_region_zone(z)}
     return sorted(zones) or list(UNKNOWN_ZONE_CANDIDATES)
 
 
@@ -172,7 +173,7 @@ def zones_in_window(zones: frozenset, at: datetime, earliest: int, latest: int) 
     """The zones of `zones` inside the hours at `at`, and whether an unknown zone is (only when the
     hours hold in every US zone). A zone not in `zones` is never inside: when in doubt, no call."""
     minute = at.replace(second=0, microsecond=0)
-    open_zones = _open_zones(minute, frozenset(zones) - {""}, earliest, latest)
+    open_zones = _open_zones(minute, frozenset(z for z in zones if is_region_zone(z)), earliest, latest)
     unknown = len(_open_zones(minute, frozenset(UNKNOWN_ZONE_CANDIDATES), earliest, latest)) == len(
         UNKNOWN_ZONE_CANDIDATES)
     return open_zones, unknown

@@ -38,7 +38,8 @@ class DebtPurpose(models.TextChoices):
 
 class Debtor(ClientOwned):
     """A business or person that owes money. `debtor_key` identifies the same debtor across
-    the accounts one client places (normalised name + tax id last four + email)."""
+    the accounts one client places (intake.rows.debtor_key: the client's own debtor ID, else name
+    with tax ID last four, email, phone and address all agreeing)."""
 
     class Kind(models.TextChoices):
         BUSINESS = "business", "Business"
@@ -48,6 +49,8 @@ class Debtor(ClientOwned):
     name = models.CharField(max_length=200)
     tax_id_last4 = models.CharField("tax ID (last 4)", max_length=4, blank=True)
     time_zone = models.CharField(max_length=64, blank=True, help_text="Empty when unknown.")
+    # Where the zone came from, in words: "ZIP code 96813", "phone area code 808", "set by staff".
+    time_zone_source = models.CharField(max_length=120, blank=True, default="", db_default="")
     debtor_key = models.CharField(max_length=64)
     electronic_delivery_at = models.DateTimeField(
         null=True, blank=True, help_text="When the debtor agreed to get notices by email (12 CFR 1006.42); "
@@ -150,6 +153,9 @@ class PlacementBatch(ClientOwned):
     progress = models.PositiveSmallIntegerField(default=0)  # percent of the current stage
     error_message = models.TextField(blank=True)
     errors_sample = models.JSONField(default=list, blank=True)  # first row errors, for the preview page
+    # What the check found besides errors: rows that are other parties of an account, where the
+    # debtors' time zones come from, rows whose debtor is already on file (intake.scan.ScanResult).
+    check_summary = models.JSONField(default=dict, blank=True, db_default=models.Value({}, models.JSONField()))
     sample_rows = models.JSONField(default=list, blank=True)  # the first rows, as read by the worker, for the mapping page
     # The job working on a busy batch (reading, checking, placing): its last sign of life (or the
     # hand-off to the worker), and how many runs of the current step have started. A job with no
@@ -173,6 +179,11 @@ class PlacementBatch(ClientOwned):
         return f"Placement #{self.pk} ({self.get_source_display()}{': ' + self.file_name if self.file_name else ''})"
 
     BUSY_STATUSES = ("reading", "validating", "committing")
+
+    @property
+    def valid_accounts(self) -> int:
+        """Valid rows less those that are other parties of an account (one row per party)."""
+        return self.valid_rows - (self.check_summary or {}).get("party_rows", 0)
 
     @property
     def is_busy(self):

@@ -74,6 +74,7 @@ ACTION_LABELS = {
     "account.call_logged": "Call logged",
     "account.email_sent": "Email sent to the debtor",
     "account.cease_recorded": "Cease-communication recorded",
+    "debtor.time_zone_set": "Debtor's time zone set",
     "promise.recorded": "Promise to pay recorded",
     "promise.broken": "Promise to pay broken",
     "callback.scheduled": "Callback scheduled",

@@ -108,9 +108,12 @@ class PlacementAmount(PlacementText):
 HELP = {
     "client_reference": "Your unique reference for this account (at most 100 characters).",
     "debtor_name": "The debtor's name (business or person).",
-    "debtor_kind": "business or person (default business).",
+    "debtor_kind": "business or person (default: person with an SSN-formatted tax ID or a consumer debt, else "
+                   "business).",
+    "client_debtor_id": "Your own ID for the debtor: accounts with the same ID are one debtor.",
     "tax_id": "Tax ID or national ID; only its last four digits are kept.",
-    "time_zone": "An IANA time zone such as America/Chicago.",
+    "time_zone": "An IANA region name such as America/Chicago (abbreviations like EST are not taken); without it the "
+                 "zone comes from the ZIP code, state or phone area code.",
     "principal": "Principal (or the open balance).",
     "debt_purpose": "commercial, consumer or unknown (default unknown).",
 }
@@ -130,7 +133,8 @@ class AccountIn(RejectUnknownFields, serializers.Serializer):
     """One account to place: the placement fields by their keys."""
 
     def get_fields(self):
-        return {field.key: _placement_field(field) for field in FIELDS}
+        # Each account is one object with its parties in it: no file rows to join by a role column.
+        return {field.key: _placement_field(field) for field in FIELDS if field.key != "party_role"}
 
 
 ON_DUPLICATE_HELP = ("What to do with an account whose client reference is already placed: `skip` leaves it "

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from django.utils import timezone
 
 from collections_work.compliance import UNKNOWN_ZONE_CANDIDATES
+from portal.time_zones import is_region_zone
 
 # The earliest local time on Earth (UTC+14, Kiribati): no debtor's date is ever later than this one's.
 _EARLIEST_ZONE = ZoneInfo("Etc/GMT-14")
@@ -28,8 +29,8 @@ _EARLIEST_ZONE = ZoneInfo("Etc/GMT-14")
 @lru_cache(maxsize=512)
 def debtor_zones(zone: str) -> tuple[ZoneInfo, ...]:
     """The zones the debtor may be in: theirs, or every candidate US zone when it is unknown or
-    not a zone name this machine knows."""
-    if zone:
+    not an IANA region name this machine knows (portal/time_zones.py)."""
+    if zone and is_region_zone(zone):  # "EST" or "US/Eastern" is not taken at face value
         try:
             return (ZoneInfo(zone),)
         except (ZoneInfoNotFoundError, ValueError):

@@ -34,7 +34,6 @@ UPDATE_EXPLAINED = ("Update replaces the amounts, dates and details the file giv
                     "paid-to-date before placement: it replaces the one placed earlier, and payments recorded "
                     "here since are kept on top of it (balance = principal + interest + fees − the file's paid − "
                     "payments recorded here). Without a paid column, what was paid stays as it is.")
-OPTION_FIELDS = ("amount_format", "date_format", "default_debt_purpose", "currency")
 
 
 class MappingForm(forms.Form):
@@ -43,6 +42,10 @@ class MappingForm(forms.Form):
     date_format = forms.ChoiceField(choices=list(DATE_FORMATS.items()), label="Dates that are not YYYY-MM-DD are",
                                     help_text="ISO dates (2024-01-31) and Excel date cells are always understood.")
     default_debt_purpose = forms.ChoiceField(choices=DebtPurpose.choices, label="Debt purpose when the file has none")
+    parties_by_row = forms.BooleanField(
+        required=False, label="Rows with the same reference are parties of one account",
+        help_text="For exports with one row per person: the first row of a reference is the account and its "
+                  "debtor, the later rows its co-debtors (or guarantors, if a role column says so).")
     currency = forms.ChoiceField(choices=(), required=False, label="Currency of every amount in the file",
                                  help_text="One currency a placement. A row whose amount names another currency "
                                            "(€, EUR, ¥...) is rejected, never converted.")
@@ -57,10 +60,11 @@ class MappingForm(forms.Form):
         self.batch = batch
         kind = kinds.get(batch.kind) if batch.kind != kinds.PLACEMENT else None
         self.kind_fields = kind.fields if kind else FIELDS
-        self.option_names = ["amount_format", "date_format", "currency", "default_debt_purpose"]
+        self.option_names = ["amount_format", "date_format", "currency", "default_debt_purpose", "parties_by_row"]
         self.fields["currency"].choices = currency_choices()
         if kind is not None:  # a batch kind: its own options; no debt purpose, no "already placed" choice
-            del self.fields["default_debt_purpose"], self.fields["on_duplicate"], self.fields["currency"]
+            for name in ("default_debt_purpose", "on_duplicate", "currency", "parties_by_row"):
+                del self.fields[name]
             self.option_names = ["amount_format", "date_format"]
             for name, (label, choices, default) in kind.options.items():
                 self.fields[name] = forms.ChoiceField(choices=choices, label=label, initial=default)

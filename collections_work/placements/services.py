@@ -25,7 +25,8 @@ from collections_work.worklist import claim
 from portal.audit import audit_record
 from portal.errors import DomainError
 
-DEFAULT_OPTIONS = {"amount_format": "dot", "date_format": "%m/%d/%Y", "default_debt_purpose": "unknown", "currency": "USD"}
+DEFAULT_OPTIONS = {"amount_format": "dot", "date_format": "%m/%d/%Y", "default_debt_purpose": "unknown",
+                   "currency": "USD", "parties_by_row": False}
 
 
 def _client_options(client) -> dict:
@@ -96,7 +97,7 @@ def placement_read(*, batch, attempt: int, info: reader.TableInfo) -> PlacementB
     header, columns and first rows, and guess the mapping (a saved mapping of this client whose
     columns are all in the file wins, with its formats). A batch that moved on meanwhile
     (cancelled, read by a later run) is left alone."""
-    mapping, saved_options = _best_mapping(batch.client, info.headers, batch.kind)
+    mapping, saved_options = _best_mapping(batch.client, info.headers, batch.kind, info.sample)
     with transaction.atomic():
         batch = PlacementBatch.objects.select_for_update().get(pk=batch.pk)
         if batch.status != PlacementBatch.Status.READING or batch.attempts != attempt:
@@ -141,10 +142,11 @@ def _read_options(info: reader.TableInfo) -> dict:
             "hidden_sheets": info.hidden_sheets, "sheet_reason": info.sheet_reason, "date_system": info.date_system}
 
 
-def _best_mapping(client, headers, kind: str = kinds.PLACEMENT) -> tuple[dict, dict]:
+def _best_mapping(client, headers, kind: str = kinds.PLACEMENT, sample=None) -> tuple[dict, dict]:
     """(mapping, options): a saved mapping of `client` (for this kind of file) whose columns all
     appear in this file wins over a fresh guess, and brings its formats and its name (shown on
-    the page)."""
+    the page). A fresh guess reads the column names and the first rows (`sample`), and takes the
+    amount and date formats from those rows' values (intake.fields.guess_formats)."""
     fields = _kind_fields(kind)
     required = {f.key for f in fields if f.required}
     for saved in ColumnMapping.objects.filter(client=client, kind=kind):
@@ -154,7 +156,11 @@ def _best_mapping(client, headers, kind: str = kinds.PLACEMENT) -> tuple[dict, d
             return mapping, formats | {"saved_mapping": saved.name}
     if kind != kinds.PLACEMENT:
         return kinds.guess_mapping(headers, fields), {"saved_mapping": ""}
-    return intake_fields.guess_mapping(headers), {"saved_mapping": ""}
+    mapping = intake_fields.guess_mapping(headers, sample)
+    # A role column ("Co-borrower", "Guarantor") means one row per party.
+    parties = {"parties_by_row": True} if "party_role" in mapping else {}
+    return mapping, intake_fields.guess_formats(mapping, sample) | parties | {"saved_mapping": "",
+                                                                             "guessed_from_values": True}
 
 
 def placement_choose_sheet(*, agency, actor, batch, sheet) -> PlacementBatch:
@@ -205,10 +211,10 @@ def placement_set_mapping(*, agency, actor, batch, mapping: dict, options: dict,
     for field, index in mapping.items():
         if not 0 <= index < len(batch.headers):
             raise DomainError(f"{by_key[field].label}: no such column.", field="mapping")
-        if index in used:
+        if index in used and not _may_share(used[index], field):
             raise DomainError(f"Column “{batch.headers[index]}” is chosen for both "
                               f"{by_key[used[index]].label} and {by_key[field].label}.", field="mapping")
-        used[index] = field
+        used.setdefault(index, field)
     with transaction.atomic():
         batch = PlacementBatch.objects.select_for_update().get(pk=batch.pk)
         if not placement_may_map(batch):
@@ -223,6 +229,12 @@ def placement_set_mapping(*, agency, actor, batch, mapping: dict, options: dict,
                      after={"mapping": {f: batch.headers[i] for f, i in mapping.items()}, "on_duplicate": on_duplicate})
         _hand_off(batch, PlacementBatch.Status.VALIDATING)
     return batch
+
+
+def _may_share(first: str, second: str) -> bool:
+    """The client reference may be read from the invoice number's or the debtor ID's column."""
+    pair = {first, second}
+    return "client_reference" in pair and bool(pair & set(intake_fields.SHARES_REFERENCE))
 
 
 def _save_mapping(batch, name):

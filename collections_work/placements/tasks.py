@@ -62,10 +62,11 @@ def placement_preview(batch_id: int, agency_id: int):
         except IntakeError as error:
             _fail(run, error.message)
             return "failed"
+        summary = result.summary | pipeline.matched_on_file(batch, path)
         PlacementBatch.objects.filter(pk=batch.pk, status=PlacementBatch.Status.VALIDATING, attempts=run.attempt).update(
             status=PlacementBatch.Status.PREVIEWED, total_rows=result.total, valid_rows=result.valid,
             invalid_rows=result.invalid, errors_sample=result.errors_sample, rejected_file=name, progress=100,
-            error_message="", heartbeat_at=None,
+            error_message="", heartbeat_at=None, check_summary=summary,
             # a batch kind's own figures for its preview (payments: already posted, the total to post)
             **({"options": batch.options | {"preview": result.extra}} if result.extra else {}))
         pipeline.set_progress(batch.pk, "checked", 100)

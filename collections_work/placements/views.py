@@ -152,7 +152,7 @@ def _sample_cells(batch) -> tuple[list, bool]:
     date_system = batch.options.get("date_system", "") if batch.file_kind == "xlsx" else ""
     date_columns = {index for field, index in batch.mapping.items() if field in DATE_FIELDS} if date_system else set()
     rows, converted_any = [], False
-    for row in batch.sample_rows:
+    for row in batch.sample_rows[:5]:  # (the guess reads more rows than the page shows)
         cells = []
         for index, text in enumerate(row):
             converted = None

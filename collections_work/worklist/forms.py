@@ -13,6 +13,7 @@ from collections_work.models import CallOutcome, Contact, ContactPolicy, Debtor,
 from collections_work.debtor_accounts.selectors import AGE_BUCKETS
 from collections_work.worklist.services import PLACEHOLDERS, staff_status_choices
 from portal.forms import AmountField
+from portal.time_zones import region_zones
 
 UNKNOWN_ZONE = ("", "Unknown time zone")
 US_ZONES = UNKNOWN_ZONE_CANDIDATES + ("America/Puerto_Rico", "America/Detroit", "America/Boise")
@@ -260,3 +261,15 @@ class ContactPolicyForm(forms.ModelForm):
             field.widget.attrs.update(min=low, max=high)
             field.validators += [MinValueValidator(low), MaxValueValidator(high)]
             field.error_messages.update(min_value=message, max_value=message)
+
+
+class DebtorTimeZoneForm(forms.Form):
+    """Staff set where the debtor lives: a region name (US zones first), or unknown."""
+
+    time_zone = forms.ChoiceField(label="Debtor's time zone", required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        us = [(zone, zone) for zone in UNKNOWN_ZONE_CANDIDATES]
+        others = [(zone, zone) for zone in sorted(region_zones()) if zone not in UNKNOWN_ZONE_CANDIDATES]
+        self.fields["time_zone"].choices = [("", "Unknown: fit every US zone"), ("US", us), ("Elsewhere", others)]

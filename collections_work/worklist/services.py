@@ -27,6 +27,7 @@ from collections_work.models import (
     CallOutcome,
     Contact,
     ContactPolicy,
+    Debtor,
     DebtorAccount,
     Dispute,
     EmailTemplate,
@@ -38,6 +39,7 @@ from collections_work.worklist import claim
 from portal.audit import audit_record
 from portal.emails import email_schedule
 from portal.errors import DomainError
+from portal.time_zones import is_region_zone
 
 PROMISE_HORIZON_DAYS = 120
 CALLBACK_HORIZON_DAYS = 90
@@ -380,6 +382,32 @@ def cease_record(*, agency, actor, account, note="", now=None) -> DebtorAccount:
         _worked(account, actor, now)
         audit_record(action="account.cease_recorded", actor=actor, agency=agency, client=account.client, obj=account)
     return account
+
+
+STAFF_SET_ZONE = "set by staff"  # placements keep a zone set this way (intake.commit.STAFF_SET)
+
+
+def debtor_set_time_zone(*, agency, actor, account, time_zone: str) -> Debtor:
+    """Staff correct where the debtor of `account` lives: `time_zone` is an IANA region name
+    ("Pacific/Honolulu"), or "" for unknown (calls must then fit every US zone). The debtor and
+    all its accounts take it (calling hours, "today" for promises), and later placements keep it.
+    Raises DomainError for a name that is no region (an abbreviation like "EST" names no place)."""
+    _check_staff(actor)
+    time_zone = (time_zone or "").strip()
+    if time_zone and not is_region_zone(time_zone):
+        raise DomainError(f"“{time_zone}” is not a time zone region like America/New_York.", field="time_zone")
+    with transaction.atomic():
+        debtor = Debtor.objects.select_for_update().get(pk=account.debtor_id)
+        before = {"time_zone": debtor.time_zone, "source": debtor.time_zone_source}
+        debtor.time_zone, debtor.time_zone_source = time_zone, STAFF_SET_ZONE if time_zone else ""
+        debtor.save(update_fields=["time_zone", "time_zone_source"])
+        accounts = DebtorAccount.objects.filter(debtor_id=debtor.pk)
+        accounts.update(debtor_time_zone=time_zone)
+        audit_record(action="debtor.time_zone_set", actor=actor, agency=agency, client=account.client, obj=debtor,
+                     before=before, after={"time_zone": time_zone})
+        agency_id = agency.pk
+        transaction.on_commit(lambda: claim.worklist_accounts_placed(agency_id, accounts))
+    return debtor
 
 
 def staff_status_choices(account) -> list[tuple[str, str]]:

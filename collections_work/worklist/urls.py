@@ -28,6 +28,7 @@ urlpatterns = [
          name="workspace_dispute_resolve"),
     path("debtor-accounts/<int:pk>/work/cease/", views.workspace_cease, name="workspace_cease"),
     path("debtor-accounts/<int:pk>/work/status/", views.workspace_status, name="workspace_status"),
+    path("debtor-accounts/<int:pk>/work/time-zone/", views.workspace_time_zone, name="workspace_time_zone"),
     path("debtor-accounts/<int:pk>/work/release/", views.workspace_release, name="workspace_release"),
     path("opt-out/<str:token>/", views.contact_opt_out, name="contact_opt_out"),
 ]

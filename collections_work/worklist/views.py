@@ -28,6 +28,7 @@ from collections_work.worklist.forms import (
     CallForm,
     CeaseForm,
     ContactPolicyForm,
+    DebtorTimeZoneForm,
     DisputeForm,
     DisputeResolveForm,
     EmailForm,
@@ -150,6 +151,7 @@ def workspace_page(request, account, *, forms=None, open_form=None, status=200):
         "resolve_form": forms.get("resolve") or DisputeResolveForm(),
         "cease_form": forms.get("cease") or CeaseForm(),
         "status_form": forms.get("status") or StaffStatusForm(account=account),
+        "zone_form": forms.get("zone") or DebtorTimeZoneForm(initial={"time_zone": account.debtor.time_zone}),
         "panels": panels.render(panels.WORKSPACE, request, account, bound_name=open_form, bound=forms.get(open_form)),
     }
     return render(request, "worklist/workspace.html", context, status=status)
@@ -265,6 +267,14 @@ def workspace_status(request, pk):
         work_services.account_change_status(**_service_kwargs(request), account=acct, status=data["status"],
                                             reason=data["reason"])),
         lambda acct: f"Status changed to {acct.get_status_display().lower()}.")
+
+
+@staff_required
+@require_POST
+def workspace_time_zone(request, pk):
+    return _action(request, pk, "zone", DebtorTimeZoneForm(request.POST), lambda acct, data: (
+        work_services.debtor_set_time_zone(**_service_kwargs(request), account=acct, time_zone=data["time_zone"])),
+        lambda debtor: f"The debtor's time zone is now {debtor.time_zone or 'unknown (every US zone)'}.")
 
 
 @staff_required

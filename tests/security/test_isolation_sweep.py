@@ -600,6 +600,8 @@ BY_ID_ROUTES = {
                             own=(("collector", "alpha_client1_account"),)),
     "workspace_status": ById("debtor_account", (("post", lambda _: {"status": "active", "reason": "sweep"}),),
                              own=(("collector", "alpha_client1_account"),)),
+    "workspace_time_zone": ById("debtor_account", (("post", lambda _: {"time_zone": "Pacific/Honolulu"}),),
+                                own=(("collector", "alpha_client1_account"),)),
     "workspace_offer": ById("debtor_account", (("post", lambda _: {
         "kind": "lump_sum", "total_amount": "50.00", "installment_count": "1", "first_due_date": in_days(5)}),),
         own=(("collector", "alpha_client1_account"),)),

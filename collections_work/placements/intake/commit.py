@@ -20,6 +20,8 @@ from collections_work.placements.intake.rows import STAGE_COLUMNS
 from collections_work.models import AccountParty, Contact, Debtor, DebtorAccount
 
 STAGE = "intake_stage"
+_ROLE = STAGE_COLUMNS.index("party_role")
+STAFF_SET = "set by staff"  # Debtor.time_zone_source of a zone staff chose: placements leave it
 _DEBTOR_IDS = ("debtor_id", "co_id", "g_id")  # stage columns filled in by _resolve_debtors
 _TYPES = {"row_no": "integer", "principal": "numeric(14,2)", "interest": "numeric(14,2)", "fees": "numeric(14,2)",
           "paid": "numeric(14,2)", "balance": "numeric(14,2)", "invoice_date": "date", "due_date": "date",
@@ -64,8 +66,9 @@ class ChunkWriter:
             # transaction ends, and each statement below would scan them all again.
             cursor.execute(f"TRUNCATE {STAGE}" if self.postgres else f"DELETE FROM {STAGE}")
             self._load(cursor, records, copy_data)
-            existing = self._existing_references(cursor)
-            self.counts.created += len(records) - existing
+            parties = sum(1 for record in records if record[_ROLE])
+            existing = self._existing_references(cursor, bool(parties))
+            self.counts.created += len(records) - parties - existing
             if self.update_existing:
                 self.counts.updated += existing
             else:
@@ -75,6 +78,8 @@ class ChunkWriter:
             self._upsert_accounts(cursor)
             self._insert_contacts(cursor)
             self._insert_parties(cursor)
+            if parties:
+                self._insert_party_rows(cursor)
 
     # --- loading the stage ----------------------------------------------------------------
 
@@ -90,16 +95,29 @@ class ChunkWriter:
 
     # --- set-based writes ----------------------------------------------------------------
 
-    def _existing_references(self, cursor) -> int:
+    def _existing_references(self, cursor, has_parties: bool) -> int:
         """How many stage rows are accounts this client already has; when skipping those, they
-        leave the stage (one probe each, in one statement), so the rest are all new accounts."""
+        leave the stage (one probe each, in one statement), so the rest are all new accounts. The
+        rows of other parties of an account (one row per party) go with their account: skipped
+        with an account placed before, kept with one this placement places."""
         already_placed = self._lookup("account", "client_reference", f"{STAGE}.client_reference")
         if self.update_existing:
             self._refuse_other_currency(cursor)  # (skipping changes nothing, whatever the currency)
-            cursor.execute(f"SELECT count(*) FROM {STAGE} WHERE {already_placed} IS NOT NULL", [self.batch.client_id])
+            cursor.execute(f"SELECT count(*) FROM {STAGE} WHERE party_role = '' AND {already_placed} IS NOT NULL",
+                           [self.batch.client_id])
             return cursor.fetchone()[0]
-        cursor.execute(f"DELETE FROM {STAGE} WHERE {already_placed} IS NOT NULL", [self.batch.client_id])
-        return cursor.rowcount
+        # Placed before: by another placement (this one's earlier chunks placed the accounts that
+        # later party rows belong to).
+        placed_before = (f"(SELECT coalesce(x.placement_batch_id, 0) FROM {self.t['account']} x "
+                         f"WHERE x.client_id = %s AND x.client_reference = {STAGE}.client_reference) <> %s")
+        params = [self.batch.client_id, self.batch.pk]
+        if not has_parties:
+            cursor.execute(f"DELETE FROM {STAGE} WHERE {placed_before}", params)
+            return cursor.rowcount
+        cursor.execute(f"DELETE FROM {STAGE} WHERE party_role = '' AND {placed_before}", params)
+        skipped = cursor.rowcount
+        cursor.execute(f"DELETE FROM {STAGE} WHERE party_role <> '' AND {placed_before}", params)
+        return skipped
 
     def _refuse_other_currency(self, cursor):
         """An account already placed in another currency is never updated by a placement in this
@@ -144,22 +162,38 @@ class ChunkWriter:
         return any(field in self.batch.mapping for field in fields)
 
     def _upsert_debtors(self, cursor):
+        """Insert the stage's debtors (one per key: rows with the same key are one debtor). A debtor
+        already on file gets, with "update", what this placement gave; and in any case a time zone
+        when it had none (a zone staff set is kept)."""
         t = self.t["debtor"]
         updates = ["name = excluded.name"] + [f"{column} = excluded.{column}" for column, field in (
-            ("kind", "debtor_kind"), ("tax_id_last4", "tax_id"), ("time_zone", "time_zone")) if self._given(field)]
-        on_conflict = f"DO UPDATE SET {', '.join(updates)}" if self.update_existing else "DO NOTHING"
+            ("kind", "debtor_kind"), ("tax_id_last4", "tax_id")) if self._given(field)]
+        zone_given = self._given("time_zone", "postal_code", "region", "phone")
+        keep = f"{t}.time_zone_source = '{STAFF_SET}' OR excluded.time_zone = ''"
+        if self.update_existing and zone_given:
+            updates += [f"time_zone = CASE WHEN {keep} THEN {t}.time_zone ELSE excluded.time_zone END",
+                        f"time_zone_source = CASE WHEN {keep} THEN {t}.time_zone_source "
+                        "ELSE excluded.time_zone_source END"]
+        if self.update_existing:
+            on_conflict = f"DO UPDATE SET {', '.join(updates)}"
+        elif zone_given:
+            on_conflict = (f"DO UPDATE SET time_zone = excluded.time_zone, time_zone_source = excluded.time_zone_source "
+                           f"WHERE {t}.time_zone = '' AND excluded.time_zone <> ''")
+        else:
+            on_conflict = "DO NOTHING"
         cursor.execute(
-            f"INSERT INTO {t} (agency_id, client_id, kind, name, tax_id_last4, time_zone, debtor_key, created_at) "
-            f"SELECT %s, %s, s.debtor_kind, s.debtor_name, s.tax_id_last4, s.time_zone, s.debtor_key, %s "
+            f"INSERT INTO {t} (agency_id, client_id, kind, name, tax_id_last4, time_zone, time_zone_source, debtor_key, "
+            f"created_at) SELECT %s, %s, s.debtor_kind, s.debtor_name, s.tax_id_last4, s.time_zone, s.tz_source, "
+            f"s.debtor_key, %s "
             f"FROM {STAGE} s WHERE s.row_no IN (SELECT max(row_no) FROM {STAGE} GROUP BY debtor_key) "
             f"ON CONFLICT (client_id, debtor_key) {on_conflict}", [*self._ids(), self.now])
         # Co-debtors and guarantors, in one scan of the stage. A key met again (in this statement or
         # an earlier one) keeps the debtor first placed.
         parties = self._unpivot(("name", "debtor_key"), [("s.co_name", "s.co_key"), ("s.g_name", "s.g_key")])
         cursor.execute(
-            f"INSERT INTO {t} (agency_id, client_id, kind, name, tax_id_last4, time_zone, debtor_key, created_at) "
-            f"SELECT %s, %s, 'person', v.name, '', '', v.debtor_key, %s FROM {parties} WHERE v.debtor_key <> '' "
-            f"ON CONFLICT (client_id, debtor_key) DO NOTHING", [*self._ids(), self.now])
+            f"INSERT INTO {t} (agency_id, client_id, kind, name, tax_id_last4, time_zone, time_zone_source, debtor_key, "
+            f"created_at) SELECT %s, %s, 'person', v.name, '', '', '', v.debtor_key, %s FROM {parties} "
+            f"WHERE v.debtor_key <> '' ON CONFLICT (client_id, debtor_key) DO NOTHING", [*self._ids(), self.now])
 
     def _resolve_debtors(self, cursor):
         """Note each stage row's debtor ids once (one probe per key) for the statements after it:
@@ -167,8 +201,12 @@ class ChunkWriter:
         def lookup(key):
             return self._lookup("debtor", "debtor_key", f"{STAGE}.{key}")
 
+        # The debtor's id and time zone in one probe: a debtor on file keeps its zone (one staff
+        # set, say), and its new accounts take it.
+        debtor = (f"(SELECT x.id, x.time_zone FROM {self.t['debtor']} x "
+                  f"WHERE x.client_id = %s AND x.debtor_key = {STAGE}.debtor_key)")
         cursor.execute(
-            f"UPDATE {STAGE} SET debtor_id = {lookup('debtor_key')}, "
+            f"UPDATE {STAGE} SET (debtor_id, time_zone) = {debtor}, "
             f"co_id = CASE WHEN co_key <> '' THEN {lookup('co_key')} END, "
             f"g_id = CASE WHEN g_key <> '' THEN {lookup('g_key')} END", [self.batch.client_id] * 3)
 
@@ -183,7 +221,7 @@ class ChunkWriter:
             f"SELECT %s, %s, s.debtor_id, s.debtor_name, s.time_zone, "
             f"s.client_reference, s.debt_purpose, 'new', %s, s.principal, "
             f"s.interest, s.fees, s.paid, s.paid, s.balance, s.invoice_number, s.invoice_date, s.due_date, "
-            f"s.delinquency_date, %s, s.last_payment_date, 0, %s, '', %s FROM {STAGE} s WHERE true "
+            f"s.delinquency_date, %s, s.last_payment_date, 0, %s, '', %s FROM {STAGE} s WHERE s.party_role = '' "
             # Skipping: the stage holds only new references, and a plain insert skips ON CONFLICT's
             # extra probe per row (an account placed meanwhile by another transaction fails the
             # placement, rather than being updated).
@@ -197,13 +235,14 @@ class ChunkWriter:
         new amounts are covered is paid). A paid column restates what was paid before placement
         (paid_at_placement); payments recorded in the portal are kept on top of it
         (actions.restated_paid_sql). Without a paid column, paid stays as it is."""
-        columns = [("debtor_time_zone", ("time_zone",)), ("debt_purpose", ("debt_purpose",)),
+        columns = [("debt_purpose", ("debt_purpose",)),
                    ("interest", ("interest",)), ("fees", ("fees",)), ("invoice_number", ("invoice_number",)),
                    ("invoice_date", ("invoice_date",)), ("due_date", ("due_date",)),
                    ("delinquency_date", ("delinquency_date", "due_date")),
                    ("last_payment_date", ("last_payment_date",))]
+        # The debtor's time zone is the debtor's (the stage took it from the debtor row).
         updates = ["debtor_id = excluded.debtor_id", "debtor_name = excluded.debtor_name",
-                   "principal = excluded.principal"]
+                   "debtor_time_zone = excluded.debtor_time_zone", "principal = excluded.principal"]
         updates += [f"{column} = excluded.{column}" for column, fields in columns if self._given(*fields)]
         owed = " + ".join(["excluded.principal"] + [f"{'excluded' if self._given(c) else t}.{c}" for c in ("interest", "fees")])
         paid = f"{t}.paid"
@@ -220,7 +259,10 @@ class ChunkWriter:
 
     def _insert_contacts(self, cursor):
         contacts = self._unpivot(("debtor_id", "kind", "value", "time_zone"), [
-            ("s.debtor_id", "'email'", "s.email", "s.time_zone"), ("s.debtor_id", "'phone'", "s.phone", "s.time_zone"),
+            # A phone whose area code is in one zone has that zone (the debtor may live elsewhere:
+            # compliance then fits calls to both).
+            ("s.debtor_id", "'email'", "s.email", "s.time_zone"),
+            ("s.debtor_id", "'phone'", "s.phone", "CASE WHEN s.phone_tz <> '' THEN s.phone_tz ELSE s.time_zone END"),
             ("s.debtor_id", "'address'", "s.address", "s.time_zone"), ("s.co_id", "'email'", "s.co_email", "''"),
             ("s.co_id", "'phone'", "s.co_phone", "''"), ("s.g_id", "'email'", "s.g_email", "''"),
             ("s.g_id", "'phone'", "s.g_phone", "''"),
@@ -237,6 +279,15 @@ class ChunkWriter:
         cursor.execute(f"INSERT INTO {self.t['party']} (agency_id, client_id, account_id, debtor_id, role) "
                        f"SELECT %s, %s, {account}, v.debtor_id, v.role FROM {parties} WHERE v.debtor_id IS NOT NULL "
                        "ON CONFLICT (account_id, debtor_id, role) DO NOTHING", [*self._ids(), self.batch.client_id])
+
+    def _insert_party_rows(self, cursor):
+        """Rows that are other parties of an account (one row per party): attach each row's debtor
+        to the account its reference names, placed by an earlier row of this placement or before."""
+        account = self._lookup("account", "client_reference", "s.client_reference")
+        cursor.execute(f"INSERT INTO {self.t['party']} (agency_id, client_id, account_id, debtor_id, role) "
+                       f"SELECT %s, %s, {account}, s.debtor_id, s.party_role FROM {STAGE} s "
+                       "WHERE s.party_role <> '' ON CONFLICT (account_id, debtor_id, role) DO NOTHING",
+                       [*self._ids(), self.batch.client_id])
 
     def _unpivot(self, names: tuple, rows: list[tuple]) -> str:
         """A FROM clause giving, as `v(names)`, one row per entry of `rows` for each stage row

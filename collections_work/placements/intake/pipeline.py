@@ -20,6 +20,8 @@ from collections_work.placements.intake import reader, sandbox
 from collections_work.placements.intake.commit import ChunkWriter, CommitCounts, PipelinedWriter
 from collections_work.placements.intake.files import zip_limits
 from collections_work.placements.intake.scan import ERRORS_SAMPLE, RejectedRows, ScanResult, scan_rows  # noqa: F401
+from collections_work.placements.intake.scan import debtor_keys_path
+from collections_work.models import Debtor
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +103,31 @@ def preview(batch, rejected_path: Path, on_progress=None) -> ScanResult:
                   on_progress=on_progress, validator=_validator(batch, kind, lookup))
     result.extra = lookup.summary()
     return result
+
+
+MATCH_CHUNK = 5000  # debtor keys per query when counting debtors already on file
+
+
+def matched_on_file(batch, rejected_path: Path) -> dict:
+    """{"matched_rows": rows whose debtor is already on file, "matched_debtors": how many such
+    debtors}, from the keys the check wrote (intake.scan.DebtorKeys), a few thousand keys per
+    query on the (client, debtor_key) index. A missing keys file counts nothing."""
+    path = debtor_keys_path(rejected_path)
+    rows = debtors = 0
+    if not path.exists():
+        return {}
+    with path.open() as handle:
+        while True:
+            chunk = dict(line.rstrip("\n").split(",") for _, line in zip(range(MATCH_CHUNK), handle))
+            if not chunk:
+                break
+            found = Debtor.objects.filter(client_id=batch.client_id, debtor_key__in=list(chunk)).values_list(
+                "debtor_key", flat=True)
+            for key in found:
+                debtors += 1
+                rows += int(chunk[key])
+    path.unlink(missing_ok=True)
+    return {"matched_rows": rows, "matched_debtors": debtors}
 
 
 def _validator(batch, kind, lookup):

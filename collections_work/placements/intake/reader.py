@@ -242,7 +242,7 @@ def _header_cells(cells) -> list[str]:
     return names
 
 
-SAMPLE_ROWS = 3
+SAMPLE_ROWS = 10  # enough to tell a column's kind of values apart (fields.guess_mapping)
 SAMPLE_CELL_CHARS = 100  # a sample cell or a header name longer than this is cut (shown, never parsed)
 
 

@@ -1,12 +1,13 @@
 """Turning one placement row into a record for the staging table, or into row errors."""
 import hashlib
+import re
 import zoneinfo
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from collections_work.placements.intake import values
-from collections_work.placements.intake.fields import FIELDS_BY_KEY, REQUIRED_FIELDS
+from collections_work.placements.intake import values, zones
+from collections_work.placements.intake.fields import FIELDS_BY_KEY, REQUIRED_FIELDS, normalise_header
 from portal.text import hidden_character, visible_text_error
 
 ZERO = Decimal("0.00")
@@ -18,7 +19,18 @@ STAGE_COLUMNS = [
     "email", "phone", "address", "debt_purpose", "principal", "interest", "fees", "paid", "balance",
     "invoice_number", "invoice_date", "due_date", "delinquency_date", "last_payment_date",
     "co_name", "co_key", "co_email", "co_phone", "g_name", "g_key", "g_email", "g_phone",
+    # A row that is another party of an account placed by an earlier row ("co_debtor", "guarantor"),
+    # else ""; where the debtor's time zone came from; the phone's own zone (for its contact).
+    "party_role", "tz_source", "phone_tz",
 ]
+PARTY_ROLES = {"co_debtor": "co_debtor", "co debtor": "co_debtor", "codebtor": "co_debtor", "co-debtor": "co_debtor",
+               "co borrower": "co_debtor", "co-borrower": "co_debtor", "coborrower": "co_debtor", "joint": "co_debtor",
+               "co signer": "co_debtor", "co-signer": "co_debtor", "cosigner": "co_debtor", "spouse": "co_debtor",
+               "secondary": "co_debtor", "co-applicant": "co_debtor", "guarantor": "guarantor",
+               "personal guarantor": "guarantor", "guarantee": "guarantor", "surety": "guarantor",
+               "primary": "primary", "debtor": "primary", "borrower": "primary", "main": "primary",
+               "applicant": "primary", "account holder": "primary"}
+_SSN = re.compile(r"^\d{3}-\d{2}-\d{4}$", re.ASCII)
 MAX_LENGTHS = {"client_reference": 100, "debtor_name": 200, "invoice_number": 200, "co_debtor_name": 200,
                "guarantor_name": 200, "address_line1": 200, "address_line2": 200, "city": 100, "region": 100,
                "postal_code": 20, "country": 60}
@@ -51,16 +63,37 @@ class IntakeOptions:
     default_debt_purpose: str = "unknown"
     currency: str = "USD"  # the placement's one currency (ISO 4217); an amount naming another is an error
     date_system: str = ""  # a workbook's ("1900"/"1904"): numbers in date columns are Excel serial dates
+    # Rows with the same client reference are the parties of one account: the first row is the
+    # account and its debtor, the later ones its co-debtors (or what their role column says).
+    parties_by_row: bool = False
 
     @classmethod
     def from_dict(cls, data: dict) -> "IntakeOptions":
         return cls(**{k: v for k, v in (data or {}).items() if k in cls.__dataclass_fields__})
 
 
-def debtor_key(name: str, tax4: str, email: str) -> str:
-    """Identifies one debtor among a client's accounts."""
-    normal = " ".join(name.lower().split())
-    return hashlib.md5(f"{normal}|{tax4}|{email}".encode(), usedforsecurity=False).hexdigest()
+def debtor_key(name: str, tax4: str, email: str, *, phone: str = "", address: str = "", client_debtor_id: str = "",
+               reference: str = "") -> str:
+    """Identifies one debtor among a client's accounts: rows with the same key are one debtor.
+
+    The client's own debtor ID, when the row has one, decides alone. Otherwise the name must come
+    with something that tells people apart (email, phone or address), and then every one of name,
+    tax ID last four, email, phone and address must agree: two "Richard Stevens" whose SSNs both
+    end 2347 but who live in different cities are two debtors. A row with only a name (and last
+    four) is matched to no other: its debtor is its account's own (`reference`)."""
+    if client_debtor_id:
+        basis = "id|" + " ".join(client_debtor_id.lower().split())
+    else:
+        normal = " ".join(name.lower().split())
+        if email or phone or address:
+            place = " ".join(address.lower().translate(_PUNCTUATION).split())
+            basis = f"{normal}|{tax4}|{email}|{phone}|{place}"
+        else:
+            basis = f"{normal}|{tax4}|ref|{reference}"
+    return hashlib.md5(basis.encode(), usedforsecurity=False).hexdigest()
+
+
+_PUNCTUATION = str.maketrans({mark: " " for mark in ",.;:#/\\-'\"()"})  # "12 Oak St." is "12, Oak St"
 
 
 class RowValidator:
@@ -77,6 +110,11 @@ class RowValidator:
         self._amount = values.plain_amount_parser(options.amount_format, options.currency)
         self._identifiers = tuple(field for field in IDENTIFIER_FIELDS if field in mapping)
         self._date = values.fixed_width_date_parser(options.date_format)
+        tax_header = normalise_header(self.columns["tax_id"][1]) if "tax_id" in mapping else ""
+        self._ssn_column = "ssn" in tax_header.split() or "social security" in tax_header
+        self._derive_zone = any(field in mapping for field in ("time_zone", "postal_code", "region", "phone"))
+        self._zones: dict[tuple, tuple[str, str]] = {}
+        self._phone_zones: dict[str, str] = {}
 
     def validate(self, row_no: int, cells: list) -> tuple[tuple | None, list[RowError]]:
         """(record, []) for a valid row, else (None, errors)."""
@@ -149,7 +187,7 @@ class RowValidator:
         purpose = get("debt_purpose")
         purpose = values.PURPOSES.get(purpose.lower()) if purpose else self.options.default_debt_purpose
         kind = get("debtor_kind")
-        kind = values.KINDS.get(kind.lower()) if kind else "business"
+        kind = values.KINDS.get(kind.lower()) if kind else ""
         time_zone = get("time_zone", "")
         if purpose is None or kind is None or (time_zone and time_zone not in TIME_ZONES):
             return None
@@ -167,12 +205,47 @@ class RowValidator:
                 party_phone = values.parse_phone(party_phone) if party_phone else ""
             except ValueError:
                 return None
-            parties += (party_name, debtor_key(party_name, "", party_email), party_email, party_phone)
+            parties += (party_name, debtor_key(party_name, "", party_email, phone=party_phone, reference=reference),
+                        party_email, party_phone)
+        address = self._address(text)
+        key, kind, time_zone, tz_source, phone_tz = self._debtor(text, tax4, email, phone, address, kind, purpose)
         return (
-            row_no, reference, debtor_key(name, tax4, email), kind, name, tax4, time_zone, email, phone,
-            self._address(text), purpose, *amounts, balance, get("invoice_number", ""),
-            dates[0], dates[1], dates[2] or dates[1], dates[3], *parties,
+            row_no, reference, key, kind, name, tax4, time_zone, email, phone,
+            address, purpose, *amounts, balance, get("invoice_number", ""),
+            dates[0], dates[1], dates[2] or dates[1], dates[3], *parties, "", tz_source, phone_tz,
         )
+
+    def _debtor(self, text: dict, tax4: str, email: str, phone: str, address: str, kind: str,
+                purpose: str) -> tuple[str, str, str, str, str]:
+        """(debtor key, kind, time zone, where the zone came from, the phone's zone) of a row's debtor.
+        With no type given, a debtor with an SSN, or owing a consumer debt, is a person."""
+        if not kind:
+            tax_id = text.get("tax_id", "")
+            person = purpose == "consumer" or (tax4 and (self._ssn_column or _SSN.match(tax_id)))
+            kind = "person" if person else "business"
+        key = debtor_key(text["debtor_name"], tax4, email, phone=phone, address=address,
+                         client_debtor_id=text.get("client_debtor_id", ""), reference=text["client_reference"])
+        if not self._derive_zone:
+            return key, kind, "", "", ""
+        return (key, kind, *self._zone(text, phone))
+
+    def _zone(self, text: dict, phone: str) -> tuple[str, str, str]:
+        """zones.derive_zone, with the places and phone areas a file repeats derived once each."""
+        phone_zone = ""
+        if phone:
+            phone_zone = self._phone_zones.get(phone[:6])
+            if phone_zone is None:
+                phone_zone = self._phone_zones[phone[:6]] = zones.phone_zone_of(phone)
+        given, postal_code, state = text.get("time_zone", ""), text.get("postal_code", ""), text.get("region", "")
+        place = (given, postal_code[:5], state, text.get("country", ""), zones.foreign_phone(phone))
+        found = self._zones.get(place)
+        if found is None:
+            if len(self._zones) > 200_000:
+                self._zones.clear()
+            found = self._zones[place] = zones.place_zone(*place)
+        if found[0] or not phone_zone:
+            return found[0], found[1], phone_zone
+        return phone_zone, zones.phone_source(phone), phone_zone
 
     def _validate(self, row_no: int, cells: list) -> tuple[tuple | None, list[RowError]]:
         raw = self._raw(cells)
@@ -232,7 +305,7 @@ class RowValidator:
         tax4 = parsed("tax_id", values.tax_id_last4, default="")
         purpose = parsed("debt_purpose", values.parse_choice, values.PURPOSES, "commercial, consumer or unknown",
                          default=self.options.default_debt_purpose)
-        kind = parsed("debtor_kind", values.parse_choice, values.KINDS, "business or person", default="business")
+        kind = parsed("debtor_kind", values.parse_choice, values.KINDS, "business or person", default="")
         time_zone = text.get("time_zone", "")
         if time_zone and time_zone not in TIME_ZONES:
             errors.append(RowError(row_no, self.column_name("time_zone"),
@@ -240,16 +313,83 @@ class RowValidator:
         parties = [self._party(row_no, prefix, text, errors) for prefix in ("co_debtor", "guarantor")]
         if errors:
             return None, errors
-        name = text["debtor_name"]
+        name, address = text["debtor_name"], self._address(text)
+        key, kind, time_zone, tz_source, phone_tz = self._debtor(text, tax4, email, phone, address, kind, purpose)
         record = (
-            row_no, text["client_reference"], debtor_key(name, tax4, email), kind, name, tax4, time_zone,
-            email, phone, self._address(text), purpose,
+            row_no, text["client_reference"], key, kind, name, tax4, time_zone,
+            email, phone, address, purpose,
             amounts["principal"], amounts["interest"], amounts["fees"], amounts["paid"], balance,
             text.get("invoice_number", ""), dates["invoice_date"], dates["due_date"],
             dates["delinquency_date"] or dates["due_date"], dates["last_payment_date"],
-            *parties[0], *parties[1],
+            *parties[0], *parties[1], "", tz_source, phone_tz,
         )
         return record, []
+
+    def reference(self, cells: list) -> str:
+        """The row's client reference as text ("" when it has none)."""
+        index = self.columns["client_reference"][0]
+        return values.cell_text(cells[index]) if index < len(cells) else ""
+
+    def party_role(self, cells: list) -> str:
+        """What the row's role column says ("co_debtor", "guarantor", "primary"), "" when empty
+        or not mapped, "?" when not understood."""
+        if "party_role" not in self.columns:
+            return ""
+        index = self.columns["party_role"][0]
+        text = values.cell_text(cells[index]).lower().replace("_", " ") if index < len(cells) else ""
+        return PARTY_ROLES.get(" ".join(text.split()), "?") if text else ""
+
+    def validate_party(self, row_no: int, cells: list, first_row: int) -> tuple[tuple | None, list[RowError]]:
+        """A later row of an account placed by `first_row` (rows with the same reference are the
+        parties of one account): the party's name, type, tax ID, contacts and address, attached
+        as a co-debtor, or as a guarantor when its role column says so. Its amounts and dates are
+        the account's (first row's), so they are not read again. (record, []) or (None, errors)."""
+        text = {field: values.cell_text(value) for field, value in self._raw(cells).items()}
+        errors: list[RowError] = []
+        role = self.party_role(cells) or "co_debtor"
+        if role == "?":
+            errors.append(RowError(row_no, self.column_name("party_role"),
+                                   f"{self.column_name('party_role')} '{text.get('party_role', '')}' is not a party "
+                                   "role (co-debtor, guarantor or primary)"))
+        elif role == "primary":
+            errors.append(RowError(row_no, self.column_name("party_role"),
+                                   f"a second primary debtor for reference '{text['client_reference']}' (the first "
+                                   f"is in row {first_row}); mark this row co-debtor or guarantor"))
+        name = text.get("debtor_name", "")
+        if not name:
+            errors.append(RowError(row_no, self.column_name("debtor_name"), "Debtor name is missing"))
+        elif len(name) > MAX_LENGTHS["debtor_name"] or visible_text_error(self.column_name("debtor_name"), name):
+            errors.append(RowError(row_no, self.column_name("debtor_name"),
+                                   visible_text_error(self.column_name("debtor_name"), name)
+                                   or f"{self.column_name('debtor_name')} is longer than 200 characters"))
+
+        def parsed(field, parser, *args):
+            if not text.get(field):
+                return ""
+            try:
+                return parser(text[field], *args)
+            except ValueError as error:
+                errors.append(RowError(row_no, self.column_name(field), f"{self.column_name(field)} '{text[field]}' {error}"))
+                return ""
+
+        email, phone = parsed("email", values.parse_email), parsed("phone", values.parse_phone)
+        tax4 = parsed("tax_id", values.tax_id_last4)
+        kind = parsed("debtor_kind", values.parse_choice, values.KINDS, "business or person") or "person"
+        address = self._address(text)
+        if len(address) > MAX_ADDRESS:
+            errors.append(RowError(row_no, self.column_name("address_line1"),
+                                   f"the address (all its lines together) is longer than {MAX_ADDRESS} characters"))
+        if errors:
+            return None, errors
+        key = debtor_key(name, tax4, email, phone=phone, address=address, reference=text["client_reference"])
+        zone, source, phone_zone = ("", "", "")
+        if self._derive_zone:
+            zone, source, phone_zone = zones.derive_zone(
+                given=text.get("time_zone", "") if text.get("time_zone", "") in TIME_ZONES else "",
+                postal_code=text.get("postal_code", ""), state=text.get("region", ""),
+                country=text.get("country", ""), phone=phone)
+        return (row_no, text["client_reference"], key, kind, name, tax4, zone, email, phone, address, "unknown",
+                ZERO, ZERO, ZERO, ZERO, ZERO, "", None, None, None, None, *([""] * 8), role, source, phone_zone), []
 
     def _raw(self, cells: list) -> dict:
         width = len(cells)
@@ -273,7 +413,7 @@ class RowValidator:
             phone = values.parse_phone(phone) if phone else ""
         except ValueError as error:
             errors.append(RowError(row_no, self.column_name(f"{prefix}_name"), f"{FIELDS_BY_KEY[prefix + '_name'].label}'s contact {error}"))
-        return name, debtor_key(name, "", email), email, phone
+        return name, debtor_key(name, "", email, phone=phone, reference=text.get("client_reference", "")), email, phone
 
     @staticmethod
     def _address(text: dict) -> str:

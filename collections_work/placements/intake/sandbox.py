@@ -190,12 +190,15 @@ def _check(job: dict, report) -> dict:
     if job.get("rows"):  # a batch kind: its rows checked on their own (the database checks come after, in the worker)
         validator = kinds.validator_for(job["rows"], info.headers, {k: int(v) for k, v in job["mapping"].items()},
                                         job["options"])
+    keys = scan.DebtorKeys() if validator is None else None  # placements: debtors matched in the worker
     result = scan.scan_rows(Path(job["path"]), info, job["mapping"], job["options"],
                             rejected_path=Path(job["rejected_path"]), max_rows=job["max_rows"],
-                            chunk_size=job["chunk_size"], on_valid=lambda records: None, on_progress=report,
-                            validator=validator)
+                            chunk_size=job["chunk_size"], on_valid=keys.add if keys else (lambda records: None),
+                            on_progress=report, validator=validator)
+    if keys is not None:
+        keys.write(scan.debtor_keys_path(Path(job["rejected_path"])))
     return {"total": result.total, "valid": result.valid, "invalid": result.invalid,
-            "errors_sample": result.errors_sample, "last_row": result.last_row}
+            "errors_sample": result.errors_sample, "last_row": result.last_row, "summary": result.summary}
 
 
 _OPS = {"inspect": _inspect, "check": _check}

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from collections_work.placements.intake import reader
 from collections_work.placements.intake.files import IntakeError
-from collections_work.placements.intake.rows import IntakeOptions, RowError, RowValidator, duplicate_reference_error
+from collections_work.placements.intake.rows import (
+    STAGE_COLUMNS, IntakeOptions, RowError, RowValidator, duplicate_reference_error)
 from portal.spreadsheets import neutralise_formula
 
 ERRORS_SAMPLE = 200
@@ -24,6 +25,9 @@ class ScanResult:
     errors_sample: list = field(default_factory=list)
     last_row: int = 0
     extra: dict = field(default_factory=dict)  # a batch kind's own figures (payments: already posted, total)
+    # {"party_rows": n, "time_zones": {"zip": n, "state": n, "phone": n, "file": n, "not_region": n,
+    # "unknown": n}} for the preview; a worker step adds {"matched_rows": n, "matched_debtors": n}.
+    summary: dict = field(default_factory=dict)
 
 
 class RejectedRows:
@@ -55,11 +59,17 @@ def scan_rows(path: Path, info: reader.TableInfo, mapping: dict, options: dict, 
     A batch kind passes its own `validator` (collections_work.placements.intake.kinds); what must not
     repeat in the file is its `record_key(record)`, the client reference (record[1]) by default.
     Raises IntakeError for a file that cannot be read or has more than `max_rows` rows."""
+    kind_validator = validator is not None  # a batch kind's rows have no parties and no zones
+    intake_options = None if kind_validator else IntakeOptions.from_dict(options)
     if validator is None:
-        validator = RowValidator(info.headers, {k: int(v) for k, v in mapping.items()}, IntakeOptions.from_dict(options))
+        validator = RowValidator(info.headers, {k: int(v) for k, v in mapping.items()}, intake_options)
     record_key = getattr(validator, "record_key", lambda record: record[1])
     repeated = getattr(validator, "duplicate_error", None)
     result, seen, chunk = ScanResult(), {}, []
+    by_party, refused = not kind_validator and intake_options.parties_by_row, {}  # refused: reference -> its row
+    zones = {} if not kind_validator and any(f in mapping for f in ("time_zone", "postal_code", "region", "phone")) \
+        else None
+    parties = 0
     progress = reader.Progress()
     rejected = RejectedRows(rejected_path, info.headers)
     report = on_progress or (lambda percent: None)
@@ -72,8 +82,20 @@ def scan_rows(path: Path, info: reader.TableInfo, mapping: dict, options: dict, 
                                   "Split it into smaller files.")
             if result.total % TICK_ROWS == 0:
                 report(int(progress.fraction * 100))
-            record, errors = validator.validate(row_no, cells)
-            if record is not None:
+            reference = validator.reference(cells) if by_party else ""
+            if reference and reference in seen:
+                record, errors = validator.validate_party(row_no, cells, seen[reference])
+                parties += record is not None
+            elif reference and reference in refused:
+                record, errors = None, [RowError(row_no, validator.column_name("client_reference"),
+                                                 f"the account's first row (row {refused[reference]}) has errors")]
+            else:
+                record, errors = validator.validate(row_no, cells)
+                if record is None and reference:
+                    refused[reference] = row_no
+            if record is not None and not kind_validator and record[_ROLE]:
+                pass  # another party of an account already seen
+            elif record is not None:
                 first_row = seen.setdefault(record_key(record), row_no)
                 if first_row != row_no:
                     errors = [repeated(row_no, record, first_row) if repeated else duplicate_reference_error(
@@ -87,6 +109,9 @@ def scan_rows(path: Path, info: reader.TableInfo, mapping: dict, options: dict, 
                                               "message": _cut(e.message)} for e in errors]
                 continue
             result.valid += 1
+            if zones is not None:  # counted by source text here, by kind of source at the end
+                source = (record[_ZONE] != "", record[_ZONE_SOURCE])
+                zones[source] = zones.get(source, 0) + 1
             chunk.append(record)
             if len(chunk) >= chunk_size:
                 on_valid(chunk)
@@ -103,7 +128,46 @@ def scan_rows(path: Path, info: reader.TableInfo, mapping: dict, options: dict, 
         rejected.close()
     if result.total == 0:
         raise IntakeError("The file has a header row but no rows of accounts under it.")
+    if not kind_validator:
+        result.summary = {"party_rows": parties} | ({"time_zones": _zone_kinds(zones)} if zones is not None else {})
     return result
+
+
+_ROLE, _ZONE, _ZONE_SOURCE = (STAGE_COLUMNS.index(c) for c in ("party_role", "time_zone", "tz_source"))
+
+
+def _zone_kinds(counts: dict) -> dict:
+    """{(zone found, source text): rows} -> {kind of source: rows} (intake.zones' wording)."""
+    kinds: dict[str, int] = {}
+    for (found, source), rows in counts.items():
+        kind = "not_region" if source else "unknown"
+        if found:
+            kind = next((k for start, k in (("ZIP", "zip"), ("state", "state"), ("phone", "phone"),
+                                            ("the phone", "phone")) if source.startswith(start)), "file")
+        kinds[kind] = kinds.get(kind, 0) + rows
+    return kinds
+
+
+class DebtorKeys:
+    """The debtor keys of a check's account rows, with how many rows each, for counting the rows
+    whose debtor is already on file (a worker step compares them with the database, set-based)."""
+
+    def __init__(self):
+        self.rows: dict[str, int] = {}
+
+    def add(self, records: list[tuple]) -> None:
+        rows = self.rows
+        for record in records:
+            if not record[_ROLE]:
+                rows[record[2]] = rows.get(record[2], 0) + 1
+
+    def write(self, path: Path) -> None:
+        with path.open("w", newline="") as handle:
+            handle.writelines(f"{key},{count}\n" for key, count in self.rows.items())
+
+
+def debtor_keys_path(rejected_path: Path) -> Path:
+    return rejected_path.with_name("debtor-keys.csv")
 
 
 def _cut(message: str) -> str:

@@ -97,7 +97,7 @@ def test_amounts_too_big_and_dates_with_junk_are_row_errors_not_crashes(persona,
 
 def test_bad_amounts_and_dates_are_reported_by_row_and_column(persona, world, django_capture_on_commit_callbacks):
     content = (b"Reference,Debtor name,balance,Due date\n"
-               b"R-1,Acme,\"12,3x\",2024-01-31\nR-2,Beta,(12.00),31/01/2024\nR-3,Gamma,5,2024-02-30\n")
+               b"R-1,Acme,\"12,3x\",2024-01-31\nR-2,Beta,(12.00),31/13/2024\nR-3,Gamma,5,2024-02-30\n")
     batch = check(persona, world.alpha.agency, upload(persona, world.alpha.agency, "x.csv", content),
                   django_capture_on_commit_callbacks)
     messages = {(e["row"], e["column"], e["message"]) for e in batch.errors_sample}
