@@ -11,7 +11,6 @@ from django.utils import timezone
 from django.utils.text import get_valid_filename
 
 from accounts import permissions
-from collections_work.debtor_accounts import scoring
 from collections_work.debtor_accounts.services import account_add_document, document_check
 from collections_work.models import ColumnMapping, DebtorAccount, PlacementBatch
 from collections_work.placements.intake import fields as intake_fields
@@ -19,7 +18,6 @@ from collections_work.placements.intake import jobs, reader
 from collections_work.placements.intake.commit import ChunkWriter
 from collections_work.placements.intake.files import IntakeError, check_size, check_upload
 from collections_work.placements.intake.rows import IntakeOptions, RowValidator, duplicate_reference_error
-from collections_work.worklist import claim
 from portal.audit import audit_record
 from portal.errors import DomainError
 
@@ -272,10 +270,8 @@ def accounts_place(*, agency, actor, client, rows: list[dict], source: str, on_d
             on_duplicate=on_duplicate, total_rows=len(rows), valid_rows=len(records), mapping=given)
         writer = ChunkWriter(batch, update_existing=on_duplicate == PlacementBatch.OnDuplicate.UPDATE)
         writer.write(records)
+        writer.finish()  # scored, statistics, the worklist's zones
         _finish(batch, writer.counts)
-        placed = DebtorAccount.objects.filter(placement_batch=batch)
-        scoring.accounts_rescore(placed)
-        transaction.on_commit(lambda: claim.worklist_accounts_placed(agency.pk, placed))
         audit_record(action="placement.completed", actor=actor, agency=agency, client=client, obj=batch,
                      after={"source": source, "created": batch.created_count, "updated": batch.updated_count,
                             "skipped": batch.skipped_count})
