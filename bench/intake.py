@@ -404,6 +404,25 @@ def cleanup(client, out):
     out(f"cleanup: run's rows deleted and tables vacuumed in {time.perf_counter() - started:.1f} s")
 
 
+def verify_scores(client, out) -> bool:
+    """The placement scored its accounts itself (issue 13, item 22: ranked in the queues when it
+    says done, no re-score job after it): no account is left at 0 (or by chance), and a sample of 2,000 has the
+    score the Python scoring gives."""
+    from collections_work.debtor_accounts import scoring
+    from collections_work.models import DebtorAccount
+    from portal.tenancy import tenant_scope
+
+    with tenant_scope(client.agency_id):
+        accounts = DebtorAccount.objects.filter(client=client)
+        unscored = accounts.filter(priority=0).count()
+        sample = list(accounts.order_by("?")[:2000])
+        wrong = sum(1 for a in sample if a.priority != scoring.priority_of(scoring.score_parts(a)))
+    ok = wrong == 0
+    out(f"scores: {unscored:,} accounts with priority 0; {len(sample) - wrong:,} of a sample of {len(sample):,} "
+        f"equal the Python score -> {'OK' if ok else 'MISMATCH'}")
+    return ok
+
+
 def run(args) -> dict:
     lines = []
 
@@ -557,6 +576,7 @@ def run(args) -> dict:
                 execution = next((line for line in plan if line.startswith("Execution Time")), "?")
                 out(f"    {label:<30}{execution}")
 
+    scored = verify_scores(client, out)
     total = sum(timings.values())
     valid = batch.valid_rows
     out(f"accounts in the client: {created:,}; valid rows: {valid:,} (generator expected {meta['valid']:,}) -> "
@@ -580,7 +600,7 @@ def run(args) -> dict:
         "upload_seconds": round(timings["upload"], 3), "read_seconds": round(timings["read"], 3),
         "sum_seconds": round(total, 3),
         "valid_rows": valid, "created": created, "expected_valid": meta["valid"],
-        "chunk_rows": settings.INTAKE_CHUNK_ROWS, "experiments": args.experiment,
+        "chunk_rows": settings.INTAKE_CHUNK_ROWS, "experiments": args.experiment, "scored": scored,
     }
 
 

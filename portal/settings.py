@@ -232,6 +232,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",  # served from our static files: the docs work offline
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Choice sets that several schemas use under the same field name get one name each.
+    "ENUM_NAME_OVERRIDES": {"StatusEnum": "collections_work.api.placement_files.ACCOUNT_STATUSES",
+                            "PlacementStatusEnum": "collections_work.api.placement_files.PLACEMENT_STATUSES",
+                            "DebtPurposeEnum": "collections_work.api.placement_files.DEBT_PURPOSES"},
 }
 
 # --- Internationalisation: stored in UTC, shown in the viewer's zone ---------------------

@@ -24,19 +24,33 @@ from portal.errors import DomainError
 DEFAULT_OPTIONS = {"amount_format": "dot", "date_format": "%m/%d/%Y", "default_debt_purpose": "unknown"}
 
 
-def _check_may_place(actor, client):
+def _check_may_place(actor, client, api_key=None):
+    """A user who may place for `client`, or (actor None) an active API key of that client: the
+    REST API authenticates the key and opens its client's scope before calling in."""
+    if actor is None and api_key is not None:
+        permissions.require(api_key.is_active and api_key.client_id == client.pk,
+                            "This API key cannot place accounts for this client.")
+        return
     permissions.require(permissions.can_place(actor, client), "You cannot place accounts for this client.")
+
+
+def _by(actor, api_key=None) -> dict:
+    """audit_record's actor arguments: the user, or the client's API key (by its prefix)."""
+    if actor is None and api_key is not None:
+        return {"actor": None, "actor_email": f"API key {api_key.prefix}… ({api_key.name})"[:254]}
+    return {"actor": actor}
 
 
 # --- Upload, reading, mapping, preview, commit ---------------------------------------------
 
-def placement_upload(*, agency, actor, client, uploaded_file) -> PlacementBatch:
+def placement_upload(*, agency, actor, client, uploaded_file, api_key=None) -> PlacementBatch:
     """Store an upload after a bounded sniff (size, first bytes, a workbook's zip directory) and
     hand it to the worker to read (status "reading"); nothing parses the file in this request.
 
     Returns the batch. Raises NotAllowed, or IntakeError (nothing stored) for a file over
-    INTAKE_MAX_BYTES, empty, not what its name says, or a workbook whose directory passes a limit."""
-    _check_may_place(actor, client)
+    INTAKE_MAX_BYTES, empty, not what its name says, or a workbook whose directory passes a limit.
+    Through the REST API: actor None and the client's `api_key` (the batch's source is "api")."""
+    _check_may_place(actor, client, api_key)
     check_size(uploaded_file.name, uploaded_file.size)
     name = get_valid_filename(Path(uploaded_file.name).name) or "upload"
     stored = default_storage.save(f"intake/{agency.pk}/{client.pk}/{uuid.uuid4().hex}/{name}", uploaded_file)
@@ -48,11 +62,12 @@ def placement_upload(*, agency, actor, client, uploaded_file) -> PlacementBatch:
         raise
     with transaction.atomic():
         batch = PlacementBatch.objects.create(
-            agency=agency, client=client, source=PlacementBatch.Source.UPLOAD, created_by=actor,
+            agency=agency, client=client, created_by=actor,
+            source=PlacementBatch.Source.API if api_key is not None else PlacementBatch.Source.UPLOAD,
             file_name=uploaded_file.name[:255], file_size=path.stat().st_size, file_kind=kind,
             source_file=stored, options=dict(DEFAULT_OPTIONS), status=PlacementBatch.Status.READING,
         )
-        audit_record(action="placement.uploaded", actor=actor, agency=agency, client=client, obj=batch,
+        audit_record(action="placement.uploaded", **_by(actor, api_key), agency=agency, client=client, obj=batch,
                      after={"file": batch.file_name, "size": batch.file_size})
         _hand_off(batch, PlacementBatch.Status.READING)
     return batch
@@ -118,10 +133,10 @@ def _best_mapping(client, headers) -> tuple[dict, dict]:
     return intake_fields.guess_mapping(headers), {"saved_mapping": ""}
 
 
-def placement_choose_sheet(*, agency, actor, batch, sheet) -> PlacementBatch:
+def placement_choose_sheet(*, agency, actor, batch, sheet, api_key=None) -> PlacementBatch:
     """Read another sheet of the workbook (in the worker: the batch is "reading" until it is done).
     Raises DomainError for a sheet the workbook does not have, or a batch past its mapping."""
-    _check_may_place(actor, batch.client)
+    _check_may_place(actor, batch.client, api_key)
     if sheet not in batch.sheet_names:
         raise DomainError(f"The workbook has no sheet named “{sheet}”.", field="sheet")
     with transaction.atomic():
@@ -131,7 +146,8 @@ def placement_choose_sheet(*, agency, actor, batch, sheet) -> PlacementBatch:
         batch.options = batch.options | {"read_sheet": sheet}
         batch.error_message = ""
         batch.save(update_fields=["options", "error_message"])
-        audit_record(action="placement.sheet_chosen", actor=actor, agency=agency, client=batch.client, obj=batch,
+        audit_record(action="placement.sheet_chosen", **_by(actor, api_key), agency=agency, client=batch.client,
+                     obj=batch,
                      after={"sheet": sheet})
         _hand_off(batch, PlacementBatch.Status.READING)
     return batch
@@ -141,13 +157,14 @@ def placement_may_map(batch) -> bool:
     """Whether the mapping page is open for `batch`: read, checked, or failed after reading
     (check again from the mapping)."""
     return batch.status in (PlacementBatch.Status.UPLOADED, PlacementBatch.Status.PREVIEWED) or (
-        batch.status == PlacementBatch.Status.FAILED and bool(batch.headers) and batch.source == PlacementBatch.Source.UPLOAD)
+        batch.status == PlacementBatch.Status.FAILED and bool(batch.headers)
+        and batch.source in (PlacementBatch.Source.UPLOAD, PlacementBatch.Source.API))
 
 
 def placement_set_mapping(*, agency, actor, batch, mapping: dict, options: dict, on_duplicate: str,
-                          save_as: str = "") -> PlacementBatch:
+                          save_as: str = "", api_key=None) -> PlacementBatch:
     """Check and store the mapping, optionally save it by name, then start the check."""
-    _check_may_place(actor, batch.client)
+    _check_may_place(actor, batch.client, api_key)
     if not placement_may_map(batch):
         raise DomainError("This placement is already being placed.")
     mapping = {field: int(index) for field, index in mapping.items() if index is not None and index != ""}
@@ -173,7 +190,7 @@ def placement_set_mapping(*, agency, actor, batch, mapping: dict, options: dict,
         batch.save()
         if save_as.strip():
             _save_mapping(batch, save_as.strip())
-        audit_record(action="placement.mapping_set", actor=actor, agency=agency, client=batch.client, obj=batch,
+        audit_record(action="placement.mapping_set", **_by(actor, api_key), agency=agency, client=batch.client, obj=batch,
                      after={"mapping": {f: batch.headers[i] for f, i in mapping.items()}, "on_duplicate": on_duplicate})
         _hand_off(batch, PlacementBatch.Status.VALIDATING)
     return batch
@@ -187,26 +204,27 @@ def _save_mapping(batch, name):
     )
 
 
-def placement_commit(*, agency, actor, batch) -> PlacementBatch:
+def placement_commit(*, agency, actor, batch, api_key=None) -> PlacementBatch:
     """Place the valid rows of a previewed upload (in the worker)."""
-    _check_may_place(actor, batch.client)
+    _check_may_place(actor, batch.client, api_key)
     with transaction.atomic():
         batch = PlacementBatch.objects.select_for_update().get(pk=batch.pk)
         if batch.status != PlacementBatch.Status.PREVIEWED:
             raise DomainError("Only a checked placement can be placed.")
         if batch.valid_rows == 0:
             raise DomainError("No row is valid: fix the file and upload it again.")
-        audit_record(action="placement.commit_started", actor=actor, agency=agency, client=batch.client, obj=batch)
+        audit_record(action="placement.commit_started", **_by(actor, api_key), agency=agency, client=batch.client,
+                     obj=batch)
         _hand_off(batch, PlacementBatch.Status.COMMITTING)
     return batch
 
 
-def placement_cancel(*, agency, actor, batch) -> PlacementBatch:
+def placement_cancel(*, agency, actor, batch, api_key=None) -> PlacementBatch:
     """Cancel a placement before its accounts are placed: waiting for its mapping or to be
     placed, failed, being read or checked (the result is then dropped), or stuck while placing
     (no heartbeat and no live run: see collections_work.placements.intake.jobs). Raises DomainError while
     its accounts are being placed, or once placed or cancelled."""
-    _check_may_place(actor, batch.client)
+    _check_may_place(actor, batch.client, api_key)
     with transaction.atomic():
         batch = PlacementBatch.objects.select_for_update().get(pk=batch.pk)
         cancellable = batch.status in (PlacementBatch.Status.UPLOADED, PlacementBatch.Status.PREVIEWED,
@@ -222,7 +240,7 @@ def placement_cancel(*, agency, actor, batch) -> PlacementBatch:
         before = batch.status
         batch.status, batch.heartbeat_at = PlacementBatch.Status.CANCELLED, None
         batch.save(update_fields=["status", "heartbeat_at"])
-        audit_record(action="placement.cancelled", actor=actor, agency=agency, client=batch.client, obj=batch,
+        audit_record(action="placement.cancelled", **_by(actor, api_key), agency=agency, client=batch.client, obj=batch,
                      before={"status": before})
     return batch
 
@@ -318,9 +336,9 @@ def account_place_with_documents(*, agency, actor, client, row: dict, documents:
     return batch, account
 
 
-def placement_apply_saved_mapping(*, agency, actor, batch, saved) -> PlacementBatch:
+def placement_apply_saved_mapping(*, agency, actor, batch, saved, api_key=None) -> PlacementBatch:
     """Map this file's columns the way a saved mapping named them (matching headers by name)."""
-    _check_may_place(actor, batch.client)
+    _check_may_place(actor, batch.client, api_key)
     if not placement_may_map(batch):
         raise DomainError("This placement is already being placed.")
     batch.mapping = intake_fields.mapping_from_names(batch.headers, saved.mapping)
