@@ -91,6 +91,9 @@ def _domain_error(error: DomainError):
     return serializers.ValidationError({error.field or "file": [error.message]})
 
 
+NULLABLE_URI = {"type": "string", "format": "uri", "nullable": True}
+
+
 # --- Output -----------------------------------------------------------------------------------
 
 class PlacementProgressOut(serializers.Serializer):
@@ -185,11 +188,11 @@ class BatchOut(serializers.Serializer):
     def get_rejected_rows(self, batch) -> list:
         return batch.errors_sample
 
-    @extend_schema_field(OpenApiTypes.URI)
+    @extend_schema_field(NULLABLE_URI)
     def get_rejected_rows_url(self, batch):
         return self._url("api_placement_rejected_rows", batch) if batch.rejected_file else None
 
-    @extend_schema_field(OpenApiTypes.URI)
+    @extend_schema_field(NULLABLE_URI)
     def get_rejected_rows_csv(self, batch):
         return self._url("api_placement_rejected_rows_csv", batch) if batch.rejected_file else None
 
@@ -301,10 +304,26 @@ class CheckIn(serializers.Serializer):
     save_as = serializers.CharField(required=False, allow_blank=True, max_length=100,
                                     help_text="Save this mapping under this name for your next files.")
 
+    def to_internal_value(self, data):
+        try:
+            return super().to_internal_value(data)
+        except serializers.ValidationError as error:  # {"options": {"date_format": [...]}} -> "options.date_format"
+            raise serializers.ValidationError(_flat(error.detail)) from None
+
     def validate(self, attrs):
         if "mapping" in attrs and "saved_mapping" in attrs:
             raise serializers.ValidationError({"saved_mapping": ["Send `mapping` or `saved_mapping`, not both."]})
         return attrs
+
+
+def _flat(detail, prefix="") -> dict:
+    """Nested field errors as {"a.b": [messages]}, the API's one error shape."""
+    if not isinstance(detail, dict):
+        return {prefix or "non_field_errors": [str(m) for m in (detail if isinstance(detail, list) else [detail])]}
+    flat = {}
+    for key, value in detail.items():
+        flat |= _flat(value, f"{prefix}.{key}" if prefix else str(key))
+    return flat
 
 
 class SheetIn(serializers.Serializer):

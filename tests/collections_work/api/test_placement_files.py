@@ -14,7 +14,8 @@ from collections_work.models import ColumnMapping, DebtorAccount, PlacementBatch
 from collections_work.worklist import claim
 from portal.models import AuditEvent
 from portal.tenancy import tenant_scope, unscoped
-from tests.collections_work.api.test_api import key_header
+from tests.collections_work.api.test_api import assert_matches, key_header
+from tests.collections_work.api.test_api import openapi as openapi_schema
 from tests.collections_work.placements.intake_helpers import xlsx_bytes
 
 PLACEMENTS = "/api/v1/placements/"
@@ -160,8 +161,8 @@ def test_a_saved_mapping_is_applied_by_name_or_id(world, alpha1):
     ({"mapping": {"client_reference": "Invoice #", "debtor_name": "Invoice #", "principal": "Due"}},
      "mapping", "chosen for both"),
     ({"mapping": ["Invoice #"]}, "mapping", "as an object"),
-    ({"options": {"date_format": "%d.%m.%Y.%H"}}, "options", ""),
-    ({"options": {"colour": "red"}}, "options", ""),
+    ({"options": {"date_format": "%d.%m.%Y.%H"}}, "options.date_format", "not a valid choice"),
+    ({"options": {"colour": "red"}}, "options.colour", "Unknown option"),
     ({"on_duplicate": "merge"}, "on_duplicate", ""),
     ({"mapping": MAPPING, "saved_mapping": "Billing"}, "saved_mapping", "not both"),
 ])
@@ -247,3 +248,32 @@ def test_a_key_sees_and_drives_only_its_own_clients_batches(world, client, djang
     # and no key at all
     assert client.get(base).status_code in (401, 403)
     assert client.post(PLACEMENTS, {"file": SimpleUploadedFile("a.csv", b"x")}).status_code in (401, 403)
+
+
+openapi = openapi_schema  # the fixture, under its own name
+
+
+def test_the_file_endpoints_are_in_the_schema_and_real_answers_match_it(world, alpha1, openapi):
+    operations = {(path, method) for path, item in openapi["paths"].items() for method in item}
+    assert {("/api/v1/placements/", "post"), ("/api/v1/placements/", "get"),
+            ("/api/v1/placements/{batch_id}/", "get"), ("/api/v1/placements/{batch_id}/check/", "post"),
+            ("/api/v1/placements/{batch_id}/commit/", "post"), ("/api/v1/placements/{batch_id}/cancel/", "post"),
+            ("/api/v1/placements/{batch_id}/sheet/", "post"),
+            ("/api/v1/placements/{batch_id}/rejected-rows/", "get"),
+            ("/api/v1/placements/{batch_id}/rejected-rows.csv", "get")} <= operations
+    assert "multipart/form-data" in openapi["paths"]["/api/v1/placements/"]["post"]["requestBody"]["content"]
+
+    uploaded = alpha1.upload("aging.xlsx", xlsx_bytes({"Aging": AGING}))
+    assert_matches(openapi, "/api/v1/placements/", "post", uploaded)
+    assert_matches(openapi, "/api/v1/placements/", "post", alpha1.upload("x.pdf", b"%PDF"))
+    batch = uploaded.json()
+    detail = "/api/v1/placements/{batch_id}/"
+    assert_matches(openapi, detail, "get", alpha1.get(batch["url"]))
+    assert_matches(openapi, detail, "get", alpha1.get(f"{PLACEMENTS}999999/"))
+    assert_matches(openapi, detail + "commit/", "post", alpha1.post(batch["commit_url"]))  # 409
+    assert_matches(openapi, detail + "check/", "post", alpha1.post(batch["check_url"], {"options": {"x": "y"}}))
+    assert_matches(openapi, detail + "check/", "post", alpha1.post(batch["check_url"], {"mapping": MAPPING}))
+    assert_matches(openapi, detail + "rejected-rows/", "get", alpha1.get(f"{batch['url']}rejected-rows/"))
+    assert_matches(openapi, detail + "commit/", "post", alpha1.post(batch["commit_url"]))
+    assert_matches(openapi, detail, "get", alpha1.get(batch["url"]))
+    assert_matches(openapi, "/api/v1/placements/", "get", alpha1.get(PLACEMENTS))
