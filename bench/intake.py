@@ -576,6 +576,23 @@ def run(args) -> dict:
                 execution = next((line for line in plan if line.startswith("Execution Time")), "?")
                 out(f"    {label:<30}{execution}")
 
+    from collections_work.placements.intake import commit as intake_commit
+
+    if getattr(intake_commit, "OLD_RESCORE", False):  # --experiment old-rescore: the job that used to follow
+        from collections_work.worklist.tasks import RESCORE_TASK_CHUNK
+        from collections_work.worklist.tasks import worklist_rescore_batch
+
+        sampler.enter("old rescore")
+        started, after_id = time.perf_counter(), 0
+        worklist_rescore_batch.delay = lambda batch_id, agency_id, last_id: chunks.append(last_id)
+        while after_id is not None:
+            chunks = []
+            worklist_rescore_batch.run(batch.pk, agency.pk, after_id)
+            after_id = chunks[0] if chunks else None
+        timings["old rescore job"] = time.perf_counter() - started
+        out(f"old re-score job after the placement (chunks of {RESCORE_TASK_CHUNK:,}): "
+            f"{timings['old rescore job']:.2f} s; placement + re-score "
+            f"{timings['commit'] + timings['old rescore job']:.2f} s")
     scored = verify_scores(client, out)
     total = sum(timings.values())
     valid = batch.valid_rows
@@ -587,6 +604,10 @@ def run(args) -> dict:
     if copy_rate:
         out(f"end to end (commit pass): {timings['commit']:.2f} s = {rows_per_s:,.0f} rows/s = "
             f"{100 * rows_per_s / copy_rate:.1f}% of raw COPY ({copy_rate:,.0f} rows/s)")
+    if copy_rate and "old rescore job" in timings:
+        both = timings["commit"] + timings["old rescore job"]
+        out(f"until scored (commit pass + the re-score job that followed it): {both:.2f} s = "
+            f"{args.rows / both:,.0f} rows/s = {100 * args.rows / both / copy_rate:.1f}% of raw COPY")
     sampler.stop()
     out("peak RSS by phase (sampled): " + ", ".join(f"{k} {v:.0f} MB" for k, v in sampler.peaks.items()))
     if not args.keep:
@@ -601,6 +622,7 @@ def run(args) -> dict:
         "sum_seconds": round(total, 3),
         "valid_rows": valid, "created": created, "expected_valid": meta["valid"],
         "chunk_rows": settings.INTAKE_CHUNK_ROWS, "experiments": args.experiment, "scored": scored,
+        "old_rescore_seconds": round(timings["old rescore job"], 3) if "old rescore job" in timings else None,
     }
 
 
