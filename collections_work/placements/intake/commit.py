@@ -9,6 +9,7 @@ import contextvars
 import csv
 import io
 import logging
+import math
 import queue
 import threading
 from dataclasses import dataclass
@@ -54,7 +55,18 @@ class ChunkWriter:
         self.postgres = connection.vendor == "postgresql"
         self.t = {"debtor": Debtor._meta.db_table, "account": DebtorAccount._meta.db_table,
                   "contact": Contact._meta.db_table, "party": AccountParty._meta.db_table}
+        if not self.postgres:
+            self._sqlite_math()
         self._create_stage()
+
+    def _sqlite_math(self):
+        """SQLite built without its math functions has no log10 (the score needs it): the same C
+        function, through Python's math module, on this connection."""
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT sqlite_compileoption_used('ENABLE_MATH_FUNCTIONS')")
+            if not cursor.fetchone()[0]:
+                connection.connection.create_function(
+                    "log10", 1, lambda x: None if x is None or x <= 0 else math.log10(x), deterministic=True)
 
     def _create_stage(self):
         columns = ", ".join([f"{name} {_TYPES.get(name, 'text')}" for name in STAGE_COLUMNS]
