@@ -277,3 +277,15 @@ def test_the_file_endpoints_are_in_the_schema_and_real_answers_match_it(world, a
     assert_matches(openapi, detail + "commit/", "post", alpha1.post(batch["commit_url"]))
     assert_matches(openapi, detail, "get", alpha1.get(batch["url"]))
     assert_matches(openapi, "/api/v1/placements/", "get", alpha1.get(PLACEMENTS))
+
+
+def test_a_batch_sent_through_the_api_can_be_followed_and_finished_on_the_pages(world, alpha1, signed_in):
+    batch = alpha1.upload("aging.xlsx", xlsx_bytes({"Aging": AGING})).json()
+    alpha1.post(batch["check_url"], {"mapping": MAPPING})
+    browser = signed_in(world.alpha.clients[0].admin)
+    page = browser.get(f"/placements/{batch['id']}/").content.decode()
+    assert "aging.xlsx" in page and "Ready to place" in page
+    with alpha1.capture(execute=True):
+        response = browser.post(f"/placements/{batch['id']}/place/")
+    assert response.status_code == 302
+    assert alpha1.get(batch["url"]).json()["counts"]["created"] == 3
