@@ -127,6 +127,17 @@ def diagnostic_no_fk_checks():
 
 # --- Checking the fast validator against the full check ------------------------------------
 
+@experiment("old-rescore", in_all=False)
+def old_rescore():
+    """BEFORE issue 13 item 22, for comparison: the placement writes priority 0 and no statistics, and
+    the bench then times the re-score job that used to follow it (worklist_rescore_batch, in chunks)"""
+    from collections_work.placements.intake import commit
+
+    commit.ChunkWriter._new_priority = lambda self: "0"
+    commit.ChunkWriter.finish = lambda self: None
+    commit.OLD_RESCORE = True  # read by bench.intake
+
+
 def check(path: str) -> None:
     import os
     import sys

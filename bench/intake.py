@@ -404,6 +404,25 @@ def cleanup(client, out):
     out(f"cleanup: run's rows deleted and tables vacuumed in {time.perf_counter() - started:.1f} s")
 
 
+def verify_scores(client, out) -> bool:
+    """The placement scored its accounts itself (issue 13, item 22: ranked in the queues when it
+    says done, no re-score job after it): no account is left at 0 (or by chance), and a sample of 2,000 has the
+    score the Python scoring gives."""
+    from collections_work.debtor_accounts import scoring
+    from collections_work.models import DebtorAccount
+    from portal.tenancy import tenant_scope
+
+    with tenant_scope(client.agency_id):
+        accounts = DebtorAccount.objects.filter(client=client)
+        unscored = accounts.filter(priority=0).count()
+        sample = list(accounts.order_by("?")[:2000])
+        wrong = sum(1 for a in sample if a.priority != scoring.priority_of(scoring.score_parts(a)))
+    ok = wrong == 0
+    out(f"scores: {unscored:,} accounts with priority 0; {len(sample) - wrong:,} of a sample of {len(sample):,} "
+        f"equal the Python score -> {'OK' if ok else 'MISMATCH'}")
+    return ok
+
+
 def run(args) -> dict:
     lines = []
 
@@ -557,6 +576,24 @@ def run(args) -> dict:
                 execution = next((line for line in plan if line.startswith("Execution Time")), "?")
                 out(f"    {label:<30}{execution}")
 
+    from collections_work.placements.intake import commit as intake_commit
+
+    if getattr(intake_commit, "OLD_RESCORE", False):  # --experiment old-rescore: the job that used to follow
+        from collections_work.worklist.tasks import RESCORE_TASK_CHUNK
+        from collections_work.worklist.tasks import worklist_rescore_batch
+
+        sampler.enter("old rescore")
+        started, after_id = time.perf_counter(), 0
+        worklist_rescore_batch.delay = lambda batch_id, agency_id, last_id: chunks.append(last_id)
+        while after_id is not None:
+            chunks = []
+            worklist_rescore_batch.run(batch.pk, agency.pk, after_id)
+            after_id = chunks[0] if chunks else None
+        timings["old rescore job"] = time.perf_counter() - started
+        out(f"old re-score job after the placement (chunks of {RESCORE_TASK_CHUNK:,}): "
+            f"{timings['old rescore job']:.2f} s; placement + re-score "
+            f"{timings['commit'] + timings['old rescore job']:.2f} s")
+    scored = verify_scores(client, out)
     total = sum(timings.values())
     valid = batch.valid_rows
     out(f"accounts in the client: {created:,}; valid rows: {valid:,} (generator expected {meta['valid']:,}) -> "
@@ -567,6 +604,10 @@ def run(args) -> dict:
     if copy_rate:
         out(f"end to end (commit pass): {timings['commit']:.2f} s = {rows_per_s:,.0f} rows/s = "
             f"{100 * rows_per_s / copy_rate:.1f}% of raw COPY ({copy_rate:,.0f} rows/s)")
+    if copy_rate and "old rescore job" in timings:
+        both = timings["commit"] + timings["old rescore job"]
+        out(f"until scored (commit pass + the re-score job that followed it): {both:.2f} s = "
+            f"{args.rows / both:,.0f} rows/s = {100 * args.rows / both / copy_rate:.1f}% of raw COPY")
     sampler.stop()
     out("peak RSS by phase (sampled): " + ", ".join(f"{k} {v:.0f} MB" for k, v in sampler.peaks.items()))
     if not args.keep:
@@ -580,7 +621,8 @@ def run(args) -> dict:
         "upload_seconds": round(timings["upload"], 3), "read_seconds": round(timings["read"], 3),
         "sum_seconds": round(total, 3),
         "valid_rows": valid, "created": created, "expected_valid": meta["valid"],
-        "chunk_rows": settings.INTAKE_CHUNK_ROWS, "experiments": args.experiment,
+        "chunk_rows": settings.INTAKE_CHUNK_ROWS, "experiments": args.experiment, "scored": scored,
+        "old_rescore_seconds": round(timings["old rescore job"], 3) if "old rescore job" in timings else None,
     }
 
 

@@ -232,6 +232,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",  # served from our static files: the docs work offline
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Choice sets that several schemas use under the same field name get one name each.
+    "ENUM_NAME_OVERRIDES": {"StatusEnum": "collections_work.api.placement_files.ACCOUNT_STATUSES",
+                            "PlacementStatusEnum": "collections_work.api.placement_files.PLACEMENT_STATUSES",
+                            "DebtPurposeEnum": "collections_work.api.placement_files.DEBT_PURPOSES"},
 }
 
 # --- Internationalisation: stored in UTC, shown in the viewer's zone ---------------------
@@ -367,6 +371,10 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1000 * 1000  # bigger uploads stream to a temp
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 # On PostgreSQL, write each chunk on a second connection while the next is parsed.
 INTAKE_PIPELINED = env_bool("INTAKE_PIPELINED", True)
+# A placement that wrote at least this many accounts, and at least this share of what the planner
+# thinks the account table holds, refreshes the planner's statistics (ANALYZE) as its last step.
+INTAKE_ANALYZE_MIN_ROWS = env_int("INTAKE_ANALYZE_MIN_ROWS", 5_000)
+INTAKE_ANALYZE_SHARE = env_int("INTAKE_ANALYZE_PERCENT", 10) / 100
 
 # --- Worklist ------------------------------------------------------------------------------
 # A claimed account stays the collector's this long after their last action on it.

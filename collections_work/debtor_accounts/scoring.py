@@ -155,3 +155,64 @@ def accounts_rescore_part(queryset, *, after_id: int = 0, limit: int | None = No
 def waking_accounts(now: datetime):
     """Accounts whose waiting time is over (their stored score still says waiting)."""
     return DebtorAccount.objects.filter(next_action_at__lte=now)
+
+
+# --- The same score in SQL, for a placement's accounts (set-based, inside the placement) -----
+
+def _sql_literal(value) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def priority_sql(vendor: str, *, now: datetime, balance: str, since: str, placed_at: str | None = None,
+                 last_worked_at: str | None = None, next_action_at: str | None = None,
+                 cease_at: str | None = None) -> str:
+    """A SQL expression giving `priority` as `priority_of(score_parts(account, now=now))` does,
+    for an account with no promise and no callback due (a placement's accounts: new ones never
+    have one; the placement re-scores in Python the few updated ones that do).
+
+    The arguments are SQL expressions of the statement it goes into: `balance` (numeric),
+    `since` (the delinquency date, else the due date: a date or NULL), `placed_at` (a timestamp,
+    None: placed now), `last_worked_at`, `next_action_at`, `cease_at` (timestamps, None: a new
+    account). `vendor` is "postgresql" or "sqlite". Same constants and the same floating-point
+    steps as the Python (log10 of a double, rounded to one decimal), so both give the same
+    integer but at exact decimal ties (the next bulk re-score then aligns it)."""
+    today = timezone.localdate(now)
+    pg = vendor == "postgresql"
+    if pg:
+        today_sql, now_sql = f"DATE {_sql_literal(today.isoformat())}", f"TIMESTAMPTZ {_sql_literal(now.isoformat())}"
+        placed = (f"({placed_at} AT TIME ZONE {_sql_literal(timezone.get_current_timezone_name())})::date"
+                  if placed_at else today_sql)
+        days = f"greatest({today_sql} - coalesce({since}, {placed}), 0)"
+
+        def rounded(expr):
+            return f"round(({expr})::numeric, 1)"
+        log10, double = "log10", "float8"
+    else:
+        today_sql, now_sql = _sql_literal(today.isoformat()), _sql_literal(now.strftime("%Y-%m-%d %H:%M:%S.%f"))
+        placed = f"date({placed_at})" if placed_at else today_sql
+        days = f"max(CAST(julianday({today_sql}) - julianday(coalesce({since}, {placed})) AS INTEGER), 0)"
+
+        def rounded(expr):
+            return f"round({expr}, 1)"
+        log10, double = "log10", "REAL"
+    # recovery_rate(days): the same interpolation, in doubles
+    steps = " ".join(
+        f"WHEN {days} <= {d1} THEN CAST({r0!r} AS {double}) + CAST({r1 - r0!r} AS {double}) * ({days} - {d0}) "
+        f"/ CAST({d1 - d0} AS {double})"
+        for (d0, r0), (d1, r1) in zip(RECOVERY_BY_AGE, RECOVERY_BY_AGE[1:]))
+    rate = f"(CASE {steps} ELSE CAST({RECOVERY_BY_AGE[-1][1]!r} AS {double}) END)"
+    amount = f"CAST(CASE WHEN {balance} > 1 THEN {balance} ELSE 1 END AS {double})"
+    parts = [rounded(f"10 * {log10}({amount})"), rounded(f"10 * {log10}({rate})")]
+    if last_worked_at:
+        worked_days = (f"CAST(extract(epoch FROM ({now_sql} - {last_worked_at})) AS float8) / 86400" if pg
+                       else f"(julianday({now_sql}) - julianday({last_worked_at}))")
+        parts.append(f"(CASE WHEN {last_worked_at} IS NULL THEN {NEVER_WORKED_POINTS} "
+                     f"ELSE {rounded(f'(CASE WHEN {worked_days} < 30 THEN {worked_days} ELSE 30 END) / 3.0 - 5')} END)")
+    else:
+        parts.append(str(NEVER_WORKED_POINTS))
+    waiting = [f"({next_action_at} IS NOT NULL AND {next_action_at} > {now_sql})" if next_action_at else "",
+               f"{cease_at} IS NOT NULL" if cease_at else ""]
+    waiting = " OR ".join(w for w in waiting if w)
+    if waiting:
+        parts.append(f"(CASE WHEN {waiting} THEN {WAITING_POINTS} ELSE 0 END)")
+    return f"CAST(round(({' + '.join(parts)}) * 10) AS integer)"

@@ -11,7 +11,6 @@ from django.utils import timezone
 from django.utils.text import get_valid_filename
 
 from accounts import permissions
-from collections_work.debtor_accounts import scoring
 from collections_work.debtor_accounts.money import is_currency
 from collections_work.debtor_accounts.services import account_add_document, document_check
 from collections_work.models import ColumnMapping, DebtorAccount, PlacementBatch
@@ -21,7 +20,6 @@ from collections_work.placements.intake import jobs, reader
 from collections_work.placements.intake.commit import ChunkWriter
 from collections_work.placements.intake.files import IntakeError, check_size, check_upload
 from collections_work.placements.intake.rows import IntakeOptions, RowValidator, duplicate_reference_error
-from collections_work.worklist import claim
 from portal.audit import audit_record
 from portal.errors import DomainError
 
@@ -34,7 +32,14 @@ def _client_options(client) -> dict:
     return DEFAULT_OPTIONS | {"currency": client.currency or DEFAULT_OPTIONS["currency"]}
 
 
-def _check_may_place(actor, client, kind: str = kinds.PLACEMENT):
+def _check_may_place(actor, client, kind: str = kinds.PLACEMENT, api_key=None):
+    """A user who may upload files of `kind` for `client`, or (actor None) an active API key of
+    that client placing accounts: the REST API authenticates the key and opens its client's scope
+    before calling in. Raises PermissionDenied otherwise."""
+    if actor is None and api_key is not None:
+        permissions.require(kind == kinds.PLACEMENT and api_key.is_active and api_key.client_id == client.pk,
+                            "This API key cannot place accounts for this client.")
+        return
     batch_kind = kinds.get(kind) if kind != kinds.PLACEMENT else None
     if batch_kind is not None:
         permissions.require(batch_kind.may_use(actor, client), batch_kind.words.get(
@@ -58,16 +63,25 @@ def kind_options(kind: str) -> dict:
         name: default for name, (_label, _choices, default) in batch_kind.options.items()}
 
 
+def _by(actor, api_key=None) -> dict:
+    """audit_record's actor arguments: the user, or the client's API key (by its prefix)."""
+    if actor is None and api_key is not None:
+        return {"actor": None, "actor_email": f"API key {api_key.prefix}… ({api_key.name})"[:254]}
+    return {"actor": actor}
+
+
 # --- Upload, reading, mapping, preview, commit ---------------------------------------------
 
-def placement_upload(*, agency, actor, client, uploaded_file, kind: str = kinds.PLACEMENT) -> PlacementBatch:
+def placement_upload(*, agency, actor, client, uploaded_file, kind: str = kinds.PLACEMENT,
+                     api_key=None) -> PlacementBatch:
     """Store an upload after a bounded sniff (size, first bytes, a workbook's zip directory) and
     hand it to the worker to read (status "reading"); nothing parses the file in this request.
 
     `kind` is "placement" (accounts) or a registered batch kind (collections_work.placements.intake.kinds).
     Returns the batch. Raises NotAllowed, or IntakeError (nothing stored) for a file over
-    INTAKE_MAX_BYTES, empty, not what its name says, or a workbook whose directory passes a limit."""
-    _check_may_place(actor, client, kind)
+    INTAKE_MAX_BYTES, empty, not what its name says, or a workbook whose directory passes a limit.
+    Through the REST API: actor None and the client's `api_key` (the batch's source is "api")."""
+    _check_may_place(actor, client, kind, api_key)
     if kind != kinds.PLACEMENT and kinds.get(kind) is None:
         raise DomainError(f"Unknown kind of file: {kind}.")
     check_size(uploaded_file.name, uploaded_file.size)
@@ -81,12 +95,14 @@ def placement_upload(*, agency, actor, client, uploaded_file, kind: str = kinds.
         raise
     with transaction.atomic():
         batch = PlacementBatch.objects.create(
-            agency=agency, client=client, source=PlacementBatch.Source.UPLOAD, created_by=actor,
+            agency=agency, client=client, created_by=actor,
+            source=PlacementBatch.Source.API if api_key is not None else PlacementBatch.Source.UPLOAD,
             file_name=uploaded_file.name[:255], file_size=path.stat().st_size, file_kind=file_kind,
             source_file=stored, status=PlacementBatch.Status.READING, kind=kind,
             options=_client_options(client) if kind == kinds.PLACEMENT else kind_options(kind),
         )
-        audit_record(action=kinds.audit_action(batch.kind, "uploaded"), actor=actor, agency=agency, client=client, obj=batch,
+        audit_record(action=kinds.audit_action(batch.kind, "uploaded"), **_by(actor, api_key), agency=agency,
+                     client=client, obj=batch,
                      after={"file": batch.file_name, "size": batch.file_size})
         _hand_off(batch, PlacementBatch.Status.READING)
     return batch
@@ -163,10 +179,10 @@ def _best_mapping(client, headers, kind: str = kinds.PLACEMENT, sample=None) -> 
                                                                              "guessed_from_values": True}
 
 
-def placement_choose_sheet(*, agency, actor, batch, sheet) -> PlacementBatch:
+def placement_choose_sheet(*, agency, actor, batch, sheet, api_key=None) -> PlacementBatch:
     """Read another sheet of the workbook (in the worker: the batch is "reading" until it is done).
     Raises DomainError for a sheet the workbook does not have, or a batch past its mapping."""
-    _check_may_place(actor, batch.client, batch.kind)
+    _check_may_place(actor, batch.client, batch.kind, api_key)
     if sheet not in batch.sheet_names:
         raise DomainError(f"The workbook has no sheet named “{sheet}”.", field="sheet")
     with transaction.atomic():
@@ -176,7 +192,8 @@ def placement_choose_sheet(*, agency, actor, batch, sheet) -> PlacementBatch:
         batch.options = batch.options | {"read_sheet": sheet}
         batch.error_message = ""
         batch.save(update_fields=["options", "error_message"])
-        audit_record(action=kinds.audit_action(batch.kind, "sheet_chosen"), actor=actor, agency=agency, client=batch.client, obj=batch,
+        audit_record(action=kinds.audit_action(batch.kind, "sheet_chosen"), **_by(actor, api_key), agency=agency,
+                     client=batch.client, obj=batch,
                      after={"sheet": sheet})
         _hand_off(batch, PlacementBatch.Status.READING)
     return batch
@@ -186,13 +203,14 @@ def placement_may_map(batch) -> bool:
     """Whether the mapping page is open for `batch`: read, checked, or failed after reading
     (check again from the mapping)."""
     return batch.status in (PlacementBatch.Status.UPLOADED, PlacementBatch.Status.PREVIEWED) or (
-        batch.status == PlacementBatch.Status.FAILED and bool(batch.headers) and batch.source == PlacementBatch.Source.UPLOAD)
+        batch.status == PlacementBatch.Status.FAILED and bool(batch.headers)
+        and batch.source in (PlacementBatch.Source.UPLOAD, PlacementBatch.Source.API))
 
 
 def placement_set_mapping(*, agency, actor, batch, mapping: dict, options: dict, on_duplicate: str,
-                          save_as: str = "") -> PlacementBatch:
+                          save_as: str = "", api_key=None) -> PlacementBatch:
     """Check and store the mapping, optionally save it by name, then start the check."""
-    _check_may_place(actor, batch.client, batch.kind)
+    _check_may_place(actor, batch.client, batch.kind, api_key)
     if not placement_may_map(batch):
         raise DomainError("This placement is already being placed.")
     by_key = {f.key: f for f in _kind_fields(batch.kind)}
@@ -225,7 +243,8 @@ def placement_set_mapping(*, agency, actor, batch, mapping: dict, options: dict,
         batch.save()
         if save_as.strip():
             _save_mapping(batch, save_as.strip())
-        audit_record(action=kinds.audit_action(batch.kind, "mapping_set"), actor=actor, agency=agency, client=batch.client, obj=batch,
+        audit_record(action=kinds.audit_action(batch.kind, "mapping_set"), **_by(actor, api_key), agency=agency,
+                     client=batch.client, obj=batch,
                      after={"mapping": {f: batch.headers[i] for f, i in mapping.items()}, "on_duplicate": on_duplicate})
         _hand_off(batch, PlacementBatch.Status.VALIDATING)
     return batch
@@ -246,11 +265,11 @@ def _save_mapping(batch, name):
     )
 
 
-def placement_commit(*, agency, actor, batch) -> PlacementBatch:
+def placement_commit(*, agency, actor, batch, api_key=None) -> PlacementBatch:
     """Place the valid rows of a previewed upload (in the worker). A batch kind's rows are
     written by its writer (payments: posted); one whose every valid row was already written
     (`options["preview"]["new"]` is 0) is refused: there is nothing new."""
-    _check_may_place(actor, batch.client, batch.kind)
+    _check_may_place(actor, batch.client, batch.kind, api_key)
     with transaction.atomic():
         batch = PlacementBatch.objects.select_for_update().get(pk=batch.pk)
         if batch.status != PlacementBatch.Status.PREVIEWED:
@@ -259,17 +278,18 @@ def placement_commit(*, agency, actor, batch) -> PlacementBatch:
             raise DomainError("No row is valid: fix the file and upload it again.")
         if batch.options.get("preview", {}).get("new") == 0:
             raise DomainError("Every valid row of this file is already posted: there is nothing new.")
-        audit_record(action=kinds.audit_action(batch.kind, "commit_started"), actor=actor, agency=agency, client=batch.client, obj=batch)
+        audit_record(action=kinds.audit_action(batch.kind, "commit_started"), **_by(actor, api_key), agency=agency,
+                     client=batch.client, obj=batch)
         _hand_off(batch, PlacementBatch.Status.COMMITTING)
     return batch
 
 
-def placement_cancel(*, agency, actor, batch) -> PlacementBatch:
+def placement_cancel(*, agency, actor, batch, api_key=None) -> PlacementBatch:
     """Cancel a placement before its accounts are placed: waiting for its mapping or to be
     placed, failed, being read or checked (the result is then dropped), or stuck while placing
     (no heartbeat and no live run: see collections_work.placements.intake.jobs). Raises DomainError while
     its accounts are being placed, or once placed or cancelled."""
-    _check_may_place(actor, batch.client, batch.kind)
+    _check_may_place(actor, batch.client, batch.kind, api_key)
     with transaction.atomic():
         batch = PlacementBatch.objects.select_for_update().get(pk=batch.pk)
         cancellable = batch.status in (PlacementBatch.Status.UPLOADED, PlacementBatch.Status.PREVIEWED,
@@ -285,7 +305,8 @@ def placement_cancel(*, agency, actor, batch) -> PlacementBatch:
         before = batch.status
         batch.status, batch.heartbeat_at = PlacementBatch.Status.CANCELLED, None
         batch.save(update_fields=["status", "heartbeat_at"])
-        audit_record(action=kinds.audit_action(batch.kind, "cancelled"), actor=actor, agency=agency, client=batch.client, obj=batch,
+        audit_record(action=kinds.audit_action(batch.kind, "cancelled"), **_by(actor, api_key), agency=agency,
+                     client=batch.client, obj=batch,
                      before={"status": before})
     return batch
 
@@ -334,10 +355,8 @@ def accounts_place(*, agency, actor, client, rows: list[dict], source: str, on_d
             options={"currency": validator.options.currency})
         writer = ChunkWriter(batch, update_existing=on_duplicate == PlacementBatch.OnDuplicate.UPDATE)
         writer.write(records)
+        writer.finish()  # scored, statistics, the worklist's zones
         _finish(batch, writer.counts)
-        placed = DebtorAccount.objects.filter(placement_batch=batch)
-        scoring.accounts_rescore(placed)
-        transaction.on_commit(lambda: claim.worklist_accounts_placed(agency.pk, placed))
         audit_record(action="placement.completed", actor=actor, agency=agency, client=client, obj=batch,
                      after={"source": source, "created": batch.created_count, "updated": batch.updated_count,
                             "skipped": batch.skipped_count})
@@ -384,9 +403,9 @@ def account_place_with_documents(*, agency, actor, client, row: dict, documents:
     return batch, account
 
 
-def placement_apply_saved_mapping(*, agency, actor, batch, saved) -> PlacementBatch:
+def placement_apply_saved_mapping(*, agency, actor, batch, saved, api_key=None) -> PlacementBatch:
     """Map this file's columns the way a saved mapping named them (matching headers by name)."""
-    _check_may_place(actor, batch.client, batch.kind)
+    _check_may_place(actor, batch.client, batch.kind, api_key)
     if saved.kind != batch.kind:
         raise DomainError("That saved mapping is for another kind of file.")
     if not placement_may_map(batch):

@@ -13,7 +13,6 @@ from django.utils import timezone
 from collections_work.models import PlacementBatch
 from collections_work.placements.intake import jobs, kinds, pipeline
 from collections_work.placements.intake.files import IntakeError
-from collections_work.worklist.tasks import worklist_rescore_batch
 from portal.audit import audit_record
 from portal.tenancy import tenant_scope
 
@@ -116,11 +115,8 @@ def placement_commit(batch_id: int, agency_id: int):
                   "Something went wrong while placing the accounts; nothing was placed. Check the rows "
                   "again and place them, or upload the file again.")
             raise
+        # The accounts were scored by the placement itself (commit.ChunkWriter): no re-score to wait for.
         pipeline.set_progress(batch.pk, "done", 100)
-        try:
-            worklist_rescore_batch.delay(batch.pk, agency_id)
-        except Exception as error:  # noqa: BLE001 - broker down: the 6-hourly rescore catches up
-            log.warning("Placement %s: rescoring not queued (%s)", batch_id, error)
         return "completed"
 
 

@@ -187,9 +187,15 @@ def zones_in_use(agency_id) -> frozenset:
 def worklist_accounts_placed(agency_id, accounts) -> None:
     """A placement brought accounts: their debtors' zones join the cached set (a zone missing
     from it only keeps its accounts out of "Next account" until the cache is rebuilt)."""
+    if cache.get(_zones_key(agency_id)) is not None:
+        worklist_zones_added(agency_id, frozenset(accounts.values_list("debtor_time_zone", flat=True).distinct()))
+
+
+def worklist_zones_added(agency_id, zones: frozenset) -> None:
+    """Debtor time zones a placement brought (call once it has committed) join the cached set."""
     cached = cache.get(_zones_key(agency_id))
     if cached is not None:
-        new = frozenset(accounts.values_list("debtor_time_zone", flat=True).distinct())
+        new = frozenset(zones)
         if not new <= cached:
             cache.set(_zones_key(agency_id), cached | new, CACHE_SECONDS)
             _local.pop(_zones_key(agency_id), None)

@@ -22,7 +22,8 @@ BULK_RETRY = {"autoretry_for": (OperationalError,), "retry_backoff": 15, "max_re
 @shared_task(name="collections_work.tasks.worklist_rescore_batch", **BULK_RETRY)
 def worklist_rescore_batch(batch_id: int, agency_id: int, after_id: int = 0):
     """Score the accounts a placement just created or updated, and put them in the worklist
-    (a chunk at a time, from after `after_id`)."""
+    (a chunk at a time, from after `after_id`). Placements no longer queue it (they score their
+    accounts themselves: placements.intake.commit); kept for messages queued before that."""
     with tenant_scope(agency_id):
         placed = DebtorAccount.objects.filter(placement_batch_id=batch_id)
         if not after_id:

@@ -647,6 +647,12 @@ SPECIAL = {  # routes with dedicated tests below (or in the named files)
              "test_a_key_sees_and_places_only_for_its_own_client, test_a_filter_naming_another_clients_batch_shows_"
              "nothing, test_the_api_refuses_missing_wrong_and_revoked_keys."
        for name in ("api_accounts", "api_accounts_bulk", "api_account_detail")},
+    **{name: "API-key authenticated (files as placement batches): tests/collections_work/api/"
+             "test_placement_files.py test_a_key_sees_and_drives_only_its_own_clients_batches (another "
+             "client's and another agency's key get 404 on every batch route and list none of its batches)."
+       for name in ("api_placements", "api_placement_detail", "api_placement_check", "api_placement_sheet",
+                    "api_placement_commit", "api_placement_cancel", "api_placement_rejected_rows",
+                    "api_placement_rejected_rows_csv")},
     "worklist_next": "Claims for the signed-in collector only, no ids in the request: tests/collections_work/"
                      "worklist/test_worklist.py test_next_account_never_hands_out_another_agencys_account.",
     "workspace_release": "Gives back only what the signed-in collector holds (no audit event to see it work): "

@@ -8,17 +8,24 @@ mode) runs the same SQL on one thread with a plain INSERT into the staging table
 import contextvars
 import csv
 import io
+import logging
+import math
 import queue
 import threading
 from dataclasses import dataclass
 
-from django.db import connection, transaction
+from django.conf import settings
+from django.db import OperationalError, connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
+from collections_work.debtor_accounts import scoring
 from collections_work.debtor_accounts.actions import balance_status_sql, restated_paid_sql
 from collections_work.placements.intake.rows import STAGE_COLUMNS
-from collections_work.models import AccountParty, Contact, Debtor, DebtorAccount
+from collections_work.models import AccountParty, Callback, Contact, Debtor, DebtorAccount, Promise
+from collections_work.worklist import claim
 
+log = logging.getLogger(__name__)
 STAGE = "intake_stage"
 _ROLE = STAGE_COLUMNS.index("party_role")
 STAFF_SET = "set by staff"  # Debtor.time_zone_source of a zone staff chose: placements leave it
@@ -43,14 +50,27 @@ class ChunkWriter:
         self.update_existing = update_existing
         # Through the backend's adapter, so SQLite stores the text the ORM compares with
         # ("2024-01-31 12:00:00.123456", not "...+00:00") and `placed_at = %s` matches (keyset pages).
-        self.now = connection.ops.adapt_datetimefield_value(timezone.now())
+        self.moment = timezone.now()
+        self.now = connection.ops.adapt_datetimefield_value(self.moment)
+        self.zones: set[str] = set()  # the debtor time zones of the accounts placed (the worklist's cache)
         self.counts = CommitCounts()
         self.currency = (batch.options or {}).get("currency") or "USD"
         self._other_currencies = None  # whether the client has accounts in another currency
         self.postgres = connection.vendor == "postgresql"
         self.t = {"debtor": Debtor._meta.db_table, "account": DebtorAccount._meta.db_table,
                   "contact": Contact._meta.db_table, "party": AccountParty._meta.db_table}
+        if not self.postgres:
+            self._sqlite_math()
         self._create_stage()
+
+    def _sqlite_math(self):
+        """SQLite built without its math functions has no log10 (the score needs it): the same C
+        function, through Python's math module, on this connection."""
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT sqlite_compileoption_used('ENABLE_MATH_FUNCTIONS')")
+            if not cursor.fetchone()[0]:
+                connection.connection.create_function(
+                    "log10", 1, lambda x: None if x is None or x <= 0 else math.log10(x), deterministic=True)
 
     def _create_stage(self):
         columns = ", ".join([f"{name} {_TYPES.get(name, 'text')}" for name in STAGE_COLUMNS]
@@ -80,6 +100,7 @@ class ChunkWriter:
             self._insert_parties(cursor)
             if parties:
                 self._insert_party_rows(cursor)
+            self._note_zones(cursor)
 
     # --- loading the stage ----------------------------------------------------------------
 
@@ -221,7 +242,8 @@ class ChunkWriter:
             f"SELECT %s, %s, s.debtor_id, s.debtor_name, s.time_zone, "
             f"s.client_reference, s.debt_purpose, 'new', %s, s.principal, "
             f"s.interest, s.fees, s.paid, s.paid, s.balance, s.invoice_number, s.invoice_date, s.due_date, "
-            f"s.delinquency_date, %s, s.last_payment_date, 0, %s, '', %s FROM {STAGE} s WHERE s.party_role = '' "
+            f"s.delinquency_date, %s, s.last_payment_date, {self._new_priority()}, %s, '', %s FROM {STAGE} s "
+            f"WHERE s.party_role = '' "
             # Skipping: the stage holds only new references, and a plain insert skips ON CONFLICT's
             # extra probe per row (an account placed meanwhile by another transaction fails the
             # placement, rather than being updated).
@@ -253,9 +275,74 @@ class ChunkWriter:
         updates += [
             f"balance = {balance}",
             f"status = {balance_status_sql(t, balance)}",
+            f"priority = {self._updated_priority(t, balance)}",
             "placement_batch_id = excluded.placement_batch_id", "updated_at = excluded.updated_at",
         ]
         return updates
+
+    def _new_priority(self) -> str:
+        """A new account's worklist score, from its stage row (scoring.priority_sql): it is in its
+        queues, ranked, when the placement commits."""
+        return scoring.priority_sql(connection.vendor, now=self.moment, balance="s.balance",
+                                    since="coalesce(s.delinquency_date, s.due_date)")
+
+    def _updated_priority(self, t, balance) -> str:
+        """An updated account's score from its new amounts and dates and what the agency did with
+        it (worked, waiting, cease); one with a promise or callback due is re-scored by `finish`."""
+        def final(column, *fields):
+            return f"excluded.{column}" if self._given(*(fields or (column,))) else f"{t}.{column}"
+        since = f"coalesce({final('delinquency_date', 'delinquency_date', 'due_date')}, {final('due_date')})"
+        return scoring.priority_sql(connection.vendor, now=self.moment, balance=f"({balance})", since=since,
+                                    placed_at=f"{t}.placed_at", last_worked_at=f"{t}.last_worked_at",
+                                    next_action_at=f"{t}.next_action_at", cease_at=f"{t}.cease_communication_at")
+
+    def _note_zones(self, cursor):
+        cursor.execute(f"SELECT DISTINCT time_zone FROM {STAGE}")
+        self.zones.update(zone for (zone,) in cursor.fetchall())
+
+    def finish(self) -> None:
+        """After the last chunk, in the placement's transaction: re-score (in Python, exactly) the
+        updated accounts that have an open promise or callback (the SQL score leaves those out),
+        refresh the planner's statistics of the tables a big placement changed, and once the
+        placement commits add its debtors' time zones to the worklist's cache. So a placed account
+        is scored and in its queues when the placement says it is done (issue 13, item 22)."""
+        if self.update_existing and self.counts.updated:
+            placed = DebtorAccount.objects.filter(placement_batch_id=self.batch.pk)
+            followed_up = placed.filter(
+                Q(pk__in=Promise.objects.filter(status=Promise.Status.OPEN).values("account_id"))
+                | Q(pk__in=Callback.objects.filter(done_at__isnull=True).values("account_id")))
+            scoring.accounts_rescore(followed_up, now=self.moment)
+        self.refresh_statistics()
+        agency_id, zones = self.batch.agency_id, frozenset(self.zones)
+        transaction.on_commit(lambda: claim.worklist_zones_added(agency_id, zones), robust=True)
+
+    def refresh_statistics(self) -> None:
+        """ANALYZE the tables this placement wrote to when it wrote at least INTAKE_ANALYZE_MIN_ROWS
+        rows and at least INTAKE_ANALYZE_SHARE of what the planner thinks the account table holds:
+        right after a big placement the planner's row estimates are otherwise stale until
+        autovacuum comes round (the account list then sorts every account: issue 13, item 23).
+        PostgreSQL counts this transaction's own new rows in the sample, and the statistics commit
+        with the placement. A table another placement is analysing is left to autovacuum rather than
+        waited for (a savepoint and a lock timeout)."""
+        written = self.counts.created + self.counts.updated
+        if not self.postgres or written < settings.INTAKE_ANALYZE_MIN_ROWS:
+            return
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT greatest(reltuples, 0) FROM pg_class WHERE oid = %s::regclass", [self.t["account"]])
+            estimated = cursor.fetchone()[0]
+            if written < settings.INTAKE_ANALYZE_SHARE * estimated:
+                return
+            cursor.execute("SHOW lock_timeout")
+            lock_timeout = cursor.fetchone()[0]
+            for table in (self.t["debtor"], self.t["account"], self.t["contact"], self.t["party"]):
+                try:
+                    with transaction.atomic():
+                        cursor.execute("SET LOCAL lock_timeout = '2s'")
+                        cursor.execute(f"ANALYZE {table}")
+                except OperationalError as error:
+                    log.warning("Placement %s: ANALYZE %s skipped (%s); autovacuum will do it.",
+                                self.batch.pk, table, error)
+            cursor.execute("SELECT set_config('lock_timeout', %s, true)", [lock_timeout])
 
     def _insert_contacts(self, cursor):
         contacts = self._unpivot(("debtor_id", "kind", "value", "time_zone"), [
@@ -358,6 +445,7 @@ class PipelinedWriter:
                             raise _Aborted()
                         break
                     writer.write(*chunk)
+                writer.finish()
                 if self._finish is not None:
                     self._finish(writer.counts)
             self.counts = writer.counts

@@ -167,6 +167,7 @@ def commit(batch, rejected_path: Path, *, finish=None, on_progress=None):
         writer = ChunkWriter(batch, update_existing=update_existing)
         result = scan(batch, on_valid=writer.write, rejected_path=rejected_path, stage="placing",
                       on_progress=on_progress)
+        writer.finish()
         if finish is not None:
             finish(result, writer.counts)
         return result, writer.counts
