@@ -210,6 +210,8 @@ def payment_tasks(agency_id: int, per_account: int, today) -> list[tuple]:
 def _bare_worker(tasks, agency_id, actor_id, database_url):
     conn = psycopg_connect(database_url)
     cursor = conn.cursor()
+    pid = conn.get_backend_pid()
+    backend = backend_cpu(pid)
     latencies, errors = [], []
     monotonic = time.monotonic
     for account_id, client_id, amount, received_on, method, received_by, source, key in tasks:
@@ -223,17 +225,22 @@ def _bare_worker(tasks, agency_id, actor_id, database_url):
             errors.append(repr(error))
             continue
         latencies.append(monotonic() - t0)
+    backend = backend_cpu(pid) - backend
     conn.close()
-    return latencies, errors
+    return latencies, errors, backend
 
 
 def _app_worker(tasks, agency_id, actor_id, database_url):
     from accounts.models import Agency, User
+    from django.db import connection
+
     from collections_work.models import DebtorAccount
     from payments.posting.services import payment_post
     from portal.tenancy import tenant_scope
 
     agency, actor = Agency.objects.get(pk=agency_id), User.objects.get(pk=actor_id)
+    pid = connection.connection.get_backend_pid()
+    backend = backend_cpu(pid)
     latencies, errors = [], []
     monotonic = time.monotonic
     with tenant_scope(agency):
@@ -250,7 +257,7 @@ def _app_worker(tasks, agency_id, actor_id, database_url):
             latencies.append(monotonic() - t0)
             if posted.replayed:
                 errors.append(f"replayed {key}")
-    return latencies, errors
+    return latencies, errors, backend_cpu(pid) - backend
 
 
 def _child_main(mode, tasks, agency_id, actor_id, database_url, ready_queue, go_event, result_queue):
@@ -259,27 +266,14 @@ def _child_main(mode, tasks, agency_id, actor_id, database_url, ready_queue, go_
     django.setup()
     from django.db import connection
 
-    worker = _bare_worker if mode == "bare" else _app_worker
-    backend = {"pid": 0}
-    if mode == "bare":  # the worker's own psycopg2 connection: its backend is found when it runs
-        real_connect = psycopg_connect
-
-        def connect_and_note(url):
-            conn = real_connect(url)
-            backend["pid"] = conn.get_backend_pid()
-            backend["cpu"] = backend_cpu(backend["pid"])
-            return conn
-        globals()["psycopg_connect"] = connect_and_note
-    else:
-        connection.ensure_connection()
-        backend["pid"] = connection.connection.get_backend_pid()
+    connection.ensure_connection()
     ready_queue.put(os.getpid())
     go_event.wait()
     cpu = self_cpu()
-    backend.setdefault("cpu", backend_cpu(backend["pid"]) if backend["pid"] else 0.0)
-    latencies, errors = worker(tasks, agency_id, actor_id, database_url)
+    worker = _bare_worker if mode == "bare" else _app_worker
+    latencies, errors, backend = worker(tasks, agency_id, actor_id, database_url)
     result_queue.put({"latencies": latencies, "errors": errors[:20], "error_count": len(errors),
-                      "cpu": self_cpu() - cpu, "backend_cpu": backend_cpu(backend["pid"]) - backend["cpu"]})
+                      "cpu": self_cpu() - cpu, "backend_cpu": backend})
 
 
 def run_phase(mode, tasks, procs, agency_id, actor_id, database_url) -> dict:

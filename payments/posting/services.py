@@ -67,7 +67,8 @@ def payment_post(*, agency, actor, account, amount, received_on: date, method: s
     fingerprint = _fingerprint(account.pk, amount, method, received_on.isoformat(), received_by)
     try:
         with transaction.atomic():
-            locked = actions.account_lock(account)
+            # The client's terms come with the lock (one statement): they decide the split and fee.
+            locked = actions.account_lock(account, also=("client__terms",))
             if key is not None and (earlier := Payment.objects.filter(idempotency_key=key).first()) is not None:
                 return _replay(earlier, fingerprint)
             payment = _post(agency, actor, locked, amount, received_on, method, received_by, source, reference,
@@ -91,7 +92,7 @@ def _replay(earlier, fingerprint) -> Posted:
 
 def _post(agency, actor, account, amount, received_on, method, received_by, source, reference, note, key,
           fingerprint, processor_reference, now) -> Payment:
-    terms = ContractTerms.objects.filter(client_id=account.client_id).prefetch_related("fee_tiers").first()
+    terms = _terms_of(account)
     order = tuple((terms.allocation_order if terms else AllocationOrder.FEES_FIRST).split(","))
     before = {"paid": str(account.paid), "balance": str(account.balance), "status": account.status}
     allocation, credited_to = actions.payment_apply(account, amount=amount, received_on=received_on, order=order,
@@ -105,10 +106,10 @@ def _post(agency, actor, account, amount, received_on, method, received_by, sour
         commission_percent=percent, commission=(amount * percent / 100).quantize(CENTS, rounding=ROUND_HALF_UP),
         processor_reference=processor_reference, reported_by=actor if getattr(actor, "pk", None) else None,
         credited_to=credited_to)
-    plan = _pay_installments(payment, account)
-    ledger.payment_entry(payment, actor=payment.reported_by)
+    plan, installments = _pay_installments(payment, account)
+    ledger.payment_entry(payment, actor=payment.reported_by, net=ledger.is_net(terms))
     if plan is not None:
-        _complete_plan_if_paid(plan, account, payment, now)
+        _complete_plan_if_paid(plan, installments, account, payment, now)
     events.payment_recorded(account, actor=payment.reported_by, summary=_summary(payment, account),
                             body="\n".join(filter(None, [f"Reference: {payment.reference}" if payment.reference else "",
                                                          payment.note])))
@@ -132,6 +133,14 @@ def _summary(payment, account) -> str:
     return summary
 
 
+def _terms_of(account):
+    """The client's contract terms read with the account's lock (None when it has none)."""
+    try:
+        return account.client.terms
+    except ContractTerms.DoesNotExist:
+        return None
+
+
 def _commission_percent(terms, account) -> Decimal:
     """The contingency fee by the account's age at placement (days past due when placed)."""
     if terms is None:
@@ -145,12 +154,16 @@ def _current_plan(account):
 
 
 def _pay_installments(payment, account):
-    """The oldest installments first; a partly paid one stays partly paid. Returns the plan."""
-    plan = _current_plan(account)
-    if plan is None:
-        return None
+    """The oldest installments first; a partly paid one stays partly paid. Returns (the current
+    plan, all its installments as they are now, locked), or (None, []) with no current plan or
+    a plan without installments."""
+    installments = list(Installment.objects.select_for_update(of=("self",)).select_related("plan")
+                        .filter(plan__account=account, plan__status=PaymentPlan.Status.CURRENT)
+                        .order_by("due_date", "number"))
+    if not installments:
+        return None, []
     left = payment.amount
-    for installment in Installment.objects.select_for_update().filter(plan=plan).order_by("due_date", "number"):
+    for installment in installments:
         if left <= 0:
             break
         part = min(left, installment.remaining)
@@ -161,15 +174,13 @@ def _pay_installments(payment, account):
         InstallmentAllocation.objects.create(agency_id=payment.agency_id, client=payment.client, payment=payment,
                                              installment=installment, amount=part)
         left -= part
-    return plan
+    return installments[0].plan, installments
 
 
-def _complete_plan_if_paid(plan, account, payment, now):
-    """Every installment paid: the plan is completed; a settlement writes off what is left."""
-    installments = Installment.objects.filter(plan=plan)
-    if not installments.exists():
-        return
-    if installments.filter(paid_amount__lt=F("amount")).exists():
+def _complete_plan_if_paid(plan, installments, account, payment, now):
+    """Every installment paid: the plan is completed; a settlement writes off what is left.
+    `installments` are all the plan's, locked and up to date."""
+    if any(installment.paid_amount < installment.amount for installment in installments):
         if account.status == Status.ACTIVE and plan.status == PaymentPlan.Status.CURRENT:
             _back_on_plan(account, now)
         return
