@@ -307,9 +307,17 @@ def run_phase(mode, tasks, procs, agency_id, actor_id, database_url) -> dict:
                "worker_cpu_s": round(sum(r["cpu"] for r in results), 2),
                "backend_cpu_s": round(sum(r["backend_cpu"] for r in results), 2),
                "machine_busy_pct": busy, "loadavg": loadavg()}
+    rows = max(summary["rows"], 1)
+    summary["worker_cpu_ms_per_row"] = round(1000 * summary["worker_cpu_s"] / rows, 2)
+    summary["backend_cpu_ms_per_row"] = round(1000 * summary["backend_cpu_s"] / rows, 2)
+    # What 2 otherwise idle cores could do if CPU were the only limit (no waits, no other load).
+    summary["cpu_bound_per_s_2_cores"] = round(2000 / (summary["worker_cpu_ms_per_row"]
+                                                      + summary["backend_cpu_ms_per_row"] or 1), 1)
     out(f"  {mode}: {summary['rows']:,} in {summary['seconds']} s = {summary['per_s']:,}/s; p50 "
-        f"{summary['p50_ms']} ms, p95 {summary['p95_ms']} ms, p99 {summary['p99_ms']} ms; worker CPU "
-        f"{summary['worker_cpu_s']} s; machine {busy} % busy, load {summary['loadavg']}")
+        f"{summary['p50_ms']} ms, p95 {summary['p95_ms']} ms, p99 {summary['p99_ms']} ms; CPU per row: this "
+        f"process {summary['worker_cpu_ms_per_row']} ms, its PostgreSQL backend {summary['backend_cpu_ms_per_row']} ms "
+        f"(2 idle cores: at most {summary['cpu_bound_per_s_2_cores']:,}/s); machine {busy} % busy, load "
+        f"{summary['loadavg']}")
     if errors:
         out(f"  {mode}: {summary['errors']} errors, first: {errors[0]}")
     return summary
@@ -344,6 +352,26 @@ def diagnostic_post(setup, per_account) -> dict:
     for sql in statements:
         out(f"    {sql[:150]}")
     return {"statements": len(statements), "sql": [s[:300] for s in statements]}
+
+
+def profile_posts(tasks, agency_id, actor_id, database_url, path) -> dict:
+    """Post every task in this process under cProfile (no timings: the profiler slows Python
+    down); prints where the CPU goes and writes the profile to `path`."""
+    import cProfile
+    import pstats
+
+    profiler = cProfile.Profile()
+    cpu = self_cpu()
+    profiler.enable()
+    latencies, errors, backend = _app_worker(tasks, agency_id, actor_id, database_url)
+    profiler.disable()
+    cpu = self_cpu() - cpu
+    profiler.dump_stats(path)
+    out(f"  profiled {len(latencies):,} posts in this process: {1000 * cpu / max(len(latencies), 1):.2f} ms CPU "
+        f"each under the profiler, backend {1000 * backend / max(len(latencies), 1):.2f} ms; {len(errors)} errors; "
+        f"profile in {path}")
+    pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
+    return {"profiled": len(latencies), "profile": path}
 
 
 # --- ledger_check -------------------------------------------------------------------------------
@@ -460,6 +488,8 @@ def run(args) -> dict:
             cursor.execute("DELETE FROM payments_payment WHERE agency_id = %s", [agency_id])
             cursor.execute("VACUUM ANALYZE payments_payment")
     result["diagnostic"] = diagnostic_post(setup, args.per_account)
+    if args.cprofile:
+        return profile_posts(tasks, agency_id, actor_id, args.database_url, args.cprofile) | result
     connection.close()
     result["app"] = run_phase("app", tasks, args.procs, agency_id, actor_id, args.database_url)
     if "bare" in result:
@@ -492,6 +522,8 @@ def main(argv=None):
     parser.add_argument("--ledger-lines", type=int, default=1_000_000,
                         help="top the ledger up to this many journal lines and time ledger_check again (0: no)")
     parser.add_argument("--skip-baseline", action="store_true")
+    parser.add_argument("--cprofile", metavar="FILE",
+                        help="post the payments in this process under cProfile instead of the timed phases")
     parser.add_argument("--database-url", default=os.environ.get("PAYMENTS_BENCH_DATABASE_URL", DEFAULT_DATABASE_URL))
     args = parser.parse_args(argv)
     result = run(args)

@@ -69,16 +69,23 @@ def payment_post(*, agency, actor, account, amount, received_on: date, method: s
         with transaction.atomic():
             # The client's terms come with the lock (one statement): they decide the split and fee.
             locked = actions.account_lock(account, also=("client__terms",))
-            if key is not None and (earlier := Payment.objects.filter(idempotency_key=key).first()) is not None:
+            if key is not None and (earlier := _payment_with_key(key)) is not None:
                 return _replay(earlier, fingerprint)
             payment = _post(agency, actor, locked, amount, received_on, method, received_by, source, reference,
                             note, key, fingerprint, processor_reference, now)
     except IntegrityError:  # the same key on another account at the same moment
-        earlier = Payment.objects.filter(idempotency_key=key).first() if key else None
+        earlier = _payment_with_key(key) if key else None
         if earlier is None:
             raise
         return _replay(earlier, fingerprint)
     return Posted(payment, replayed=False)
+
+
+def _payment_with_key(key: str):
+    """The agency's payment posted under `key`, or None. No ORDER BY (the key is unique per
+    agency): with the model's ordering, PostgreSQL may walk the agency's payments by date
+    instead of probing the key's unique index."""
+    return next(iter(Payment.objects.filter(idempotency_key=key).order_by()[:1]), None)
 
 
 def _replay(earlier, fingerprint) -> Posted:
