@@ -78,14 +78,14 @@ def status_choices(account, by: By) -> list[tuple[str, str]]:
     return choices
 
 
-def account_lock(account, *, also: tuple[str, ...] = ()) -> DebtorAccount:
-    """The account (or id) re-read with its row locked until the transaction ends, with its
-    debtor, client and agency, and the `also` relations (select_related paths, e.g. the client's
-    contract terms) read in the same statement. Only the account's row is locked. Raises
-    DebtorAccount.DoesNotExist outside the tenant scope."""
+def account_lock(account, *, related: tuple[str, ...] = ("debtor", "client", "agency")) -> DebtorAccount:
+    """The account (or id) re-read with its row locked until the transaction ends, with the
+    `related` relations (select_related paths: by default its debtor, client and agency; a
+    caller may ask for less, or for more, e.g. the client's contract terms) read in the same
+    statement. Only the account's row is locked. Raises DebtorAccount.DoesNotExist outside the
+    tenant scope."""
     pk = getattr(account, "pk", account)
-    return (DebtorAccount.objects.select_related("debtor", "client", "agency", *also)
-            .select_for_update(of=("self",)).get(pk=pk))
+    return DebtorAccount.objects.select_related(*related).select_for_update(of=("self",)).get(pk=pk)
 
 
 def rescore(account, now: datetime | None = None) -> int:

@@ -68,7 +68,8 @@ def payment_post(*, agency, actor, account, amount, received_on: date, method: s
     try:
         with transaction.atomic():
             # The client's terms come with the lock (one statement): they decide the split and fee.
-            locked = actions.account_lock(account, also=("client__terms",))
+            # The agency is the caller's.
+            locked = actions.account_lock(account, related=("debtor", "client__terms"))
             if key is not None and (earlier := _payment_with_key(key)) is not None:
                 return _replay(earlier, fingerprint)
             payment = _post(agency, actor, locked, amount, received_on, method, received_by, source, reference,
@@ -113,10 +114,10 @@ def _post(agency, actor, account, amount, received_on, method, received_by, sour
         commission_percent=percent, commission=(amount * percent / 100).quantize(CENTS, rounding=ROUND_HALF_UP),
         processor_reference=processor_reference, reported_by=actor if getattr(actor, "pk", None) else None,
         credited_to=credited_to)
-    plan, installments = _pay_installments(payment, account)
+    plan_id, installments = _pay_installments(payment, account)
     ledger.payment_entry(payment, actor=payment.reported_by, net=ledger.is_net(terms))
-    if plan is not None:
-        _complete_plan_if_paid(plan, installments, account, payment, now)
+    if plan_id is not None:
+        _complete_plan_if_paid(plan_id, installments, account, payment, now)
     events.payment_recorded(account, actor=payment.reported_by, summary=_summary(payment, account),
                             body="\n".join(filter(None, [f"Reference: {payment.reference}" if payment.reference else "",
                                                          payment.note])))
@@ -162,9 +163,9 @@ def _current_plan(account):
 
 def _pay_installments(payment, account):
     """The oldest installments first; a partly paid one stays partly paid. Returns (the current
-    plan, all its installments as they are now, locked), or (None, []) with no current plan or
-    a plan without installments."""
-    installments = list(Installment.objects.select_for_update(of=("self",)).select_related("plan")
+    plan's id, all its installments as they are now, locked), or (None, []) with no current plan
+    or a plan without installments."""
+    installments = list(Installment.objects.select_for_update(of=("self",))
                         .filter(plan__account=account, plan__status=PaymentPlan.Status.CURRENT)
                         .order_by("due_date", "number"))
     if not installments:
@@ -181,17 +182,17 @@ def _pay_installments(payment, account):
         InstallmentAllocation.objects.create(agency_id=payment.agency_id, client=payment.client, payment=payment,
                                              installment=installment, amount=part)
         left -= part
-    return installments[0].plan, installments
+    return installments[0].plan_id, installments
 
 
-def _complete_plan_if_paid(plan, installments, account, payment, now):
-    """Every installment paid: the plan is completed; a settlement writes off what is left.
-    `installments` are all the plan's, locked and up to date."""
+def _complete_plan_if_paid(plan_id, installments, account, payment, now):
+    """Every installment of the current plan `plan_id` paid: the plan is completed; a settlement
+    writes off what is left. `installments` are all the plan's, locked and up to date."""
     if any(installment.paid_amount < installment.amount for installment in installments):
-        if account.status == Status.ACTIVE and plan.status == PaymentPlan.Status.CURRENT:
+        if account.status == Status.ACTIVE:
             _back_on_plan(account, now)
         return
-    PaymentPlan.objects.filter(pk=plan.pk).update(status=PaymentPlan.Status.COMPLETED, ended_at=now,
+    PaymentPlan.objects.filter(pk=plan_id).update(status=PaymentPlan.Status.COMPLETED, ended_at=now,
                                                   end_reason="Every installment paid")
     if account.balance > 0:  # a settlement: the client accepted less than the balance
         write_off = account.balance
