@@ -207,7 +207,7 @@ def payment_tasks(agency_id: int, per_account: int, today) -> list[tuple]:
 
 # --- the two phases ------------------------------------------------------------------------------
 
-def _bare_worker(tasks, agency_id, actor_id, database_url):
+def _bare_worker(tasks, agency_id, actor_id, database_url, deadline=None):
     conn = psycopg_connect(database_url)
     cursor = conn.cursor()
     pid = conn.get_backend_pid()
@@ -230,7 +230,7 @@ def _bare_worker(tasks, agency_id, actor_id, database_url):
     return latencies, errors, backend
 
 
-def _app_worker(tasks, agency_id, actor_id, database_url):
+def _app_worker(tasks, agency_id, actor_id, database_url, deadline=None):
     from accounts.models import Agency, User
     from django.db import connection
 
@@ -247,6 +247,8 @@ def _app_worker(tasks, agency_id, actor_id, database_url):
         for account_id, client_id, amount, received_on, method, received_by, source, key in tasks:
             account = DebtorAccount(pk=account_id, agency_id=agency_id, client_id=client_id)
             t0 = monotonic()
+            if deadline is not None and t0 >= deadline:
+                break
             try:
                 posted = payment_post(agency=agency, actor=actor, account=account, amount=amount,
                                       received_on=received_on, method=method, source=source,
@@ -260,7 +262,7 @@ def _app_worker(tasks, agency_id, actor_id, database_url):
     return latencies, errors, backend_cpu(pid) - backend
 
 
-def _child_main(mode, tasks, agency_id, actor_id, database_url, ready_queue, go_event, result_queue):
+def _child_main(mode, tasks, agency_id, actor_id, database_url, ready_queue, go_event, result_queue, deadline):
     import django
 
     django.setup()
@@ -271,27 +273,30 @@ def _child_main(mode, tasks, agency_id, actor_id, database_url, ready_queue, go_
     go_event.wait()
     cpu = self_cpu()
     worker = _bare_worker if mode == "bare" else _app_worker
-    latencies, errors, backend = worker(tasks, agency_id, actor_id, database_url)
+    latencies, errors, backend = worker(tasks, agency_id, actor_id, database_url, deadline.value or None)
     result_queue.put({"latencies": latencies, "errors": errors[:20], "error_count": len(errors),
                       "cpu": self_cpu() - cpu, "backend_cpu": backend})
 
 
-def run_phase(mode, tasks, procs, agency_id, actor_id, database_url) -> dict:
+def run_phase(mode, tasks, procs, agency_id, actor_id, database_url, max_seconds=None) -> dict:
     """Post (or INSERT) `tasks` from `procs` spawned processes; worker p takes the accounts with
-    index % procs == p (by account id, so no two processes share an account)."""
+    index % procs == p (by account id, so no two processes share an account). With
+    `max_seconds`, the posting processes stop after that long (what they posted is counted)."""
     import multiprocessing
 
     ctx = multiprocessing.get_context("spawn")
-    ready_queue, result_queue, go_event = ctx.Queue(), ctx.Queue(), ctx.Event()
+    ready_queue, result_queue, go_event, deadline = ctx.Queue(), ctx.Queue(), ctx.Event(), ctx.Value("d", 0.0)
     shares = [[t for t in tasks if t[0] % procs == p] for p in range(procs)]
     children = [ctx.Process(target=_child_main, args=(mode, share, agency_id, actor_id, database_url, ready_queue,
-                                                      go_event, result_queue), daemon=True) for share in shares]
+                                                      go_event, result_queue, deadline), daemon=True)
+                for share in shares]
     for child in children:
         child.start()
     for _ in children:
         ready_queue.get(timeout=300)
     load = MachineLoad()
     started = time.monotonic()
+    deadline.value = started + max_seconds if max_seconds else 0.0
     go_event.set()
     results = [result_queue.get(timeout=24 * 3600) for _ in children]
     seconds = time.monotonic() - started
@@ -347,7 +352,8 @@ def diagnostic_post(setup, per_account) -> dict:
                              idempotency_key=f"bench-diagnostic-{installment.number}")
                 elapsed = time.perf_counter() - started
             statements = [q["sql"] for q in captured.captured_queries]
-    out(f"  one post (second installment of a plan, warm process): {len(statements)} SQL statements, "
+    out(f"  one post (second installment of a plan, warm process): {len(statements)} SQL statements "
+        f"({len([s for s in statements if s not in ('BEGIN', 'COMMIT')])} besides BEGIN and COMMIT), "
         f"{elapsed * 1000:.1f} ms")
     for sql in statements:
         out(f"    {sql[:150]}")
@@ -355,12 +361,13 @@ def diagnostic_post(setup, per_account) -> dict:
 
 
 def profile_posts(tasks, agency_id, actor_id, database_url, path) -> dict:
-    """Post every task in this process under cProfile (no timings: the profiler slows Python
-    down); prints where the CPU goes and writes the profile to `path`."""
+    """Post every task in this process under cProfile, timed by this process's CPU clock (waits
+    for PostgreSQL are not counted; the profiler itself slows Python down); prints where the CPU
+    goes and writes the profile to `path`."""
     import cProfile
     import pstats
 
-    profiler = cProfile.Profile()
+    profiler = cProfile.Profile(timer=time.process_time)
     cpu = self_cpu()
     profiler.enable()
     latencies, errors, backend = _app_worker(tasks, agency_id, actor_id, database_url)
@@ -370,7 +377,7 @@ def profile_posts(tasks, agency_id, actor_id, database_url, path) -> dict:
     out(f"  profiled {len(latencies):,} posts in this process: {1000 * cpu / max(len(latencies), 1):.2f} ms CPU "
         f"each under the profiler, backend {1000 * backend / max(len(latencies), 1):.2f} ms; {len(errors)} errors; "
         f"profile in {path}")
-    pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
+    pstats.Stats(profiler).sort_stats("cumulative").print_stats(r"payments/|collections_work/|portal/|accounts/", 30)
     return {"profiled": len(latencies), "profile": path}
 
 
@@ -491,7 +498,7 @@ def run(args) -> dict:
     if args.cprofile:
         return profile_posts(tasks, agency_id, actor_id, args.database_url, args.cprofile) | result
     connection.close()
-    result["app"] = run_phase("app", tasks, args.procs, agency_id, actor_id, args.database_url)
+    result["app"] = run_phase("app", tasks, args.procs, agency_id, actor_id, args.database_url, args.max_seconds)
     if "bare" in result:
         result["ratio_pct"] = round(100 * result["app"]["per_s"] / result["bare"]["per_s"], 1)
         out(f"  app / bare INSERT: {result['ratio_pct']} % of the throughput; p95 "
@@ -522,6 +529,8 @@ def main(argv=None):
     parser.add_argument("--ledger-lines", type=int, default=1_000_000,
                         help="top the ledger up to this many journal lines and time ledger_check again (0: no)")
     parser.add_argument("--skip-baseline", action="store_true")
+    parser.add_argument("--max-seconds", type=float, default=None,
+                        help="stop posting after this long (a busy machine); the figures cover what was posted")
     parser.add_argument("--cprofile", metavar="FILE",
                         help="post the payments in this process under cProfile instead of the timed phases")
     parser.add_argument("--database-url", default=os.environ.get("PAYMENTS_BENCH_DATABASE_URL", DEFAULT_DATABASE_URL))
