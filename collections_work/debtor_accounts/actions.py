@@ -78,12 +78,14 @@ def status_choices(account, by: By) -> list[tuple[str, str]]:
     return choices
 
 
-def account_lock(account) -> DebtorAccount:
-    """The account (or id) re-read with its row locked until the transaction ends, with its
-    debtor, client and agency. Raises DebtorAccount.DoesNotExist outside the tenant scope."""
+def account_lock(account, *, related: tuple[str, ...] = ("debtor", "client", "agency")) -> DebtorAccount:
+    """The account (or id) re-read with its row locked until the transaction ends, with the
+    `related` relations (select_related paths: by default its debtor, client and agency; a
+    caller may ask for less, or for more, e.g. the client's contract terms) read in the same
+    statement. Only the account's row is locked. Raises DebtorAccount.DoesNotExist outside the
+    tenant scope."""
     pk = getattr(account, "pk", account)
-    return (DebtorAccount.objects.select_related("debtor", "client", "agency")
-            .select_for_update(of=("self",)).get(pk=pk))
+    return DebtorAccount.objects.select_related(*related).select_for_update(of=("self",)).get(pk=pk)
 
 
 def rescore(account, now: datetime | None = None) -> int:
@@ -209,19 +211,23 @@ def payment_apply(account, *, amount, received_on: date, order=DEFAULT_ORDER, no
     check_takes_payment(account, amount)
     now = now or timezone.now()
     allocation = allocate(account, amount, order)
-    credited_to = _credit_promise(account, amount, now)
+    promise, credited_to = _credit_promise(account, amount, now)
     for component in COMPONENTS:
         setattr(account, f"{component}_paid", getattr(account, f"{component}_paid") + getattr(allocation, component))
     account.paid += amount
     account.balance -= amount
     if account.last_payment_date is None or received_on > account.last_payment_date:
         account.last_payment_date = received_on
-    fields = ["paid", "balance", "last_payment_date", "fees_paid", "interest_paid", "principal_paid", "updated_at"]
+    fields = ["paid", "balance", "last_payment_date", "fees_paid", "interest_paid", "principal_paid", "updated_at",
+              "priority"]
     if account.balance == 0 and may_move(account.status, Status.PAID, By.SYSTEM):
         account.status, account.hold_reason = Status.PAID, ""
         fields += ["status", "hold_reason"]
+    # The new score goes out with the money in one UPDATE (scoring.account_rescore would write it
+    # again); with no open promise on the account, no promise can be due.
+    account.priority = scoring.priority_of(scoring.score_parts(account, now=now,
+                                                               promise_due=False if promise is None else None))
     account.save(update_fields=fields)
-    rescore(account, now)
     return allocation, credited_to
 
 
@@ -281,10 +287,11 @@ def _move(account, to):
 
 
 def _credit_promise(account, amount, now):
-    """Count a payment towards the account's open promise, which is kept once covered."""
+    """Count a payment towards the account's open promise, which is kept once covered. Returns
+    (the promise, or None when the account has no open promise; the collector to credit)."""
     promise = Promise.objects.filter(account=account, status=Promise.Status.OPEN).order_by("created_at").first()
     if promise is None:
-        return account.assigned_collector
+        return None, account.assigned_collector
     promise.paid_amount += amount
     fields = ["paid_amount"]
     if promise.paid_amount >= promise.amount:
@@ -292,7 +299,7 @@ def _credit_promise(account, amount, now):
         fields += ["status", "resolved_at"]
         events.promise_kept(account, promise=promise, at=now)
     promise.save(update_fields=fields)
-    return promise.made_by
+    return promise, promise.made_by
 
 
 def balance_status_sql(table: str, balance: str) -> str:

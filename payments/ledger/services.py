@@ -68,18 +68,24 @@ def _swap(lines: list[Line]) -> list[Line]:
     return [Line(line.account, debit=line.credit, credit=line.debit) for line in lines]
 
 
-def _is_net(client) -> bool:
-    terms = ContractTerms.objects.filter(client=client).only("remittance_method").first()
+def is_net(terms) -> bool:
+    """Whether the client's contract terms (None: no terms) remit net of the commission."""
     return terms is None or terms.remittance_method == ContractTerms.RemittanceMethod.NET
 
 
-def payment_entry(payment, *, actor=None) -> JournalEntry:
-    """The entry for a payment just posted (its commission included)."""
+def _is_net(client) -> bool:
+    return is_net(ContractTerms.objects.filter(client=client).only("remittance_method").first())
+
+
+def payment_entry(payment, *, actor=None, net: bool | None = None) -> JournalEntry:
+    """The entry for a payment just posted (its commission included). `net`: whether the
+    client's terms remit net (is_net), when the caller has them; else they are read."""
     return entry_post(agency_id=payment.agency_id, client=payment.client, kind=JournalEntry.Kind.PAYMENT,
                       account=payment.account, payment=payment, effective_on=payment.received_on, actor=actor,
                       memo=f"Payment {payment.amount:,.2f} on {payment.account.client_reference} "
                            f"({payment.get_method_display().lower()})",
-                      lines=_money_lines(payment, payment.amount, payment.commission, _is_net(payment.client)))
+                      lines=_money_lines(payment, payment.amount, payment.commission,
+                                         _is_net(payment.client) if net is None else net))
 
 
 def reversal_entry(reversal, *, actor=None) -> JournalEntry:

@@ -67,17 +67,26 @@ def payment_post(*, agency, actor, account, amount, received_on: date, method: s
     fingerprint = _fingerprint(account.pk, amount, method, received_on.isoformat(), received_by)
     try:
         with transaction.atomic():
-            locked = actions.account_lock(account)
-            if key is not None and (earlier := Payment.objects.filter(idempotency_key=key).first()) is not None:
+            # The client's terms come with the lock (one statement): they decide the split and fee.
+            # The agency is the caller's.
+            locked = actions.account_lock(account, related=("debtor", "client__terms"))
+            if key is not None and (earlier := _payment_with_key(key)) is not None:
                 return _replay(earlier, fingerprint)
             payment = _post(agency, actor, locked, amount, received_on, method, received_by, source, reference,
                             note, key, fingerprint, processor_reference, now)
     except IntegrityError:  # the same key on another account at the same moment
-        earlier = Payment.objects.filter(idempotency_key=key).first() if key else None
+        earlier = _payment_with_key(key) if key else None
         if earlier is None:
             raise
         return _replay(earlier, fingerprint)
     return Posted(payment, replayed=False)
+
+
+def _payment_with_key(key: str):
+    """The agency's payment posted under `key`, or None. No ORDER BY (the key is unique per
+    agency): with the model's ordering, PostgreSQL may walk the agency's payments by date
+    instead of probing the key's unique index."""
+    return next(iter(Payment.objects.filter(idempotency_key=key).order_by()[:1]), None)
 
 
 def _replay(earlier, fingerprint) -> Posted:
@@ -91,7 +100,7 @@ def _replay(earlier, fingerprint) -> Posted:
 
 def _post(agency, actor, account, amount, received_on, method, received_by, source, reference, note, key,
           fingerprint, processor_reference, now) -> Payment:
-    terms = ContractTerms.objects.filter(client_id=account.client_id).prefetch_related("fee_tiers").first()
+    terms = _terms_of(account)
     order = tuple((terms.allocation_order if terms else AllocationOrder.FEES_FIRST).split(","))
     before = {"paid": str(account.paid), "balance": str(account.balance), "status": account.status}
     allocation, credited_to = actions.payment_apply(account, amount=amount, received_on=received_on, order=order,
@@ -105,10 +114,10 @@ def _post(agency, actor, account, amount, received_on, method, received_by, sour
         commission_percent=percent, commission=(amount * percent / 100).quantize(CENTS, rounding=ROUND_HALF_UP),
         processor_reference=processor_reference, reported_by=actor if getattr(actor, "pk", None) else None,
         credited_to=credited_to)
-    plan = _pay_installments(payment, account)
-    ledger.payment_entry(payment, actor=payment.reported_by)
-    if plan is not None:
-        _complete_plan_if_paid(plan, account, payment, now)
+    plan_id, installments = _pay_installments(payment, account)
+    ledger.payment_entry(payment, actor=payment.reported_by, net=ledger.is_net(terms))
+    if plan_id is not None:
+        _complete_plan_if_paid(plan_id, installments, account, payment, now)
     events.payment_recorded(account, actor=payment.reported_by, summary=_summary(payment, account),
                             body="\n".join(filter(None, [f"Reference: {payment.reference}" if payment.reference else "",
                                                          payment.note])))
@@ -132,6 +141,14 @@ def _summary(payment, account) -> str:
     return summary
 
 
+def _terms_of(account):
+    """The client's contract terms read with the account's lock (None when it has none)."""
+    try:
+        return account.client.terms
+    except ContractTerms.DoesNotExist:
+        return None
+
+
 def _commission_percent(terms, account) -> Decimal:
     """The contingency fee by the account's age at placement (days past due when placed)."""
     if terms is None:
@@ -145,12 +162,16 @@ def _current_plan(account):
 
 
 def _pay_installments(payment, account):
-    """The oldest installments first; a partly paid one stays partly paid. Returns the plan."""
-    plan = _current_plan(account)
-    if plan is None:
-        return None
+    """The oldest installments first; a partly paid one stays partly paid. Returns (the current
+    plan's id, all its installments as they are now, locked), or (None, []) with no current plan
+    or a plan without installments."""
+    installments = list(Installment.objects.select_for_update(of=("self",))
+                        .filter(plan__account=account, plan__status=PaymentPlan.Status.CURRENT)
+                        .order_by("due_date", "number"))
+    if not installments:
+        return None, []
     left = payment.amount
-    for installment in Installment.objects.select_for_update().filter(plan=plan).order_by("due_date", "number"):
+    for installment in installments:
         if left <= 0:
             break
         part = min(left, installment.remaining)
@@ -161,19 +182,17 @@ def _pay_installments(payment, account):
         InstallmentAllocation.objects.create(agency_id=payment.agency_id, client=payment.client, payment=payment,
                                              installment=installment, amount=part)
         left -= part
-    return plan
+    return installments[0].plan_id, installments
 
 
-def _complete_plan_if_paid(plan, account, payment, now):
-    """Every installment paid: the plan is completed; a settlement writes off what is left."""
-    installments = Installment.objects.filter(plan=plan)
-    if not installments.exists():
-        return
-    if installments.filter(paid_amount__lt=F("amount")).exists():
-        if account.status == Status.ACTIVE and plan.status == PaymentPlan.Status.CURRENT:
+def _complete_plan_if_paid(plan_id, installments, account, payment, now):
+    """Every installment of the current plan `plan_id` paid: the plan is completed; a settlement
+    writes off what is left. `installments` are all the plan's, locked and up to date."""
+    if any(installment.paid_amount < installment.amount for installment in installments):
+        if account.status == Status.ACTIVE:
             _back_on_plan(account, now)
         return
-    PaymentPlan.objects.filter(pk=plan.pk).update(status=PaymentPlan.Status.COMPLETED, ended_at=now,
+    PaymentPlan.objects.filter(pk=plan_id).update(status=PaymentPlan.Status.COMPLETED, ended_at=now,
                                                   end_reason="Every installment paid")
     if account.balance > 0:  # a settlement: the client accepted less than the balance
         write_off = account.balance
