@@ -1,0 +1,126 @@
+"""Automatic payments on schedule, against the real localstripe: a saved card is charged on the
+installment's due date in the morning of the debtor's zone (Chicago here), once per try; a
+decline emails the debtor a notice with a secure link and the card is tried again after the
+agency's retry days, up to its number of tries. Time is moved with time-machine."""
+from datetime import datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+from django.core import mail
+
+from collections_work.models import Activity
+from payments.models import AutopayAttempt, AutopayCard, Installment, JournalEntry, Payment, PaymentPlan
+from payments.tasks import autopay_due
+from tests.payments.conftest import reload
+from tests.stripe_local import CARD_DECLINED_WHEN_CHARGED, CARD_OK
+
+CHICAGO = ZoneInfo("America/Chicago")
+D = Decimal
+
+
+def at_chicago(day, hour, minute=0):
+    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=CHICAGO)
+
+
+def saved_card(localstripe, plan, number):
+    stripe = localstripe.client()
+    customer = stripe.v1.customers.create(params={"name": "Dana"})
+    method = stripe.v1.payment_methods.create(params={"type": "card", "card": {
+        "number": number, "exp_month": 12, "exp_year": 2034, "cvc": "123"}})
+    stripe.v1.payment_methods.attach(method.id, params={"customer": customer.id})
+    return AutopayCard.objects.create(agency=plan.agency, client=plan.client, plan=plan, customer_id=customer.id,
+                                      payment_method_id=method.id, last4=number[-4:], saved_at=plan.accepted_at)
+
+
+def run_at(moment, capture):
+    with time_machine.travel(moment, tick=False), capture(execute=True):
+        return autopay_due()
+
+
+@pytest.fixture
+def plan(on_plan):
+    account, _path = on_plan
+    return PaymentPlan.objects.get(account=account)
+
+
+def first_installment(plan):
+    return Installment.objects.filter(plan=plan).order_by("number").first()
+
+
+def test_a_saved_card_is_charged_once_on_the_due_dates_morning_where_the_debtor_lives(
+        stripe_alpha, plan, localstripe, django_capture_on_commit_callbacks):
+    saved_card(localstripe, plan, CARD_OK)
+    first = first_installment(plan)
+    assert run_at(at_chicago(first.due_date - timedelta(days=1), 23, 30), django_capture_on_commit_callbacks) == {}
+    # 08:59 in Chicago is 14:59 UTC, long after 09:00 in New York: still not yet for this debtor.
+    assert run_at(at_chicago(first.due_date, 8, 59), django_capture_on_commit_callbacks) == {}
+    assert not AutopayAttempt.objects.exists()
+
+    assert run_at(at_chicago(first.due_date, 9, 1), django_capture_on_commit_callbacks) == {"charged": 1}
+    assert run_at(at_chicago(first.due_date, 9, 16), django_capture_on_commit_callbacks) == {}  # the next beat
+    payment = Payment.objects.get()
+    attempt = AutopayAttempt.objects.get()
+    assert (payment.source, payment.amount, payment.idempotency_key) == ("autopay", D("300.00"),
+                                                                         f"stripe:{attempt.payment_intent_id}")
+    assert attempt.idempotency_key == f"autopay:{first.pk}:1"
+    assert JournalEntry.objects.filter(payment=payment).exists()  # posted as an online payment is
+    first.refresh_from_db()
+    assert first.paid_amount == D("300.00") and reload(plan.account).balance == D("900.00")
+    intent = localstripe.client().v1.payment_intents.retrieve(attempt.payment_intent_id)
+    assert intent.status == "succeeded" and intent.amount == 30000
+
+
+def test_a_declined_card_notifies_the_debtor_with_a_link_and_is_tried_again_per_the_agency_setting(
+        stripe_alpha, plan, localstripe, client, django_capture_on_commit_callbacks):
+    agency = plan.agency
+    agency.autopay_retry_days, agency.autopay_max_tries = 2, 3
+    agency.save()
+    card = saved_card(localstripe, plan, CARD_DECLINED_WHEN_CHARGED)
+    first = first_installment(plan)
+    due = first.due_date
+
+    assert run_at(at_chicago(due, 9, 5), django_capture_on_commit_callbacks) == {"declined": 1}
+    assert run_at(at_chicago(due, 9, 20), django_capture_on_commit_callbacks) == {}  # twice delivered: one try
+    assert not Payment.objects.exists() and reload(plan.account).balance == D("1200.00")
+    [notice] = mail.outbox
+    retry_day = due + timedelta(days=2)
+    assert notice.to == [plan.account.debtor.contacts.get(kind="email").value]
+    assert "did not go through" in notice.subject
+    assert "Your card was declined." in notice.body
+    assert f"We will try the card again on {retry_day:%B} {retry_day.day}, {retry_day.year}" in notice.body
+    link = [word for word in notice.body.split() if "/d/" in word][0]
+    assert client.get("/" + link.split("/", 3)[3]).status_code == 200  # the link opens the debtor's page
+    timeline = Activity.objects.get(account=plan.account, summary__startswith="Automatic payment of 300.00")
+    assert "declined (Your card was declined.)" in timeline.summary and "emailed" in timeline.summary
+
+    assert run_at(at_chicago(retry_day - timedelta(days=1), 12), django_capture_on_commit_callbacks) == {}
+    assert run_at(at_chicago(retry_day, 9, 2), django_capture_on_commit_callbacks) == {"declined": 1}
+    assert len(mail.outbox) == 2
+
+    # The debtor saves a card that works; the third (last) try pays the installment.
+    good = localstripe.client().v1.payment_methods.create(params={"type": "card", "card": {
+        "number": CARD_OK, "exp_month": 12, "exp_year": 2034, "cvc": "123"}})
+    localstripe.client().v1.payment_methods.attach(good.id, params={"customer": card.customer_id})
+    AutopayCard.objects.filter(pk=card.pk).update(payment_method_id=good.id, last4="4242")
+    assert run_at(at_chicago(retry_day + timedelta(days=2), 9, 2), django_capture_on_commit_callbacks) == {"charged": 1}
+    assert list(AutopayAttempt.objects.values_list("try_number", "status")) == [
+        (1, "failed"), (2, "failed"), (3, "succeeded")]
+    assert Payment.objects.get().source == "autopay" and len(mail.outbox) == 3  # the receipt
+    assert {key for key in AutopayAttempt.objects.values_list("installment_id", flat=True)} == {first.pk}
+
+
+def test_after_the_last_try_the_card_is_not_charged_again_and_the_notice_says_so(
+        stripe_alpha, plan, localstripe, django_capture_on_commit_callbacks):
+    agency = plan.agency
+    agency.autopay_retry_days, agency.autopay_max_tries = 1, 2
+    agency.save()
+    saved_card(localstripe, plan, CARD_DECLINED_WHEN_CHARGED)
+    due = first_installment(plan).due_date
+    run_at(at_chicago(due, 10), django_capture_on_commit_callbacks)
+    run_at(at_chicago(due + timedelta(days=1), 10), django_capture_on_commit_callbacks)
+    for days in (2, 3, 9):
+        assert run_at(at_chicago(due + timedelta(days=days), 10), django_capture_on_commit_callbacks) == {}
+    assert AutopayAttempt.objects.count() == 2 and not Payment.objects.exists()
+    assert "We will not try the card again for this installment." in mail.outbox[-1].body
