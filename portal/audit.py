@@ -73,6 +73,12 @@ ACTION_LABELS = {
     "template.created": "Email template created",
     "template.changed": "Email template changed",
     "contact_policy.changed": "Contact policy changed",
+    # Statements and letters
+    "statement.issued": "Remittance statement issued",
+    "statement.remitted": "Remittance recorded",
+    "letter.created": "Letter made",
+    "print_batch.made": "Print batch made",
+    "print_batch.mailed": "Print batch marked mailed",
 }
 
 

@@ -67,14 +67,19 @@ def render_letters_pdf(letters) -> bytes:
     return HTML(string=html).write_pdf()
 
 
-def merge_pdfs(files) -> bytes:
-    """The stored PDFs one after another (each letter as it was made: never rendered again)."""
+def merge_pdfs(files, *, duplex: bool = False) -> bytes:
+    """The stored PDFs one after another (each letter as it was made: never rendered again).
+    `duplex`: a blank page after each document with an odd page count, so each one starts on
+    the front of a sheet."""
     from pypdf import PdfWriter
 
     writer, out = PdfWriter(), io.BytesIO()
     for file in files:
         with file.open("rb") as handle:
             writer.append(io.BytesIO(handle.read()))
+        if duplex and len(writer.pages) % 2:
+            box = writer.pages[-1].mediabox
+            writer.add_blank_page(width=box.width, height=box.height)
     writer.write(out)
     return out.getvalue()
 
@@ -142,9 +147,11 @@ def queue_letter(*, account, kind: str, key: str, pdf_name: str, content: dict) 
     return letter
 
 
-def print_batch_make(*, agency_id, day, now=None) -> PrintBatch | None:
-    """Gather the letters queued for print into the day's batch: one PDF. Returns the batch
-    (the existing one when the day's batch was made already), or None when nothing is queued."""
+def print_batch_make(*, agency_id, day, actor=None, now=None) -> PrintBatch | None:
+    """Gather the letters queued for print into the day's batch: one PDF, each letter's pages as
+    they were made (every letter starts on a new page; printed one side, as vendors run letters).
+    Returns the batch (the existing one when the day's batch was made already), or None when
+    nothing is queued. Made by beat at the end of the day, or by staff from the Letters page."""
     existing = PrintBatch.objects.filter(day=day).first()
     if existing is not None:
         return existing
@@ -160,6 +167,8 @@ def print_batch_make(*, agency_id, day, now=None) -> PrintBatch | None:
             batch.save(force_insert=True)
             Letter.objects.filter(pk__in=[letter.pk for letter in letters], status=Letter.Status.QUEUED).update(
                 status=Letter.Status.PRINTING, print_batch=batch)
+            audit_record(action="print_batch.made", actor=actor, agency=letters[0].agency, obj=batch,
+                         after={"day": day.isoformat(), "letters": len(letters)})
     except IntegrityError:
         return PrintBatch.objects.get(day=day)
     return batch
