@@ -129,6 +129,22 @@ def stop_workers(processes):
             process.kill()
 
 
+def cpu_seconds(pids) -> float:
+    """User + system CPU time of these processes and their children (a prefork pool's), from /proc."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    family, total = set(pids), 0.0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(entry) in family or int(fields[1]) in family:  # fields[1]: the parent's pid
+            total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
 def wait_ready(broker, seconds=90):
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -138,8 +154,9 @@ def wait_ready(broker, seconds=90):
     sys.exit("the workers did not answer a ping")
 
 
-def baseline_rate(agency, renders: int) -> tuple[float, float]:
-    """(renders/s, KiB a PDF) of the bare WeasyPrint render of one issued statement's HTML."""
+def baseline_rate(agency, renders: int) -> tuple[float, float, float]:
+    """(renders/s, KiB a PDF, CPU seconds a render) of the bare WeasyPrint render of one issued
+    statement's HTML."""
     from django.template.loader import render_to_string
     from weasyprint import HTML
 
@@ -153,11 +170,11 @@ def baseline_rate(agency, renders: int) -> tuple[float, float]:
         html = render_to_string("payments/statement.html", {"statement": statement, "client": statement.client,
                                                             "agency": statement.client.agency, **figures})
     HTML(string=html).write_pdf()  # warm: fonts and styles loaded once, as in a long-running worker
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     size = 0
     for _ in range(renders):
         size = len(HTML(string=html).write_pdf())
-    return renders / (time.perf_counter() - started), size / 1024
+    return renders / (time.perf_counter() - started), size / 1024, (time.process_time() - cpu) / renders
 
 
 def run(args):
@@ -204,6 +221,8 @@ def run(args):
     try:
         wait_ready(broker)
         load = MachineLoad()
+        worker_pids = [process.pid for process in workers]
+        cpu_before = cpu_seconds(worker_pids)
         sent_at = time.perf_counter()
         broker.send_task("payments.tasks.statements_monthly")
         deadline = sent_at + args.timeout
@@ -216,6 +235,7 @@ def run(args):
                 out(f"  {shown:,} statements received by SMTP after {elapsed:.0f} s ({shown / elapsed:.1f}/s)")
         elapsed = (mailbox.last_at or time.perf_counter()) - sent_at
         busy = load.busy_since_last()
+        worker_cpu = cpu_seconds(worker_pids) - cpu_before
     finally:
         stop_workers(workers)
         smtp.stop()
@@ -228,12 +248,19 @@ def run(args):
     out(f"{mailbox.count:,} of {args.clients:,} statements rendered, stored and received by SMTP in {elapsed:.1f} s: "
         f"{rate:.2f} statements/s (machine {busy:.0f}% busy); {issued:,} issued, {emails_sent:,} emails sent, "
         f"{duplicates} duplicates")
-    bare, size_kib = baseline_rate(agency, args.baseline)
+    bare, size_kib, bare_cpu = baseline_rate(agency, args.baseline)
+    worker_cpu_each = worker_cpu / max(mailbox.count, 1)
     out(f"baseline: bare WeasyPrint render of the same statement HTML, one process: {bare:.2f} renders/s "
         f"({size_kib:.0f} KiB a PDF); the pipeline runs at {rate / bare:.0%} of it")
+    out(f"CPU (what a busy shared machine moves least): the workers spent {worker_cpu_each * 1000:.0f} ms a statement "
+        f"(render, store, email: both workers, not PostgreSQL), the bare render {bare_cpu * 1000:.0f} ms: "
+        f"{1 / worker_cpu_each:.1f} statements per CPU-second against {1 / bare_cpu:.1f} bare renders "
+        f"({bare_cpu / worker_cpu_each:.0%})")
     print(json.dumps({"clients": args.clients, "received": mailbox.count, "seconds": round(elapsed, 1),
                       "statements_per_s": round(rate, 2), "bare_render_per_s": round(bare, 2),
-                      "ratio": round(rate / bare, 3), "issued": issued, "emails_sent": emails_sent,
+                      "ratio": round(rate / bare, 3), "worker_cpu_ms_per_statement": round(worker_cpu_each * 1000, 1),
+                      "bare_render_cpu_ms": round(bare_cpu * 1000, 1), "cpu_ratio": round(bare_cpu / worker_cpu_each, 3),
+                      "issued": issued, "emails_sent": emails_sent,
                       "duplicates": duplicates, "bulk_concurrency": args.bulk_concurrency,
                       "machine_busy_percent": round(busy)}))
 

@@ -9,6 +9,7 @@ from datetime import date
 from zoneinfo import ZoneInfo
 
 from celery import shared_task
+from django.db import transaction
 from django.utils import timezone
 
 from payments.offers.services import offers_expire
@@ -73,10 +74,12 @@ def statement_issue_one(client_id: int, agency_id: int, period_start: str):
 
     start = date.fromisoformat(period_start)
     end = start.replace(day=monthrange(start.year, start.month)[1])
-    with tenant_scope(agency_id):
-        client = Client.objects.filter(pk=client_id).first()
+    # The client's row is held while its statement is made: a second delivery of this task (two
+    # beats, a redelivery after a lost worker) skips it instead of rendering it a second time.
+    with tenant_scope(agency_id), transaction.atomic():
+        client = Client.objects.select_for_update(skip_locked=True).filter(pk=client_id).first()
         if client is None:
-            return "gone"
+            return "busy or gone"
         statement, created = statement_issue(client=client, period_start=start, period_end=end)
         return "issued" if created else "already issued"
 
