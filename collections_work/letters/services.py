@@ -12,13 +12,14 @@ from datetime import timedelta
 
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
 from accounts import permissions
 from collections_work.compliance import contact_decision
 from collections_work.debtor_accounts import events
-from collections_work.models import Contact, DebtPurpose, Letter, PrintBatch
+from collections_work.models import Activity, Contact, DebtorAccount, DebtPurpose, Letter, PrintBatch
 from portal.audit import audit_record
 from portal.emails import email_schedule
 from portal.errors import DomainError
@@ -123,6 +124,23 @@ def validation_notice_ensure(account, *, now=None) -> Letter | None:
     except IntegrityError:  # made meanwhile by another worker
         return Letter.objects.get(account=account, key=VALIDATION_KEY)
     return letter
+
+
+# How far back the catch-up looks for a contact whose notice was never made; accounts contacted
+# before that (or before notices existed) are left alone rather than sent a notice out of the blue.
+CATCH_UP_DAYS = 2
+
+
+def accounts_missing_validation_notice(now=None):
+    """Consumer accounts (in the open tenant scope) contacted in the last CATCH_UP_DAYS (a phone
+    conversation, or an email from staff) with no validation notice: the hand-off to the worker
+    was lost (broker down when the contact was saved). The daily print batch makes theirs first."""
+    since = (now or timezone.now()) - timedelta(days=CATCH_UP_DAYS)
+    emailed = Activity.objects.filter(kind=Activity.Kind.EMAIL, actor__isnull=False,
+                                      occurred_at__gte=since).values("account_id")
+    return (DebtorAccount.objects.filter(debt_purpose=DebtPurpose.CONSUMER)
+            .filter(Q(last_contact_at__gte=since) | Q(pk__in=emailed))
+            .exclude(letters__key=VALIDATION_KEY).select_related("debtor", "client", "agency"))
 
 
 def _electronic_address(account, now):

@@ -28,7 +28,8 @@ def after_first_contact(account) -> None:
 @shared_task(name="collections_work.letters.print_batches", acks_late=True, reject_on_worker_lost=True)
 def print_batches():
     """Every agency's letters queued for print become today's batch (one PDF each; the agency's
-    date). Once per agency and day (a unique key); a re-run finds the day's batch made."""
+    date), after making the validation notices whose hand-off was lost. Once per agency and day
+    (a unique key); a re-run finds the day's batch made."""
     from zoneinfo import ZoneInfo
 
     from accounts.models import Agency
@@ -36,5 +37,7 @@ def print_batches():
     made = 0
     for agency_id in each_agency():
         day = timezone.localdate(timezone=ZoneInfo(Agency.objects.get(pk=agency_id).time_zone))
+        for account in services.accounts_missing_validation_notice():  # a lost hand-off: caught up here
+            services.validation_notice_ensure(account)
         made += services.print_batch_make(agency_id=agency_id, day=day) is not None
     return made

@@ -66,3 +66,19 @@ def test_the_days_batch_is_made_once_and_staff_download_it_and_mark_it_mailed(
     assert "was marked mailed on" in again
     client.force_login(alpha.clients[0].admin)
     assert client.get(reverse("print_batch_list")).status_code == 404
+
+
+def test_a_notice_whose_hand_off_was_lost_is_made_before_the_days_batch(alpha, monkeypatch):  # noqa: F811
+    from collections_work.letters import tasks
+
+    monkeypatch.setattr(tasks, "after_first_contact", lambda account: None)  # the broker was down
+    monkeypatch.setattr("collections_work.worklist.services.after_first_contact", lambda account: None)
+    account = consumer(alpha, "LOST-1")
+    talk(alpha, account)
+    old = consumer(alpha, "OLD-1")  # contacted long ago, before notices: left alone
+    type(old).objects.filter(pk=old.pk).update(last_contact_at=datetime(2020, 1, 1, tzinfo=ZoneInfo("UTC")))
+    assert not Letter.objects.exists()
+    assert print_batches() == 1
+    letter = Letter.objects.get()
+    assert (letter.account, letter.kind, letter.status) == (account, "validation", "printing")
+    assert PrintBatch.objects.get().letter_count == 1
