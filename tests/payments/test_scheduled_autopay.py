@@ -124,3 +124,41 @@ def test_after_the_last_try_the_card_is_not_charged_again_and_the_notice_says_so
         assert run_at(at_chicago(due + timedelta(days=days), 10), django_capture_on_commit_callbacks) == {}
     assert AutopayAttempt.objects.count() == 2 and not Payment.objects.exists()
     assert "We will not try the card again for this installment." in mail.outbox[-1].body
+
+
+def test_two_schedulers_at_once_make_one_try_and_one_notice(transactional_db, stripe_alpha, plan, localstripe):
+    """Two beats (or one task delivered twice) run autopay_due at the same moment on PostgreSQL:
+    one try is made and charged, one notice is sent."""
+    import threading
+
+    from django.db import connection
+
+    from portal.models import OutboundEmail
+
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks need PostgreSQL (DATABASE_URL)")
+    card = saved_card(localstripe, plan, CARD_DECLINED_WHEN_CHARGED)
+    first = first_installment(plan)
+    start, results, errors = threading.Barrier(2), [], []
+
+    def beat():
+        try:
+            start.wait(timeout=30)
+            results.append(autopay_due())
+        except Exception as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+        finally:
+            connection.close()
+
+    with time_machine.travel(at_chicago(first.due_date, 9, 5), tick=False):
+        threads = [threading.Thread(target=beat) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+    assert not errors, errors
+    assert list(AutopayAttempt.objects.values_list("try_number", "status")) == [(1, "failed")]
+    assert OutboundEmail.objects.filter(idempotency_key=f"autopay-declined:{first.pk}:1").count() == 1
+    assert not Payment.objects.exists()
+    intents = localstripe.client().v1.payment_intents.list(params={"limit": 100}).auto_paging_iter()
+    assert len([intent for intent in intents if intent.customer == card.customer_id]) == 1  # charged once
