@@ -162,3 +162,20 @@ def test_two_schedulers_at_once_make_one_try_and_one_notice(transactional_db, st
     assert not Payment.objects.exists()
     intents = localstripe.client().v1.payment_intents.list(params={"limit": 100}).auto_paging_iter()
     assert len([intent for intent in intents if intent.customer == card.customer_id]) == 1  # charged once
+
+
+def test_an_agency_admin_sets_when_saved_cards_are_charged_and_retried(world, client):
+    client.force_login(world.alpha.admin)
+    page = client.get("/agency/settings/").content.decode()
+    assert "Charge saved cards at (the debtor&#x27;s hour)" in page or "Charge saved cards at (the debtor's hour)" in page
+    form = {"name": "Alpha Recovery", "time_zone": "America/New_York", "autopay_hour": "7",
+            "autopay_retry_days": "5", "autopay_max_tries": "4"}
+    assert client.post("/agency/settings/", form).status_code == 302
+    agency = type(world.alpha.agency).objects.get(pk=world.alpha.agency.pk)
+    assert (agency.autopay_hour, agency.autopay_retry_days, agency.autopay_max_tries) == (7, 5, 4)
+    refused = client.post("/agency/settings/", {**form, "autopay_hour": "23", "autopay_max_tries": "0"})
+    assert refused.status_code == 200
+    assert "Ensure this value is less than or equal to 20." in refused.content.decode()
+    assert "Ensure this value is greater than or equal to 1." in refused.content.decode()
+    agency.refresh_from_db()
+    assert agency.autopay_hour == 7  # nothing half-saved
