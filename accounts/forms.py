@@ -122,12 +122,35 @@ class AgencySettingsForm(forms.ModelForm):
         label="Debtor links expire after (days)", required=False, min_value=1, max_value=90,
         help_text="How long a secure link sent to a debtor stays valid (1-90; empty keeps the current value).")
 
+    autopay_hour = forms.IntegerField(
+        label="Charge saved cards at (the debtor's hour)", required=False, min_value=0, max_value=20,
+        help_text="Automatic plan payments are charged on the due date at this hour where the debtor lives (0-20).")
+    autopay_retry_days = forms.IntegerField(
+        label="After a declined card, try again after (days)", required=False, min_value=1, max_value=30)
+    autopay_max_tries = forms.IntegerField(
+        label="Tries per installment", required=False, min_value=1, max_value=10,
+        help_text="How many times a saved card is charged for one installment before the portal stops trying.")
+
     def clean_debtor_link_days(self):
         return self.cleaned_data["debtor_link_days"] or self.instance.debtor_link_days
 
+    def _or_current(self, name):
+        value = self.cleaned_data.get(name)
+        return getattr(self.instance, name) if value is None else value
+
+    def clean_autopay_hour(self):
+        return self._or_current("autopay_hour")
+
+    def clean_autopay_retry_days(self):
+        return self._or_current("autopay_retry_days")
+
+    def clean_autopay_max_tries(self):
+        return self._or_current("autopay_max_tries")
+
     class Meta:
         model = Agency
-        fields = ["name", "mfa_required_for_staff", "time_zone", "postal_address", "phone", "debtor_link_days"]
+        fields = ["name", "mfa_required_for_staff", "time_zone", "postal_address", "phone", "debtor_link_days",
+                  "autopay_hour", "autopay_retry_days", "autopay_max_tries"]
         labels = {"mfa_required_for_staff": "Require an authenticator app (TOTP) for all agency staff",
                   "postal_address": "Postal address", "phone": "Phone for debtors"}
 

@@ -69,6 +69,17 @@ class Agency(models.Model):
     postal_address = models.CharField(
         max_length=300, blank=True, help_text="Printed on letters and agreements, and in every email to debtors.")
     phone = models.CharField(max_length=40, blank=True, help_text="Where debtors reach the agency.")
+    # Automatic plan payments (payments.online.autopay): the first try on the due date at this hour
+    # of the debtor's day; after a decline the next try waits autopay_retry_days, up to autopay_max_tries.
+    autopay_hour = models.PositiveSmallIntegerField(
+        "automatic payments are charged at (debtor's hour)", default=9, validators=[MaxValueValidator(20)],
+        help_text="The hour of the debtor's day (0-20) at which a saved card is charged for an installment due.")
+    autopay_retry_days = models.PositiveSmallIntegerField(
+        "after a declined card, try again after (days)", default=3,
+        validators=[MinValueValidator(1), MaxValueValidator(30)])
+    autopay_max_tries = models.PositiveSmallIntegerField(
+        "tries per installment", default=3, validators=[MinValueValidator(1), MaxValueValidator(10)],
+        help_text="How many times a saved card is charged for one installment before the portal stops trying.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

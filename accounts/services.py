@@ -293,12 +293,13 @@ def _last_admin(membership) -> bool:
 
 def agency_settings_update(*, agency, actor, values: dict) -> Agency:
     permissions.require(permissions.can_administer_agency(actor), "Only an agency admin can change agency settings.")
-    fields = ["name", "mfa_required_for_staff", "time_zone", "postal_address", "phone", "debtor_link_days"]
+    fields = ["name", "mfa_required_for_staff", "time_zone", "postal_address", "phone", "debtor_link_days",
+              "autopay_hour", "autopay_retry_days", "autopay_max_tries"]
     with transaction.atomic():
         agency = Agency.objects.select_for_update().get(pk=agency.pk)
         before = snapshot(agency, fields)
         for field in fields:
-            setattr(agency, field, values[field])
+            setattr(agency, field, values.get(field, getattr(agency, field)))
         agency.save()
         audit_record(action="agency.settings_changed", actor=actor, agency=agency, obj=agency,
                      before=before, after=snapshot(agency, fields))

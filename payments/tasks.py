@@ -1,12 +1,25 @@
-"""The payments app's timed jobs (beat): missed installments and expired offers, per agency."""
+"""The payments app's timed jobs (beat), per agency. Each is safe to run any number of times, by
+two schedulers at once: what it sends, charges or issues is recorded under a unique key first
+(an installment's try, a client's statement for a month, an account's statement for a month), so
+a task delivered twice or re-run after a killed worker finds the work done. `SCHEDULED` tasks are
+acknowledged after they finish and given back to the broker when their worker dies."""
+from calendar import monthrange
+from collections import Counter
+from datetime import date
+from zoneinfo import ZoneInfo
+
 from celery import shared_task
+from django.db import transaction
+from django.utils import timezone
 
 from payments.offers.services import offers_expire
 from payments.plans.services import plans_mark_missed
-from portal.tenancy import each_agency
+from portal.tenancy import each_agency, tenant_scope
+
+SCHEDULED = {"acks_late": True, "reject_on_worker_lost": True}
 
 
-@shared_task(name="payments.tasks.plans_daily")
+@shared_task(name="payments.tasks.plans_daily", **SCHEDULED)
 def plans_daily():
     """Installments missed (the debtor's local day over) return their accounts to the queues;
     offers whose links all expired are marked expired. Safe to run any number of times."""
@@ -15,3 +28,75 @@ def plans_daily():
         missed += plans_mark_missed()
         expired += offers_expire()
     return {"missed": missed, "expired": expired}
+
+
+@shared_task(name="payments.tasks.autopay_due", **SCHEDULED)
+def autopay_due():
+    """Charge saved cards for installments whose try is due (payments.online.autopay: the due
+    date's morning in the debtor's zone, retries per the agency's settings); notify declines."""
+    from payments.online.autopay import autopay_run
+
+    totals = Counter()
+    for _agency_id in each_agency():
+        totals.update(autopay_run())
+    return {what: count for what, count in totals.items() if count}
+
+
+def _agency_today(agency_id) -> date:
+    from accounts.models import Agency
+
+    return timezone.localdate(timezone=ZoneInfo(Agency.objects.get(pk=agency_id).time_zone))
+
+
+@shared_task(name="payments.tasks.statements_monthly", **SCHEDULED)
+def statements_monthly():
+    """Every client whose remittance day has come this month (the agency's date) and whose
+    statement for last month is not issued yet gets one `statement_issue_one` task. Run hourly:
+    a client whose task was lost (a killed worker) is handed out again by the next run."""
+    from payments.statements.services import clients_due, previous_month
+
+    queued = 0
+    for agency_id in each_agency():
+        today = _agency_today(agency_id)
+        start, _end = previous_month(today)
+        for client_id in clients_due(today).values_list("pk", flat=True):
+            statement_issue_one.delay(client_id, agency_id, start.isoformat())
+            queued += 1
+    return queued
+
+
+@shared_task(name="payments.tasks.statement_issue_one", **SCHEDULED)
+def statement_issue_one(client_id: int, agency_id: int, period_start: str):
+    """Issue one client's remittance statement for the month starting `period_start` (ISO date),
+    unless it was issued: rendered, stored, emailed to the client's admins, once."""
+    from accounts.models import Client
+    from payments.statements.services import statement_issue
+
+    start = date.fromisoformat(period_start)
+    end = start.replace(day=monthrange(start.year, start.month)[1])
+    # The client's row is held while its statement is made: a second delivery of this task (two
+    # beats, a redelivery after a lost worker) skips it instead of rendering it a second time.
+    with tenant_scope(agency_id), transaction.atomic():
+        client = Client.objects.select_for_update(skip_locked=True).filter(pk=client_id).first()
+        if client is None:
+            return "busy or gone"
+        statement, created = statement_issue(client=client, period_start=start, period_end=end)
+        return "issued" if created else "already issued"
+
+
+@shared_task(name="payments.tasks.debtor_statements_monthly", **SCHEDULED)
+def debtor_statements_monthly():
+    """Every debtor on a plan accepted before this month (the agency's date) gets this month's
+    statement once: paid so far, what remains, the schedule, a link; emailed or printed. Run
+    daily: the first run of a month issues them, later runs catch up what a lost run missed."""
+    from payments.statements.debtor import debtor_statement_issue, plans_due_a_statement
+
+    issued = 0
+    for agency_id in each_agency():
+        period = _agency_today(agency_id).replace(day=1)
+        plans = (plans_due_a_statement(period).filter(accepted_at__date__lt=period)
+                 .select_related("account__agency", "account__client", "account__debtor").order_by("id"))
+        for plan in plans.iterator(chunk_size=200):
+            _statement, created = debtor_statement_issue(plan=plan, period=period)
+            issued += created
+    return issued

@@ -97,8 +97,6 @@ ACTION_LABELS = {
     "autopay.stopped": "Automatic payments stopped",
     "stripe.connected": "Stripe account connected",
     "stripe.payment_not_posted": "Card payment received but not posted",
-    "statement.issued": "Remittance statement issued",
-    "statement.remitted": "Remittance statement marked remitted",
     # The debtor's secure link
     "link.issued": "Secure link issued",
     "link.verified": "Debtor confirmed identity",
@@ -106,9 +104,6 @@ ACTION_LABELS = {
     "link.revoked": "Secure link revoked",
     "callback.requested_by_debtor": "Debtor asked for a call back",
     "dispute.opened_by_debtor": "Debtor opened a dispute",
-    # Letters
-    "letter.created": "Letter made",
-    "print_batch.mailed": "Print batch marked mailed",
     # The worklist's settings
     "queue.created": "Queue created",
     "queue.changed": "Queue changed",
@@ -118,6 +113,12 @@ ACTION_LABELS = {
     "template.created": "Email template created",
     "template.changed": "Email template changed",
     "contact_policy.changed": "Contact policy changed",
+    # Statements and letters
+    "statement.issued": "Remittance statement issued",
+    "statement.remitted": "Remittance recorded",
+    "letter.created": "Letter made",
+    "print_batch.made": "Print batch made",
+    "print_batch.mailed": "Print batch marked mailed",
 }
 
 

@@ -6,6 +6,7 @@ printed to the console). Production values arrive only through variables; see RE
 import os
 from pathlib import Path
 
+from celery.schedules import crontab
 import dj_database_url
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
@@ -148,6 +149,19 @@ CELERY_BEAT_SCHEDULE = {
     # Placement jobs whose worker died or whose hand-off was lost: retried or failed with a message.
     "placements-recover-stalled": {"task": "collections_work.tasks.placements_recover_stalled",
                                    "schedule": max(env_int("INTAKE_JOB_STALE_SECONDS", 90) / 3, 1.0)},
+    # Automatic plan payments: every 15 minutes, the installments whose try is due (the due date at
+    # the agency's autopay hour in the debtor's zone; retries per the agency's settings).
+    "autopay-due": {"task": "payments.tasks.autopay_due", "schedule": 900.0},
+    # Remittance statements: hourly; a client is issued last month's statement once its remittance
+    # day has come (the agency's date), and a run missed is caught up by the next one.
+    "statements-monthly": {"task": "payments.tasks.statements_monthly", "schedule": crontab(minute=7)},
+    # Debtor statements for plans: daily at 17:00 UTC (midday in the US: emails may go in every US
+    # zone); the first run of a month issues them, later runs catch up.
+    "debtor-statements-monthly": {"task": "payments.tasks.debtor_statements_monthly",
+                                  "schedule": crontab(hour=17, minute=15)},
+    # The day's print batch of letters (validation notices, printed plan statements): 22:00 UTC,
+    # after the US working day's letters are queued.
+    "letters-print-batches": {"task": "collections_work.letters.print_batches", "schedule": crontab(hour=22, minute=0)},
 }
 CELERY_TIMEZONE = "UTC"
 
@@ -400,7 +414,9 @@ CELERY_TASK_ROUTES = {
         "portal.tasks.record_heartbeat", "portal.tasks.echo")},
     **{name: {"queue": BULK_QUEUE} for name in (
         "collections_work.tasks.worklist_rescore_all", "collections_work.tasks.worklist_rescore_batch",
-        "collections_work.letters.print_batches", "payments.tasks.plans_daily", "accounts.tasks.signin_failures_prune")},
+        "collections_work.letters.print_batches", "payments.tasks.plans_daily", "accounts.tasks.signin_failures_prune",
+        "payments.tasks.autopay_due", "payments.tasks.statements_monthly", "payments.tasks.statement_issue_one",
+        "payments.tasks.debtor_statements_monthly")},
 }
 
 # --- Email delivery -----------------------------------------------------------------------

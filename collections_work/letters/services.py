@@ -12,13 +12,14 @@ from datetime import timedelta
 
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
 from accounts import permissions
 from collections_work.compliance import contact_decision
 from collections_work.debtor_accounts import events
-from collections_work.models import Contact, DebtPurpose, Letter, PrintBatch
+from collections_work.models import Activity, Contact, DebtorAccount, DebtPurpose, Letter, PrintBatch
 from portal.audit import audit_record
 from portal.emails import email_schedule
 from portal.errors import DomainError
@@ -67,14 +68,19 @@ def render_letters_pdf(letters) -> bytes:
     return HTML(string=html).write_pdf()
 
 
-def merge_pdfs(files) -> bytes:
-    """The stored PDFs one after another (each letter as it was made: never rendered again)."""
+def merge_pdfs(files, *, duplex: bool = False) -> bytes:
+    """The stored PDFs one after another (each letter as it was made: never rendered again).
+    `duplex`: a blank page after each document with an odd page count, so each one starts on
+    the front of a sheet."""
     from pypdf import PdfWriter
 
     writer, out = PdfWriter(), io.BytesIO()
     for file in files:
         with file.open("rb") as handle:
             writer.append(io.BytesIO(handle.read()))
+        if duplex and len(writer.pages) % 2:
+            box = writer.pages[-1].mediabox
+            writer.add_blank_page(width=box.width, height=box.height)
     writer.write(out)
     return out.getvalue()
 
@@ -120,6 +126,23 @@ def validation_notice_ensure(account, *, now=None) -> Letter | None:
     return letter
 
 
+# How far back the catch-up looks for a contact whose notice was never made; accounts contacted
+# before that (or before notices existed) are left alone rather than sent a notice out of the blue.
+CATCH_UP_DAYS = 2
+
+
+def accounts_missing_validation_notice(now=None):
+    """Consumer accounts (in the open tenant scope) contacted in the last CATCH_UP_DAYS (a phone
+    conversation, or an email from staff) with no validation notice: the hand-off to the worker
+    was lost (broker down when the contact was saved). The daily print batch makes theirs first."""
+    since = (now or timezone.now()) - timedelta(days=CATCH_UP_DAYS)
+    emailed = Activity.objects.filter(kind=Activity.Kind.EMAIL, actor__isnull=False,
+                                      occurred_at__gte=since).values("account_id")
+    return (DebtorAccount.objects.filter(debt_purpose=DebtPurpose.CONSUMER)
+            .filter(Q(last_contact_at__gte=since) | Q(pk__in=emailed))
+            .exclude(letters__key=VALIDATION_KEY).select_related("debtor", "client", "agency"))
+
+
 def _electronic_address(account, now):
     """The email the notice may go to: the debtor agreed to electronic delivery (1006.42) and the
     contact policy allows an email now; else None (the letter is printed)."""
@@ -142,9 +165,11 @@ def queue_letter(*, account, kind: str, key: str, pdf_name: str, content: dict) 
     return letter
 
 
-def print_batch_make(*, agency_id, day, now=None) -> PrintBatch | None:
-    """Gather the letters queued for print into the day's batch: one PDF. Returns the batch
-    (the existing one when the day's batch was made already), or None when nothing is queued."""
+def print_batch_make(*, agency_id, day, actor=None, now=None) -> PrintBatch | None:
+    """Gather the letters queued for print into the day's batch: one PDF, each letter's pages as
+    they were made (every letter starts on a new page; printed one side, as vendors run letters).
+    Returns the batch (the existing one when the day's batch was made already), or None when
+    nothing is queued. Made by beat at the end of the day, or by staff from the Letters page."""
     existing = PrintBatch.objects.filter(day=day).first()
     if existing is not None:
         return existing
@@ -160,6 +185,8 @@ def print_batch_make(*, agency_id, day, now=None) -> PrintBatch | None:
             batch.save(force_insert=True)
             Letter.objects.filter(pk__in=[letter.pk for letter in letters], status=Letter.Status.QUEUED).update(
                 status=Letter.Status.PRINTING, print_batch=batch)
+            audit_record(action="print_batch.made", actor=actor, agency=letters[0].agency, obj=batch,
+                         after={"day": day.isoformat(), "letters": len(letters)})
     except IntegrityError:
         return PrintBatch.objects.get(day=day)
     return batch

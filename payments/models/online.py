@@ -135,6 +135,7 @@ class AutopayAttempt(TenantModel):
     error = models.CharField(max_length=300, blank=True)
     payment = models.ForeignKey("payments.Payment", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
+    notified_at = models.DateTimeField(null=True, blank=True, help_text="When the debtor was told of the decline.")
 
     objects = TenantManager(client_lookup="client")
 

@@ -73,7 +73,10 @@ def debtor_statement_issue(*, plan, period, now=None) -> tuple[DebtorStatement |
 
 def describe_plan(plan, installments) -> str:
     payments = [ScheduledPayment(i.number, i.due_date, i.amount, i.is_down_payment) for i in installments]
-    return plan_in_words(payments, frequency=plan.frequency, balance=plan.account.balance + plan.total_amount,
+    # What was owed when the plan began: today's balance plus what the plan has brought in since
+    # (not plus the plan's total, which would state twice the debt as "settled").
+    paid = sum((i.paid_amount for i in installments), plan.total_amount * 0)
+    return plan_in_words(payments, frequency=plan.frequency, balance=plan.account.balance + paid,
                          currency=plan.account.currency) if payments else ""
 
 

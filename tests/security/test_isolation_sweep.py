@@ -36,8 +36,8 @@ from django.utils import timezone
 from collections_work.placements import services as placement_services
 from collections_work.placements import tasks as placement_tasks
 from collections_work.models import (
-    Activity, Callback, Contact, ContactPolicy, DebtorAccount, Dispute, Document, EmailTemplate, Promise,
-    Queue, Team,
+    Activity, Callback, Contact, ContactPolicy, DebtorAccount, Dispute, Document, EmailTemplate, Letter, PrintBatch,
+    Promise, Queue, Team,
 )
 from payments.posting.services import payment_post
 from payments.models import (
@@ -91,7 +91,8 @@ def viewer_for(label, world) -> Viewer:
 # --- Canary rows: distinctive data in every tenant, so a leak shows up in a page ----------------
 
 BRAVO_MARKERS = ("Bravo Collections", "@bravo.test", "Bravo canary key", "Bravo canary debtor", "Bravo canary queue",
-                 "Bravo canary team", "Bravo canary template", "Bravo canary dispute", "pk_test_bravo_canary")
+                 "Bravo canary team", "Bravo canary template", "Bravo canary dispute", "pk_test_bravo_canary",
+                 "7,777")  # Bravo's print batch of 7,777 letters
 OUTSIDE_CLIENT1_MARKERS = (  # Alpha rows that client 1's users must never see
     "Alpha Recovery Client 2", "client2-admin@alpha.test", "client2-user@alpha.test",
     "alpha-client2-invitee@alpha.test", "alpha-staff-invitee@alpha.test", "Client 2 canary key",
@@ -269,6 +270,29 @@ def payment_rows(named):
             keys.set_webhook_secret(f"whsec_{prefix}_sweep_secret")
             keys.save()
             named[f"{prefix}_stripe"] = keys
+    for prefix, day, count in (("bravo", "2020-01-03", 7777), ("alpha", "2020-01-02", 2)):
+        agency_id = named[f"{prefix}_account" if prefix == "bravo" else "alpha_client1_account"].agency_id
+        with tenant_scope(agency_id):
+            batch = PrintBatch(agency_id=agency_id, day=day, letter_count=count)
+            batch.pdf.save("batch.pdf", ContentFile(f"%PDF {prefix} print batch".encode()), save=False)
+            batch.save()
+            named[f"{prefix}_print_batch"] = batch
+            account = named[f"{prefix}_account" if prefix == "bravo" else "alpha_client1_account"]
+            letter = Letter(agency_id=agency_id, client_id=account.client_id, account=account, kind="validation",
+                            key="validation-notice", mailing_address=f"{prefix} letter")
+            letter.pdf.save("letter.pdf", ContentFile(blank_pdf()), save=False)
+            letter.save()  # queued for the next print batch
+
+
+def blank_pdf() -> bytes:
+    import io
+
+    from pypdf import PdfWriter
+
+    writer, out = PdfWriter(), io.BytesIO()
+    writer.add_blank_page(width=612, height=792)
+    writer.write(out)
+    return out.getvalue()
 
 
 def foreign_markers(viewer, rows):
@@ -313,6 +337,8 @@ WATCHED = (  # model, lookup to its agency, lookup to its client (None: not owne
     (Queue, "agency", None),
     (Team, "agency", None),
     (EmailTemplate, "agency", None),
+    (Letter, "agency", "client"),
+    (PrintBatch, "agency", None),
 )
 
 
@@ -421,6 +447,8 @@ OWN_ROUTES = {
     "client_offers": Own(CLIENTS, shows=("C1-1",)),
     "client_payments": Own(CLIENTS, shows=("C1-1",)),
     "statement_list": Own(MANAGERS | CLIENTS, shows=("3.75",)),
+    "print_batch_list": Own(STAFF, shows=("Jan 2, 2020", "Mark mailed")),
+    "print_batch_now": Own(STAFF, get=False, posts=(no_data,)),
     "ledger_overview": Own(AGENCY_ADMIN, shows=("Alpha Recovery Client 2",)),
     "payments_journal": Own(MANAGERS, shows=("Check",), queries=(
         no_data, lambda r: {"start": "2020-01-01", "end": "2030-12-31"})),
@@ -517,6 +545,7 @@ TARGETS = {  # kind -> (Bravo rows: foreign to everyone, Alpha rows outside clie
     "evidence": (("bravo_evidence",), ("alpha_client2_evidence",)),
     "payment": (("bravo_payment",), ("alpha_client2_payment",)),
     "statement": (("bravo_statement",), ("alpha_client2_statement",)),
+    "print_batch": (("bravo_print_batch",), ()),
 }
 
 
@@ -624,6 +653,7 @@ BY_ID_ROUTES = {
     "statement_remitted": ById("statement", (("post", no_data),), own=(("admin", "alpha_client1_statement"),)),
     "statement_correct": ById("statement", (("post", lambda _: {"note": "sweep correction"}),),
                               own=(("admin", "alpha_client1_statement"),)),
+    "print_batch_mailed": ById("print_batch", (("post", no_data),), own=(("collector", "alpha_print_batch"),)),
     "plan_cancel": ById("plan", (("post", lambda _: {"reason": "sweep"}),), own=(("manager", "alpha_client1_plan"),)),
     "plan_rules": ById("client", (GET, ("post", lambda _: {
         "form-TOTAL_FORMS": "1", "form-INITIAL_FORMS": "0", "form-0-balance_from": "0.00", "form-0-min_installment": "5",
@@ -665,6 +695,7 @@ SPECIAL = {  # routes with dedicated tests below (or in the named files)
                          "test_signed_in_persona_cannot_use_a_foreign_invitation.",
     "agreement_download": "FileResponse (streamed): test_agreement_downloads_are_scoped below.",
     "statement_file": "FileResponse (streamed): test_statement_files_are_scoped below.",
+    "print_batch_file": "FileResponse (streamed): test_print_batch_files_are_scoped below.",
     "api_payments": "API-key authenticated: tests/payments/test_posting.py "
                     "test_the_api_reports_a_direct_payment_once_per_key (another client's key lists nothing).",
     **{name: "The debtor's pages: the secure link is the credential (no sign-in). tests/security/"
@@ -947,6 +978,19 @@ def test_statement_files_are_scoped(persona, world, rows, client):
         assert own.status_code == 404
     else:
         assert own.status_code == 200 and b"".join(own.streaming_content) == b"%PDF alpha_client1 statement"
+
+
+@pytest.mark.parametrize("persona", PERSONAS)
+def test_print_batch_files_are_scoped(persona, world, rows, client):
+    """A print batch's PDF opens for its own agency's staff only."""
+    viewer = viewer_for(persona, world)
+    client.force_login(viewer.user)
+    assert client.get(reverse("print_batch_file", args=[rows["bravo_print_batch"].pk])).status_code == 404
+    own = client.get(reverse("print_batch_file", args=[rows["alpha_print_batch"].pk]))
+    if viewer.client is not None:
+        assert own.status_code == 404
+    else:
+        assert own.status_code == 200 and b"".join(own.streaming_content) == b"%PDF alpha print batch"
 
 
 def test_stripe_webhook_of_one_agency_changes_nothing_of_another(world, rows, client):

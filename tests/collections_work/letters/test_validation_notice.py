@@ -30,7 +30,7 @@ def consumer(alpha, reference, purpose="consumer"):
     account = DebtorAccountFactory(client=alpha.clients[0].client, client_reference=reference, debt_purpose=purpose,
                                    principal=D("800.00"), interest=D("40.00"), fees=D("25.00"), paid=D("100.00"),
                                    due_date=timezone.localdate() - timedelta(days=120), debtor__name=f"Jo {reference}",
-                                   debtor__time_zone="UTC", contacts=["phone", "email"])
+                                   debtor__time_zone="Atlantic/Reykjavik", contacts=["phone", "email"])
     ContactFactory(debtor=account.debtor, kind="address", value="9 Oak Ave, Apt 2, Springfield, IL 62704, US")
     return account
 
@@ -41,14 +41,14 @@ def pdf_text(field) -> str:
         return "\n".join(page.extract_text() for page in reader.pages), len(reader.pages)
 
 
-NOON = timezone.now().replace(hour=12, minute=0)  # the debtors live in UTC: inside the calling hours
+NOON = timezone.now().replace(hour=12, minute=0)  # the debtors live in Reykjavik (UTC all year): calling hours
 
 
 def daytime_zone_now() -> str:
     """A time zone where it is now between 9:00 and 20:00 (the email goes when the worker runs)."""
     from zoneinfo import ZoneInfo
 
-    for zone in ("UTC", "America/New_York", "America/Los_Angeles", "Asia/Tokyo", "Europe/Berlin", "Asia/Kolkata",
+    for zone in ("Atlantic/Reykjavik", "America/New_York", "America/Los_Angeles", "Asia/Tokyo", "Europe/Berlin", "Asia/Kolkata",
                  "Pacific/Honolulu", "Australia/Sydney"):
         if 9 <= timezone.now().astimezone(ZoneInfo(zone)).hour < 20:
             return zone

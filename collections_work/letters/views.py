@@ -1,0 +1,65 @@
+"""Letters for agency staff: each day's print batch (one PDF for the print vendor) to download and
+mark mailed once the vendor mailed it, and what waits for the next batch."""
+from django.contrib import messages
+from django.http import FileResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from accounts.access import staff_required
+from collections_work.letters import services
+from collections_work.models import Letter, PrintBatch
+from portal.errors import DomainError
+from portal.tenancy import get_scoped_or_404
+
+
+def _agency_today(agency):
+    from zoneinfo import ZoneInfo
+
+    return timezone.localdate(timezone=ZoneInfo(agency.time_zone))
+
+
+@staff_required
+def print_batch_list(request):
+    batches = PrintBatch.objects.select_related("mailed_by").order_by("-day")[:200]
+    waiting = Letter.objects.filter(status=Letter.Status.QUEUED)
+    return render(request, "letters/print_batch_list.html", {
+        "batches": batches, "waiting": waiting.count(),
+        "waiting_kinds": waiting.values_list("kind", flat=True).distinct(),
+        "today_made": PrintBatch.objects.filter(day=_agency_today(request.agency)).exists()})
+
+
+@staff_required
+def print_batch_file(request, pk):
+    """The batch's PDF exactly as it was made."""
+    batch = get_scoped_or_404(PrintBatch, pk=pk)
+    response = FileResponse(batch.pdf.open("rb"), as_attachment=True, filename=f"letters-{batch.day}.pdf",
+                            content_type="application/pdf")
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@staff_required
+@require_POST
+def print_batch_now(request):
+    """Make today's batch now rather than at the end of the day (once per day)."""
+    batch = services.print_batch_make(agency_id=request.agency.pk, day=_agency_today(request.agency),
+                                       actor=request.user)
+    if batch is None:
+        messages.info(request, "No letters are waiting for print.")
+    else:
+        messages.success(request, f"Today's batch holds {batch.letter_count} letters: download it for the print vendor.")
+    return redirect("print_batch_list")
+
+
+@staff_required
+@require_POST
+def print_batch_mailed(request, pk):
+    batch = get_scoped_or_404(PrintBatch, pk=pk)
+    try:
+        services.print_batch_mailed(agency=request.agency, actor=request.user, batch=batch)
+    except DomainError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, f"The {batch.day:%b %d} batch is recorded as mailed; each letter's timeline says so.")
+    return redirect("print_batch_list")
