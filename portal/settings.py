@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "allauth.mfa",
+    "django_celery_beat",
     "portal",
     "accounts",
     "collections_work",
@@ -136,19 +137,11 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-CELERY_BEAT_SCHEDULE = {
-    "heartbeat": {"task": "portal.tasks.record_heartbeat", "schedule": float(env_int("BEAT_HEARTBEAT_SECONDS", 30))},
-    "deliver-pending-emails": {"task": "portal.tasks.deliver_pending_emails", "schedule": 60.0},
-    "worklist-wake-due": {"task": "collections_work.tasks.worklist_wake_due", "schedule": 60.0},
-    "promises-mark-broken": {"task": "collections_work.tasks.promises_mark_broken", "schedule": 900.0},
-    "signin-failures-prune": {"task": "accounts.tasks.signin_failures_prune", "schedule": 3600.0},
-    "worklist-rescore": {"task": "collections_work.tasks.worklist_rescore_all", "schedule": 6 * 3600.0},
-    "plans-daily": {"task": "payments.tasks.plans_daily", "schedule": 3600.0},
-    # Placement jobs whose worker died or whose hand-off was lost: retried or failed with a message.
-    "placements-recover-stalled": {"task": "collections_work.tasks.placements_recover_stalled",
-                                   "schedule": max(env_int("INTAKE_JOB_STALE_SECONDS", 90) / 3, 1.0)},
-}
+# Beat's schedule lives in the database (django-celery-beat; Django admin, "Periodic tasks"); its
+# defaults are portal/beat.py DEFAULT_SCHEDULE, installed by a migration and never overwritten.
+# CELERY_BEAT_SCHEDULE stays empty: DatabaseScheduler would write it over the admin's changes.
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_BEAT_SCHEDULE = {}
 CELERY_TIMEZONE = "UTC"
 
 # --- Auth: email login through allauth, TOTP MFA, invitation-only sign-up ----------------
