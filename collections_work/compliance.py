@@ -197,3 +197,71 @@ def callable_now(policy: ContactPolicy, zones: frozenset, at: datetime) -> Q:
     windows = calling_windows(policy)
     return ((Q(debt_purpose=DebtPurpose.COMMERCIAL) & _zone_rule(zones, at, *windows["commercial"]))
             | (~Q(debt_purpose=DebtPurpose.COMMERCIAL) & _zone_rule(zones, at, *windows["other"])))
+
+
+# --- Scheduled messages: send now, later, or never ----------------------------------------------
+
+# Rules whose "no" lasts for ever for this message (the debtor said stop): the message is cancelled.
+NEVER_RULES = (_cease_communication, _opted_out)
+# How far ahead to look for the next allowed time, and in which steps (zones differ by 15 minutes
+# at the finest: Nepal, Chatham).
+NEXT_ALLOWED_HORIZON = timedelta(days=3)
+NEXT_ALLOWED_STEP = timedelta(minutes=15)
+# A message held by an open dispute is looked at again this often (the dispute may be resolved).
+DISPUTE_RECHECK = timedelta(hours=1)
+
+
+@dataclass
+class SendDecision:
+    """What to do with a scheduled message now: "send", "defer" (until `until`, UTC) or "cancel",
+    with the reasons in words."""
+
+    action: str
+    reasons: list[str] = field(default_factory=list)
+    until: datetime | None = None
+
+    @property
+    def reason(self) -> str:
+        return " ".join(self.reasons)
+
+
+def next_allowed_time(*, account, contact, at: datetime, channel: str = "email") -> datetime | None:
+    """The first quarter hour from `at` (UTC) inside the contact hours in every zone the debtor
+    may be in (candidate_zones), by the same hours rule as contact_decision; None when there is
+    none within NEXT_ALLOWED_HORIZON (a policy with no hours at all)."""
+    attempt = Attempt(account=account, channel=channel, contact=contact, at=at, policy=policy_for(account.agency_id))
+    zones = candidate_zones(account, contact)
+    step = NEXT_ALLOWED_STEP
+    start = at.replace(second=0, microsecond=0)
+    start += timedelta(minutes=(-start.minute) % 15)
+    earliest, latest = attempt.policy.earliest_hour, attempt.policy.latest_hour
+    if attempt.legal_rules_apply:
+        earliest, latest = max(earliest, LEGAL_EARLIEST_HOUR), min(latest, LEGAL_LATEST_HOUR)
+    candidates = [ZoneInfo(zone) for zone in zones]
+    moment = start
+    while moment - start <= NEXT_ALLOWED_HORIZON:
+        if all(earliest <= moment.astimezone(zone).hour < latest for zone in candidates):
+            return moment
+        moment += step
+    return None
+
+
+def send_decision(*, account, channel: str, contact: Contact | None, at: datetime | None = None) -> SendDecision:
+    """May a scheduled message go to the debtor now? The same rules as contact_decision, sorted
+    by what they mean for a message that waits: a cease request or an opt-out cancels it (it may
+    never go: the reasons say why); an open dispute holds it until the dispute is resolved
+    (looked at again every DISPUTE_RECHECK); outside the contact hours defers it to the next
+    allowed time in every zone the debtor may be in."""
+    at = at or timezone.now()
+    attempt = Attempt(account=account, channel=channel, contact=contact, at=at, policy=policy_for(account.agency_id))
+    never = [reason for rule in NEVER_RULES if (reason := rule(attempt))]
+    if never:
+        return SendDecision("cancel", never)
+    if (reason := _open_dispute(attempt)):
+        return SendDecision("defer", [reason], until=at + DISPUTE_RECHECK)
+    if (reason := _calling_hours(attempt)):
+        until = next_allowed_time(account=account, contact=contact, at=at, channel=channel)
+        if until is None:
+            return SendDecision("cancel", [reason, "No allowed time in the next three days."])
+        return SendDecision("defer", [reason], until=until)
+    return SendDecision("send")

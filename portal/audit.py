@@ -73,6 +73,9 @@ ACTION_LABELS = {
     "template.created": "Email template created",
     "template.changed": "Email template changed",
     "contact_policy.changed": "Contact policy changed",
+    # Scheduled work and the outbox
+    "plan.broken": "Payment plan broken",
+    "email.resent": "Failed email sent again",
 }
 
 

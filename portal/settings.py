@@ -110,6 +110,11 @@ if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     CELERY_RESULT_BACKEND = REDIS_URL
     CACHES = {"default": redis_cache(REDIS_URL)}
+    # A task taken by a worker and not acknowledged within this many seconds (acks_late: until it
+    # ends) is handed to another worker. It must be longer than the longest countdown (an email's
+    # last retry, EMAIL_RETRY_SECONDS * 2**(EMAIL_MAX_ATTEMPTS - 2)) and the longest task, or Redis
+    # would deliver a waiting task twice; deferrals use no countdown (beat re-offers them).
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 6 * 3600)}
 else:
     BROKER_DIR = VAR_DIR / "broker"
     CELERY_BROKER_URL = "filesystem://"
@@ -385,7 +390,8 @@ CELERY_TASK_ROUTES = {
         "portal.tasks.record_heartbeat", "portal.tasks.echo")},
     **{name: {"queue": BULK_QUEUE} for name in (
         "collections_work.tasks.worklist_rescore_all", "collections_work.tasks.worklist_rescore_batch",
-        "collections_work.letters.print_batches", "payments.tasks.plans_daily", "accounts.tasks.signin_failures_prune")},
+        "collections_work.letters.print_batches", "payments.tasks.plans_daily", "payments.tasks.promise_reminders",
+        "portal.tasks.deliver_emails", "accounts.tasks.signin_failures_prune")},
 }
 
 # --- Email delivery -----------------------------------------------------------------------

@@ -20,6 +20,8 @@ from portal.tenancy import tenant_scope, unscoped
 log = logging.getLogger(__name__)
 # A queued retry may arrive a little before its time (clocks, broker): it still counts as due.
 RETRY_EARLY_TOLERANCE = timedelta(seconds=2)
+# At most this many emails re-offered per run of deliver_pending_emails (every minute).
+PENDING_BATCH = 5000
 
 
 def _scope_for(agency_id):
@@ -51,25 +53,69 @@ def retry_delay(attempts: int) -> timedelta:
     return timedelta(seconds=settings.EMAIL_RETRY_SECONDS * 2 ** max(attempts - 1, 0))
 
 
-@shared_task(name="portal.tasks.deliver_email")
+# Safe to run again after a worker dies mid-task: every send happens under the row's lock and is
+# marked sent in the same transaction, so the task is acknowledged only after it ran
+# (acks_late, the default) and requeued when its worker is lost.
+REDELIVER_SAFE = {"acks_late": True, "reject_on_worker_lost": True}
+
+
+@shared_task(name="portal.tasks.deliver_email", **REDELIVER_SAFE)
 def deliver_email(email_id: int, agency_id: int | None):
     """Send one logged email unless it was sent (or given up) already, or its next try is not due.
 
     The send happens under the row's lock, so a second task for the same email waits and then
-    finds it sent. A failed try is recorded in the same transaction, which then commits (nothing
-    is raised inside it): the attempt count, the server's answer and the time of the next try
-    stay in the send log. After EMAIL_MAX_ATTEMPTS tries, or at once on a permanent refusal, the
-    email is failed; otherwise its next try is queued with a backoff (and beat's
-    deliver_pending_emails re-offers it should that message be lost)."""
+    finds it sent. A message to a debtor (an `account_id`) asks the contact policy first: not now
+    defers it to the next allowed time, never cancels it, each with the reason (send_gate). A
+    failed try is recorded in the same transaction, which then commits (nothing is raised inside
+    it): the attempt count, the server's answer and the time of the next try stay in the send
+    log. After EMAIL_MAX_ATTEMPTS tries, or at once on a permanent refusal, the email is failed;
+    otherwise its next try is queued with a backoff (and beat's deliver_pending_emails re-offers
+    it should that message be lost)."""
+    return _deliver(email_id, agency_id, connection=None)
+
+
+@shared_task(name="portal.tasks.deliver_emails", **REDELIVER_SAFE)
+def deliver_emails(email_ids: list[int], agency_id: int | None):
+    """deliver_email for each of `email_ids` over one SMTP connection (scheduled runs hand their
+    messages over in batches). Returns {outcome: count}."""
+    from django.core.mail import get_connection
+
+    outcomes = {}
+    connection = get_connection()
+    try:
+        for email_id in email_ids:
+            outcome = _deliver(email_id, agency_id, connection=connection)
+            outcomes[outcome] = outcomes.get(outcome, 0) + 1
+    finally:
+        connection.close()
+    return outcomes
+
+
+def _due(email, now) -> bool:
+    if email.status == OutboundEmail.Status.PENDING:
+        return email.next_attempt_at is None or email.next_attempt_at <= now + RETRY_EARLY_TOLERANCE
+    if email.status == OutboundEmail.Status.DEFERRED:
+        return email.next_attempt_at is not None and email.next_attempt_at <= now + RETRY_EARLY_TOLERANCE
+    return False
+
+
+def _deliver(email_id: int, agency_id: int | None, connection):
+    from portal.send_gate import send_gate
+
     with _scope_for(agency_id), transaction.atomic():
         email = OutboundEmail.objects.select_for_update().filter(pk=email_id).first()
-        if email is None or email.status != OutboundEmail.Status.PENDING:
+        if email is None or email.status not in (OutboundEmail.Status.PENDING, OutboundEmail.Status.DEFERRED):
             return "skipped"
         now = timezone.now()
-        if email.next_attempt_at is not None and email.next_attempt_at > now + RETRY_EARLY_TOLERANCE:
+        if not _due(email, now):
             return "not yet"
+        if email.account_id is not None:
+            verdict = send_gate().decide(email, now)
+            if verdict.action != "send":
+                return _hold(email, verdict, now)
         body_text, body_html = message_bodies(email)
-        message = EmailMultiAlternatives(email.subject, body_text, settings.DEFAULT_FROM_EMAIL, [email.to])
+        message = EmailMultiAlternatives(email.subject, body_text, settings.DEFAULT_FROM_EMAIL, [email.to],
+                                         connection=connection)
         if body_html:
             message.attach_alternative(body_html, "text/html")
         if email.attachment:
@@ -82,14 +128,18 @@ def deliver_email(email_id: int, agency_id: int | None):
             if _permanent(exc) or email.attempts >= settings.EMAIL_MAX_ATTEMPTS:
                 email.status, email.next_attempt_at = OutboundEmail.Status.FAILED, None
             else:
-                email.next_attempt_at = now + retry_delay(email.attempts)
+                email.status, email.next_attempt_at = OutboundEmail.Status.PENDING, now + retry_delay(email.attempts)
             email.save(update_fields=["attempts", "last_error", "status", "next_attempt_at"])
             log.warning("Email %s: try %s failed (%s)%s", email_id, email.attempts, email.last_error,
                         "" if email.next_attempt_at is None else f"; next try at {email.next_attempt_at:%H:%M:%S}")
+            if connection is not None:
+                connection.close()  # a broken connection is opened afresh for the next email
         else:
             email.status, email.sent_at, email.next_attempt_at = OutboundEmail.Status.SENT, timezone.now(), None
+            email.hold_reason = ""
             email.secret_values = {}  # sent: the link's secret leaves the send log
-            email.save(update_fields=["status", "sent_at", "attempts", "next_attempt_at", "secret_values"])
+            email.save(update_fields=["status", "sent_at", "attempts", "next_attempt_at", "secret_values",
+                                      "hold_reason"])
             return "sent"
     # The failure is committed; queue the next try outside the transaction.
     if email.status == OutboundEmail.Status.FAILED:
@@ -101,6 +151,25 @@ def deliver_email(email_id: int, agency_id: int | None):
     return "retry"
 
 
+def _hold(email, verdict, now) -> str:
+    """Defer (until the next allowed time) or cancel a message the contact policy holds back; the
+    account's timeline hears of it once per new reason, not at every re-check. No countdown is
+    queued (a deferral can be hours, longer than the broker's visibility timeout): beat's
+    deliver_pending_emails offers it again once its time comes."""
+    from portal.send_gate import send_gate
+
+    status = OutboundEmail.Status.DEFERRED if verdict.action == "defer" else OutboundEmail.Status.CANCELLED
+    news = (email.status, email.hold_reason) != (status, verdict.reason)
+    email.status, email.hold_reason = status, verdict.reason[:500]
+    email.next_attempt_at = verdict.until if status == OutboundEmail.Status.DEFERRED else None
+    if status == OutboundEmail.Status.CANCELLED:
+        email.secret_values = {}
+    email.save(update_fields=["status", "hold_reason", "next_attempt_at", "secret_values"])
+    if news:
+        send_gate().record(email, verdict, now)
+    return status
+
+
 def _attach(message, name: str) -> None:
     """A stored file (media storage name) goes with the message under its own file name."""
     with default_storage.open(name, "rb") as handle:
@@ -109,19 +178,25 @@ def _attach(message, name: str) -> None:
 
 @shared_task(name="portal.tasks.deliver_pending_emails")
 def deliver_pending_emails():
-    """Re-offer pending emails whose hand-off to the worker was lost (worker or broker down at
-    commit time, or a queued retry lost): never tried and older than two minutes, or a retry
-    that is two minutes overdue."""
+    """Re-offer emails whose time has come but whose hand-off was lost (worker or broker down at
+    commit time, or a queued retry lost): never tried and older than two minutes, a retry that
+    is two minutes overdue, or a deferred message whose next allowed time has come."""
     now = timezone.now()
     lost = now - timedelta(minutes=2)
     with unscoped():
         pending = list(
-            OutboundEmail.objects.filter(status=OutboundEmail.Status.PENDING)
-            .filter(Q(attempts=0, created_at__lt=lost) | Q(next_attempt_at__lte=lost))
-            .values_list("pk", "agency_id")[:500]
+            OutboundEmail.objects.filter(
+                Q(status=OutboundEmail.Status.PENDING, attempts=0, next_attempt_at__isnull=True, created_at__lt=lost)
+                | Q(status=OutboundEmail.Status.PENDING, next_attempt_at__lte=lost)
+                | Q(status=OutboundEmail.Status.DEFERRED, next_attempt_at__lte=now))
+            .order_by("next_attempt_at", "pk").values_list("pk", "agency_id")[:PENDING_BATCH]
         )
+    by_agency = {}
     for email_id, agency_id in pending:
-        deliver_email.delay(email_id, agency_id)
+        by_agency.setdefault(agency_id, []).append(email_id)
+    for agency_id, ids in by_agency.items():
+        for start in range(0, len(ids), 200):
+            deliver_emails.delay(ids[start:start + 200], agency_id)
     return len(pending)
 
 
