@@ -10,6 +10,7 @@ NAV = {
         ("Clients", "client_list", None),
         ("Accounts", "debtor_account_list", None),
         ("Placements", "placement_list", None),
+        ("Outbox", "outbox", None),
         ("Intake", "intake_summary", permissions.MANAGERS),
         ("Queues", "worklist_manage", permissions.MANAGERS),
         ("Team", "team_list", permissions.MANAGERS),
