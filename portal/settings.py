@@ -106,6 +106,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis (broker, results, cache) or the serverless embedded equivalents ---------------
 REDIS_URL = env_str("REDIS_URL", "")
+CELERY_VISIBILITY_TIMEOUT = env_int("CELERY_VISIBILITY_TIMEOUT", 6 * 3600)  # seconds; see below
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     CELERY_RESULT_BACKEND = REDIS_URL
@@ -114,7 +115,7 @@ if REDIS_URL:
     # ends) is handed to another worker. It must be longer than the longest countdown (an email's
     # last retry, EMAIL_RETRY_SECONDS * 2**(EMAIL_MAX_ATTEMPTS - 2)) and the longest task, or Redis
     # would deliver a waiting task twice; deferrals use no countdown (beat re-offers them).
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 6 * 3600)}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
 else:
     BROKER_DIR = VAR_DIR / "broker"
     CELERY_BROKER_URL = "filesystem://"

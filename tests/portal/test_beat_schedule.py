@@ -63,3 +63,17 @@ def test_the_admin_lists_the_periodic_tasks(admin_client):
     page = admin_client.get("/admin/django_celery_beat/periodictask/")
     assert page.status_code == 200
     assert b"plans-daily" in page.content and b"deliver-pending-emails" in page.content
+
+
+def test_redis_hands_a_task_to_another_worker_only_after_the_longest_countdown():
+    """A task with a countdown waits in Redis unacknowledged; were the visibility timeout shorter
+    than the countdown, Redis would deliver it a second time. The longest countdown is an email's
+    last retry; deferrals use none (beat re-offers them)."""
+    from portal.tasks import retry_delay
+
+    longest = retry_delay(settings.EMAIL_MAX_ATTEMPTS - 1).total_seconds()
+    assert settings.CELERY_VISIBILITY_TIMEOUT > longest * 2
+    if settings.REDIS_URL:
+        from portal import settings as production
+
+        assert production.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] == settings.CELERY_VISIBILITY_TIMEOUT
