@@ -81,11 +81,15 @@ def candidate_zones(account, contact) -> list[str]:
 
 
 def _calling_hours(attempt):
+    return _hours_outside(attempt, candidate_zones(attempt.account, attempt.contact))
+
+
+def _hours_outside(attempt, zones):
     earliest, latest = attempt.policy.earliest_hour, attempt.policy.latest_hour
     if attempt.legal_rules_apply:
         earliest, latest = max(earliest, LEGAL_EARLIEST_HOUR), min(latest, LEGAL_LATEST_HOUR)
     outside = []
-    for zone in candidate_zones(attempt.account, attempt.contact):
+    for zone in zones:
         local = attempt.at.astimezone(ZoneInfo(zone))
         if not earliest <= local.hour < latest:
             outside.append(f"{local:%H:%M} in {zone}")
@@ -225,16 +229,18 @@ class SendDecision:
         return " ".join(self.reasons)
 
 
-def next_allowed_time(*, account, contact, at: datetime, channel: str = "email") -> datetime | None:
+def next_allowed_time(*, account, contact, at: datetime, channel: str = "email", policy=None,
+                      zones=None) -> datetime | None:
     """The first quarter hour from `at` (UTC) inside the contact hours in every zone the debtor
     may be in (candidate_zones), by the same hours rule as contact_decision; None when there is
-    none within NEXT_ALLOWED_HORIZON (a policy with no hours at all)."""
-    attempt = Attempt(account=account, channel=channel, contact=contact, at=at, policy=policy_for(account.agency_id))
-    zones = candidate_zones(account, contact)
-    step = NEXT_ALLOWED_STEP
+    none within NEXT_ALLOWED_HORIZON (a policy with no hours at all). `policy`, `zones`: already
+    looked up by the caller (a batch), else read here."""
+    policy = policy or policy_for(account.agency_id)
+    attempt = Attempt(account=account, channel=channel, contact=contact, at=at, policy=policy)
+    zones = zones if zones is not None else candidate_zones(account, contact)
     start = at.replace(second=0, microsecond=0)
     start += timedelta(minutes=(-start.minute) % 15)
-    earliest, latest = attempt.policy.earliest_hour, attempt.policy.latest_hour
+    earliest, latest = policy.earliest_hour, policy.latest_hour
     if attempt.legal_rules_apply:
         earliest, latest = max(earliest, LEGAL_EARLIEST_HOUR), min(latest, LEGAL_LATEST_HOUR)
     candidates = [ZoneInfo(zone) for zone in zones]
@@ -242,25 +248,31 @@ def next_allowed_time(*, account, contact, at: datetime, channel: str = "email")
     while moment - start <= NEXT_ALLOWED_HORIZON:
         if all(earliest <= moment.astimezone(zone).hour < latest for zone in candidates):
             return moment
-        moment += step
+        moment += NEXT_ALLOWED_STEP
     return None
 
 
-def send_decision(*, account, channel: str, contact: Contact | None, at: datetime | None = None) -> SendDecision:
+def send_decision(*, account, channel: str, contact: Contact | None, at: datetime | None = None, policy=None,
+                  zones=None, disputed: bool | None = None) -> SendDecision:
     """May a scheduled message go to the debtor now? The same rules as contact_decision, sorted
     by what they mean for a message that waits: a cease request or an opt-out cancels it (it may
     never go: the reasons say why); an open dispute holds it until the dispute is resolved
     (looked at again every DISPUTE_RECHECK); outside the contact hours defers it to the next
-    allowed time in every zone the debtor may be in."""
+    allowed time in every zone the debtor may be in. `policy`, `zones` (candidate_zones) and
+    `disputed` (an open dispute?) may come from the caller's batch lookups; else read here."""
     at = at or timezone.now()
-    attempt = Attempt(account=account, channel=channel, contact=contact, at=at, policy=policy_for(account.agency_id))
+    policy = policy or policy_for(account.agency_id)
+    attempt = Attempt(account=account, channel=channel, contact=contact, at=at, policy=policy)
     never = [reason for rule in NEVER_RULES if (reason := rule(attempt))]
     if never:
         return SendDecision("cancel", never)
-    if (reason := _open_dispute(attempt)):
-        return SendDecision("defer", [reason], until=at + DISPUTE_RECHECK)
-    if (reason := _calling_hours(attempt)):
-        until = next_allowed_time(account=account, contact=contact, at=at, channel=channel)
+    dispute = (_open_dispute(attempt) if disputed is None else
+               "A dispute is open on this account: no contact until it is resolved." if disputed else None)
+    if dispute:
+        return SendDecision("defer", [dispute], until=at + DISPUTE_RECHECK)
+    zones = zones if zones is not None else candidate_zones(account, contact)
+    if (reason := _hours_outside(attempt, zones)):
+        until = next_allowed_time(account=account, contact=contact, at=at, channel=channel, policy=policy, zones=zones)
         if until is None:
             return SendDecision("cancel", [reason, "No allowed time in the next three days."])
         return SendDecision("defer", [reason], until=until)

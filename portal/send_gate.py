@@ -26,6 +26,11 @@ class SendGate:
     def decide(self, email, now) -> SendVerdict:
         return SendVerdict("send")
 
+    def decide_many(self, emails, now) -> dict:
+        """{email.pk: SendVerdict} for a batch (one SMTP connection's worth); a gate may read
+        what it needs for the whole batch at once."""
+        return {email.pk: self.decide(email, now) for email in emails}
+
     def record(self, email, verdict, now) -> None:
         return None
 

@@ -17,9 +17,12 @@ kind, object, due date) before it goes out, so repeated runs, two beat scheduler
 redelivered task never send it twice; the worker asks the contact policy again before it sends
 (defer or cancel, with the reason on the timeline).
 """
+import os
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
@@ -28,8 +31,8 @@ from collections_work.debtor_accounts import actions, events
 from collections_work.debtor_accounts.actions import By
 from collections_work.debtor_accounts.local_day import debtor_today, latest_date_anywhere
 from collections_work.models import Activity, Contact, DebtorAccount, Promise
-from collections_work.worklist.services import opt_out_link
-from payments.links.services import link_make
+from collections_work.worklist.services import opt_out_link_for_token, opt_out_token
+from payments.links.services import links_make_many
 from payments.models import Installment, PaymentPlan, PlanStepSettings
 from payments.plans.services import plans_mark_missed
 from portal.audit import audit_record
@@ -39,6 +42,8 @@ from portal.emails import emails_hand_off, emails_record, send_key
 MORNING_HOUR = 9
 # A run that was down for a while still sends a late notice up to this many days late.
 LATE_NOTICE_WINDOW_DAYS = 3
+# A run's lock lasts at most this long (seconds) should its process die without releasing it.
+RUN_LOCK_SECONDS = 15 * 60
 # Installments looked at per transaction.
 BATCH = 1000
 
@@ -85,10 +90,33 @@ def plan_steps_run(*, agency_id, now: datetime | None = None) -> dict:
     installments, broken plans. Returns {step: how many}."""
     now = now or timezone.now()
     settings = PlanStepSettings.for_agency(agency_id)
-    counts = installment_messages(settings, now)
-    counts["missed"] = plans_mark_missed(now)
-    counts["broken"] = plans_break(settings, now)
+    with run_alone(f"plan-steps:{agency_id}") as alone:
+        if not alone:  # another scheduler's run is at it: its keys and ours are the same
+            return {"skipped": 1}
+        counts = installment_messages(settings, now)
+        counts["missed"] = plans_mark_missed(now)
+        counts["broken"] = plans_break(settings, now)
     return counts
+
+
+@contextmanager
+def run_alone(name: str, seconds: int = RUN_LOCK_SECONDS):
+    """Yields False when another process runs `name` now (a cache lock, Redis in production).
+    Only saves the second run's work: correctness never depends on it, the exactly-once keys
+    hold without it (a lock lost with its process expires after `seconds`)."""
+    key = f"run-alone:{name}"
+    try:
+        taken = cache.add(key, os.getpid(), timeout=seconds)
+    except Exception:  # noqa: BLE001 - no cache: run anyway, the keys keep it exactly once
+        taken = True
+    try:
+        yield taken
+    finally:
+        if taken:
+            try:
+                cache.delete(key)
+            except Exception:  # noqa: BLE001
+                pass
 
 
 def _first_emails(debtor_ids) -> dict[int, Contact]:
@@ -144,18 +172,23 @@ def _send(steps, now, counts):
         return
     accounts = [getattr(obj, "account", None) or obj.plan.account for obj, _s, _k in steps]
     emails = _first_emails(account.debtor_id for account in accounts)
-    drafts, timeline = [], []
+    drafts, timeline, reachable = [], [], []
     for (obj, step, key), account in zip(steps, accounts):
         contact = emails.get(account.debtor_id)
         if contact is None:
             counts["no_email"] += 1
             continue
-        _link, url = link_make(account=account, channel="email", sent_to=contact.value, now=now)
+        reachable.append((step, key, account, contact))
+    urls = links_make_many(pairs=[(account, contact.value) for _s, _k, account, contact in reachable],
+                           channel="email", now=now)
+    opt_out_pattern = opt_out_link_for_token("TOKEN")  # one reverse() for the batch
+    for (step, key, account, contact), url in zip(reachable, urls):
         drafts.append({"key": key, "to": contact.value, "subject": step.subject, "template": "debtor_reminder",
                        "agency": account.agency, "client": account.client, "account": account, "kind": step.kind,
                        "context": {"account": account, "agency": account.agency, "lines": step.lines,
                                    "consumer": account.debt_purpose != "commercial"},
-                       "secrets": {"link": url, "opt_out_link": opt_out_link(contact)}})
+                       "secrets": {"link": url,
+                                   "opt_out_link": opt_out_pattern.replace("TOKEN", opt_out_token(contact))}})
         timeline.append(Activity(agency_id=account.agency_id, client_id=account.client_id, account=account,
                                  kind=Activity.Kind.EMAIL, summary=f"{step.subject} (emailed to {contact.value})"[:300],
                                  contact=contact, client_visible=False, occurred_at=now))

@@ -27,8 +27,8 @@ INSTALLMENTS = 40
 ZONES = ("America/New_York", "America/Chicago", "America/Los_Angeles", "Pacific/Honolulu")
 
 
-def beat_env(real_services, tmp_path):
-    database_url, redis_url = real_services
+def beat_env(services, tmp_path):
+    database_url, redis_url = services
     return {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url, "PORTAL_NO_BOOTSTRAP": "1",
             "DJANGO_SETTINGS_MODULE": "portal.settings", "PORTAL_VAR_DIR": str(tmp_path), "PYTHONUNBUFFERED": "1"}
 
