@@ -1,6 +1,6 @@
 """The outbox's rows: every email the agency's portal recorded and every letter, in one list with
 one set of states (scheduled, deferred, sent, failed, cancelled), newest first."""
-from django.db.models import CharField, Case, DateTimeField, F, IntegerField, Q, Value, When
+from django.db.models import CharField, Case, DateTimeField, F, IntegerField, OuterRef, Q, Subquery, Value, When
 
 from collections_work.models import DebtorAccount, Letter
 from portal.models import OutboundEmail
@@ -15,7 +15,7 @@ LETTER_STATE = {Letter.Status.QUEUED: "scheduled", Letter.Status.PRINTING: "sche
                 Letter.Status.EMAILED: "sent", Letter.Status.CANCELLED: "cancelled"}
 # The columns both kinds share, in union order.
 COLUMNS = ["channel", "row_id", "created", "state", "recipient", "title", "detail", "until", "done_at", "tries",
-           "account_ref"]
+           "account_ref", "reference"]
 
 
 def _state(mapping, field):
@@ -38,7 +38,8 @@ def outbox_emails():
                     output_field=CharField()),
         until=Case(When(status__in=[OutboundEmail.Status.DEFERRED, OutboundEmail.Status.PENDING],
                         then=F("next_attempt_at")), default=Value(None), output_field=DateTimeField()),
-        done_at=F("sent_at"), tries=F("attempts"), account_ref=F("account_id"))
+        done_at=F("sent_at"), tries=F("attempts"), account_ref=F("account_id"),
+        reference=Subquery(DebtorAccount.objects.filter(pk=OuterRef("account_id")).values("client_reference")[:1]))
 
 
 def outbox_letters():
@@ -47,7 +48,7 @@ def outbox_letters():
         channel=Value("letter", output_field=CharField()), row_id=F("pk"), created=F("created_at"),
         state=_state(LETTER_STATE, "status"), recipient=F("account__debtor_name"), title=F("kind"),
         detail=F("cancel_reason"), until=Value(None, output_field=DateTimeField()), done_at=F("sent_at"),
-        tries=Value(0, output_field=IntegerField()), account_ref=F("account_id"))
+        tries=Value(0, output_field=IntegerField()), account_ref=F("account_id"), reference=F("account__client_reference"))
 
 
 def outbox_rows(*, state: str = "", channel: str = "", query: str = ""):
