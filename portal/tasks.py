@@ -1,5 +1,6 @@
 """Background tasks owned by the portal: email delivery, heartbeats, a round-trip probe."""
 import logging
+from contextlib import contextmanager
 import mimetypes
 from pathlib import PurePosixPath
 import smtplib
@@ -10,7 +11,7 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from portal.mail_bodies import message_bodies
@@ -86,19 +87,78 @@ def deliver_emails(email_ids: list[int], agency_id: int | None):
     connection = get_connection()
     try:
         connection.open()  # one SMTP session for the batch (send() would open and close one per email)
-        with _scope_for(agency_id):
+        with _scope_for(agency_id), _relaxed_commits():
             now = timezone.now()
-            waiting = [email for email in OutboundEmail.objects.filter(pk__in=email_ids).only(
-                "pk", "account_id", "to", "status", "next_attempt_at") if _due(email, now) and email.account_id]
-            # The contact policy for the whole batch at once; each email is still sent under its own
-            # lock and status check, and a verdict is at most one batch old.
+            emails = OutboundEmail.objects.in_bulk(email_ids)
+            waiting = [email for email in emails.values() if _due(email, now) and email.account_id]
+            # The contact policy for the whole batch at once; each email is still claimed under its
+            # own status check, and a verdict is at most one batch old.
             verdicts = send_gate().decide_many(waiting, now) if waiting else {}
-        for email_id in email_ids:
-            outcome = _deliver(email_id, agency_id, connection=connection, verdict=verdicts.get(email_id), batch=True)
-            outcomes[outcome] = outcomes.get(outcome, 0) + 1
+            for email_id in email_ids:
+                email, verdict = emails.get(email_id), verdicts.get(email_id)
+                if (email is not None and _due(email, now) and not email.attachment
+                        and (email.account_id is None or (verdict is not None and verdict.action == "send"))):
+                    outcome = _send_claimed(email, connection, agency_id)
+                else:
+                    outcome = _deliver(email_id, agency_id, connection=connection, verdict=verdict)
+                outcomes[outcome] = outcomes.get(outcome, 0) + 1
     finally:
         connection.close()
     return outcomes
+
+
+def _send_claimed(email, connection, agency_id) -> str:
+    """The batch's fast path, as safe as _deliver: one statement claims the email (marks it sent,
+    only if it is still in the state the batch read) and holds its row lock while the message goes
+    over SMTP; a failed send rolls the claim back and the failure is recorded as in _deliver.
+    Two round trips to the database per email instead of four."""
+    message = _message(email, connection)
+    claimed = 0
+    try:
+        with transaction.atomic():
+            claimed = OutboundEmail.objects.filter(pk=email.pk, status=email.status, attempts=email.attempts).update(
+                status=OutboundEmail.Status.SENT, sent_at=timezone.now(), attempts=F("attempts") + 1,
+                next_attempt_at=None, hold_reason="", secret_values={})
+            if claimed:
+                message.send()  # an exception rolls the claim back
+    except Exception as exc:  # noqa: BLE001 - recorded like any failed try
+        if not claimed:
+            raise
+        connection.close()  # a broken session is opened afresh for the next email
+        return _record_failure(email.pk, agency_id, exc)
+    return "sent" if claimed else "skipped"
+
+
+@contextmanager
+def _relaxed_commits():
+    """Batch deliveries commit each email's "sent" without waiting for the WAL flush
+    (PostgreSQL's synchronous_commit off, for this batch's session only): each commit is as
+    ordered and atomic as ever; only a crash of the database server itself within a fraction of a
+    second could forget the last marks and send those emails again. Waiting for a disk flush per
+    email would cap a run at the disk's flush rate."""
+    from django.db import connection
+
+    relaxed = connection.vendor == "postgresql" and not connection.in_atomic_block
+    if relaxed:
+        with connection.cursor() as cursor:
+            cursor.execute("SET synchronous_commit TO OFF")
+    try:
+        yield
+    finally:
+        if relaxed:
+            with connection.cursor() as cursor:
+                cursor.execute("RESET synchronous_commit")
+
+
+def _message(email, connection) -> EmailMultiAlternatives:
+    body_text, body_html = message_bodies(email)
+    message = EmailMultiAlternatives(email.subject, body_text, settings.DEFAULT_FROM_EMAIL, [email.to],
+                                     connection=connection)
+    if body_html:
+        message.attach_alternative(body_html, "text/html")
+    if email.attachment:
+        _attach(message, email.attachment)
+    return message
 
 
 def _due(email, now) -> bool:
@@ -109,12 +169,10 @@ def _due(email, now) -> bool:
     return False
 
 
-def _deliver(email_id: int, agency_id: int | None, connection, verdict=None, batch=False):
+def _deliver(email_id: int, agency_id: int | None, connection, verdict=None):
     from portal.send_gate import send_gate
 
     with _scope_for(agency_id), transaction.atomic():
-        if batch:
-            _relaxed_commit()
         email = OutboundEmail.objects.select_for_update().filter(pk=email_id).first()
         if email is None or email.status not in (OutboundEmail.Status.PENDING, OutboundEmail.Status.DEFERRED):
             return "skipped"
@@ -125,25 +183,12 @@ def _deliver(email_id: int, agency_id: int | None, connection, verdict=None, bat
             verdict = verdict or send_gate().decide(email, now)
             if verdict.action != "send":
                 return _hold(email, verdict, now)
-        body_text, body_html = message_bodies(email)
-        message = EmailMultiAlternatives(email.subject, body_text, settings.DEFAULT_FROM_EMAIL, [email.to],
-                                         connection=connection)
-        if body_html:
-            message.attach_alternative(body_html, "text/html")
-        if email.attachment:
-            _attach(message, email.attachment)
+        message = _message(email, connection)
         email.attempts += 1
         try:
             message.send()
         except Exception as exc:  # noqa: BLE001 - every failure is recorded; the kind decides what next
-            email.last_error = _describe(exc)[:2000]
-            if _permanent(exc) or email.attempts >= settings.EMAIL_MAX_ATTEMPTS:
-                email.status, email.next_attempt_at = OutboundEmail.Status.FAILED, None
-            else:
-                email.status, email.next_attempt_at = OutboundEmail.Status.PENDING, now + retry_delay(email.attempts)
-            email.save(update_fields=["attempts", "last_error", "status", "next_attempt_at"])
-            log.warning("Email %s: try %s failed (%s)%s", email_id, email.attempts, email.last_error,
-                        "" if email.next_attempt_at is None else f"; next try at {email.next_attempt_at:%H:%M:%S}")
+            _fail(email, exc, now)
             if connection is not None:
                 connection.close()  # a broken connection is opened afresh for the next email
         else:
@@ -153,27 +198,42 @@ def _deliver(email_id: int, agency_id: int | None, connection, verdict=None, bat
             email.save(update_fields=["status", "sent_at", "attempts", "next_attempt_at", "secret_values",
                                       "hold_reason"])
             return "sent"
-    # The failure is committed; queue the next try outside the transaction.
+    return _after_failure(email, agency_id, now)
+
+
+def _fail(email, exc, now) -> None:
+    """Record a failed try (email.attempts counts it already): failed for good, or the next try."""
+    email.last_error = _describe(exc)[:2000]
+    if _permanent(exc) or email.attempts >= settings.EMAIL_MAX_ATTEMPTS:
+        email.status, email.next_attempt_at = OutboundEmail.Status.FAILED, None
+    else:
+        email.status, email.next_attempt_at = OutboundEmail.Status.PENDING, now + retry_delay(email.attempts)
+    email.save(update_fields=["attempts", "last_error", "status", "next_attempt_at"])
+    log.warning("Email %s: try %s failed (%s)%s", email.pk, email.attempts, email.last_error,
+                "" if email.next_attempt_at is None else f"; next try at {email.next_attempt_at:%H:%M:%S}")
+
+
+def _after_failure(email, agency_id, now) -> str:
+    """The failure is committed; queue the next try outside the transaction."""
     if email.status == OutboundEmail.Status.FAILED:
         return "failed"
     try:
-        deliver_email.apply_async((email_id, agency_id), countdown=(email.next_attempt_at - now).total_seconds())
+        deliver_email.apply_async((email.pk, agency_id), countdown=(email.next_attempt_at - now).total_seconds())
     except Exception:  # noqa: BLE001 - the broker is unreachable: beat's deliver_pending_emails re-offers it
-        log.warning("Could not queue the next try of email %s; beat will re-offer it", email_id, exc_info=True)
+        log.warning("Could not queue the next try of email %s; beat will re-offer it", email.pk, exc_info=True)
     return "retry"
 
 
-def _relaxed_commit():
-    """Batch deliveries (scheduled runs) commit each email's "sent" without waiting for the WAL
-    flush (PostgreSQL's synchronous_commit off, this transaction only): the commit is ordered and
-    atomic as ever, only a crash of the database server itself within a fraction of a second could
-    forget the last marks and send those emails again. Waiting for a disk flush per email would
-    cap a run at the disk's flush rate."""
-    from django.db import connection
-
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL synchronous_commit TO OFF")
+def _record_failure(email_id, agency_id, exc) -> str:
+    """A claimed send failed (the claim was rolled back): record the try as _deliver does."""
+    with _scope_for(agency_id), transaction.atomic():
+        email = OutboundEmail.objects.select_for_update().filter(pk=email_id).first()
+        if email is None or email.status not in (OutboundEmail.Status.PENDING, OutboundEmail.Status.DEFERRED):
+            return "skipped"
+        now = timezone.now()
+        email.attempts += 1
+        _fail(email, exc, now)
+    return _after_failure(email, agency_id, now)
 
 
 def _hold(email, verdict, now) -> str:
