@@ -72,6 +72,7 @@ class OutboundEmail(models.Model):
     class Status(models.TextChoices):
         PENDING = "pending", "Scheduled"  # recorded, waiting for the worker (or for its next try)
         DEFERRED = "deferred", "Deferred"  # the contact policy says not now: `hold_reason`, until `next_attempt_at`
+        SENDING = "sending", "Sending"  # claimed by a worker, which is talking to the mail server now
         SENT = "sent", "Sent"
         FAILED = "failed", "Failed"  # no more tries: `last_error` says why
         CANCELLED = "cancelled", "Cancelled"  # may never go (cease, opt-out): `hold_reason` says why
@@ -95,6 +96,7 @@ class OutboundEmail(models.Model):
     kind = models.CharField(max_length=40, blank=True, db_index=True)
     account_id = models.BigIntegerField(null=True, blank=True, db_index=True)
     hold_reason = models.CharField(max_length=500, blank=True)  # why deferred or cancelled, in words
+    claimed_at = models.DateTimeField(null=True, blank=True)  # when a worker last began to send it
     attempts = models.PositiveIntegerField(default=0)  # tries made, failed ones included
     last_error = models.TextField(blank=True)
     # After a failed try (backoff) or a deferral (the next allowed time): not before this time.

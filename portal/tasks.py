@@ -21,6 +21,10 @@ from portal.tenancy import tenant_scope, unscoped
 log = logging.getLogger(__name__)
 # A queued retry may arrive a little before its time (clocks, broker): it still counts as due.
 RETRY_EARLY_TOLERANCE = timedelta(seconds=2)
+# An email still "sending" this long after its worker claimed it: the worker died mid-send.
+SENDING_STUCK = timedelta(minutes=10)
+STUCK_ERROR = ("The worker stopped while sending this email: the mail server may or may not have taken it. "
+               "It is not sent again by itself; check with the recipient before resending.")
 # At most this many emails re-offered per run of deliver_pending_emails (every minute).
 PENDING_BATCH = 5000
 
@@ -64,12 +68,13 @@ REDELIVER_SAFE = {"acks_late": True, "reject_on_worker_lost": True}
 def deliver_email(email_id: int, agency_id: int | None):
     """Send one logged email unless it was sent (or given up) already, or its next try is not due.
 
-    The send happens under the row's lock, so a second task for the same email waits and then
-    finds it sent. A message to a debtor (an `account_id`) asks the contact policy first: not now
-    defers it to the next allowed time, never cancels it, each with the reason (send_gate). A
-    failed try is recorded in the same transaction, which then commits (nothing is raised inside
-    it): the attempt count, the server's answer and the time of the next try stay in the send
-    log. After EMAIL_MAX_ATTEMPTS tries, or at once on a permanent refusal, the email is failed;
+    Under the row's lock the worker checks the email is still to send and, for a message to a
+    debtor (an `account_id`), asks the contact policy (send_gate): not now defers it to the next
+    allowed time, never cancels it, each with the reason. Then it claims it ("sending") and
+    commits before talking to the mail server, so a second task, a redelivered one or a second
+    scheduler finds it claimed or sent and sends nothing (see _send). A failed try is recorded:
+    the attempt count, the server's answer and the time of the next try stay in the send log.
+    After EMAIL_MAX_ATTEMPTS tries, or at once on a permanent refusal, the email is failed;
     otherwise its next try is queued with a backoff (and beat's deliver_pending_emails re-offers
     it should that message be lost)."""
     return _deliver(email_id, agency_id, connection=None)
@@ -108,25 +113,34 @@ def deliver_emails(email_ids: list[int], agency_id: int | None):
 
 
 def _send_claimed(email, connection, agency_id) -> str:
-    """The batch's fast path, as safe as _deliver: one statement claims the email (marks it sent,
-    only if it is still in the state the batch read) and holds its row lock while the message goes
-    over SMTP; a failed send rolls the claim back and the failure is recorded as in _deliver.
-    Two round trips to the database per email instead of four."""
+    """The batch's path: claim the email (one statement, only if it is still in the state the
+    batch read), then send it (see _send)."""
     message = _message(email, connection)
-    claimed = 0
+    claimed = OutboundEmail.objects.filter(pk=email.pk, status=email.status, attempts=email.attempts).update(
+        status=OutboundEmail.Status.SENDING, attempts=F("attempts") + 1, claimed_at=timezone.now())
+    if not claimed:
+        return "skipped"  # another worker has it, or it changed since the batch read it
+    return _send(email.pk, agency_id, message, connection)
+
+
+def _send(email_id, agency_id, message, connection) -> str:
+    """Send a claimed email (status "sending", committed) and record the outcome.
+
+    Exactly once: the claim is committed before the mail server is spoken to, so a second task,
+    a redelivered one, a second scheduler or a restarted worker finds it "sending" or "sent" and
+    sends nothing. A worker killed between the claim and the record leaves it "sending": it is
+    never sent again by itself (the mail server may have taken it); deliver_pending_emails marks
+    it failed after SENDING_STUCK with that reason, for staff to check and resend from the outbox."""
     try:
-        with transaction.atomic():
-            claimed = OutboundEmail.objects.filter(pk=email.pk, status=email.status, attempts=email.attempts).update(
-                status=OutboundEmail.Status.SENT, sent_at=timezone.now(), attempts=F("attempts") + 1,
-                next_attempt_at=None, hold_reason="", secret_values={})
-            if claimed:
-                message.send()  # an exception rolls the claim back
-    except Exception as exc:  # noqa: BLE001 - recorded like any failed try
-        if not claimed:
-            raise
-        connection.close()  # a broken session is opened afresh for the next email
-        return _record_failure(email.pk, agency_id, exc)
-    return "sent" if claimed else "skipped"
+        message.send()
+    except Exception as exc:  # noqa: BLE001 - every failure is recorded; the kind decides what next
+        connection is not None and connection.close()  # a broken session is opened afresh next time
+        return _record_failure(email_id, agency_id, exc)
+    with _scope_for(agency_id):
+        OutboundEmail.objects.filter(pk=email_id, status=OutboundEmail.Status.SENDING).update(
+            status=OutboundEmail.Status.SENT, sent_at=timezone.now(), next_attempt_at=None, hold_reason="",
+            secret_values={})  # sent: the link's secret leaves the send log
+    return "sent"
 
 
 @contextmanager
@@ -184,21 +198,9 @@ def _deliver(email_id: int, agency_id: int | None, connection, verdict=None):
             if verdict.action != "send":
                 return _hold(email, verdict, now)
         message = _message(email, connection)
-        email.attempts += 1
-        try:
-            message.send()
-        except Exception as exc:  # noqa: BLE001 - every failure is recorded; the kind decides what next
-            _fail(email, exc, now)
-            if connection is not None:
-                connection.close()  # a broken connection is opened afresh for the next email
-        else:
-            email.status, email.sent_at, email.next_attempt_at = OutboundEmail.Status.SENT, timezone.now(), None
-            email.hold_reason = ""
-            email.secret_values = {}  # sent: the link's secret leaves the send log
-            email.save(update_fields=["status", "sent_at", "attempts", "next_attempt_at", "secret_values",
-                                      "hold_reason"])
-            return "sent"
-    return _after_failure(email, agency_id, now)
+        email.status, email.attempts, email.claimed_at = OutboundEmail.Status.SENDING, email.attempts + 1, now
+        email.save(update_fields=["status", "attempts", "claimed_at"])
+    return _send(email_id, agency_id, message, connection)  # the claim is committed first
 
 
 def _fail(email, exc, now) -> None:
@@ -225,13 +227,12 @@ def _after_failure(email, agency_id, now) -> str:
 
 
 def _record_failure(email_id, agency_id, exc) -> str:
-    """A claimed send failed (the claim was rolled back): record the try as _deliver does."""
+    """A claimed send failed: record the try (its attempt is counted already)."""
     with _scope_for(agency_id), transaction.atomic():
         email = OutboundEmail.objects.select_for_update().filter(pk=email_id).first()
-        if email is None or email.status not in (OutboundEmail.Status.PENDING, OutboundEmail.Status.DEFERRED):
+        if email is None or email.status != OutboundEmail.Status.SENDING:
             return "skipped"
         now = timezone.now()
-        email.attempts += 1
         _fail(email, exc, now)
     return _after_failure(email, agency_id, now)
 
@@ -269,6 +270,10 @@ def deliver_pending_emails():
     now = timezone.now()
     lost = now - timedelta(minutes=2)
     with unscoped():
+        # Claimed by a worker that then died mid-send: the mail server may have taken it, so it
+        # is never sent again by itself; staff see why in the outbox and may resend it.
+        OutboundEmail.objects.filter(status=OutboundEmail.Status.SENDING, claimed_at__lt=now - SENDING_STUCK).update(
+            status=OutboundEmail.Status.FAILED, next_attempt_at=None, last_error=STUCK_ERROR)
         pending = list(
             OutboundEmail.objects.filter(
                 Q(status=OutboundEmail.Status.PENDING, attempts=0, next_attempt_at__isnull=True, created_at__lt=lost)

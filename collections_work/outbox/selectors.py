@@ -8,7 +8,8 @@ from portal.models import OutboundEmail
 STATES = [("scheduled", "Scheduled"), ("deferred", "Deferred"), ("sent", "Sent"), ("failed", "Failed"),
           ("cancelled", "Cancelled")]
 CHANNELS = [("email", "Email"), ("letter", "Letter")]
-EMAIL_STATE = {OutboundEmail.Status.PENDING: "scheduled", OutboundEmail.Status.DEFERRED: "deferred",
+EMAIL_STATE = {OutboundEmail.Status.PENDING: "scheduled", OutboundEmail.Status.SENDING: "scheduled",
+               OutboundEmail.Status.DEFERRED: "deferred",
                OutboundEmail.Status.SENT: "sent", OutboundEmail.Status.FAILED: "failed",
                OutboundEmail.Status.CANCELLED: "cancelled"}
 LETTER_STATE = {Letter.Status.QUEUED: "scheduled", Letter.Status.PRINTING: "scheduled", Letter.Status.MAILED: "sent",
@@ -34,7 +35,8 @@ def outbox_emails():
         OutboundEmail.objects.all(),
         channel=Value("email", output_field=CharField()), row_id=F("pk"), created=F("created_at"),
         state=_state(EMAIL_STATE, "status"), recipient=F("to"), title=F("subject"),
-        detail=Case(When(status=OutboundEmail.Status.FAILED, then=F("last_error")), default=F("hold_reason"),
+        detail=Case(When(status=OutboundEmail.Status.FAILED, then=F("last_error")),
+                    When(status=OutboundEmail.Status.SENDING, then=Value("sending")), default=F("hold_reason"),
                     output_field=CharField()),
         until=Case(When(status__in=[OutboundEmail.Status.DEFERRED, OutboundEmail.Status.PENDING],
                         then=F("next_attempt_at")), default=Value(None), output_field=DateTimeField()),
