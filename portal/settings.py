@@ -403,3 +403,6 @@ CELERY_TASK_ROUTES = {
 EMAIL_MAX_ATTEMPTS = env_int("EMAIL_MAX_ATTEMPTS", 5)
 EMAIL_RETRY_SECONDS = env_int("EMAIL_RETRY_SECONDS", 60)
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30)  # seconds an SMTP server may take to answer
+# A recorded email not handed to a worker (or whose worker died with it) within this many seconds
+# is offered again by beat (deliver_pending_emails); sending it twice is impossible either way.
+EMAIL_HANDOFF_LOST_SECONDS = env_int("EMAIL_HANDOFF_LOST_SECONDS", 120)

@@ -265,10 +265,11 @@ def _attach(message, name: str) -> None:
 @shared_task(name="portal.tasks.deliver_pending_emails")
 def deliver_pending_emails():
     """Re-offer emails whose time has come but whose hand-off was lost (worker or broker down at
-    commit time, or a queued retry lost): never tried and older than two minutes, a retry that
-    is two minutes overdue, or a deferred message whose next allowed time has come."""
+    commit time, a worker killed with its batch, or a queued retry lost): never tried and older
+    than EMAIL_HANDOFF_LOST_SECONDS (2 minutes), a retry that much overdue, or a deferred message
+    whose next allowed time has come."""
     now = timezone.now()
-    lost = now - timedelta(minutes=2)
+    lost = now - timedelta(seconds=settings.EMAIL_HANDOFF_LOST_SECONDS)
     with unscoped():
         # Claimed by a worker that then died mid-send: the mail server may have taken it, so it
         # is never sent again by itself; staff see why in the outbox and may resend it.
