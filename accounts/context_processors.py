@@ -11,6 +11,7 @@ NAV = {
         ("Accounts", "debtor_account_list", None),
         ("Placements", "placement_list", None),
         ("Letters", "print_batch_list", None),
+        ("Outbox", "outbox", None),
         ("Intake", "intake_summary", permissions.MANAGERS),
         ("Queues", "worklist_manage", permissions.MANAGERS),
         ("Team", "team_list", permissions.MANAGERS),

@@ -82,11 +82,15 @@ def candidate_zones(account, contact) -> list[str]:
 
 
 def _calling_hours(attempt):
+    return _hours_outside(attempt, candidate_zones(attempt.account, attempt.contact))
+
+
+def _hours_outside(attempt, zones):
     earliest, latest = attempt.policy.earliest_hour, attempt.policy.latest_hour
     if attempt.legal_rules_apply:
         earliest, latest = max(earliest, LEGAL_EARLIEST_HOUR), min(latest, LEGAL_LATEST_HOUR)
     outside = []
-    for zone in candidate_zones(attempt.account, attempt.contact):
+    for zone in zones:
         local = attempt.at.astimezone(ZoneInfo(zone))
         if not earliest <= local.hour < latest:
             outside.append(f"{local:%H:%M} in {zone}")
@@ -198,3 +202,79 @@ def callable_now(policy: ContactPolicy, zones: frozenset, at: datetime) -> Q:
     windows = calling_windows(policy)
     return ((Q(debt_purpose=DebtPurpose.COMMERCIAL) & _zone_rule(zones, at, *windows["commercial"]))
             | (~Q(debt_purpose=DebtPurpose.COMMERCIAL) & _zone_rule(zones, at, *windows["other"])))
+
+
+# --- Scheduled messages: send now, later, or never ----------------------------------------------
+
+# Rules whose "no" lasts for ever for this message (the debtor said stop): the message is cancelled.
+NEVER_RULES = (_cease_communication, _opted_out)
+# How far ahead to look for the next allowed time, and in which steps (zones differ by 15 minutes
+# at the finest: Nepal, Chatham).
+NEXT_ALLOWED_HORIZON = timedelta(days=3)
+NEXT_ALLOWED_STEP = timedelta(minutes=15)
+# A message held by an open dispute is looked at again this often (the dispute may be resolved).
+DISPUTE_RECHECK = timedelta(hours=1)
+
+
+@dataclass
+class SendDecision:
+    """What to do with a scheduled message now: "send", "defer" (until `until`, UTC) or "cancel",
+    with the reasons in words."""
+
+    action: str
+    reasons: list[str] = field(default_factory=list)
+    until: datetime | None = None
+
+    @property
+    def reason(self) -> str:
+        return " ".join(self.reasons)
+
+
+def next_allowed_time(*, account, contact, at: datetime, channel: str = "email", policy=None,
+                      zones=None) -> datetime | None:
+    """The first quarter hour from `at` (UTC) inside the contact hours in every zone the debtor
+    may be in (candidate_zones), by the same hours rule as contact_decision; None when there is
+    none within NEXT_ALLOWED_HORIZON (a policy with no hours at all). `policy`, `zones`: already
+    looked up by the caller (a batch), else read here."""
+    policy = policy or policy_for(account.agency_id)
+    attempt = Attempt(account=account, channel=channel, contact=contact, at=at, policy=policy)
+    zones = zones if zones is not None else candidate_zones(account, contact)
+    start = at.replace(second=0, microsecond=0)
+    start += timedelta(minutes=(-start.minute) % 15)
+    earliest, latest = policy.earliest_hour, policy.latest_hour
+    if attempt.legal_rules_apply:
+        earliest, latest = max(earliest, LEGAL_EARLIEST_HOUR), min(latest, LEGAL_LATEST_HOUR)
+    candidates = [ZoneInfo(zone) for zone in zones]
+    moment = start
+    while moment - start <= NEXT_ALLOWED_HORIZON:
+        if all(earliest <= moment.astimezone(zone).hour < latest for zone in candidates):
+            return moment
+        moment += NEXT_ALLOWED_STEP
+    return None
+
+
+def send_decision(*, account, channel: str, contact: Contact | None, at: datetime | None = None, policy=None,
+                  zones=None, disputed: bool | None = None) -> SendDecision:
+    """May a scheduled message go to the debtor now? The same rules as contact_decision, sorted
+    by what they mean for a message that waits: a cease request or an opt-out cancels it (it may
+    never go: the reasons say why); an open dispute holds it until the dispute is resolved
+    (looked at again every DISPUTE_RECHECK); outside the contact hours defers it to the next
+    allowed time in every zone the debtor may be in. `policy`, `zones` (candidate_zones) and
+    `disputed` (an open dispute?) may come from the caller's batch lookups; else read here."""
+    at = at or timezone.now()
+    policy = policy or policy_for(account.agency_id)
+    attempt = Attempt(account=account, channel=channel, contact=contact, at=at, policy=policy)
+    never = [reason for rule in NEVER_RULES if (reason := rule(attempt))]
+    if never:
+        return SendDecision("cancel", never)
+    dispute = (_open_dispute(attempt) if disputed is None else
+               "A dispute is open on this account: no contact until it is resolved." if disputed else None)
+    if dispute:
+        return SendDecision("defer", [dispute], until=at + DISPUTE_RECHECK)
+    zones = zones if zones is not None else candidate_zones(account, contact)
+    if (reason := _hours_outside(attempt, zones)):
+        until = next_allowed_time(account=account, contact=contact, at=at, channel=channel, policy=policy, zones=zones)
+        if until is None:
+            return SendDecision("cancel", [reason, "No allowed time in the next three days."])
+        return SendDecision("defer", [reason], until=until)
+    return SendDecision("send")

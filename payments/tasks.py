@@ -1,8 +1,10 @@
-"""The payments app's timed jobs (beat), per agency. Each is safe to run any number of times, by
-two schedulers at once: what it sends, charges or issues is recorded under a unique key first
-(an installment's try, a client's statement for a month, an account's statement for a month), so
-a task delivered twice or re-run after a killed worker finds the work done. `SCHEDULED` tasks are
-acknowledged after they finish and given back to the broker when their worker dies."""
+"""The payments app's timed jobs (beat, portal/beat.py), per agency: the daily plan steps, promise
+reminders, expired offers, automatic payments, remittance and debtor statements. Each is safe to
+run any number of times, by two schedulers at once: what it sends, charges or issues is recorded
+under a unique key first (a message's kind, object and period; an installment's try; a client's
+statement for a month), so a task delivered twice or re-run after a killed worker finds the work
+done. `SCHEDULED` tasks are acknowledged after they finish and given back to the broker when their
+worker dies."""
 from calendar import monthrange
 from collections import Counter
 from datetime import date
@@ -13,21 +15,36 @@ from django.db import transaction
 from django.utils import timezone
 
 from payments.offers.services import offers_expire
-from payments.plans.services import plans_mark_missed
+from payments.reminders.services import plan_steps_run, promise_reminders_run
 from portal.tenancy import each_agency, tenant_scope
 
 SCHEDULED = {"acks_late": True, "reject_on_worker_lost": True}
 
 
+def _add(total: dict, counts: dict) -> None:
+    for name, value in counts.items():
+        total[name] = total.get(name, 0) + value
+
+
 @shared_task(name="payments.tasks.plans_daily", **SCHEDULED)
 def plans_daily():
-    """Installments missed (the debtor's local day over) return their accounts to the queues;
-    offers whose links all expired are marked expired. Safe to run any number of times."""
-    missed = expired = 0
-    for _agency_id in each_agency():
-        missed += plans_mark_missed()
-        expired += offers_expire()
-    return {"missed": missed, "expired": expired}
+    """Per agency: reminders, due-today and late notices for installments (the debtor's day),
+    missed installments (the account returns to the queues), broken plans; and offers whose
+    links all expired are marked expired. Returns {step: count} over all agencies."""
+    total = {"missed": 0, "expired": 0}
+    for agency_id in each_agency():
+        _add(total, plan_steps_run(agency_id=agency_id))
+        total["expired"] += offers_expire()
+    return total
+
+
+@shared_task(name="payments.tasks.promise_reminders", **SCHEDULED)
+def promise_reminders():
+    """Per agency: a reminder the day before each open promise to pay is due."""
+    total = {}
+    for agency_id in each_agency():
+        _add(total, promise_reminders_run(agency_id=agency_id))
+    return total
 
 
 @shared_task(name="payments.tasks.autopay_due", **SCHEDULED)

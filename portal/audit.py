@@ -119,6 +119,9 @@ ACTION_LABELS = {
     "letter.created": "Letter made",
     "print_batch.made": "Print batch made",
     "print_batch.mailed": "Print batch marked mailed",
+    # Scheduled work and the outbox
+    "plan.broken": "Payment plan broken",
+    "email.resent": "Failed email sent again",
 }
 
 

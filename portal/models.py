@@ -70,9 +70,12 @@ class OutboundEmail(models.Model):
     a restart or a second scheduler never sends it twice."""
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
+        PENDING = "pending", "Scheduled"  # recorded, waiting for the worker (or for its next try)
+        DEFERRED = "deferred", "Deferred"  # the contact policy says not now: `hold_reason`, until `next_attempt_at`
+        SENDING = "sending", "Sending"  # claimed by a worker, which is talking to the mail server now
         SENT = "sent", "Sent"
-        FAILED = "failed", "Failed"
+        FAILED = "failed", "Failed"  # no more tries: `last_error` says why
+        CANCELLED = "cancelled", "Cancelled"  # may never go (cease, opt-out): `hold_reason` says why
 
     agency = models.ForeignKey("accounts.Agency", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     client = models.ForeignKey("accounts.Client", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
@@ -87,9 +90,17 @@ class OutboundEmail(models.Model):
     # placeholder) and emptied once the message is sent or given up: see portal/emails.py.
     secret_values = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
+    # What the message is (e.g. "installment_reminder"; empty for one-off mail) and, for a message
+    # to a debtor, the debtor account it is about (the contact policy is asked before each try).
+    # A plain id: the portal app sits below collections_work and keeps no foreign key upwards.
+    kind = models.CharField(max_length=40, blank=True, db_index=True)
+    account_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    hold_reason = models.CharField(max_length=500, blank=True)  # why deferred or cancelled, in words
+    claimed_at = models.DateTimeField(null=True, blank=True)  # when a worker last began to send it
     attempts = models.PositiveIntegerField(default=0)  # tries made, failed ones included
     last_error = models.TextField(blank=True)
-    # After a failed try: not before this time (backoff). Empty: not tried yet, or no more tries.
+    # After a failed try (backoff) or a deferral (the next allowed time): not before this time.
+    # Empty: not tried yet, or no more tries.
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)
@@ -98,6 +109,8 @@ class OutboundEmail(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        indexes = [models.Index(fields=["agency", "-created_at"], name="outbound_agency_recent"),
+                   models.Index(fields=["status", "next_attempt_at"], name="outbound_due")]
 
     def __str__(self):
         return f"{self.subject} -> {self.to} ({self.status})"

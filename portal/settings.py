@@ -6,7 +6,6 @@ printed to the console). Production values arrive only through variables; see RE
 import os
 from pathlib import Path
 
-from celery.schedules import crontab
 import dj_database_url
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
@@ -44,6 +43,7 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "allauth.mfa",
+    "django_celery_beat",
     "portal",
     "accounts",
     "collections_work",
@@ -106,10 +106,16 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis (broker, results, cache) or the serverless embedded equivalents ---------------
 REDIS_URL = env_str("REDIS_URL", "")
+CELERY_VISIBILITY_TIMEOUT = env_int("CELERY_VISIBILITY_TIMEOUT", 6 * 3600)  # seconds; see below
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     CELERY_RESULT_BACKEND = REDIS_URL
     CACHES = {"default": redis_cache(REDIS_URL)}
+    # A task taken by a worker and not acknowledged within this many seconds (acks_late: until it
+    # ends) is handed to another worker. It must be longer than the longest countdown (an email's
+    # last retry, EMAIL_RETRY_SECONDS * 2**(EMAIL_MAX_ATTEMPTS - 2)) and the longest task, or Redis
+    # would deliver a waiting task twice; deferrals use no countdown (beat re-offers them).
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
 else:
     BROKER_DIR = VAR_DIR / "broker"
     CELERY_BROKER_URL = "filesystem://"
@@ -137,32 +143,11 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-CELERY_BEAT_SCHEDULE = {
-    "heartbeat": {"task": "portal.tasks.record_heartbeat", "schedule": float(env_int("BEAT_HEARTBEAT_SECONDS", 30))},
-    "deliver-pending-emails": {"task": "portal.tasks.deliver_pending_emails", "schedule": 60.0},
-    "worklist-wake-due": {"task": "collections_work.tasks.worklist_wake_due", "schedule": 60.0},
-    "promises-mark-broken": {"task": "collections_work.tasks.promises_mark_broken", "schedule": 900.0},
-    "signin-failures-prune": {"task": "accounts.tasks.signin_failures_prune", "schedule": 3600.0},
-    "worklist-rescore": {"task": "collections_work.tasks.worklist_rescore_all", "schedule": 6 * 3600.0},
-    "plans-daily": {"task": "payments.tasks.plans_daily", "schedule": 3600.0},
-    # Placement jobs whose worker died or whose hand-off was lost: retried or failed with a message.
-    "placements-recover-stalled": {"task": "collections_work.tasks.placements_recover_stalled",
-                                   "schedule": max(env_int("INTAKE_JOB_STALE_SECONDS", 90) / 3, 1.0)},
-    # Automatic plan payments: every 15 minutes, the installments whose try is due (the due date at
-    # the agency's autopay hour in the debtor's zone; retries per the agency's settings).
-    "autopay-due": {"task": "payments.tasks.autopay_due", "schedule": 900.0},
-    # Remittance statements: hourly; a client is issued last month's statement once its remittance
-    # day has come (the agency's date), and a run missed is caught up by the next one.
-    "statements-monthly": {"task": "payments.tasks.statements_monthly", "schedule": crontab(minute=7)},
-    # Debtor statements for plans: daily at 17:00 UTC (midday in the US: emails may go in every US
-    # zone); the first run of a month issues them, later runs catch up.
-    "debtor-statements-monthly": {"task": "payments.tasks.debtor_statements_monthly",
-                                  "schedule": crontab(hour=17, minute=15)},
-    # The day's print batch of letters (validation notices, printed plan statements): 22:00 UTC,
-    # after the US working day's letters are queued.
-    "letters-print-batches": {"task": "collections_work.letters.print_batches", "schedule": crontab(hour=22, minute=0)},
-}
+# Beat's schedule lives in the database (django-celery-beat; Django admin, "Periodic tasks"); its
+# defaults are portal/beat.py DEFAULT_SCHEDULE, installed by a migration and never overwritten.
+# CELERY_BEAT_SCHEDULE stays empty: DatabaseScheduler would write it over the admin's changes.
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_BEAT_SCHEDULE = {}
 CELERY_TIMEZONE = "UTC"
 
 # --- Auth: email login through allauth, TOTP MFA, invitation-only sign-up ----------------
@@ -414,7 +399,8 @@ CELERY_TASK_ROUTES = {
         "portal.tasks.record_heartbeat", "portal.tasks.echo")},
     **{name: {"queue": BULK_QUEUE} for name in (
         "collections_work.tasks.worklist_rescore_all", "collections_work.tasks.worklist_rescore_batch",
-        "collections_work.letters.print_batches", "payments.tasks.plans_daily", "accounts.tasks.signin_failures_prune",
+        "collections_work.letters.print_batches", "payments.tasks.plans_daily", "payments.tasks.promise_reminders",
+        "portal.tasks.deliver_emails", "accounts.tasks.signin_failures_prune",
         "payments.tasks.autopay_due", "payments.tasks.statements_monthly", "payments.tasks.statement_issue_one",
         "payments.tasks.debtor_statements_monthly")},
 }
@@ -427,3 +413,6 @@ CELERY_TASK_ROUTES = {
 EMAIL_MAX_ATTEMPTS = env_int("EMAIL_MAX_ATTEMPTS", 5)
 EMAIL_RETRY_SECONDS = env_int("EMAIL_RETRY_SECONDS", 60)
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30)  # seconds an SMTP server may take to answer
+# A recorded email not handed to a worker (or whose worker died with it) within this many seconds
+# is offered again by beat (deliver_pending_emails); sending it twice is impossible either way.
+EMAIL_HANDOFF_LOST_SECONDS = env_int("EMAIL_HANDOFF_LOST_SECONDS", 120)

@@ -64,6 +64,11 @@ def email_sent(account, *, actor, contact, subject, body, at=None):
                    body=body, at=at)
 
 
+def message_held(account, *, summary, at=None):
+    """A scheduled message to the debtor deferred or cancelled by the contact policy (agency only)."""
+    return _record(account, Kind.EMAIL, summary=summary, client_visible=False, at=at)
+
+
 def callback_scheduled(account, *, actor, due_at, note, at=None):
     return _record(account, Kind.CALLBACK, actor=actor, body=note, client_visible=False, at=at,
                    summary=f"Callback scheduled for {timezone.localtime(due_at):%b %d, %Y %H:%M}")

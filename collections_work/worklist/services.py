@@ -245,7 +245,11 @@ def opt_out_token(contact) -> str:
 
 
 def opt_out_link(contact) -> str:
-    return settings.SITE_URL + reverse("contact_opt_out", args=[opt_out_token(contact)])
+    return opt_out_link_for_token(opt_out_token(contact))
+
+
+def opt_out_link_for_token(token: str) -> str:
+    return settings.SITE_URL + reverse("contact_opt_out", args=[token])
 
 
 def read_opt_out_token(token) -> dict | None:

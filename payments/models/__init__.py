@@ -13,10 +13,10 @@ from payments.models.links import AcceptanceEvidence, SecureLink
 from payments.models.money import InstallmentAllocation, Payment, Reversal
 from payments.models.offers import Frequency, PlanOffer, PlanRule
 from payments.models.online import AutopayAttempt, AutopayCard, CardCharge, StripeAccount, StripeEvent
-from payments.models.plans import Installment, PaymentPlan
+from payments.models.plans import Installment, PaymentPlan, PlanStepSettings
 from payments.models.statements import DebtorStatement, RemittanceStatement
 
 __all__ = ["AcceptanceEvidence", "AutopayAttempt", "AutopayCard", "CardCharge", "DebtorStatement", "Frequency",
            "Installment", "InstallmentAllocation", "JournalEntry", "JournalLine", "LedgerAccount", "Payment",
-           "PaymentPlan", "PlanOffer", "PlanRule", "RemittanceStatement", "Reversal", "SecureLink", "StripeAccount",
+           "PaymentPlan", "PlanOffer", "PlanRule", "PlanStepSettings", "RemittanceStatement", "Reversal", "SecureLink", "StripeAccount",
            "StripeEvent"]

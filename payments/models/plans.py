@@ -70,3 +70,30 @@ class Installment(TenantModel):
     @property
     def remaining(self) -> Decimal:
         return self.amount - self.paid_amount
+
+
+class PlanStepSettings(TenantModel):
+    """An agency's daily plan steps (payments/reminders): when a debtor on a plan hears from the
+    portal, and when a plan counts as broken. No row: the defaults below."""
+
+    reminder_days_before = models.PositiveSmallIntegerField(
+        default=3, help_text="Email a reminder this many days before an installment is due (0: no reminder).")
+    due_today_notice = models.BooleanField(default=True, help_text="Email a notice on the day an installment is due.")
+    late_notice_grace_days = models.PositiveSmallIntegerField(
+        default=5, help_text="Email a late notice this many days after an unpaid installment's due date.")
+    broken_after_missed = models.PositiveSmallIntegerField(
+        default=2, help_text="The plan is broken once this many installments are missed and unpaid.")
+    promise_reminder = models.BooleanField(
+        default=True, help_text="Email a reminder the day before a promise to pay is due.")
+
+    class Meta:
+        verbose_name = "plan step settings"
+        verbose_name_plural = "plan step settings"
+        constraints = [models.UniqueConstraint(fields=["agency"], name="one_plan_step_settings_per_agency")]
+
+    def __str__(self):
+        return f"Plan steps of agency {self.agency_id}"
+
+    @classmethod
+    def for_agency(cls, agency_id) -> "PlanStepSettings":
+        return cls.objects.filter(agency_id=agency_id).first() or cls(agency_id=agency_id)

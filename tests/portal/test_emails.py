@@ -187,3 +187,22 @@ def test_a_failed_email_to_the_debtor_shows_on_the_workspace_timeline(world, cli
     client.force_login(alpha.collector)
     page = client.get(f"/debtor-accounts/{account.pk}/work/").content.decode()
     assert "Not delivered" in page and "550 5.1.1 mailbox unavailable" in page
+
+
+def test_an_email_left_sending_by_a_dead_worker_is_never_sent_again_by_itself(world, refusing_smtp):
+    """A worker killed after claiming an email (the mail server may have taken it) leaves it
+    "sending": another task skips it, and after ten minutes it shows as failed, with why, for
+    staff to check and resend from the outbox."""
+    from portal.tasks import STUCK_ERROR
+
+    server = refusing_smtp("250 OK")
+    with unscoped():
+        email = OutboundEmail.objects.create(agency=world.alpha.agency, idempotency_key="stuck:1", to="a@example.test",
+                                             subject="Stuck", body_text="Hi", status="sending", attempts=1,
+                                             claimed_at=timezone.now())
+    assert deliver_email.delay(email.pk, world.alpha.agency.pk).get() == "skipped"
+    with time_machine.travel(timezone.now() + timedelta(minutes=11), tick=False):
+        deliver_pending_emails.delay().get()
+    email = reloaded(email)
+    assert email.status == OutboundEmail.Status.FAILED and email.last_error == STUCK_ERROR
+    assert server.tries == 0

@@ -44,7 +44,7 @@ from payments.models import (
     AcceptanceEvidence, AutopayAttempt, AutopayCard, CardCharge, Installment, Payment, PaymentPlan, PlanOffer, PlanRule,
     RemittanceStatement, SecureLink, StripeAccount, StripeEvent,
 )
-from portal.models import AuditEvent
+from portal.models import AuditEvent, OutboundEmail
 from portal.tenancy import tenant_scope, unscoped
 
 # --- The URL resolver ------------------------------------------------------------------------
@@ -143,6 +143,7 @@ def rows(world):
     debtor_account("alpha_client1_account", alpha, alpha.clients[0], "C1-1", "Client 1 own debtor")
     worklist_rows(named, alpha, bravo)
     payment_rows(named)
+    outbox_rows(named)
     api_key("alpha_client2_key", alpha.clients[1], "Client 2 canary key")
     api_key("alpha_client1_key", alpha.clients[0], "Client 1 own key")
 
@@ -219,6 +220,18 @@ def worklist_rows(named, alpha, bravo):
         named["bravo_dispute"] = Dispute.objects.create(
             agency=bravo.agency, client_id=named["bravo_account"].client_id, account=named["bravo_account"],
             reason="Bravo canary dispute", opened_at=timezone.now())
+
+
+def outbox_rows(named):
+    """A failed email to a debtor in each agency (the outbox lists them, staff resend them)."""
+    for prefix, subject in (("bravo", "Bravo canary debtor reminder"), ("alpha", "Alpha sweep reminder")):
+        account = named[f"{prefix}_account" if prefix == "bravo" else "alpha_client1_account"]
+        with tenant_scope(account.agency_id):
+            named[f"{prefix}_email"] = OutboundEmail.objects.create(
+                agency_id=account.agency_id, client_id=account.client_id, account_id=account.pk,
+                idempotency_key=f"sweep:{prefix}", to=f"debtor-{prefix}@example.test", subject=subject,
+                body_text="Hello", status=OutboundEmail.Status.FAILED, attempts=5, last_error="550 no such user",
+                kind="installment_reminder")
 
 
 def payment_rows(named):
@@ -339,6 +352,7 @@ WATCHED = (  # model, lookup to its agency, lookup to its client (None: not owne
     (EmailTemplate, "agency", None),
     (Letter, "agency", "client"),
     (PrintBatch, "agency", None),
+    (OutboundEmail, "agency", "client"),
 )
 
 
@@ -420,6 +434,8 @@ class Own:
 
 
 OWN_ROUTES = {
+    "outbox": Own(STAFF, shows=("Alpha sweep reminder", "550 no such user"),
+                  queries=(no_data, lambda _r: {"q": "Bravo"}, lambda _r: {"state": "failed", "channel": "email"})),
     "home": Own(EVERYONE, ok=(302,)),
     "healthz": Own(EVERYONE),
     "api_schema": Own(EVERYONE),
@@ -546,6 +562,7 @@ TARGETS = {  # kind -> (Bravo rows: foreign to everyone, Alpha rows outside clie
     "payment": (("bravo_payment",), ("alpha_client2_payment",)),
     "statement": (("bravo_statement",), ("alpha_client2_statement",)),
     "print_batch": (("bravo_print_batch",), ()),
+    "email": (("bravo_email",), ()),
 }
 
 
@@ -570,6 +587,7 @@ def today_payment(_target):
     return {"amount": "1.00", "received_on": timezone.localdate().isoformat()}
 
 BY_ID_ROUTES = {
+    "outbox_email_resend": ById("email", (("post", no_data),), own=(("collector", "alpha_email"),)),
     "client_detail": ById("client", (GET,), own=(("collector", "alpha_client1"),)),
     "client_terms_edit": ById("client", (GET, ("post", terms_form)), own=(("manager", "alpha_client1"),)),
     "client_user_invite_by_staff": ById(

@@ -49,6 +49,14 @@ def site_url_for(host: str, port: int, environ=os.environ) -> str:
     return f"http://{host}:{port}"
 
 
+# Beat reads its schedule from the database (django-celery-beat; Django admin, "Periodic tasks").
+BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+
+
+def beat_command(python: str) -> list[str]:
+    return [python, "-m", "celery", "-A", "portal", "beat", "--loglevel=INFO", "-S", BEAT_SCHEDULER]
+
+
 def worker_command(python: str, name: str) -> list[str]:
     return [python, "-m", "celery", "-A", "portal", "worker", "--pool=solo", "--loglevel=INFO", *WORKERS[name]]
 
@@ -149,8 +157,7 @@ class Command(BaseCommand):
         commands = {
             "web": [python, manage, "runserver", address, "--noreload"],
             **{name: worker_command(python, name) for name in WORKERS},
-            "beat": [python, "-m", "celery", "-A", "portal", "beat", "--loglevel=INFO",
-                     "-s", settings.CELERY_BEAT_SCHEDULE_FILENAME],
+            "beat": beat_command(python),
         }
         env = {**os.environ, "PORTAL_NO_BOOTSTRAP": "1", "PYTHONUNBUFFERED": "1"}
         if stripe_base:
