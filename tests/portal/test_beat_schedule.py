@@ -29,14 +29,14 @@ def test_an_administrators_change_survives_a_new_install_and_a_new_entry_appears
     task.crontab.save()
     PeriodicTask.objects.filter(name="worklist-rescore").update(enabled=False)
     # When the defaults are installed again (the next deploy's migrate), with one entry added in code
-    added = {**DEFAULT_SCHEDULE, "statements-monthly": {"task": "portal.tasks.echo", "schedule": crontab(minute=0, hour=4)}}
+    added = {**DEFAULT_SCHEDULE, "echo-at-four": {"task": "portal.tasks.echo", "schedule": crontab(minute=0, hour=4)}}
     created = defaults_install(schedule=added)
     # Then only the new entry was created; the changes stand
-    assert created == ["statements-monthly"]
+    assert created == ["echo-at-four"]
     task.refresh_from_db()
     assert (task.crontab.minute, task.crontab.hour) == ("30", "6")
     assert not PeriodicTask.objects.get(name="worklist-rescore").enabled
-    assert PeriodicTask.objects.get(name="statements-monthly").crontab.hour == "4"
+    assert PeriodicTask.objects.get(name="echo-at-four").crontab.hour == "4"
 
 
 @pytest.mark.django_db

@@ -65,7 +65,10 @@ def workers(real_services, tmp_path):  # noqa: F811
         return process, output
 
     # Not the current app: this process's own tasks stay eager (CELERY_TASK_ALWAYS_EAGER).
-    yield start, Celery("probe", broker=redis_url, backend=redis_url, set_as_current=False)
+    probe = Celery("probe", broker=redis_url, backend=redis_url, set_as_current=False)
+    probe.conf.task_default_queue = settings.CELERY_TASK_DEFAULT_QUEUE  # routed as the portal routes
+    probe.conf.task_routes = settings.CELERY_TASK_ROUTES
+    yield start, probe
     for process in started:
         group = process.pid  # the session leader's pid is its group's id
         _signal_group(group, signal.SIGTERM)  # a warm shutdown finishes the task at hand (rescoring)...
@@ -151,6 +154,7 @@ def test_a_worker_killed_mid_job_leaves_nothing_half_saved_and_the_job_completes
     assert accounts(world, persona) == 0  # ...but nothing is half-saved
     wait_until(lambda: not readers_of(batch.source_file.path), 5, "the killed worker's reader to die with it")
 
+    _recover_every_two_seconds()
     start("second", beat=True)
     expected = PlacementBatch.Status.PREVIEWED if step == "checking" else PlacementBatch.Status.COMPLETED
     wait_until(lambda: batch_now(world, batch).status in (expected, PlacementBatch.Status.FAILED), 120,
@@ -167,6 +171,18 @@ def test_a_worker_killed_mid_job_leaves_nothing_half_saved_and_the_job_completes
         assert accounts(world, persona) == 0
     with tenant_scope(agency):
         assert AuditEvent.objects.filter(action="placement.resent", object_id=str(batch.pk)).exists()
+
+
+def _recover_every_two_seconds():
+    """The second worker's beat (the database schedule) runs only the recovery of stalled jobs,
+    every 2 s, as an administrator could set it in the admin."""
+    from django_celery_beat.models import IntervalSchedule, PeriodicTask
+
+    every, _ = IntervalSchedule.objects.get_or_create(every=2, period=IntervalSchedule.SECONDS)
+    PeriodicTask.objects.exclude(name="placements-recover-stalled").update(enabled=False)
+    PeriodicTask.objects.update_or_create(name="placements-recover-stalled", defaults={
+        "task": "collections_work.tasks.placements_recover_stalled", "interval": every, "crontab": None,
+        "enabled": True})
 
 
 def _immediately(execute=True):
