@@ -71,7 +71,7 @@ def filesystem_celery(var_dir) -> Celery:
     as the portal does: interactive unless named bulk)."""
     from django.conf import settings
 
-    app = Celery("probe", broker="filesystem://", backend=f"file://{var_dir / 'results'}")
+    app = Celery("probe", broker="filesystem://", backend=f"file://{var_dir / 'results'}", set_as_current=False)
     app.conf.task_default_queue = settings.CELERY_TASK_DEFAULT_QUEUE
     app.conf.task_routes = settings.CELERY_TASK_ROUTES
     queue = str(var_dir / "broker" / "queue")

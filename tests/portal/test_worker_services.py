@@ -38,7 +38,8 @@ def real_services(transactional_db):
 
 def probe_client(redis_url) -> Celery:
     """A Celery client that routes tasks as the portal does (interactive unless named bulk)."""
-    client = Celery("probe", broker=redis_url, backend=redis_url)
+    # Not the current app: this process's own tasks stay eager (a current probe app would send them to Redis).
+    client = Celery("probe", broker=redis_url, backend=redis_url, set_as_current=False)
     client.conf.task_default_queue = settings.CELERY_TASK_DEFAULT_QUEUE
     client.conf.task_routes = settings.CELERY_TASK_ROUTES
     return client
