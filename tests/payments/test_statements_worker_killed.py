@@ -1,7 +1,8 @@
-"""The fault test of issue 15: a real Celery worker on Redis and PostgreSQL is killed (SIGKILL)
-in the middle of a statement run, and a new one started; the next run of statements_monthly
-(beat runs it hourly) hands out what is missing. Every client gets exactly one remittance
-statement and its admin exactly one email, received by a real SMTP server on loopback."""
+"""The fault test of issue 15: the bulk Celery worker (Redis and PostgreSQL, as `up` runs it) is
+killed (SIGKILL) in the middle of a statement run, and a new one started; the next run of
+statements_monthly (beat runs it hourly) hands out what is missing. Every client gets exactly one
+remittance statement and its admin exactly one email, sent by the interactive worker (which is
+not killed, as in `up`) and received by a real SMTP server on loopback."""
 import os
 import signal
 import subprocess
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.db import connection
 
 from accounts.models import Client, ContractTerms, Role
 from payments.models import RemittanceStatement
@@ -42,7 +44,7 @@ def smtp_server():
 
 @pytest.fixture
 def worker_processes(real_services, smtp_server, tmp_path):  # noqa: F811
-    """start(name, beat=False) -> a worker on both queues, in its own process group."""
+    """start(name, queue, beat=False) -> a solo worker on one queue, in its own process group."""
     import redis
 
     database_url, redis_url = real_services
@@ -53,14 +55,15 @@ def worker_processes(real_services, smtp_server, tmp_path):  # noqa: F811
     redis.Redis.from_url(redis_url).flushdb()
     started = []
 
-    def start(name, *, beat=False):
+    def start(name, queue, *, beat=False):
         command = [sys.executable, "-m", "celery", "-A", "portal", "worker", "--pool=solo", "--loglevel=INFO",
-                   "-Q", f"{settings.INTERACTIVE_QUEUE},{settings.BULK_QUEUE}", "-n", f"{name}-{os.getpid()}@%h"]
+                   "-Q", queue, "-n", f"{name}-{os.getpid()}@%h"]
         if beat:
             command += ["-B", "-s", str(tmp_path / "beat-schedule")]
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                    text=True, start_new_session=True)
         output = Output(process.stdout)
+        output.process = process
         started.append(process)
         wait_until(lambda: "ready." in output.text or process.poll() is not None, 60, f"worker {name}")
         assert process.poll() is None, output.text
@@ -88,6 +91,23 @@ def counts():
                 OutboundEmail.objects.filter(idempotency_key__startswith="statement:", status="sent").count())
 
 
+def stacks(*outputs) -> str:
+    """What each live worker is doing (Celery logs every thread's stack on SIGUSR1) and what
+    PostgreSQL's sessions wait for: the message a timeout fails with."""
+    logged = [len(output.lines) for output in outputs]
+    for output in outputs:
+        if output.process.poll() is None:
+            os.kill(output.process.pid, signal.SIGUSR1)
+    time.sleep(2)
+    reports = ["".join(output.lines[:count])[-2000:] + "\n--- its threads:\n" + "".join(output.lines[count:])[:8000]
+               for output, count in zip(outputs, logged)]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pid, state, wait_event_type, wait_event, left(query, 120) FROM pg_stat_activity"
+                       " WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        sessions = "\n".join(map(str, cursor.fetchall()))
+    return "\n".join(reports) + "\n--- sessions:\n" + sessions
+
+
 def test_a_worker_killed_mid_statement_run_leaves_every_client_one_statement_and_one_email(
         world, worker_processes, smtp_server):
     start, broker = worker_processes
@@ -104,19 +124,26 @@ def test_a_worker_killed_mid_statement_run_leaves_every_client_one_statement_and
                         .values_list("memberships__user__email", flat=True))
     assert clients == EXTRA_CLIENTS + 4 and len(admins) == clients
 
-    first, first_output = start("first")
+    _mail, mail_output = start("mail", settings.INTERACTIVE_QUEUE)
+    first, first_output = start("first", settings.BULK_QUEUE)
     broker.send_task("payments.tasks.statements_monthly")
-    wait_until(lambda: counts()[0] >= 8, 120, f"a quarter of the statements ({first_output.text[-1500:]})")
+    try:
+        wait_until(lambda: counts()[0] >= 8, 120, "a quarter of the statements")
+    except AssertionError as timed_out:
+        raise AssertionError(f"{timed_out}: {stacks(first_output, mail_output)}") from None
     os.killpg(first.pid, signal.SIGKILL)
     first.wait(timeout=10)
     issued_when_killed = counts()[0]
     assert issued_when_killed < clients, "the run finished before the kill: the test proves nothing"
 
-    _second, second_output = start("second", beat=True)
+    _second, second_output = start("second", settings.BULK_QUEUE, beat=True)
     broker.send_task("payments.tasks.statements_monthly")  # beat's next hourly run
-    wait_until(lambda: counts() == (clients, clients, clients) and len(mailbox.messages) >= clients, 300,
-               f"every statement issued and emailed ({counts()}, {len(mailbox.messages)} received; "
-               f"{second_output.text[-2000:]})")
+    try:
+        wait_until(lambda: counts() == (clients, clients, clients) and len(mailbox.messages) >= clients, 300,
+                   "every statement issued and emailed")
+    except AssertionError as timed_out:
+        raise AssertionError(f"{timed_out} ({counts()}, {len(mailbox.messages)} received): "
+                             f"{stacks(second_output, mail_output)}") from None
     broker.send_task("payments.tasks.statements_monthly")  # and once more: nothing new
     time.sleep(5)
 
