@@ -99,7 +99,7 @@ def stacks(*outputs) -> str:
         if output.process.poll() is None:
             os.kill(output.process.pid, signal.SIGUSR1)
     time.sleep(2)
-    reports = ["".join(output.lines[:count])[-2000:] + "\n--- its threads:\n" + "".join(output.lines[count:])[:8000]
+    reports = ["".join(output.lines[:count])[-2000:] + "\n--- its threads:\n" + "".join(output.lines[count:])[:20000]
                for output, count in zip(outputs, logged)]
     with connection.cursor() as cursor:
         cursor.execute("SELECT pid, state, wait_event_type, wait_event, left(query, 120) FROM pg_stat_activity"
