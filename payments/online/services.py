@@ -320,15 +320,17 @@ def online_payment_record(*, stripe_account, intent: dict, source: str = Payment
         source = Payment.Source.AUTOPAY
     created = datetime.fromtimestamp(int(intent.get("created") or timezone.now().timestamp()), tz=dt_timezone.utc)
     last4 = card_last4 or _card_last4(stripe_account, intent)
-    posted = payment_post(
-        agency=account.agency, actor=None, account=account, amount=stripe_api.from_cents(intent["amount"]),
-        received_on=min(created.date(), timezone.now().date()), method=Payment.Method.CARD, source=source,
-        reference=f"Card ending {last4}" if last4 else "Card payment (Stripe)",
-        note="Automatic plan payment" if source == Payment.Source.AUTOPAY else "Paid online by the debtor",
-        idempotency_key=f"stripe:{intent['id']}", processor_reference=intent["id"])
-    if not posted.replayed:
-        payment = posted.payment
-        transaction.on_commit(lambda: receipt_email(payment.pk, payment.agency_id))
+    # The payment and its receipt email commit together (the send log hands the email to the worker
+    # after commit): a worker lost in between cannot leave a posted payment without its receipt.
+    with transaction.atomic():
+        posted = payment_post(
+            agency=account.agency, actor=None, account=account, amount=stripe_api.from_cents(intent["amount"]),
+            received_on=min(created.date(), timezone.now().date()), method=Payment.Method.CARD, source=source,
+            reference=f"Card ending {last4}" if last4 else "Card payment (Stripe)",
+            note="Automatic plan payment" if source == Payment.Source.AUTOPAY else "Paid online by the debtor",
+            idempotency_key=f"stripe:{intent['id']}", processor_reference=intent["id"])
+        if not posted.replayed:
+            receipt_email(posted.payment.pk, posted.payment.agency_id)
     return posted
 
 
@@ -358,7 +360,8 @@ def receipt_of(payment) -> dict:
 
 
 def receipt_email(payment_id, agency_id) -> None:
-    """After commit: email the debtor a receipt (once per payment: the send log's key)."""
+    """Record the debtor's receipt email for the payment (once per payment: the send log's key);
+    the send log hands it to the worker after commit."""
     with tenant_scope(agency_id):
         payment = Payment.objects.filter(pk=payment_id).first()
         if payment is None:

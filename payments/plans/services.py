@@ -143,7 +143,7 @@ def plan_accept(*, link, offer: PlanOffer | None = None, debtor_plan: DebtorPlan
                               summary=f"Plan accepted and e-signed by {typed_name}: {describe(offer)}")
         audit_record(action="plan.accepted", agency=account.agency, client=account.client, obj=plan,
                      after={"offer": offer.pk, "evidence": str(evidence.reference), "sha256": evidence.agreement_sha256})
-        transaction.on_commit(lambda: _email_agreement(evidence))
+        _email_agreement(evidence)  # recorded with the plan (one commit), sent after it
     return evidence
 
 
@@ -219,7 +219,8 @@ def agreement_context(account, offer, plan, typed_name, signed_at, reference) ->
 
 
 def _email_agreement(evidence):
-    """After commit (the caller's tenant scope may be gone by then: open the evidence's own)."""
+    """Record the signed agreement's email to the debtor (in the acceptance's transaction; the
+    send log hands it to the worker after commit), in the evidence's own tenant scope."""
     with tenant_scope(evidence.agency_id):
         contact = debtor_email_of(evidence.account)
         if contact is not None:

@@ -94,7 +94,7 @@ def statement_issue(*, client, period_start: date, period_end: date, corrects=No
     """Issue the client's statement for the period, once: returns (statement, True) when issued
     now, (the existing one, False) when it was issued before. A correction (`corrects`, with a
     `note` saying what changed) is the next revision of the same period. Emails go to the
-    client's admins after commit."""
+    client's admins are recorded in the same transaction and sent after commit."""
     now = now or timezone.now()
     revision = 1
     if corrects is None:
@@ -121,7 +121,9 @@ def statement_issue(*, client, period_start: date, period_end: date, corrects=No
             audit_record(action="statement.issued", agency=client.agency, client=client, obj=statement,
                          after={"period": f"{period_start}..{period_end}", "revision": revision,
                                 "to_remit": statement.totals["to_remit"]})
-            transaction.on_commit(lambda: _email_admins(statement))
+            # Recorded with the statement (one commit), handed to the worker after it: a worker lost
+            # between the two would otherwise leave an issued statement that no one is ever sent.
+            _email_admins(statement)
     except IntegrityError:  # issued meanwhile by another worker: that one stands
         return RemittanceStatement.objects.get(client=client, period_start=period_start, revision=revision), False
     return statement, True

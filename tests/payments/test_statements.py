@@ -76,6 +76,19 @@ def test_a_net_statement_shows_collections_commission_and_what_is_remitted(alpha
     assert again.pk == statement.pk and not created_again
 
 
+def test_the_statement_email_is_recorded_with_the_statement_not_after_it(alpha, october):
+    """A worker lost right after the statement commits (no after-commit work runs) still leaves
+    the admins' email in the send log, pending: beat's deliver_pending_emails sends it. Recorded
+    after commit, it was never sent, and the next run skipped the issued statement."""
+    from portal.models import OutboundEmail
+
+    client, start, end = october
+    statement, _ = statement_issue(client=client, period_start=start, period_end=end)  # no on_commit runs here
+    emails = OutboundEmail.objects.filter(idempotency_key__startswith=f"statement:{statement.pk}:")
+    assert [(email.to, email.status) for email in emails] == [(alpha.clients[0].admin.email, "pending")]
+    assert mail.outbox == []
+
+
 def test_remitting_posts_the_entry_once_and_leaves_nothing_owed(alpha, october):
     client, start, end = october
     statement, _ = statement_issue(client=client, period_start=start, period_end=end)
