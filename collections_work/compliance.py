@@ -6,7 +6,8 @@ RULES, so a new one is a function and a line, not another `if` somewhere in a vi
 
 For accounts whose debt purpose is consumer or unknown the legal rules always apply (12 CFR
 1006.14 and 1006.6): at most 7 call attempts in 7 consecutive days, none within 7 days after a
-telephone conversation, and no contact outside 08:00-21:00 in the debtor's local time. For
+telephone conversation, and no call or email outside 08:00-21:00 in the debtor's local time (a
+letter has no time of day: the post delivers it). For
 commercial accounts the agency's ContactPolicy applies (default: the same hours, no call cap).
 """
 from dataclasses import dataclass, field
@@ -82,6 +83,8 @@ def candidate_zones(account, contact) -> list[str]:
 
 
 def _calling_hours(attempt):
+    if attempt.channel == "letter":  # a letter reaches the debtor whenever the post does: no time of day
+        return None
     return _hours_outside(attempt, candidate_zones(attempt.account, attempt.contact))
 
 
@@ -259,7 +262,8 @@ def send_decision(*, account, channel: str, contact: Contact | None, at: datetim
     by what they mean for a message that waits: a cease request or an opt-out cancels it (it may
     never go: the reasons say why); an open dispute holds it until the dispute is resolved
     (looked at again every DISPUTE_RECHECK); outside the contact hours defers it to the next
-    allowed time in every zone the debtor may be in. `policy`, `zones` (candidate_zones) and
+    allowed time in every zone the debtor may be in (emails and calls only: a letter has no time
+    of day, so the hours never hold it). `policy`, `zones` (candidate_zones) and
     `disputed` (an open dispute?) may come from the caller's batch lookups; else read here."""
     at = at or timezone.now()
     policy = policy or policy_for(account.agency_id)
@@ -271,6 +275,8 @@ def send_decision(*, account, channel: str, contact: Contact | None, at: datetim
                "A dispute is open on this account: no contact until it is resolved." if disputed else None)
     if dispute:
         return SendDecision("defer", [dispute], until=at + DISPUTE_RECHECK)
+    if channel == "letter":  # no time of day (the post delivers it): the contact hours never hold a letter
+        return SendDecision("send")
     zones = zones if zones is not None else candidate_zones(account, contact)
     if (reason := _hours_outside(attempt, zones)):
         until = next_allowed_time(account=account, contact=contact, at=at, channel=channel, policy=policy, zones=zones)

@@ -622,6 +622,9 @@ class Letter(ClientOwned):
     content = models.JSONField(default=dict, help_text="The figures the letter states (itemization, dates).")
     print_batch = models.ForeignKey(PrintBatch, null=True, blank=True, on_delete=models.PROTECT, related_name="letters")
     cancel_reason = models.CharField(max_length=300, blank=True)
+    # Why a queued letter was kept out of the last print batch (an open dispute, an account on
+    # hold: the contact policy's words); "" when nothing holds it. Each batch asks again.
+    hold_reason = models.CharField(max_length=300, blank=True, default="", db_default="")
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)
 

@@ -1,6 +1,8 @@
 """Letters to debtors (keyword-only, audited): the validation notice a consumer account gets when
 it is first contacted, emailed when the debtor agreed to electronic delivery, otherwise queued
-for the day's print batch (one PDF for the print vendor, marked mailed by staff).
+for the day's print batch (one PDF for the print vendor, marked mailed by staff). Each queued
+letter asks the contact policy again when the batch is made (letter_print_decision): the debtor
+may have asked us to stop, or disputed, since it was queued.
 
 The validation notice states what 12 CFR 1006.34(c) requires: the debt collector and the
 consumer, the creditor and account number, the itemization date and the itemization since then
@@ -17,9 +19,9 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from accounts import permissions
-from collections_work.compliance import contact_decision
+from collections_work.compliance import SendDecision, contact_decision, policy_for, send_decision
 from collections_work.debtor_accounts import events
-from collections_work.models import Activity, Contact, DebtorAccount, DebtPurpose, Letter, PrintBatch
+from collections_work.models import Activity, Contact, DebtorAccount, DebtPurpose, Dispute, Letter, PrintBatch
 from portal.audit import audit_record
 from portal.emails import email_schedule
 from portal.errors import DomainError
@@ -85,6 +87,14 @@ def merge_pdfs(files, *, duplex: bool = False) -> bytes:
     return out.getvalue()
 
 
+def _validation_content(account, now) -> dict:
+    """What the notice states, sent on `now`'s day: the itemization and the validation period."""
+    sent_on = timezone.localdate(now)
+    ends = sent_on + timedelta(days=RECEIPT_DAYS + VALIDATION_DAYS)
+    return _itemization(account) | {"sent_on": sent_on.isoformat(), "sent_on_text": _long(sent_on),
+                                    "validation_ends": ends.isoformat(), "validation_ends_text": _long(ends)}
+
+
 def validation_notice_ensure(account, *, now=None) -> Letter | None:
     """The account's validation notice, made now if it has none: for consumer accounts only
     (None otherwise). Emailed when the debtor agreed to electronic delivery and the contact
@@ -95,10 +105,7 @@ def validation_notice_ensure(account, *, now=None) -> Letter | None:
     if existing is not None:
         return existing
     now = now or timezone.now()
-    sent_on = timezone.localdate(now)
-    ends = sent_on + timedelta(days=RECEIPT_DAYS + VALIDATION_DAYS)
-    content = _itemization(account) | {"sent_on": sent_on.isoformat(), "sent_on_text": _long(sent_on),
-                                       "validation_ends": ends.isoformat(), "validation_ends_text": _long(ends)}
+    content = _validation_content(account, now)
     letter = Letter(agency_id=account.agency_id, client_id=account.client_id, account=account,
                     kind=Letter.Kind.VALIDATION_NOTICE, key=VALIDATION_KEY, content=content,
                     mailing_address=mailing_address(account))
@@ -165,31 +172,137 @@ def queue_letter(*, account, kind: str, key: str, pdf_name: str, content: dict) 
     return letter
 
 
+# Account statuses whose letters may never go: the agency no longer collects the debt (the client
+# recalled it, staff closed it, it was paid or settled). Open statuses are OPEN_STATUSES.
+NOT_COLLECTED = {DebtorAccount.Status.RECALLED, DebtorAccount.Status.CLOSED, DebtorAccount.Status.PAID,
+                 DebtorAccount.Status.SETTLED}
+
+
+def letter_print_decision(letter, *, at, policy=None, address=None, disputed=None) -> SendDecision:
+    """May a queued letter go into the print batch made at `at`? Asked for every letter at every
+    batch (the debtor may have asked us to stop, or disputed, since it was queued):
+
+    - "cancel" (never: the reasons say why): the account is no longer collected (NOT_COLLECTED),
+      or the contact policy says never for channel "letter" (a cease-communication request, the
+      address opted out). On cease, 12 CFR 1006.6(c)(1) allows only a letter that says collection
+      stops or names a remedy; a validation notice still queued is none of these, so it is
+      cancelled too (the conservative reading: 1006.34(a) asks for the notice within five days of
+      the first communication, but does not make it an exception to a cease request).
+    - "defer" (not yet: stays queued, asked again at the next batch): an open dispute, or the
+      account on hold (the client paused collection).
+    - "send". The contact hours never hold a letter: it has no time of day.
+
+    `policy`, `address` (the debtor's first postal address, the one mailing_address prints) and
+    `disputed` may come from the batch's lookups; else read here."""
+    account = letter.account
+    if account.status in NOT_COLLECTED:
+        return SendDecision("cancel", [f"The account is {account.get_status_display().lower()}: "
+                                       "the agency no longer collects it."])
+    if address is None:
+        address = (Contact.objects.filter(debtor_id=account.debtor_id, kind=Contact.Kind.ADDRESS).order_by("id")
+                   .first())
+    decision = send_decision(account=account, channel="letter", contact=address, at=at, policy=policy,
+                             disputed=disputed)
+    if decision.action == "send" and account.status == DebtorAccount.Status.ON_HOLD:
+        return SendDecision("defer", [f"The account is on hold ({account.hold_reason or 'no reason given'}): "
+                                      "letters wait until it is released."])
+    return decision
+
+
+def _letter_held(letter, decision, *, day, at) -> bool:
+    """Keep a letter the policy holds back out of the batch: cancel it for good, or leave it
+    queued with the reason. The account's timeline hears of it once per new reason, not at every
+    daily batch. Returns True when the timeline was told."""
+    reason = decision.reason[:300]
+    kind = letter.get_kind_display()
+    if decision.action == "cancel":
+        Letter.objects.filter(pk=letter.pk).update(status=Letter.Status.CANCELLED, cancel_reason=reason, hold_reason="")
+        events.letter_recorded(letter.account, summary=f"{kind} cancelled before printing: {reason}", at=at)
+        audit_record(action="letter.cancelled", agency=letter.agency, client=letter.account.client, obj=letter,
+                     before={"status": Letter.Status.QUEUED}, after={"status": Letter.Status.CANCELLED, "reason": reason})
+        return True
+    if letter.hold_reason == reason:
+        return False
+    Letter.objects.filter(pk=letter.pk).update(hold_reason=reason)
+    events.letter_recorded(letter.account, summary=f"{kind} held out of the {day:%b %d} print batch: {reason}", at=at)
+    return True
+
+
+def _redate_validation_notice(letter, now) -> None:
+    """A validation notice that was held (a dispute, a hold) goes out later than the day it
+    states: it is made again for the day it is printed, so the validation period it states
+    (1006.34(b)(5): 30 days after an assumed receipt 5 days after sending) is not already short."""
+    letter.content = _validation_content(letter.account, now)
+    letter.pdf.save(f"validation-notice-{letter.account_id}.pdf", ContentFile(render_letters_pdf([letter])),
+                    save=False)
+
+
 def print_batch_make(*, agency_id, day, actor=None, now=None) -> PrintBatch | None:
     """Gather the letters queued for print into the day's batch: one PDF, each letter's pages as
     they were made (every letter starts on a new page; printed one side, as vendors run letters).
-    Returns the batch (the existing one when the day's batch was made already), or None when
-    nothing is queued. Made by beat at the end of the day, or by staff from the Letters page."""
+
+    Each queued letter asks the contact policy again first (letter_print_decision): one that may
+    never go is cancelled (cancel_reason, one timeline entry); one that may not go yet (an open
+    dispute) stays queued with its hold_reason and goes in a later batch. Returns the batch (the
+    existing one when the day's batch was made already), or None when no letter may go (no empty
+    batch is made; the cancellations and holds are kept). Made by beat at the end of the day, or
+    by staff from the Letters page. The decisions and the batch commit together: a second maker
+    (another worker, a click) waits on the letters' row locks, then finds the day's batch."""
+    now = now or timezone.now()
     existing = PrintBatch.objects.filter(day=day).first()
     if existing is not None:
         return existing
-    letters = list(Letter.objects.filter(status=Letter.Status.QUEUED).select_related("account__client", "agency")
-                   .order_by("client_id", "account__client_reference"))
-    if not letters:
-        return None
-    pdf = merge_pdfs([letter.pdf for letter in letters])
-    batch = PrintBatch(agency_id=agency_id, day=day, letter_count=len(letters))
-    batch.pdf.save(f"print-batch-{agency_id}-{day}.pdf", ContentFile(pdf), save=False)
     try:
         with transaction.atomic():
+            letters = list(Letter.objects.select_for_update(of=("self",)).filter(status=Letter.Status.QUEUED)
+                           .select_related("account__client", "account__agency", "agency")
+                           .order_by("client_id", "account__client_reference", "pk"))
+            if PrintBatch.objects.filter(day=day).exists():  # made while we waited for the locks
+                return PrintBatch.objects.get(day=day)
+            printable = _letters_allowed(letters, day=day, now=now)
+            if not printable:
+                return None
+            pdf = merge_pdfs([letter.pdf for letter in printable])
+            batch = PrintBatch(agency_id=agency_id, day=day, letter_count=len(printable))
+            batch.pdf.save(f"print-batch-{agency_id}-{day}.pdf", ContentFile(pdf), save=False)
             batch.save(force_insert=True)
-            Letter.objects.filter(pk__in=[letter.pk for letter in letters], status=Letter.Status.QUEUED).update(
-                status=Letter.Status.PRINTING, print_batch=batch)
-            audit_record(action="print_batch.made", actor=actor, agency=letters[0].agency, obj=batch,
-                         after={"day": day.isoformat(), "letters": len(letters)})
+            Letter.objects.filter(pk__in=[letter.pk for letter in printable], status=Letter.Status.QUEUED).update(
+                status=Letter.Status.PRINTING, print_batch=batch, hold_reason="")
+            audit_record(action="print_batch.made", actor=actor, agency=printable[0].agency, obj=batch,
+                         after={"day": day.isoformat(), "letters": len(printable)})
     except IntegrityError:
         return PrintBatch.objects.get(day=day)
     return batch
+
+
+def _letters_allowed(letters, *, day, now) -> list:
+    """The letters the contact policy lets go now (the others cancelled or held, see
+    _letter_held); a validation notice held before is dated again for today."""
+    if not letters:
+        return []
+    account_ids = {letter.account_id for letter in letters}
+    debtor_ids = {letter.account.debtor_id for letter in letters}
+    addresses = {}
+    for contact in Contact.objects.filter(debtor_id__in=debtor_ids, kind=Contact.Kind.ADDRESS).order_by("-id"):
+        addresses[contact.debtor_id] = contact  # the first by id wins, as mailing_address prints it
+    disputed = set(Dispute.objects.filter(account_id__in=account_ids, resolved_at__isnull=True)
+                   .values_list("account_id", flat=True))
+    policy = policy_for(letters[0].agency_id)
+    printable = []
+    for letter in letters:
+        decision = letter_print_decision(letter, at=now, policy=policy, disputed=letter.account_id in disputed,
+                                         address=addresses.get(letter.account.debtor_id))
+        if decision.action != "send":
+            _letter_held(letter, decision, day=day, at=now)
+            continue
+        if letter.hold_reason and letter.kind == Letter.Kind.VALIDATION_NOTICE:
+            _redate_validation_notice(letter, now)
+            Letter.objects.filter(pk=letter.pk).update(content=letter.content, pdf=letter.pdf.name)
+            events.letter_recorded(letter.account, at=now, summary=f"Validation notice dated again for printing on "
+                                   f"{letter.content['sent_on_text']}; the validation period now ends "
+                                   f"{letter.content['validation_ends_text']}")
+        printable.append(letter)
+    return printable
 
 
 def print_batch_mailed(*, agency, actor, batch, now=None) -> PrintBatch:

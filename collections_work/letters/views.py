@@ -19,13 +19,20 @@ def _agency_today(agency):
     return timezone.localdate(timezone=ZoneInfo(agency.time_zone))
 
 
+HELD_SHOWN = 100  # the newest held and cancelled letters the page lists (the outbox has them all)
+
+
 @staff_required
 def print_batch_list(request):
     batches = PrintBatch.objects.select_related("mailed_by").order_by("-day")[:200]
-    waiting = Letter.objects.filter(status=Letter.Status.QUEUED)
+    queued = Letter.objects.filter(status=Letter.Status.QUEUED)
+    letters = Letter.objects.select_related("account").order_by("-created_at", "-pk")
     return render(request, "letters/print_batch_list.html", {
-        "batches": batches, "waiting": waiting.count(),
-        "waiting_kinds": waiting.values_list("kind", flat=True).distinct(),
+        "batches": batches, "waiting": queued.filter(hold_reason="").count(),
+        # Kept out of the last batch by the contact policy (asked again at each batch), and
+        # cancelled before printing: each with the policy's reason.
+        "held": letters.filter(status=Letter.Status.QUEUED).exclude(hold_reason="")[:HELD_SHOWN],
+        "cancelled": letters.filter(status=Letter.Status.CANCELLED)[:HELD_SHOWN],
         "today_made": PrintBatch.objects.filter(day=_agency_today(request.agency)).exists()})
 
 
@@ -46,7 +53,9 @@ def print_batch_now(request):
     batch = services.print_batch_make(agency_id=request.agency.pk, day=_agency_today(request.agency),
                                        actor=request.user)
     if batch is None:
-        messages.info(request, "No letters are waiting for print.")
+        held = Letter.objects.filter(status=Letter.Status.QUEUED).exclude(hold_reason="").count()
+        messages.info(request, f"No letter may go to print now: {held} held by the contact policy (below)."
+                      if held else "No letters are waiting for print.")
     else:
         messages.success(request, f"Today's batch holds {batch.letter_count} letters: download it for the print vendor.")
     return redirect("print_batch_list")

@@ -3,7 +3,7 @@ from datetime import datetime, timedelta, timezone as dt_timezone
 
 import pytest
 
-from collections_work.compliance import contact_decision
+from collections_work.compliance import contact_decision, send_decision
 from collections_work.models import Activity, Contact, ContactPolicy, Debtor, DebtorAccount, Dispute
 from portal.tenancy import tenant_scope
 from tests.factories import DebtorAccountFactory
@@ -116,6 +116,15 @@ def test_open_disputes_cease_requests_and_opt_outs_block_every_channel(account):
     DebtorAccount.objects.filter(pk=account.pk).update(cease_communication_at=None)
     account.refresh_from_db()
     assert contact_decision(account=account, channel="letter", at=NOON_NY).allowed
+
+
+def test_the_contact_hours_hold_calls_and_emails_but_never_a_letter(account):
+    """A letter has no time of day: the post delivers it, so a print batch made at night holds none."""
+    three_am_ny = utc(2024, 6, 12, 7)
+    assert not contact_decision(account=account, channel="call", at=three_am_ny)
+    assert send_decision(account=account, channel="email", contact=None, at=three_am_ny).action == "defer"
+    assert contact_decision(account=account, channel="letter", at=three_am_ny).allowed
+    assert send_decision(account=account, channel="letter", contact=None, at=three_am_ny).action == "send"
 
 
 def test_commercial_accounts_follow_the_agencys_policy(account):
