@@ -12,8 +12,12 @@ EMAIL_STATE = {OutboundEmail.Status.PENDING: "scheduled", OutboundEmail.Status.S
                OutboundEmail.Status.DEFERRED: "deferred",
                OutboundEmail.Status.SENT: "sent", OutboundEmail.Status.FAILED: "failed",
                OutboundEmail.Status.CANCELLED: "cancelled"}
-LETTER_STATE = {Letter.Status.QUEUED: "scheduled", Letter.Status.PRINTING: "scheduled", Letter.Status.MAILED: "sent",
-                Letter.Status.EMAILED: "sent", Letter.Status.CANCELLED: "cancelled"}
+# A letter's state by its status, and a queued letter the last print batch held back (an open
+# dispute: its hold_reason) is deferred.
+_HELD = Q(status=Letter.Status.QUEUED) & ~Q(hold_reason="")
+LETTER_STATE = {"scheduled": Q(status__in=[Letter.Status.QUEUED, Letter.Status.PRINTING]) & ~_HELD,
+                "deferred": _HELD, "sent": Q(status__in=[Letter.Status.MAILED, Letter.Status.EMAILED]),
+                "cancelled": Q(status=Letter.Status.CANCELLED)}
 # The columns both kinds share, in union order.
 COLUMNS = ["channel", "row_id", "created", "state", "recipient", "title", "detail", "until", "done_at", "tries",
            "account_ref", "reference"]
@@ -48,8 +52,11 @@ def outbox_letters():
     return _columns(
         Letter.objects.all(),
         channel=Value("letter", output_field=CharField()), row_id=F("pk"), created=F("created_at"),
-        state=_state(LETTER_STATE, "status"), recipient=F("account__debtor_name"), title=F("kind"),
-        detail=F("cancel_reason"), until=Value(None, output_field=DateTimeField()), done_at=F("sent_at"),
+        state=Case(*[When(rule, then=Value(state)) for state, rule in LETTER_STATE.items()],
+                   default=Value("scheduled"), output_field=CharField()),
+        recipient=F("account__debtor_name"), title=F("kind"),
+        detail=Case(When(status=Letter.Status.CANCELLED, then=F("cancel_reason")), default=F("hold_reason"),
+                    output_field=CharField()), until=Value(None, output_field=DateTimeField()), done_at=F("sent_at"),
         tries=Value(0, output_field=IntegerField()), account_ref=F("account_id"), reference=F("account__client_reference"))
 
 
@@ -70,7 +77,7 @@ def outbox_rows(*, state: str = "", channel: str = "", query: str = ""):
     if channel in ("", "letter"):
         letters = outbox_letters()
         if state:
-            letters = letters.filter(status__in=[s for s, name in LETTER_STATE.items() if name == state])
+            letters = letters.filter(LETTER_STATE.get(state, Q(pk__in=[])))
         if query:
             letters = letters.filter(Q(account__debtor_name__icontains=query)
                                      | Q(account__client_reference__icontains=query))
@@ -84,6 +91,6 @@ def outbox_counts() -> dict[str, int]:
     counts = {state: 0 for state, _label in STATES}
     for status, state in EMAIL_STATE.items():
         counts[state] += OutboundEmail.objects.filter(status=status).count()
-    for status, state in LETTER_STATE.items():
-        counts[state] += Letter.objects.filter(status=status).count()
+    for state, rule in LETTER_STATE.items():
+        counts[state] += Letter.objects.filter(rule).count()
     return counts

@@ -18,14 +18,14 @@ REYKJAVIK = ZoneInfo("Atlantic/Reykjavik")  # the debtors' zone (UTC all year)
 DAY_ONE = datetime(2026, 3, 2, 20, 0, tzinfo=REYKJAVIK)
 
 
-def queued(alpha, reference, now=DAY_ONE - timedelta(hours=8)):
+def queued(alpha, reference, now=DAY_ONE - timedelta(hours=8)):  # noqa: F811
     account = consumer(alpha, reference)
     letter = validation_notice_ensure(account, now=now)
     assert letter.status == Letter.Status.QUEUED
     return account, letter
 
 
-def batch_on(alpha, moment):
+def batch_on(alpha, moment):  # noqa: F811
     return print_batch_make(agency_id=alpha.agency.pk, day=moment.date(), actor=alpha.collector, now=moment)
 
 
@@ -127,3 +127,9 @@ def test_the_letters_page_shows_held_and_cancelled_letters_with_the_reason(alpha
     assert "Make today&#x27;s batch now" in page or "Make today's batch now" in page
     made = client.post(reverse("print_batch_now"), follow=True).content.decode()
     assert "No letter may go to print now: 1 held by the contact policy" in made
+
+    # The outbox lists the held letter as deferred and the other as cancelled, each with its reason.
+    deferred = client.get(reverse("outbox"), {"channel": "letter", "state": "deferred"}).content.decode()
+    assert "DISP-2" in deferred and "A dispute is open on this account" in deferred and "CEASE-2" not in deferred
+    cancelled = client.get(reverse("outbox"), {"channel": "letter", "state": "cancelled"}).content.decode()
+    assert "CEASE-2" in cancelled and "The debtor asked us to stop" in cancelled and "DISP-2" not in cancelled
