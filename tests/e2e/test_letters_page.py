@@ -5,11 +5,11 @@ from datetime import date
 from django.core.files.base import ContentFile
 
 from accounts.models import Role
-from collections_work.models import PrintBatch
+from collections_work.models import Letter, PrintBatch
 from portal.tenancy import tenant_scope
 from tests.e2e.conftest import ARTIFACTS, DESKTOP, MOBILE
 from tests.e2e.helpers import sign_in, wait_for_path
-from tests.factories import TEST_PASSWORD, AgencyFactory, MembershipFactory, UserFactory
+from tests.factories import TEST_PASSWORD, AgencyFactory, ClientFactory, DebtorAccountFactory, MembershipFactory, UserFactory
 
 WIDER_THAN_SCREEN = "() => document.documentElement.scrollWidth > document.documentElement.clientWidth + 1"
 
@@ -23,6 +23,15 @@ def test_a_collector_downloads_the_days_print_batch_and_marks_it_mailed(new_page
             batch = PrintBatch(agency=agency, day=day, letter_count=count)
             batch.pdf.save("batch.pdf", ContentFile(b"%PDF-1.4 print batch"), save=False)
             batch.save()
+        client = ClientFactory(agency=agency, name="Northwind Supply")
+        for reference, status, reason in (
+                ("NW-20931", "queued", "A dispute is open on this account: no contact until it is resolved."),
+                ("NW-20877", "cancelled", "The debtor asked us to stop contacting them on Nov 28, 2026.")):
+            account = DebtorAccountFactory(client=client, client_reference=reference, debtor__name="Dana Whitfield-Oyelaran")
+            letter = Letter(agency=agency, client=client, account=account, kind="validation", key="validation-notice",
+                            status=status, **({"hold_reason": reason} if status == "queued" else {"cancel_reason": reason}))
+            letter.pdf.save("letter.pdf", ContentFile(b"%PDF-1.4 letter"), save=False)
+            letter.save()
     shots = ARTIFACTS / "screens"
     shots.mkdir(parents=True, exist_ok=True)
     for label, viewport in (("desktop", DESKTOP), ("mobile", MOBILE)):
@@ -32,6 +41,8 @@ def test_a_collector_downloads_the_days_print_batch_and_marks_it_mailed(new_page
         assert page.get_by_role("heading", name="Letters to print").is_visible()
         assert page.get_by_text("1,203 letters").is_visible()
         assert page.get_by_role("button", name="Mark mailed").first.is_visible()  # no sideways scroll to reach it
+        assert page.get_by_text("A dispute is open on this account").is_visible()  # held, with the reason
+        assert page.get_by_text("The debtor asked us to stop contacting them").is_visible()  # cancelled
         assert not page.evaluate(WIDER_THAN_SCREEN), f"the Letters page scrolls sideways at {label} width"
         page.screenshot(path=str(shots / f"letters-{label}.png"), full_page=True)
     with page.expect_download() as download:

@@ -2,9 +2,12 @@
 who asked us to stop, or an account the agency no longer collects, gets no letter (cancelled, with
 the reason on the timeline); an open dispute holds the letter until it is resolved (one timeline
 entry, not one a day); the calling hours never hold a letter. The Letters page says why."""
+import threading
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
+from django.db import connection, connections
 from django.urls import reverse
 
 from collections_work.compliance import contact_decision
@@ -12,6 +15,7 @@ from collections_work.debtor_accounts.services import account_set_status
 from collections_work.letters.services import print_batch_make, validation_notice_ensure
 from collections_work.models import Activity, Letter, PrintBatch
 from collections_work.worklist.services import cease_record, dispute_record, dispute_resolve
+from portal.tenancy import tenant_scope
 from tests.collections_work.letters.test_validation_notice import alpha, consumer, pdf_text  # noqa: F401 - fixture
 
 REYKJAVIK = ZoneInfo("Atlantic/Reykjavik")  # the debtors' zone (UTC all year)
@@ -133,3 +137,38 @@ def test_the_letters_page_shows_held_and_cancelled_letters_with_the_reason(alpha
     assert "DISP-2" in deferred and "A dispute is open on this account" in deferred and "CEASE-2" not in deferred
     cancelled = client.get(reverse("outbox"), {"channel": "letter", "state": "cancelled"}).content.decode()
     assert "CEASE-2" in cancelled and "The debtor asked us to stop" in cancelled and "DISP-2" not in cancelled
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks need PostgreSQL (SQLite serialises writers)")
+@pytest.mark.django_db(transaction=True)
+def test_four_makers_at_once_make_one_batch_and_tell_each_timeline_once(alpha):  # noqa: F811
+    ceased, _letter = queued(alpha, "RACE-C")
+    disputed, _other = queued(alpha, "RACE-D")
+    queued(alpha, "RACE-K")
+    cease_record(agency=alpha.agency, actor=alpha.collector, account=ceased, now=DAY_ONE - timedelta(hours=2))
+    dispute_record(agency=alpha.agency, actor=alpha.collector, account=disputed, reason="Not mine",
+                   now=DAY_ONE - timedelta(hours=2))
+    results, errors = [], []
+    start = threading.Barrier(4)
+
+    def maker():
+        try:
+            start.wait()
+            with tenant_scope(alpha.agency):
+                results.append(batch_on(alpha, DAY_ONE))
+        except Exception as error:  # noqa: BLE001 - collected and asserted below
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=maker) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert not errors, errors
+    batch = PrintBatch.objects.get()
+    assert {result.pk for result in results} == {batch.pk} and batch.letter_count == 1
+    assert len(timeline(ceased, "cancelled before printing")) == 1
+    assert len(timeline(disputed, "held out of")) == 1
