@@ -15,7 +15,6 @@ from datetime import timedelta
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.db.models import Q
-from django.template.loader import render_to_string
 from django.utils import timezone
 
 from accounts import permissions
@@ -25,6 +24,7 @@ from collections_work.models import Activity, Contact, DebtorAccount, DebtPurpos
 from portal.audit import audit_record
 from portal.emails import email_schedule
 from portal.errors import DomainError
+from portal.pdf import render_pdf
 
 VALIDATION_KEY = "validation-notice"
 # The consumer has 30 days after receiving the notice; a mailed notice is taken as received five
@@ -64,10 +64,7 @@ def _long(day) -> str:
 
 def render_letters_pdf(letters) -> bytes:
     """One PDF of `letters`, each starting on a new page (one letter or a whole print batch)."""
-    from weasyprint import HTML  # only the worker that renders pays for the import
-
-    html = render_to_string("letters/letters.html", {"letters": letters})
-    return HTML(string=html).write_pdf()
+    return render_pdf("letters/letters.html", {"letters": letters}, "letters/letters.css")
 
 
 def merge_pdfs(files, *, duplex: bool = False) -> bytes:

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 from django.template.loader import render_to_string
 
+from portal.pdf import render_pdf
+
 # Change the version whenever templates/debtor/esign_disclosure.txt changes.
 ESIGN_DISCLOSURE_VERSION = "esign-2026-12-01"
 
@@ -31,10 +33,7 @@ def esign_disclosure(agency) -> Disclosure:
 def render_agreement_pdf(context: dict) -> bytes:
     """The agreement as PDF bytes, from templates/payments/agreement.html and `context` (agency,
     client, account, plan kind and totals, the schedule, the signature block)."""
-    from weasyprint import HTML  # 2-3 s to import: only the processes that render pay for it
-
-    html = render_to_string("payments/agreement.html", context)
-    return HTML(string=html, base_url=None).write_pdf()
+    return render_pdf("payments/agreement.html", context, "payments/agreement.css")
 
 
 def sha256_of(data: bytes) -> str:

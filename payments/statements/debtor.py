@@ -7,7 +7,6 @@ import hashlib
 
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
-from django.template.loader import render_to_string
 from django.utils import timezone
 
 from collections_work.compliance import contact_decision
@@ -20,6 +19,7 @@ from payments.models import DebtorStatement, PaymentPlan
 from payments.plans.wording import plan_in_words
 from payments.schedule import ScheduledPayment
 from portal.emails import email_schedule
+from portal.pdf import render_pdf
 
 
 def plans_due_a_statement(period):
@@ -81,6 +81,4 @@ def describe_plan(plan, installments) -> str:
 
 
 def _render(context) -> bytes:
-    from weasyprint import HTML  # only the worker that renders pays for the import
-
-    return HTML(string=render_to_string("payments/debtor_statement.html", context)).write_pdf()
+    return render_pdf("payments/debtor_statement.html", context, "payments/debtor_statement.css")

@@ -20,7 +20,6 @@ from decimal import Decimal
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.db.models import Q, Sum
-from django.template.loader import render_to_string
 from django.utils import timezone
 
 from accounts import permissions
@@ -31,6 +30,7 @@ from payments.models.statements import RemittanceStatement
 from portal.audit import audit_record
 from portal.emails import email_schedule
 from portal.errors import DomainError
+from portal.pdf import render_pdf
 from portal.spreadsheets import neutralise_formula
 
 ZERO = Decimal("0.00")
@@ -130,11 +130,9 @@ def statement_issue(*, client, period_start: date, period_end: date, corrects=No
 
 
 def render_statement_pdf(statement, figures) -> bytes:
-    from weasyprint import HTML  # only the worker that renders pays for the import
-
-    html = render_to_string("payments/statement.html", {"statement": statement, "client": statement.client,
-                                                        "agency": statement.client.agency, **figures})
-    return HTML(string=html).write_pdf()
+    return render_pdf("payments/statement.html", {"statement": statement, "client": statement.client,
+                                                  "agency": statement.client.agency, **figures},
+                      "payments/statement.css")
 
 
 def statement_csv(figures) -> str:
