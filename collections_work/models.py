@@ -289,9 +289,6 @@ class DebtorAccount(ClientOwned):
             models.Index(fields=["client", "placed_at", "id"], name="acct_client_placed"),
             models.Index(fields=["client", "balance", "id"], name="acct_client_balance"),
             models.Index(fields=["agency", "placed_at", "id"], name="acct_agency_placed"),
-            # The list sorted by debtor name across an agency's clients (with or without a search
-            # common enough to be paged along the list's index): a walk, not a sort of every account.
-            models.Index(fields=["agency", "debtor_name", "id"], name="acct_agency_debtor"),
             models.Index(fields=["placement_batch"], name="acct_batch"),
             # "Next account": the open accounts of an agency, best first (see worklist.claim).
             models.Index(F("agency"), F("priority").desc(), F("id"), name="acct_worklist",

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('collections_work', '0020_account_list_by_debtor_name'),
+        ('collections_work', '0019_debtor_keys_without_weak_matches'),
     ]
 
     operations = [
