@@ -117,6 +117,7 @@ ACTION_LABELS = {
     "statement.issued": "Remittance statement issued",
     "statement.remitted": "Remittance recorded",
     "letter.created": "Letter made",
+    "letter.cancelled": "Letter cancelled before printing (contact policy)",
     "print_batch.made": "Print batch made",
     "print_batch.mailed": "Print batch marked mailed",
     # Scheduled work and the outbox
