@@ -305,6 +305,31 @@ class DebtorAccount(ClientOwned):
         return f"{self.client_reference} · {self.debtor_name}"
 
 
+class AccountSearchEntry(models.Model):
+    """PostgreSQL's search side table: one narrow row per debtor account (its agency, client,
+    debtor name and folded "name reference"), kept by triggers on the account table (migration
+    0021) and carrying the trigram index, so a search reads ~100 bytes a match instead of the
+    account's row. A search sorted by name is sorted here and joins only its page's accounts.
+    On SQLite the table stays empty: searches there read the account table (search.py).
+
+    No foreign keys in the database, on purpose: the account table's delete trigger removes a
+    row here, and a per-row key check would cost every placement (as migration 0007 found)."""
+
+    account = models.OneToOneField(DebtorAccount, primary_key=True, on_delete=models.DO_NOTHING,
+                                   db_constraint=False, related_name="search_entry")
+    agency = models.ForeignKey("accounts.Agency", on_delete=models.DO_NOTHING, db_constraint=False,
+                               db_index=False, related_name="+")
+    client = models.ForeignKey("accounts.Client", on_delete=models.DO_NOTHING, db_constraint=False,
+                               db_index=False, related_name="+")
+    debtor_name = models.CharField(max_length=200)
+    search_text = models.TextField()
+
+    objects = TenantManager(client_lookup="client")
+
+    def __str__(self):
+        return self.search_text
+
+
 class AccountParty(ClientOwned):
     """Another debtor on an account besides the primary one (DebtorAccount.debtor)."""
 

@@ -4,11 +4,13 @@ the case and the accents ("2024001" finds INV-2024001, "muller" finds Müller).
 Both sides are folded by one database function, so what is searched and what is typed are
 compared the same way:
 
-- PostgreSQL: `portal_fold(text)` is lower(unaccent(text)), declared IMMUTABLE, and
-  `portal_account_search(name, reference)` folds "name reference"; a trigram GIN index on the
-  latter (`acct_search`, migration 0010) answers `LIKE '%...%'` without reading every account.
+- PostgreSQL: `portal_fold(text)` is lower(unaccent(text)), declared IMMUTABLE (migration 0016),
+  and `portal_account_search(name, reference)` folds "name reference". Triggers keep that text
+  in a narrow side table (AccountSearchEntry, migration 0021) whose trigram GIN index
+  (`entry_search`) answers `LIKE '%...%'` reading ~100 bytes a match, not the account's row.
 - SQLite (the embedded mode): the same two functions, in Python (`fold`), registered on every
-  connection (collections_work.apps); a search reads the table, which is fine at its size.
+  connection (collections_work.apps); a search reads the account table, which is fine at its
+  size, and the side table stays empty.
 
 A trigram index needs three letters or digits in a row to narrow anything down, so a query
 without MIN_SUBSTRING of them ("42", "A-") matches a whole reference instead (an index lookup
@@ -17,6 +19,7 @@ per client), and the page says so.
 import re
 import unicodedata
 
+from django.db import connection
 from django.db.models import F, Func, Q, TextField, Value
 from django.db.models.lookups import Contains
 
@@ -64,15 +67,27 @@ def searchable(query: str) -> bool:
     return bool(_RUN.search(fold(query)))
 
 
+def uses_side_table() -> bool:
+    """Whether searches go through AccountSearchEntry (PostgreSQL, where triggers keep it)."""
+    return connection.vendor == "postgresql"
+
+
 def account_search(query: str, client_ids=None) -> Q:
-    """Accounts whose reference or debtor name contains `query` (case and accents ignored); a
-    query too short for that matches a whole reference, among `client_ids` when given (each
-    client's (client, reference) index then answers it)."""
+    """A DebtorAccount filter: accounts whose reference or debtor name contains `query` (case
+    and accents ignored), through the side table's index on PostgreSQL; a query too short for
+    that matches a whole reference, among `client_ids` when given (each client's (client,
+    reference) index then answers it)."""
     query = query.strip()
     if searchable(query):
-        return Q(Contains(AccountSearchText(), Fold(Value(query))))
+        text = F("search_entry__search_text") if uses_side_table() else AccountSearchText()
+        return Q(Contains(text, Fold(Value(query))))
     exact = Q(client_reference=query)
     return exact & Q(client_id__in=client_ids) if client_ids is not None else exact
+
+
+def entry_search(query: str) -> Q:
+    """An AccountSearchEntry filter: the entries whose folded text contains `query` (PostgreSQL)."""
+    return Q(Contains(F("search_text"), Fold(Value(query.strip()))))
 
 
 # --- SQLite: the two functions in Python ------------------------------------------------------

@@ -10,13 +10,14 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from django.db import connection
-from django.db.models import Q, Sum
+from django.db.models import F, Q, Sum
 from django.utils import timezone
 
 from accounts.models import Client
+from collections_work.debtor_accounts import search
 from collections_work.debtor_accounts.actions import OPEN_STATUSES
 from collections_work.debtor_accounts.search import account_search, searchable
-from collections_work.models import DebtorAccount, PlacementBatch
+from collections_work.models import AccountSearchEntry, DebtorAccount, PlacementBatch
 from portal.text import has_non_ascii_digit, strip_nul
 
 AGE_BUCKETS = {
@@ -116,6 +117,8 @@ def debtor_accounts(filters: AccountFilters):
         if not searchable(filters.q):  # a whole reference: looked up client by client
             client_ids = [filters.client] if filters.client else list(Client.objects.values_list("pk", flat=True))
             return queryset.filter(account_search(filters.q, client_ids))
+        if search.uses_side_table():
+            return _searched_through_side_table(queryset, filters)
         matches = queryset.filter(account_search(filters.q))
         ids = _first_ids(matches, SEARCH_FEW + 1)
         if len(ids) <= SEARCH_FEW:
@@ -124,12 +127,28 @@ def debtor_accounts(filters: AccountFilters):
     return queryset
 
 
+def _searched_through_side_table(queryset, filters: AccountFilters):
+    """PostgreSQL: the matches' ids come from the narrow side table (AccountSearchEntry); with
+    many, the accounts are joined to it, and a sort by name sorts there (SEARCH_NAME), so the
+    page reads only its own accounts' rows, not every match's."""
+    entries = AccountSearchEntry.objects.filter(search.entry_search(filters.q))
+    if filters.client:
+        entries = entries.filter(client_id=filters.client)
+    ids = _first_ids(entries, SEARCH_FEW + 1)
+    if len(ids) <= SEARCH_FEW:
+        return queryset.filter(pk__in=ids)
+    return queryset.filter(account_search(filters.q)).annotate(**{SEARCH_NAME: F("search_entry__debtor_name")})
+
+
 # A search with at most this many matches is answered from their ids (found with the trigram
 # index), sorted and paged among themselves; with more, the page walks the list's own index,
 # where matches are then at least this dense. Without the split the planner, seeing a term that
 # is common in the whole table, walks e.g. a client's accounts newest first to find 51 of them,
 # and reads every one when that client has none (300 ms for 100,000 accounts, measured).
 SEARCH_FEW = 5000
+# The side table's copy of the debtor name, annotated on a search with many matches: keyset_page
+# sorts by it when asked for the name order (the same value, kept by the same transaction).
+SEARCH_NAME = "search_debtor_name"
 
 
 def _first_ids(queryset, limit: int) -> list[int]:
@@ -154,6 +173,8 @@ class Page:
 def keyset_page(queryset, sort: str, cursor: str | None, size: int = 50) -> Page:
     """One page after `cursor` (opaque, from the previous page's next_cursor)."""
     column, _label = SORTS[sort]
+    if sort == "debtor" and SEARCH_NAME in queryset.query.annotations:
+        column = SEARCH_NAME
     descending = sort in DESCENDING
     order = [f"-{column}", "-id"] if descending else [column, "id"]
     position = _decode(cursor)
