@@ -133,6 +133,22 @@ def test_on_postgresql_every_write_to_an_account_keeps_its_search_entry(world, n
     assert _entries()[named["INV-2024001"].pk][1] == "maier konditorei inv-2024001"
 
 
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the side table's triggers are PostgreSQL's")
+def test_on_postgresql_a_stale_search_entry_is_overwritten_when_its_account_is_written(world):
+    """A data-only restore may load the side table before the accounts: the accounts' insert then
+    overwrites those rows instead of failing (which would lose the whole account table's load)."""
+    alpha = world.alpha
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nextval(pg_get_serial_sequence('collections_work_debtoraccount', 'id'))")
+        coming = cursor.fetchone()[0] + 1
+        cursor.execute("INSERT INTO collections_work_accountsearchentry "
+                       "(account_id, agency_id, client_id, debtor_name, search_text) VALUES (%s, %s, %s, 'Old', 'old')",
+                       [coming, alpha.agency.pk, alpha.clients[0].client.pk])
+    _, placed = place(alpha.agency, alpha.clients[0], row("R-NEW", "Neue Bäckerei"))
+    assert placed["R-NEW"].pk == coming
+    assert _entries()[coming][:2] == ("Neue Bäckerei", "neue backerei r-new")
+
+
 @pytest.fixture
 def persona_place(world, django_capture_on_commit_callbacks):
     from tests.collections_work.placements.intake_helpers import place_file
