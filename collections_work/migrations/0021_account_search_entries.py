@@ -85,14 +85,17 @@ def _triggers(own):
     ]
 
 
+def _schemas(cursor):
+    """(the portal's own schema, pg_trgm's schema): every name in the SQL is qualified."""
+    cursor.execute("SELECT current_schema()")
+    return cursor.fetchone()[0], _schema_of(cursor, "pg_trgm")
+
+
 def forwards(apps, schema_editor):
-    connection = schema_editor.connection
-    if connection.vendor != "postgresql":
+    if schema_editor.connection.vendor != "postgresql":
         return
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT current_schema()")
-        own = cursor.fetchone()[0]
-        trgm = _schema_of(cursor, "pg_trgm")
+    with schema_editor.connection.cursor() as cursor:
+        own, trgm = _schemas(cursor)
         # SHARE ROW EXCLUSIVE at once (CREATE TRIGGER's own lock), not SHARE and then an upgrade,
         # which could deadlock with another session's SHARE lock.
         cursor.execute(f"LOCK TABLE {ACCOUNTS} IN SHARE ROW EXCLUSIVE MODE")
@@ -106,13 +109,10 @@ def forwards(apps, schema_editor):
 
 
 def backwards(apps, schema_editor):
-    connection = schema_editor.connection
-    if connection.vendor != "postgresql":
+    if schema_editor.connection.vendor != "postgresql":
         return
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT current_schema()")
-        own = cursor.fetchone()[0]
-        trgm = _schema_of(cursor, "pg_trgm")
+    with schema_editor.connection.cursor() as cursor:
+        own, trgm = _schemas(cursor)
         for name in ("insert", "update", "delete", "truncate"):
             cursor.execute(f"DROP TRIGGER IF EXISTS acct_search_{name} ON {ACCOUNTS}")
             cursor.execute(f'DROP FUNCTION IF EXISTS "{own}".portal_search_entries_{name}()')
