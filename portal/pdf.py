@@ -41,6 +41,18 @@ def font_config():
     return config
 
 
+def warm_up() -> None:
+    """Import WeasyPrint and render a one-line page with a new font configuration for this
+    thread, so the first real PDF does not pay for the import (2-3 s) and loading the fonts
+    (~1 s). Called when a worker that renders PDFs starts (portal/celery.py); a forked pool
+    process calls it again, since a Pango font map is not carried over a fork."""
+    from weasyprint import HTML
+    from weasyprint.text.fonts import FontConfiguration
+
+    _local.font_config = FontConfiguration()
+    HTML(string='<p style="font-family: \'DejaVu Sans\'">0</p>').write_pdf(font_config=_local.font_config)
+
+
 def render_pdf(template: str, context: dict, css: str) -> bytes:
     """The PDF bytes of the HTML template `template` rendered with `context`, styled by the CSS
     template `css` (cached, see stylesheet()) and the template's own <style>."""
