@@ -7,7 +7,7 @@ One run:
   1. creates (if missing) and migrates its own PostgreSQL database (`--database-url`, default
      portal_bench_stmts); seeds a fresh agency with N active clients, each with contract terms
      (remittance day 1), one client admin, one debtor account and `--payments` payments in the
-     previous month (so each statement has rows to show); earlier runs' clients are suspended;
+     previous month with their trust-ledger entries (so each statement has rows to show); earlier runs' clients are suspended;
   2. starts a real SMTP server on loopback (aiosmtpd) and the two workers exactly as `manage.py
      up` runs them (`worker-interactive`: emails; `worker-bulk`: statements), on Redis
      (`--redis-url`, its database flushed first), with `--bulk-concurrency` (1: the solo pool of `up`);
@@ -94,13 +94,29 @@ def seed(n_clients: int, n_payments: int, run_id: str):
                     agency=agency, client=c, debtor=d, debtor_name=d.name, client_reference=f"INV-{c.pk}",
                     debt_purpose="commercial", status="active", principal=Decimal("5000.00"),
                     balance=Decimal("5000.00"), placed_at=timezone.now()) for c, d in zip(clients, debtors)])
-                Payment.objects.bulk_create([Payment(
+                payments = Payment.objects.bulk_create([Payment(
                     agency=agency, client=a.client, account=a, amount=Decimal(f"{100 + p * 25}.00"),
                     received_on=start + timedelta(days=3 * p), method="check", received_by="agency", source="staff",
                     commission_percent=Decimal("25.00"), commission=Decimal(f"{25 + p * 6.25:.2f}"),
                     to_principal=Decimal(f"{100 + p * 25}.00")) for a in accounts for p in range(n_payments)])
+                ledger_entries(agency, payments)
             out(f"  seeded clients {lo + 1:,}..{numbers[-1] + 1:,} ({time.perf_counter() - started:.1f} s)")
     return agency
+
+
+def ledger_entries(agency, payments):
+    """Each seeded payment's trust-ledger entry, as posting writes it (net remittance), so the
+    statements show what the agency owes each client."""
+    from payments.ledger.services import _money_lines
+    from payments.models import JournalEntry, JournalLine
+
+    entries = JournalEntry.objects.bulk_create([JournalEntry(
+        agency=agency, client=p.client, kind=JournalEntry.Kind.PAYMENT, account=p.account, payment=p,
+        memo=f"Payment {p.amount:,.2f} on {p.account.client_reference} (check)", effective_on=p.received_on)
+        for p in payments])
+    JournalLine.objects.bulk_create([JournalLine(
+        agency=agency, client=p.client, entry=e, ledger_account=line.account, debit=line.debit, credit=line.credit)
+        for p, e in zip(payments, entries) for line in _money_lines(p, p.amount, p.commission, True)])
 
 
 def start_workers(env, bulk_concurrency: int):
