@@ -142,7 +142,7 @@ def placement_mapping(request, pk):
 SHEET_REASONS = {"active": "the sheet the workbook opens on", "first visible": "the first visible sheet",
                  "first with a header": "the first visible sheet with column names", "chosen": "the sheet you chose",
                  "next visible": "the first visible sheet with column names"}
-DATE_FIELDS = ("invoice_date", "due_date", "delinquency_date", "last_payment_date")
+DATE_FIELDS = ("invoice_date", "due_date", "delinquency_date", "last_payment_date", "received_on")  # received_on: payment files
 
 
 def _sample_cells(batch) -> tuple[list, bool]:

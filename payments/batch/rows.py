@@ -77,6 +77,7 @@ class Account:
     reference: str
     balance: Decimal
     takes_payments: str  # "" when it takes payments, else why not ("paid in full", "closed"...)
+    currency: str = "USD"
 
 
 # The record a valid row becomes (the commit's writer posts it).
@@ -95,6 +96,7 @@ class Validator:
                         for field, index in mapping.items() if field in FIELDS_BY_KEY}
         self.amount_format = options.get("amount_format", "dot")
         self.date_format = options.get("date_format", "%m/%d/%Y")
+        self.date_system = options.get("date_system", "")  # a workbook's: numbers in the date column are Excel dates
         self.default_method = options.get("default_method", "check")
         self.lookup = lookup
         self._occurrences: Counter = Counter()
@@ -159,7 +161,8 @@ class Validator:
         record = [row_no, key, None, reference, amount, received_on, method, text.get("payment_reference", ""),
                   text.get("note", ""), False]
         if self.lookup is not None:
-            self._check_against_books(row_no, record, account_id, error)
+            self._check_against_books(row_no, record, account_id, error, values.amount_marker(raw.get("amount")),
+                                      text.get("amount", ""))
             if errors:
                 return None, errors
         return tuple(record), []
@@ -170,9 +173,13 @@ class Validator:
             return None
         name = self.column_name("amount")
         try:
-            amount = values.parse_amount(raw["amount"], self.amount_format)
+            # Any currency the portal knows: the row's account, found later, says which it must be.
+            amount = values.parse_amount(raw["amount"], self.amount_format, currency=None)
         except ValueError as problem:
             error("amount", f"{name} '{text['amount']}' {problem}")
+            return None
+        if _sub_cent_number(raw["amount"]):  # money received is whole cents; text says so in parse_amount
+            error("amount", f"{name} '{text['amount']}' is not an amount: more than two decimals (cents)")
             return None
         if amount <= 0:
             error("amount", f"{name} '{text['amount']}' is not more than zero (post reversals on the payment itself)")
@@ -186,7 +193,7 @@ class Validator:
             return None
         name = self.column_name("received_on")
         try:
-            received_on = values.parse_date(raw["received_on"], self.date_format)
+            received_on = values.parse_date(raw["received_on"], self.date_format, self.date_system)
         except ValueError as problem:
             error("received_on", f"{name} '{text['received_on']}' {problem}")
             return None
@@ -205,9 +212,10 @@ class Validator:
                             "or money order")
         return method or self.default_method
 
-    def _check_against_books(self, row_no, record, account_id, error) -> None:
-        """The row's account (of this client), a key already posted, and the balance left after
-        the earlier rows of this file."""
+    def _check_against_books(self, row_no, record, account_id, error, marker="", amount_text="") -> None:
+        """The row's account (of this client), the currency the amount names (`marker`, "" when
+        none) against the account's, a key already posted, and the balance left after the
+        earlier rows of this file."""
         reference, amount = record[3], record[4]
         account = self.lookup.account(reference or None, account_id)
         where = "client_reference" if reference else "account_id"
@@ -220,6 +228,11 @@ class Validator:
                                 f"'{reference}' (that is {account.pk})")
             return
         record[2], record[3] = account.pk, account.reference
+        problem = values.currency_problem(marker, account.currency) if marker else None
+        if problem is not None:
+            error("amount", f"{self.column_name('amount')} '{amount_text}' {problem}, but account "
+                            f"{account.reference} is in {account.currency} (payments are never converted)")
+            return
         earlier = self.lookup.posted(record[KEY])
         if earlier is not None:
             if earlier != (account.pk, amount, record[5], record[6]):
@@ -247,3 +260,12 @@ class Validator:
             return
         self._spent[account.pk] = (spent + amount, rows + [row_no])
         self.lookup.counted(amount, already=False)
+
+
+def _sub_cent_number(value) -> bool:
+    """Whether a number cell (XLSX) holds fractions of a cent, beyond binary floating-point noise
+    (0.1 + 0.2 is 0.30; 12.345 is not an amount of money received)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
+        return False
+    exact = Decimal(str(round(float(value), 9)))
+    return exact != exact.quantize(values.CENTS)

@@ -14,8 +14,6 @@ in payments.apps as a batch kind (collections_work.placements.intake.kinds):
 """
 from decimal import Decimal
 
-from django.utils import timezone
-
 from accounts import permissions
 from collections_work.debtor_accounts.actions import NO_PAYMENTS_STATUSES
 from collections_work.models import DebtorAccount
@@ -24,7 +22,7 @@ from collections_work.placements.intake.commit import CommitCounts
 from collections_work.placements.intake.files import IntakeError
 from payments.batch import rows
 from payments.models import Payment
-from payments.posting.services import payment_post
+from payments.posting.services import latest_payment_date, payment_post
 from portal.errors import DomainError
 
 KIND = "payments"
@@ -43,7 +41,7 @@ class BatchLookup:
 
     def __init__(self, batch):
         self.client_id = batch.client_id
-        self.today = timezone.localdate()
+        self.today = latest_payment_date(batch.agency)
         self._accounts: dict = {}
         self._posted: dict | None = None  # key -> posted payment, when all of them were read at once
         self.new = self.already = 0
@@ -55,7 +53,7 @@ class BatchLookup:
         are at most PRELOAD_LIMIT (a query per row costs a round trip each); else per row."""
         accounts = DebtorAccount.objects.filter(client_id=self.client_id)
         if accounts.count() <= PRELOAD_LIMIT:
-            for account in accounts.only("pk", "client_reference", "balance", "status"):
+            for account in accounts.only("pk", "client_reference", "balance", "status", "currency"):
                 found = self._account_of(account)
                 self._accounts[("ref", account.client_reference)] = self._accounts[("id", account.pk)] = found
             self._complete = True
@@ -70,7 +68,8 @@ class BatchLookup:
     def _account_of(account) -> rows.Account:
         return rows.Account(pk=account.pk, reference=account.client_reference, balance=account.balance,
                             takes_payments=(account.get_status_display().lower()
-                                            if account.status in NO_PAYMENTS_STATUSES else ""))
+                                            if account.status in NO_PAYMENTS_STATUSES else ""),
+                            currency=account.currency)
 
     def account(self, reference: str | None, account_id: int | None) -> rows.Account | None:
         """This client's account with `reference` (else with portal id `account_id`), or None."""
@@ -78,7 +77,7 @@ class BatchLookup:
         if lookup not in self._accounts and not self._complete:
             found = DebtorAccount.objects.filter(client_id=self.client_id)
             found = found.filter(client_reference=reference) if reference else found.filter(pk=account_id)
-            account = found.only("pk", "client_reference", "balance", "status").first()
+            account = found.only("pk", "client_reference", "balance", "status", "currency").first()
             self._accounts[lookup] = None if account is None else self._account_of(account)
         return self._accounts.get(lookup)
 

@@ -11,6 +11,7 @@ rest), and posts the trust ledger entry, the timeline entry and the audit event.
 import hashlib
 from dataclasses import dataclass
 from datetime import date
+from datetime import timezone as dt_timezone
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import IntegrityError, transaction
@@ -44,6 +45,22 @@ class Posted:
     replayed: bool  # True: the key had been used for this same payment; nothing new was posted
 
 
+def latest_payment_date(agency, now=None) -> date:
+    """The latest date a payment may be received on, at `now` (default: this moment): today in
+    the agency's time zone or in UTC, whichever is later (processors and banks date payments in
+    UTC, so a New York agency's evening may hold tomorrow's processor date; a Sydney agency's
+    morning is already a day ahead of UTC). A later date is "in the future" and refused."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    now = now or timezone.now()
+    utc_today = now.astimezone(dt_timezone.utc).date()
+    try:
+        zone = ZoneInfo(getattr(agency, "time_zone", "") or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return utc_today
+    return max(utc_today, now.astimezone(zone).date())
+
+
 def payment_post(*, agency, actor, account, amount, received_on: date, method: str, source: str,
                  received_by: str = Payment.ReceivedBy.AGENCY, reference: str = "", note: str = "",
                  idempotency_key: str | None = None, processor_reference: str | None = None, now=None) -> Posted:
@@ -61,7 +78,7 @@ def payment_post(*, agency, actor, account, amount, received_on: date, method: s
         raise DomainError("Choose how the payment was made.", field="method")
     if received_by not in Payment.ReceivedBy.values:
         raise DomainError("Choose who received the payment.", field="received_by")
-    if not isinstance(received_on, date) or received_on > timezone.localdate(now):
+    if not isinstance(received_on, date) or received_on > latest_payment_date(agency, now):
         raise DomainError("The payment date cannot be in the future.", field="received_on")
     key = (idempotency_key or "").strip()[:200] or None
     fingerprint = _fingerprint(account.pk, amount, method, received_on.isoformat(), received_by)

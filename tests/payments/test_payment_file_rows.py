@@ -98,3 +98,44 @@ def test_the_books_decide_the_account_the_balance_and_what_is_already_posted():
     assert errors_of(rows.validate(10, ["E", "R-1", "", "1.00", "11/30/2026", "", ""])) == [
         ("Txn", "transaction ID 'E' appears again (first in row 6)")]
     assert books.counts == [(Decimal("60.00"), False), (Decimal("5.00"), True)]  # the repeat counted nothing
+
+
+def test_an_excel_serial_date_in_a_workbook_is_the_day_it_stands_for():
+    """A date column in General format holds Excel's day numbers: 46356 is 2026-11-30."""
+    record, errors = validator(Books(), date_system="1900").validate(2, ["", "R-1", "", "10.00", 46356, "", ""])
+    assert errors == [] and record[5] == date(2026, 11, 30)
+    mac = validator(Books(), date_system="1904").validate(3, ["", "R-1", "", "10.00", 46356 - 1462, "", ""])
+    assert mac[0][5] == date(2026, 11, 30)
+    # Outside a workbook a bare number is no date.
+    assert errors_of(validator(Books()).validate(4, ["", "R-1", "", "10.00", "46357", "", ""])) == [
+        ("Date", "Date '46357' is not a date (expected YYYY-MM-DD or MM/DD/YYYY)")]
+
+
+def test_fractions_of_a_cent_are_refused_as_text_and_as_a_workbook_number():
+    books = Books()
+    assert errors_of(validator(books).validate(2, ["", "R-1", "", "12.345", "11/30/2026", "", ""])) == [
+        ("Amt", "Amt '12.345' is not an amount: more than two decimals (cents); if it means thousands, "
+                "choose the 1.234,56 amount format")]
+    assert errors_of(validator(books).validate(3, ["", "R-1", "", 12.345, "11/30/2026", "", ""])) == [
+        ("Amt", "Amt '12.345' is not an amount: more than two decimals (cents)")]
+    record, errors = validator(books).validate(4, ["", "R-1", "", 0.1 + 0.2, "11/30/2026", "", ""])
+    assert errors == [] and record[4] == Decimal("0.30")  # binary noise, not a fraction of a cent
+
+
+class EuroBooks(Books):
+    def __init__(self):
+        super().__init__()
+        self.accounts["EU-1"] = Account(21, "EU-1", Decimal("500.00"), "", currency="EUR")
+
+
+def test_an_amount_is_checked_against_its_accounts_currency():
+    rows = validator(EuroBooks())
+    record, errors = rows.validate(2, ["", "EU-1", "", "€100.00", "11/30/2026", "", ""])
+    assert errors == [] and record[4] == Decimal("100.00")
+    assert rows.validate(3, ["", "EU-1", "", "EUR 20.00", "11/30/2026", "", ""])[1] == []
+    assert rows.validate(4, ["", "EU-1", "", "20.00", "11/30/2026", "", ""])[1] == []  # no sign: the account's
+    assert errors_of(rows.validate(5, ["", "EU-1", "", "$50.00", "11/30/2026", "", ""])) == [
+        ("Amt", "Amt '$50.00' is in USD, CAD, AUD, MXN or another ($), but account EU-1 is in EUR "
+                "(payments are never converted)")]
+    assert errors_of(rows.validate(6, ["", "R-1", "", "€5.00", "11/30/2026", "", ""])) == [
+        ("Amt", "Amt '€5.00' is in EUR (€), but account R-1 is in USD (payments are never converted)")]

@@ -2,10 +2,12 @@
 interest -> principal in the client's order), settlements, overpayments, commission, reversals of
 every kind, and the trust ledger they write."""
 import threading
-from datetime import timedelta
+from datetime import date, datetime, timedelta
+from datetime import timezone as dt_timezone
 from decimal import Decimal
 
 import pytest
+import time_machine
 from django.core.management import call_command
 from django.db import connection, connections
 from django.urls import reverse
@@ -15,7 +17,7 @@ from accounts.models import ContractTerms
 from collections_work.models import Activity, DebtorAccount
 from payments.ledger import selectors as ledger
 from payments.models import Installment, JournalEntry, JournalLine, Payment, PaymentPlan, PlanOffer, Reversal
-from payments.posting.services import IdempotencyConflict, payment_post, payment_reverse
+from payments.posting.services import IdempotencyConflict, latest_payment_date, payment_post, payment_reverse
 from portal.errors import DomainError
 from portal.models import AuditEvent
 from portal.tenancy import tenant_scope, unscoped
@@ -338,3 +340,28 @@ def test_the_api_reports_a_direct_payment_once_per_key(world, alpha, plain, clie
     assert len(listing) == 1 and listing[0]["amount"] == "80.00" and listing[0]["commission"] == "20.00"
     other = client.get("/api/v1/payments/", **key_header(world.alpha.clients[1])).json()
     assert other == []
+
+
+# --- "In the future" is by the agency's calendar (or UTC's, where processors date payments) ------
+
+@pytest.mark.parametrize("zone, utc_moment, latest", [
+    # 09:00 on Dec 1 in Sydney, still Nov 30 in UTC: the agency's today is Dec 1.
+    ("Australia/Sydney", datetime(2026, 11, 30, 22, 0, tzinfo=dt_timezone.utc), date(2026, 12, 1)),
+    # 21:00 on Nov 30 in New York, Dec 1 in UTC: a processor's file may already say Dec 1.
+    ("America/New_York", datetime(2026, 12, 1, 2, 0, tzinfo=dt_timezone.utc), date(2026, 12, 1)),
+    ("America/New_York", datetime(2026, 12, 1, 17, 0, tzinfo=dt_timezone.utc), date(2026, 12, 1)),
+])
+def test_the_latest_payment_date_is_today_in_the_agencys_zone_or_in_utc(alpha, zone, utc_moment, latest):
+    alpha.agency.time_zone = zone
+    assert latest_payment_date(alpha.agency, utc_moment) == latest
+
+
+def test_a_sydney_agency_posts_a_payment_received_today_before_utc_midnight(alpha):
+    alpha.agency.time_zone = "Australia/Sydney"
+    alpha.agency.save(update_fields=["time_zone"])
+    with time_machine.travel(datetime(2026, 11, 30, 22, 0, tzinfo=dt_timezone.utc), tick=False):
+        account = DebtorAccountFactory(client=alpha.clients[0].client, principal=D("100.00"))
+        posted = post(alpha, account, "10.00", on=date(2026, 12, 1))
+        assert posted.payment.received_on == date(2026, 12, 1)
+        with pytest.raises(DomainError, match="cannot be in the future"):
+            post(alpha, account, "10.00", on=date(2026, 12, 2))

@@ -23,6 +23,7 @@ DATE_FORMATS = {
 # re.ASCII: \d is 0-9 only; by default it also matches other scripts' digits ("٣٤٥"), which
 # Decimal() would then read as 345 (portal/text.py).
 _PLAIN_AMOUNT = re.compile(r"^\d+(\.\d{1,2})?$", re.ASCII)
+_SUB_CENT_AMOUNT = re.compile(r"^\d+\.\d{3,}$", re.ASCII)
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _NON_DIGIT = re.compile(r"\D", re.ASCII)
 _ISO_TIME = re.compile(r"([ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?)?", re.ASCII)  # what may follow an ISO date
@@ -61,13 +62,14 @@ _GROUP_SPACES = (" ", "\u00a0", "\u202f", "'", "\u2019")
 _DASHES = {"-", "\u2013", "\u2014", "\u2212"}  # hyphen, en and em dash, minus sign
 
 
-def parse_amount(value, amount_format: str = "dot", currency: str = "USD") -> Decimal:
+def parse_amount(value, amount_format: str = "dot", currency: str | None = "USD") -> Decimal:
     """An amount in `currency` from a cell: `1234.5`, `$1,234.56`, `(12.00)` and `-12` (negative),
     `1.234,56` with the comma format, a currency sign or ISO code before or after the digits
     (`€1,234.56`, `1,234.56 €`, `EUR 1,234.56`, `US$1,234.56`, `CHF 1'234.56`), Indian grouping
     (`₹1,23,456.78`), and Excel's accounting zero (`$ -`, a lone dash) as 0.00. Returns a Decimal
-    rounded to cents. Raises ValueError with the reason: not an amount, or an amount that names a
-    currency other than `currency` (never converted: the placement's currency is one)."""
+    rounded to cents. Raises ValueError with the reason: not an amount, more than two decimals in
+    text, or an amount that names a currency other than `currency` (never converted: the
+    placement's currency is one; None accepts any currency the portal knows, see amount_marker)."""
     if isinstance(value, bool):
         raise ValueError("is not an amount")
     if isinstance(value, FormattedNumber):
@@ -96,6 +98,10 @@ def parse_amount(value, amount_format: str = "dot", currency: str = "USD") -> De
     if decimal_mark != ".":
         text = text.replace(decimal_mark, ".")
     if not _PLAIN_AMOUNT.match(text):
+        if _SUB_CENT_AMOUNT.match(text):
+            hint = ("; if it means thousands, choose the 1.234,56 amount format"
+                    if amount_format == "dot" and len(text.partition(".")[2]) == 3 else "")
+            raise ValueError(f"is not an amount: more than two decimals (cents){hint}")
         raise ValueError("is not an amount")
     if not _grouped_right(grouped, thousands, decimal_mark):
         raise ValueError(f"is not an amount: '{thousands}' only separates thousands in {label.split(' (')[0]}")
@@ -154,6 +160,18 @@ def _strip_marker(part: str) -> str:
 
 def _check_currency(marker: str, currency: str) -> None:
     """Raise ValueError unless `marker` (a symbol or ISO code) may name `currency`."""
+    problem = currency_problem(marker, currency)
+    if problem is not None:
+        if problem.startswith("is in "):
+            problem += (f", but this placement is in {currency}: "
+                        "place accounts in another currency as a separate placement")
+        raise ValueError(problem)
+
+
+def currency_problem(marker: str, currency: str | None) -> str | None:
+    """None when the currency sign or ISO code `marker` ("$", "€", "EUR") may name `currency`
+    (None: any currency this portal knows). Else why not, to follow the cell's text: "is not an
+    amount..." for a sign no currency uses, or "is in EUR (€)" for another currency."""
     from collections_work.debtor_accounts.money import by_use, currencies_named_by
 
     named = currencies_named_by(marker)
@@ -161,15 +179,24 @@ def _check_currency(marker: str, currency: str) -> None:
         import unicodedata
 
         if any(unicodedata.category(ch) == "Sc" for ch in marker):
-            raise ValueError(f"is not an amount: '{marker}' is not a currency this portal knows")
-        raise ValueError("is not an amount")
-    if currency in named:
-        return
+            return f"is not an amount: '{marker}' is not a currency this portal knows"
+        return "is not an amount"
+    if currency is None or currency in named:
+        return None
     which = ", ".join(by_use(named)[:4]) + (" or another" if len(named) > 4 else "")
     if marker.upper() != which:
         which += f" ({marker})"
-    raise ValueError(f"is in {which}, but this placement is in {currency}: "
-                     "place accounts in another currency as a separate placement")
+    return f"is in {which}"
+
+
+def amount_marker(value) -> str:
+    """The currency sign or code written with an amount cell ("" when none): what
+    parse_amount(..., currency=None) accepted without tying it to a currency."""
+    if isinstance(value, FormattedNumber):
+        return value.currency or ""
+    if isinstance(value, (bool, int, float, Decimal)) or value is None:
+        return ""
+    return _split_amount(str(value).strip())[2] or ""
 
 
 def _grouped_right(text: str, thousands: str, decimal_mark: str) -> bool:
