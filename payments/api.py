@@ -19,10 +19,21 @@ from portal.errors import DomainError
 from portal.text import visible_text_error
 
 TAGS = ["payments"]
+MAX_KEY_LENGTH = 255  # as Stripe's Idempotency-Key; longer keys are stored hashed (stored_key)
+
+
+class AsciiDecimalField(serializers.DecimalField):
+    """A DecimalField that takes only ASCII digits: Python's Decimal reads "٣" (Arabic-Indic three)
+    as 3, which a client's system never means to send as an amount."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, str) and not data.isascii():
+            raise serializers.ValidationError("Write the amount with the digits 0-9.")
+        return super().to_internal_value(data)
 
 
 def money(**kwargs):
-    return serializers.DecimalField(max_digits=14, decimal_places=2, coerce_to_string=True, **kwargs)
+    return AsciiDecimalField(max_digits=14, decimal_places=2, coerce_to_string=True, **kwargs)
 
 
 class PaymentReportIn(serializers.Serializer):
@@ -95,6 +106,9 @@ class PaymentsView(ClientApiView):
         key = request.headers.get("Idempotency-Key", "").strip()
         if not key:
             raise serializers.ValidationError({"Idempotency-Key": ["Send an Idempotency-Key header, unique per payment."]})
+        if len(key) > MAX_KEY_LENGTH:
+            raise serializers.ValidationError({"Idempotency-Key": [
+                f"The Idempotency-Key is {len(key)} characters long; send at most {MAX_KEY_LENGTH}."]})
         payload = PaymentReportIn(data=request.data)
         payload.is_valid(raise_exception=True)
         data = payload.validated_data

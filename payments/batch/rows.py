@@ -17,6 +17,7 @@ from decimal import Decimal
 
 from collections_work.placements.intake import values
 from collections_work.placements.intake.fields import Field
+from payments.posting.limits import EARLIEST_PAYMENT_DATE
 from portal.text import visible_text_error
 
 FIELDS = [
@@ -200,6 +201,9 @@ class Validator:
         today = self.lookup.today if self.lookup is not None else None
         if today is not None and received_on > today:
             error("received_on", f"{name} '{text['received_on']}' is in the future")
+        elif received_on < EARLIEST_PAYMENT_DATE:
+            error("received_on", f"{name} '{text['received_on']}' is before {EARLIEST_PAYMENT_DATE:%m/%d/%Y}: "
+                                 "check the date")
         return received_on
 
     def _method(self, text, error) -> str:

@@ -24,6 +24,7 @@ from collections_work.debtor_accounts.money import parse_money
 from collections_work.models import DebtorAccount
 from payments.ledger import services as ledger
 from payments.models import Installment, InstallmentAllocation, Payment, PaymentPlan, Reversal
+from payments.posting.limits import EARLIEST_PAYMENT_DATE
 from portal.audit import audit_record
 from portal.errors import DomainError
 
@@ -43,6 +44,20 @@ def _fingerprint(*parts) -> str:
 class Posted:
     payment: Payment
     replayed: bool  # True: the key had been used for this same payment; nothing new was posted
+
+
+KEY_LENGTH = 200  # Payment.idempotency_key and Reversal.idempotency_key
+
+
+def stored_key(idempotency_key: str | None) -> str | None:
+    """The idempotency key as stored: stripped, None when empty. A key longer than the column
+    keeps its start and ends in the SHA-256 of the whole key, so two long keys that differ only
+    after character 200 stay two keys (cutting them would make the second a replay of the first)."""
+    key = (idempotency_key or "").strip()
+    if len(key) <= KEY_LENGTH:
+        return key or None
+    digest = hashlib.sha256(key.encode()).hexdigest()
+    return f"{key[:KEY_LENGTH - len(digest) - 8]}:sha256:{digest}"
 
 
 def latest_payment_date(agency, now=None) -> date:
@@ -70,7 +85,7 @@ def payment_post(*, agency, actor, account, amount, received_on: date, method: s
     amount, method, date and receiver returns the first payment (replayed=True); with anything
     different it raises IdempotencyConflict. Raises DomainError (naming the field) for a bad
     amount, a date in the future, an unknown method, an amount over the balance (the message
-    gives it) or an account that takes no payment. Who may post is the caller's concern (the
+    gives it), a date before 2000 (EARLIEST_PAYMENT_DATE) or an account that takes no payment. Who may post is the caller's concern (the
     views and the API check roles); the services below them trust their actor."""
     now = now or timezone.now()
     amount = parse_money(amount)
@@ -80,7 +95,10 @@ def payment_post(*, agency, actor, account, amount, received_on: date, method: s
         raise DomainError("Choose who received the payment.", field="received_by")
     if not isinstance(received_on, date) or received_on > latest_payment_date(agency, now):
         raise DomainError("The payment date cannot be in the future.", field="received_on")
-    key = (idempotency_key or "").strip()[:200] or None
+    if received_on < EARLIEST_PAYMENT_DATE:  # 0001-01-01, 1900-01-01: another system's empty date
+        raise DomainError(f"The payment date {received_on.isoformat()} is before {EARLIEST_PAYMENT_DATE.isoformat()}: "
+                          "check the date.", field="received_on")
+    key = stored_key(idempotency_key)
     fingerprint = _fingerprint(account.pk, amount, method, received_on.isoformat(), received_by)
     try:
         with transaction.atomic():
@@ -254,7 +272,7 @@ def payment_reverse(*, agency, actor, payment, kind: str, amount, reason: str, r
     return_code = (return_code or "").strip().upper()[:10]
     if kind == Reversal.Kind.RETURNED_ACH and not return_code:
         raise DomainError("Give the bank's return code (R01, R02...).", field="return_code")
-    key = (idempotency_key or "").strip()[:200] or None
+    key = stored_key(idempotency_key)
     with transaction.atomic():
         account = actions.account_lock(payment.account_id)
         payment = Payment.objects.select_for_update().get(pk=payment.pk)

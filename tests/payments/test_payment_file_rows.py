@@ -139,3 +139,8 @@ def test_an_amount_is_checked_against_its_accounts_currency():
                 "(payments are never converted)")]
     assert errors_of(rows.validate(6, ["", "R-1", "", "€5.00", "11/30/2026", "", ""])) == [
         ("Amt", "Amt '€5.00' is in EUR (€), but account R-1 is in USD (payments are never converted)")]
+
+
+def test_another_systems_empty_date_is_refused_before_the_file_is_posted():
+    assert errors_of(validator(Books()).validate(2, ["", "R-1", "", "10.00", "01/01/1900", "", ""])) == [
+        ("Date", "Date '01/01/1900' is before 01/01/2000: check the date")]

@@ -342,6 +342,44 @@ def test_the_api_reports_a_direct_payment_once_per_key(world, alpha, plain, clie
     assert other == []
 
 
+def test_two_long_api_keys_that_differ_only_at_the_end_are_two_payments(alpha, plain, client):
+    from tests.collections_work.api.test_api import key_header
+
+    headers = key_header(alpha.clients[0])
+    body = {"client_reference": "PAY-1", "amount": "10.00", "received_on": TODAY().isoformat()}
+
+    def report(key, **changes):
+        return client.post("/api/v1/payments/", body | changes, content_type="application/json",
+                           HTTP_IDEMPOTENCY_KEY=key, **headers)
+
+    first, second = report("x" * 240 + "-TXN-0001"), report("x" * 240 + "-TXN-0002")
+    assert first.status_code == 201 and second.status_code == 201
+    assert report("x" * 240 + "-TXN-0002").json()["replayed"] is True
+    assert report("x" * 240 + "-TXN-0002", amount="11.00").status_code == 409
+    too_long = report("k" * 256)
+    assert too_long.status_code == 400
+    assert too_long.json()["Idempotency-Key"] == ["The Idempotency-Key is 256 characters long; send at most 255."]
+    with unscoped():
+        assert Payment.objects.filter(account=plain).count() == 2
+
+
+@pytest.mark.parametrize("changes, field, message", [
+    ({"amount": "\u0663"}, "amount", "Write the amount with the digits 0-9."),  # Arabic-Indic three
+    ({"amount": "1\uff10.00"}, "amount", "Write the amount with the digits 0-9."),  # a full-width zero
+    ({"received_on": "0001-01-01"}, "received_on", "The payment date 0001-01-01 is before 2000-01-01: check the date."),
+    ({"received_on": "1900-01-01"}, "received_on", "The payment date 1900-01-01 is before 2000-01-01: check the date."),
+])
+def test_the_api_refuses_foreign_digits_and_empty_dates_of_other_systems(alpha, plain, client, changes, field, message):
+    from tests.collections_work.api.test_api import key_header
+
+    body = {"client_reference": "PAY-1", "amount": "3.00", "received_on": TODAY().isoformat()} | changes
+    response = client.post("/api/v1/payments/", body, content_type="application/json", HTTP_IDEMPOTENCY_KEY="K-1",
+                           **key_header(alpha.clients[0]))
+    assert response.status_code == 400 and response.json() == {field: [message]}
+    with unscoped():
+        assert not Payment.objects.filter(account=plain).exists()
+
+
 # --- "In the future" is by the agency's calendar (or UTC's, where processors date payments) ------
 
 @pytest.mark.parametrize("zone, utc_moment, latest", [
