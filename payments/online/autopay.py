@@ -91,11 +91,18 @@ def _attempt_for(installment, account, try_number=None) -> AutopayAttempt | None
 def _charge(attempt, installment, account, card, stripe_account) -> AutopayAttempt:
     client = stripe_api.client_for(stripe_account.secret_key)
     try:
+        units = stripe_api.to_minor_units(attempt.amount, account.currency)
+    except ValueError:  # a fraction of a yen (say) cannot be charged: the debtor pays it from the link
+        attempt.status = Status.FAILED
+        attempt.error = f"{attempt.amount} {account.currency} has a fraction this currency cannot be charged in."
+        attempt.save(update_fields=["status", "error"])
+        return attempt
+    try:
         if attempt.payment_intent_id:
             intent = client.v1.payment_intents.retrieve(attempt.payment_intent_id)
         else:
             intent = client.v1.payment_intents.create(params={
-                "amount": stripe_api.to_cents(attempt.amount), "currency": account.currency.lower(),
+                "amount": units, "currency": account.currency.lower(),
                 "customer": card.customer_id, "payment_method": card.payment_method_id, "off_session": True,
                 "confirm": True, "payment_method_types": ["card"],
                 "metadata": {"agency": str(account.agency_id), "client": str(account.client_id),

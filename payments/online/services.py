@@ -7,7 +7,7 @@ How a payment goes (the same against Stripe and against localstripe in tests and
    stripe.js's `confirmCardSetup`, so card numbers never reach the portal.
 2. `online_payment_charge`: the server checks that SetupIntent is this link's, works out the
    amount again (an installment, the balance or another amount up to it), and creates and
-   confirms the PaymentIntent (amount in cents, currency, metadata: agency, client, account,
+   confirms the PaymentIntent (amount in the currency's minor units, currency, metadata: agency, client, account,
    link, installment) with that card. A card the bank wants authenticated comes back as
    `requires_action` and the page finishes it with stripe.js's `confirmCardPayment`.
 3. `online_payment_record`: a succeeded PaymentIntent is posted through payment_post with the
@@ -165,8 +165,18 @@ def pay_amount(account, *, choice: str, other_amount="") -> tuple[Decimal, Insta
         if amount > options.balance:
             raise DomainError(f"Pay at most the balance, {options.balance:,.2f} {options.currency}.",
                               field="other_amount")
+        _whole_minor_units(amount, options.currency, field="other_amount")
         return amount, None
     raise DomainError("Choose what to pay.", field="choice")
+
+
+def _whole_minor_units(amount: Decimal, currency: str, field: str | None = None) -> int:
+    """Stripe's amount for `amount` in `currency`; DomainError for a fraction the currency has no
+    coin for (12.50 JPY: yen are charged whole)."""
+    try:
+        return stripe_api.to_minor_units(amount, currency)
+    except ValueError:
+        raise DomainError(f"{currency} is paid in whole units: enter an amount without cents.", field=field) from None
 
 
 # --- Paying --------------------------------------------------------------------------------------------
@@ -247,7 +257,7 @@ def online_payment_charge(*, link, setup_intent_id: str, choice: str, other_amou
     payment_method, customer = setup["payment_method"], setup.get("customer")
     if isinstance(payment_method, dict):
         payment_method = payment_method["id"]
-    params = {"amount": stripe_api.to_cents(amount), "currency": account.currency.lower(),
+    params = {"amount": _whole_minor_units(amount, account.currency), "currency": account.currency.lower(),
               "payment_method": payment_method, "payment_method_types": ["card"], "confirm": True,
               "metadata": _metadata(link, installment)}
     if customer:
@@ -324,7 +334,7 @@ def online_payment_record(*, stripe_account, intent: dict, source: str = Payment
     # after commit): a worker lost in between cannot leave a posted payment without its receipt.
     with transaction.atomic():
         posted = payment_post(
-            agency=account.agency, actor=None, account=account, amount=stripe_api.from_cents(intent["amount"]),
+            agency=account.agency, actor=None, account=account, amount=stripe_api.from_minor_units(intent["amount"], account.currency),
             received_on=min(created.date(), timezone.now().date()), method=Payment.Method.CARD, source=source,
             reference=f"Card ending {last4}" if last4 else "Card payment (Stripe)",
             note="Automatic plan payment" if source == Payment.Source.AUTOPAY else "Paid online by the debtor",

@@ -1,5 +1,5 @@
 """The one place the portal talks to Stripe: a client per agency (its own secret key), amounts
-in cents, and Stripe's objects as plain dicts.
+in each currency's minor units, and Stripe's objects as plain dicts.
 
 Every call goes to settings.STRIPE_API_BASE (Stripe's API, or localstripe in tests and `up`).
 """
@@ -21,12 +21,32 @@ def client_for(secret_key: str) -> stripe.StripeClient:
         http_client=stripe.RequestsClient(timeout=settings.STRIPE_TIMEOUT_SECONDS))
 
 
-def to_cents(amount: Decimal) -> int:
-    return int((amount.quantize(CENTS, rounding=ROUND_HALF_UP) * 100).to_integral_value())
+# Stripe counts amounts in each currency's minor unit (docs.stripe.com/currencies#minor-units):
+# cents for most, whole units for these zero-decimal currencies, thousandths for these three.
+ZERO_DECIMAL = frozenset({"BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW", "MGA", "PYG", "RWF", "UGX", "VND",
+                          "VUV", "XAF", "XOF", "XPF"})
+THREE_DECIMAL = frozenset({"BHD", "JOD", "KWD", "OMR", "TND"})
 
 
-def from_cents(cents) -> Decimal:
-    return (Decimal(int(cents)) / 100).quantize(CENTS)
+def minor_units_per_unit(currency: str) -> int:
+    """How many of Stripe's minor units make one unit of `currency` (ISO code, any case): 1, 100 or 1000."""
+    code = (currency or "").upper()
+    return 1 if code in ZERO_DECIMAL else 1000 if code in THREE_DECIMAL else 100
+
+
+def to_minor_units(amount: Decimal, currency: str) -> int:
+    """A Decimal amount (two decimals) as Stripe's integer amount in `currency`: 12.34 USD is
+    1234, 5000.00 JPY is 5000, 1.25 KWD is 1250. Raises ValueError for a fraction a
+    zero-decimal currency cannot charge (12.50 JPY)."""
+    units = amount.quantize(CENTS, rounding=ROUND_HALF_UP) * minor_units_per_unit(currency)
+    if units != units.to_integral_value():
+        raise ValueError(f"{amount} {currency.upper()} has a fraction {currency.upper()} cannot be charged in")
+    return int(units)
+
+
+def from_minor_units(units, currency: str) -> Decimal:
+    """Stripe's integer amount in `currency` as a Decimal with two decimals (5000 JPY is 5000.00)."""
+    return (Decimal(int(units)) / minor_units_per_unit(currency)).quantize(CENTS)
 
 
 def plain(obj) -> dict:

@@ -10,9 +10,13 @@ again.
                                once, whether the debtor's return page posted it first or not
     charge.refunded            each refund of the charge becomes a card-refund reversal
                                (payment_reverse, key stripe-refund:<refund id>)
-    charge.dispute.created     a chargeback reversal of the disputed amount (key stripe-dispute:<id>)
+    charge.dispute.created     a chargeback reversal of the disputed amount (key stripe-dispute:<id>);
+                               an inquiry (status warning_*) takes no money and posts nothing
+    charge.dispute.funds_withdrawn  the same chargeback (an inquiry that became one), once
     charge.dispute.closed      won: the money came back, posted as a payment again (key
-                               stripe-dispute-won:<id>); lost: the chargeback stands
+                               stripe-dispute-won:<id>; money the account cannot take is audited
+                               as stripe.payment_not_posted); lost: the chargeback stands; won
+                               before its created event arrived: that event then posts nothing
     anything else              recorded and ignored
 
 Out of order: a refund or dispute of a payment not posted yet (its payment_intent.succeeded is
@@ -26,6 +30,7 @@ import stripe
 from django.db import IntegrityError, transaction
 
 from accounts.models import Agency
+from collections_work.models import DebtorAccount
 from payments.models import Payment, Reversal, StripeEvent
 from payments.online import stripe_api
 from payments.online.services import online_payment_record, stripe_account_of
@@ -118,11 +123,12 @@ def _payment_succeeded(agency, stripe_account, intent) -> str:
     return f"payment {posted.payment.pk} {'already posted' if posted.replayed else 'posted'}"
 
 
-def _unposted(agency, intent, error) -> str:
-    """Money Stripe took that the portal cannot post (say the balance was paid meanwhile): kept in
-    the audit log for staff to settle with the debtor (a refund from Stripe's dashboard)."""
+def _unposted(agency, intent, error, what: str = "payment_intent") -> str:
+    """Money Stripe took (or gave back, `what` "dispute") that the portal cannot post (say the
+    balance was paid meanwhile): kept in the audit log for staff to settle with the debtor (a
+    refund from Stripe's dashboard)."""
     audit_record(action="stripe.payment_not_posted", agency=agency, obj=None,
-                 after={"payment_intent": intent.get("id"), "amount": intent.get("amount"),
+                 after={what: intent.get("id"), "amount": intent.get("amount"),
                         "account": (intent.get("metadata") or {}).get("account"), "reason": error.message})
     logger.warning("Stripe payment %s not posted: %s", intent.get("id"), error.message)
     return f"not posted: {error.message}"
@@ -175,7 +181,8 @@ def _charge_refunded(agency, stripe_account, charge) -> str:
         key = f"stripe-refund:{refund['id']}"
         if Reversal.objects.filter(idempotency_key=key).exists():
             continue
-        amount = min(stripe_api.from_cents(refund["amount"]), payment.amount - _reversed(payment))
+        amount = min(stripe_api.from_minor_units(refund["amount"], refund.get("currency") or _currency(payment)),
+                     payment.amount - _reversed(payment))
         if amount <= 0:
             continue
         reversal = payment_reverse(agency=agency, actor=None, payment=payment, kind=Reversal.Kind.CARD_REFUND,
@@ -203,35 +210,67 @@ def _reversed(payment) -> Decimal:
     return Payment.objects.values_list("reversed_amount", flat=True).get(pk=payment.pk)
 
 
+def _currency(payment) -> str:
+    return DebtorAccount.objects.values_list("currency", flat=True).get(pk=payment.account_id)
+
+
 def _dispute_created(agency, stripe_account, dispute) -> str:
+    """A dispute opened. An inquiry (status warning_*) takes no money: nothing is posted; should
+    it become a chargeback, charge.dispute.funds_withdrawn posts it."""
+    if (dispute.get("status") or "").startswith("warning_"):
+        return "inquiry: no money taken, nothing posted"
+    return _chargeback(agency, stripe_account, dispute)
+
+
+def _chargeback(agency, stripe_account, dispute) -> str:
+    """The disputed amount reversed as a chargeback, once per dispute (created and
+    funds_withdrawn share the key), unless the dispute was won before this event arrived."""
+    if StripeEvent.objects.filter(type="charge.dispute.closed", outcome=_won_first(dispute)).exists():
+        return "dispute already won: no chargeback"
     payment = _payment_for(agency, stripe_account, _intent_of(dispute, stripe_account, dispute.get("charge")))
     if payment is None:
         return "ignored: no payment of this agency for this dispute"
+    key = f"stripe-dispute:{dispute.get('id')}"
+    if Reversal.objects.filter(idempotency_key=key).exists():
+        return "chargeback already posted"
     left = payment.amount - _reversed(payment)
-    amount = min(stripe_api.from_cents(dispute.get("amount") or 0), left)
+    disputed = stripe_api.from_minor_units(dispute.get("amount") or 0, dispute.get("currency") or _currency(payment))
+    amount = min(disputed, left)
     if amount <= 0:
         return "nothing left of the payment to reverse"
     reason = dispute.get("reason") or "unspecified"
     reversal = payment_reverse(agency=agency, actor=None, payment=payment, kind=Reversal.Kind.CHARGEBACK,
                                amount=amount, reason=f"Card dispute {dispute.get('id')} ({reason}), Stripe",
-                               idempotency_key=f"stripe-dispute:{dispute.get('id')}")
+                               idempotency_key=key)
     return f"chargeback of {reversal.amount:,.2f} posted"
+
+
+def _won_first(dispute) -> str:
+    """The recorded outcome of a won dispute whose chargeback was not posted yet: a late
+    charge.dispute.created for it must post nothing."""
+    return f"dispute {dispute.get('id')} won before its chargeback was posted"
 
 
 def _dispute_closed(agency, stripe_account, dispute) -> str:
     status = dispute.get("status")
+    if status == "warning_closed":
+        return "inquiry closed: no money was taken"
     if status != "won":
         return f"dispute {status or 'closed'}: the chargeback stands"
     chargeback = Reversal.objects.filter(idempotency_key=f"stripe-dispute:{dispute.get('id')}").select_related(
         "payment__account__agency").first()
     if chargeback is None:
-        return "dispute won; no chargeback had been posted"
+        return _won_first(dispute)
     payment = chargeback.payment
-    posted = payment_post(agency=agency, actor=None, account=payment.account, amount=chargeback.amount,
-                          received_on=chargeback.created_at.date(), method=Payment.Method.CARD,
-                          source=payment.source, reference=f"Dispute {dispute.get('id')} won",
-                          note=f"Card dispute won: the money of payment {payment.pk} came back",
-                          idempotency_key=f"stripe-dispute-won:{dispute.get('id')}")
+    try:
+        posted = payment_post(agency=agency, actor=None, account=payment.account, amount=chargeback.amount,
+                              received_on=chargeback.created_at.date(), method=Payment.Method.CARD,
+                              source=payment.source, reference=f"Dispute {dispute.get('id')} won",
+                              note=f"Card dispute won: the money of payment {payment.pk} came back",
+                              idempotency_key=f"stripe-dispute-won:{dispute.get('id')}")
+    except DomainError as error:  # say the account was paid off meanwhile: Stripe holds money the books cannot take
+        return _unposted(agency, {"id": dispute.get("id"), "amount": dispute.get("amount"),
+                                  "metadata": {"account": str(payment.account_id)}}, error, what="dispute")
     return f"dispute won: {posted.payment.amount:,.2f} posted again"
 
 
@@ -241,4 +280,6 @@ HANDLERS = {
     "charge.refunded": _charge_refunded,
     "charge.dispute.created": _dispute_created,
     "charge.dispute.closed": _dispute_closed,
+    # An inquiry that became a chargeback: the money left now (the same key as created: posted once).
+    "charge.dispute.funds_withdrawn": _chargeback,
 }

@@ -355,6 +355,85 @@ def test_a_dispute_naming_only_its_charge_finds_the_payment(stripe_alpha, accoun
     assert Payment.objects.get().reversed_amount == D("100.00")
 
 
+def test_an_inquiry_takes_no_money_until_its_funds_are_withdrawn(stripe_alpha, account, client, localstripe):
+    """A dispute inquiry (status warning_*) moves no money at Stripe: nothing is posted, and its
+    close says so; when it becomes a chargeback, funds_withdrawn posts it once."""
+    intent = direct_intent(localstripe, account)
+    deliver(client, "alpha", localstripe.wait_for("payment_intent.succeeded", intent.id))
+    charge = charge_of(localstripe, intent.id)
+    inquiry = dispute(intent.id, charge["id"], 30000, status="warning_needs_response", dispute_id="dp_inq")
+    answer = deliver(client, "alpha", localstripe.signed_event("charge.dispute.created", inquiry))
+    assert answer.json()["outcome"] == "inquiry: no money taken, nothing posted"
+    assert not Reversal.objects.exists() and reload(account).balance == D("900.00")
+    escalated = dispute(intent.id, charge["id"], 30000, status="needs_response", dispute_id="dp_inq")
+    withdrawn = deliver(client, "alpha", localstripe.signed_event("charge.dispute.funds_withdrawn", escalated))
+    assert withdrawn.json()["outcome"] == "chargeback of 300.00 posted"
+    again = deliver(client, "alpha", localstripe.signed_event("charge.dispute.created", escalated))
+    assert again.json()["outcome"] == "chargeback already posted"
+    assert Reversal.objects.count() == 1 and reload(account).balance == D("1200.00")
+    closed = dispute(intent.id, charge["id"], 30000, status="warning_closed", dispute_id="dp_other")
+    assert deliver(client, "alpha", localstripe.signed_event("charge.dispute.closed", closed)).json()["outcome"] == (
+        "inquiry closed: no money was taken")
+
+
+def test_a_dispute_won_before_its_created_event_arrives_posts_nothing(stripe_alpha, account, client, localstripe):
+    intent = direct_intent(localstripe, account)
+    deliver(client, "alpha", localstripe.wait_for("payment_intent.succeeded", intent.id))
+    charge = charge_of(localstripe, intent.id)
+    won = deliver(client, "alpha", localstripe.signed_event(
+        "charge.dispute.closed", dispute(intent.id, charge["id"], 30000, status="won", dispute_id="dp_late")))
+    assert won.json()["outcome"] == "dispute dp_late won before its chargeback was posted"
+    late = deliver(client, "alpha", localstripe.signed_event(
+        "charge.dispute.created", dispute(intent.id, charge["id"], 30000, dispute_id="dp_late")))
+    assert late.json()["outcome"] == "dispute already won: no chargeback"
+    assert not Reversal.objects.exists() and reload(account).balance == D("900.00")
+
+
+def test_a_won_dispute_the_account_cannot_take_is_left_for_staff_in_the_audit_log(stripe_alpha, account, client,
+                                                                                  localstripe, alpha):
+    from payments.posting.services import payment_post
+    from portal.tenancy import tenant_scope
+
+    intent = direct_intent(localstripe, account)
+    deliver(client, "alpha", localstripe.wait_for("payment_intent.succeeded", intent.id))
+    charge = charge_of(localstripe, intent.id)
+    deliver(client, "alpha", localstripe.signed_event(
+        "charge.dispute.created", dispute(intent.id, charge["id"], 30000, dispute_id="dp_paid")))
+    with tenant_scope(alpha.agency):  # the debtor then pays everything by check
+        payment_post(agency=alpha.agency, actor=alpha.collector, account=reload(account), amount=reload(account).balance,
+                     received_on=Payment.objects.get().received_on, method="check", source="staff")
+    won = deliver(client, "alpha", localstripe.signed_event(
+        "charge.dispute.closed", dispute(intent.id, charge["id"], 30000, status="won", dispute_id="dp_paid")))
+    assert won.status_code == 200 and won.json()["outcome"].startswith("not posted:")
+    audit = AuditEvent.objects.get(action="stripe.payment_not_posted")
+    assert audit.after["dispute"] == "dp_paid" and audit.after["account"] == str(account.pk)
+
+
+def test_a_yen_payment_is_posted_in_whole_yen(stripe_alpha, alpha, client, localstripe):
+    """Stripe counts yen whole (zero-decimal): 5,000 is ¥5,000, not ¥50.00."""
+    from tests.payments.conftest import make_identifiable_account
+
+    yen = make_identifiable_account(alpha.clients[0], "JPY-1", balance="10000.00")
+    DebtorAccount.objects.filter(pk=yen.pk).update(currency="JPY")
+    intent = localstripe.client().v1.payment_intents.create(params={
+        "amount": 5000, "currency": "jpy", "payment_method": "pm_card_visa", "confirm": True,
+        "payment_method_types": ["card"], "metadata": {
+            "agency": str(yen.agency_id), "client": str(yen.client_id), "account": str(yen.pk), "link": "0",
+            "installment": ""}})
+    deliver(client, "alpha", localstripe.wait_for("payment_intent.succeeded", intent.id))
+    assert Payment.objects.get().amount == D("5000.00")
+
+
+def test_amounts_go_to_stripe_in_each_currencys_minor_unit():
+    from payments.online.stripe_api import from_minor_units, to_minor_units
+
+    assert to_minor_units(D("12.34"), "usd") == 1234 and from_minor_units(1234, "USD") == D("12.34")
+    assert to_minor_units(D("5000.00"), "JPY") == 5000 and from_minor_units(5000, "jpy") == D("5000.00")
+    assert to_minor_units(D("1.25"), "KWD") == 1250 and from_minor_units(1250, "KWD") == D("1.25")
+    with pytest.raises(ValueError):
+        to_minor_units(D("12.50"), "JPY")
+
+
 # --- Saved card and automatic payments ---------------------------------------------------------------------
 
 def test_saving_the_card_while_paying_and_the_automatic_charge_of_the_next_installment(
