@@ -294,8 +294,12 @@ def _reverse(agency, actor, account, payment, kind, amount, reason, return_code,
         fees=payment.to_fees - _reversed(payment, "from_fees"), interest=payment.to_interest - _reversed(payment, "from_interest"),
         principal=payment.to_principal - _reversed(payment, "from_principal"))
     parts = actions.undo_order(remaining_parts, amount, order)
-    commission = (payment.commission * amount / payment.amount).quantize(CENTS, rounding=ROUND_HALF_UP)
-    commission = min(commission, payment.commission - _reversed(payment, "commission"))
+    commission_left = payment.commission - _reversed(payment, "commission")
+    if amount == payment.amount - payment.reversed_amount:
+        commission = commission_left  # the last of the payment: every cent of its commission goes back
+    else:
+        commission = (payment.commission * amount / payment.amount).quantize(CENTS, rounding=ROUND_HALF_UP)
+        commission = min(commission, commission_left)
     reversal = Reversal.objects.create(
         agency=agency, client=account.client, payment=payment, kind=kind, amount=amount, return_code=return_code,
         reason=reason[:300], from_fees=parts.fees, from_interest=parts.interest, from_principal=parts.principal,

@@ -380,6 +380,20 @@ def test_the_api_refuses_foreign_digits_and_empty_dates_of_other_systems(alpha, 
         assert not Payment.objects.filter(account=plain).exists()
 
 
+def test_a_payment_reversed_in_parts_gives_back_all_of_its_commission(alpha, plain):
+    """10 % of 100.00 is 10.00; thirds of it rounded one by one would give back 9.99 and leave the
+    client owing a cent on a payment that is gone."""
+    with unscoped():
+        ContractTerms.objects.filter(client=plain.client).update(flat_fee_percent=D("10.00"))
+    payment = post(alpha, plain, "100.00").payment
+    assert payment.commission == D("10.00")
+    parts = [reverse_payment(alpha, payment, amount=amount, idempotency_key=f"r{n}")
+             for n, amount in enumerate(("33.34", "33.33", "33.33"))]
+    assert [part.commission for part in parts] == [D("3.33"), D("3.33"), D("3.34")]
+    with tenant_scope(alpha.agency):
+        assert ledger.client_position(plain.client).payable == D("0.00")
+
+
 # --- "In the future" is by the agency's calendar (or UTC's, where processors date payments) ------
 
 @pytest.mark.parametrize("zone, utc_moment, latest", [
