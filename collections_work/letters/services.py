@@ -119,6 +119,7 @@ def validation_notice_ensure(account, *, now=None) -> Letter | None:
                 email_schedule(key=f"letter:{letter.pk}", to=email.value, template="validation_notice",
                                subject=f"Important information about your debt with {account.client.name}",
                                agency=account.agency, client=account.client, attachment=letter.pdf.name,
+                               account=account, kind="validation_notice",
                                context={"account": account, "agency": account.agency, "letter": letter})
             how = f"emailed to {email.value}" if email else "queued for print"
             events.letter_recorded(account, summary=f"Validation notice {how}; the validation period ends "

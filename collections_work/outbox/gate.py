@@ -6,12 +6,38 @@ from collections_work.compliance import UNKNOWN_ZONE_CANDIDATES, policy_for, sen
 from collections_work.debtor_accounts import events
 from collections_work.models import Contact, DebtorAccount, Dispute
 from portal.send_gate import SendGate, SendVerdict
+from portal.time_zones import is_region_zone
+
+
+# A message held back (the debtor's night, a dispute) must still be true when it goes: no "due
+# today" after the installment was paid, no reminder of a date gone by (12 CFR 1006.18). The app
+# that makes such messages registers a check per email kind, over a batch:
+# check(emails, now) -> {email.pk: why the message is out of date}; such a message is cancelled.
+OUTDATED_CHECKS: dict = {}
+
+
+def outdated_check_register(kinds, check) -> None:
+    for kind in kinds:
+        OUTDATED_CHECKS[kind] = check
+
+
+def _outdated(emails, now) -> dict:
+    by_kind = {}
+    for email in emails:
+        if email.kind in OUTDATED_CHECKS:
+            by_kind.setdefault(email.kind, []).append(email)
+    found = {}
+    for kind, batch in by_kind.items():
+        found.update(OUTDATED_CHECKS[kind](batch, now))
+    return found
 
 
 class ContactPolicyGate(SendGate):
     def decide(self, email, now) -> SendVerdict:
         """Inputs: a logged email with an `account_id` (inside the worker's tenant scope), now (UTC).
-        An account that no longer exists cancels the message."""
+        An account that no longer exists, or a message no longer true (OUTDATED_CHECKS), cancels it."""
+        if (outdated := _outdated([email], now).get(email.pk)) is not None:
+            return SendVerdict("cancel", outdated)
         account = DebtorAccount.objects.select_related("debtor").filter(pk=email.account_id).first()
         if account is None:
             return SendVerdict("cancel", "The debtor account no longer exists.")
@@ -33,7 +59,11 @@ class ContactPolicyGate(SendGate):
         disputed = set(Dispute.objects.filter(account_id__in=account_ids, resolved_at__isnull=True)
                        .values_list("account_id", flat=True))
         policies, verdicts = {}, {}
+        outdated = _outdated(emails, now)
         for email in emails:
+            if email.pk in outdated:
+                verdicts[email.pk] = SendVerdict("cancel", outdated[email.pk])
+                continue
             account = accounts.get(email.account_id)
             if account is None:
                 verdicts[email.pk] = SendVerdict("cancel", "The debtor account no longer exists.")
@@ -41,8 +71,9 @@ class ContactPolicyGate(SendGate):
             own = contacts.get(account.debtor_id, [])
             matching = [c for c in own if c.kind == Contact.Kind.EMAIL and c.value.lower() == email.to.lower()]
             contact = sorted(matching, key=lambda c: (c.opted_out_at is not None, c.pk))[0] if matching else None
+            # As candidate_zones: region names only ("EST" names no place; an unknown name would fail).
             zones = sorted({z for z in [getattr(contact, "time_zone", ""), account.debtor.time_zone,
-                                        *(c.time_zone for c in own)] if z}) or list(UNKNOWN_ZONE_CANDIDATES)
+                                        *(c.time_zone for c in own)] if is_region_zone(z)}) or list(UNKNOWN_ZONE_CANDIDATES)
             if account.agency_id not in policies:
                 policies[account.agency_id] = policy_for(account.agency_id)
             decision = send_decision(account=account, channel="email", contact=contact, at=now,

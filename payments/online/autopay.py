@@ -17,7 +17,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from collections_work.compliance import contact_decision
+from collections_work.compliance import send_decision
 from collections_work.debtor_accounts import events
 from collections_work.debtor_accounts.local_day import debtor_today, latest_date_anywhere, start_of_day
 from collections_work.worklist.services import opt_out_link
@@ -223,12 +223,16 @@ def autopay_decline_notify(attempt, *, now=None) -> None:
         next_try = (debtor_today(account.debtor_time_zone, now) + timedelta(days=agency.autopay_retry_days)
                     if tries_left > 0 else None)
         email = debtor_email_of(account)
-        allowed = email is not None and bool(contact_decision(account=account, channel="email", contact=email, at=now))
+        # Only a message that may never go (opt-out, cease) is dropped; one that must wait (the
+        # debtor's night, a dispute) is recorded and the worker's contact-policy check defers it.
+        allowed = email is not None and send_decision(account=account, channel="email", contact=email,
+                                                      at=now).action != "cancel"
         summary = (f"Automatic payment of {attempt.amount:,.2f} for installment #{installment.number} declined "
                    f"({attempt.error or 'no reason given'})")
         if allowed:
             _link, url = link_make(account=account, channel="email", sent_to=email.value, now=now)
             email_schedule(key=key, to=email.value, template="autopay_declined", agency=agency, client=account.client,
+                           account=account, kind="autopay_declined",
                            subject=f"Your payment for account {account.client_reference} did not go through",
                            context={"account": account, "agency": agency, "installment": installment,
                                     "attempt": attempt, "next_try": next_try,
@@ -236,6 +240,6 @@ def autopay_decline_notify(attempt, *, now=None) -> None:
                            secrets={"link": url, "opt_out_link": opt_out_link(email)})
             summary += f"; the debtor was emailed at {email.value}"
         else:
-            summary += "; no email could go to the debtor now (none on file, opted out, or the contact policy)"
+            summary += "; no email may go to the debtor (none on file, opted out, or a cease request)"
         summary += f"; next try on {next_try:%b %d, %Y}" if next_try else "; no more automatic tries"
         events.payment_recorded(account, actor=None, summary=summary[:300], at=now)

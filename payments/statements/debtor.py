@@ -9,7 +9,7 @@ from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from collections_work.compliance import contact_decision
+from collections_work.compliance import send_decision
 from collections_work.debtor_accounts import events
 from collections_work.letters.services import mailing_address, queue_letter
 from collections_work.worklist.services import opt_out_link
@@ -37,7 +37,10 @@ def debtor_statement_issue(*, plan, period, now=None) -> tuple[DebtorStatement |
     if existing is not None:
         return existing, False
     email = debtor_email_of(account)
-    by_email = email is not None and bool(contact_decision(account=account, channel="email", contact=email, at=now))
+    # Emailed unless email may never go to the debtor (then printed); a statement made in the
+    # debtor's night is emailed once the worker's contact-policy check lets it (deferred).
+    by_email = email is not None and send_decision(account=account, channel="email", contact=email,
+                                                   at=now).action != "cancel"
     link, url = link_make(account=account, channel="email" if by_email else "letter",
                           sent_to=email.value if by_email else "", now=now)
     installments = list(plan.installments.order_by("number"))
@@ -57,7 +60,7 @@ def debtor_statement_issue(*, plan, period, now=None) -> tuple[DebtorStatement |
                 email_schedule(key=f"debtor-statement:{statement.pk}", to=email.value, template="debtor_statement",
                                subject=f"Your {period:%B %Y} statement: account {account.client_reference}",
                                agency=account.agency, client=account.client, attachment=statement.pdf.name,
-                               context=context | {"link": None},
+                               account=account, kind="debtor_statement", context=context | {"link": None},
                                secrets={"link": url, "opt_out_link": opt_out_link(email)})
                 how = f"emailed to {email.value}"
             else:
