@@ -10,7 +10,10 @@ consumer, the creditor and account number, the itemization date and the itemizat
 dispute, and the dispute prompts (1006.34(c)(4)). Made once per account (a unique key).
 """
 import io
-from datetime import timedelta
+from datetime import date, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from dateutil.relativedelta import MO, TH, relativedelta
 
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
@@ -27,10 +30,47 @@ from portal.errors import DomainError
 from portal.pdf import render_pdf
 
 VALIDATION_KEY = "validation-notice"
-# The consumer has 30 days after receiving the notice; a mailed notice is taken as received five
-# days (excluding weekends and holidays: kept simple here as calendar days + 5) after it is sent.
+# The validation period ends 30 days after the consumer receives the notice, which a debt
+# collector may take to be five days after sending it, not counting Saturdays, Sundays and the
+# legal public holidays of 5 U.S.C. 6103(a) (12 CFR 1006.34(b)(5)).
 VALIDATION_DAYS = 30
 RECEIPT_DAYS = 5
+
+
+def federal_holidays(year: int) -> set[date]:
+    """The legal public holidays of 5 U.S.C. 6103(a) in `year`, and the Friday or Monday each is
+    observed on when it falls on a Saturday or Sunday (6103(b)): both are left out of the
+    receipt days, which can only lengthen the validation period."""
+    fixed = [date(year, 1, 1), date(year, 6, 19), date(year, 7, 4), date(year, 11, 11), date(year, 12, 25)]
+    by_weekday = [
+        date(year, 1, 1) + relativedelta(weekday=MO(+3)),   # Birthday of Martin Luther King, Jr.
+        date(year, 2, 1) + relativedelta(weekday=MO(+3)),   # Washington's Birthday
+        date(year, 5, 31) + relativedelta(weekday=MO(-1)),  # Memorial Day
+        date(year, 9, 1) + relativedelta(weekday=MO(+1)),   # Labor Day
+        date(year, 10, 1) + relativedelta(weekday=MO(+2)),  # Columbus Day
+        date(year, 11, 1) + relativedelta(weekday=TH(+4)),  # Thanksgiving Day
+    ]
+    observed = {day - timedelta(days=1) if day.weekday() == 5 else day + timedelta(days=1)
+                for day in fixed if day.weekday() >= 5}
+    return set(fixed) | set(by_weekday) | observed
+
+
+def assumed_receipt(sent_on: date) -> date:
+    """The day a notice sent on `sent_on` is taken as received: the fifth day after it that is
+    not a Saturday, Sunday or legal public holiday (12 CFR 1006.34(b)(5))."""
+    day, counted = sent_on, 0
+    while counted < RECEIPT_DAYS:
+        day += timedelta(days=1)
+        if day.weekday() < 5 and day not in federal_holidays(day.year):
+            counted += 1
+    return day
+
+
+def _zone(name: str):
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
 
 
 def _itemization(account) -> dict:
@@ -86,8 +126,8 @@ def merge_pdfs(files, *, duplex: bool = False) -> bytes:
 
 def _validation_content(account, now) -> dict:
     """What the notice states, sent on `now`'s day: the itemization and the validation period."""
-    sent_on = timezone.localdate(now)
-    ends = sent_on + timedelta(days=RECEIPT_DAYS + VALIDATION_DAYS)
+    sent_on = timezone.localdate(now, _zone(account.agency.time_zone))  # the agency's calendar day
+    ends = assumed_receipt(sent_on) + timedelta(days=VALIDATION_DAYS)
     return _itemization(account) | {"sent_on": sent_on.isoformat(), "sent_on_text": _long(sent_on),
                                     "validation_ends": ends.isoformat(), "validation_ends_text": _long(ends)}
 

@@ -92,11 +92,12 @@ def test_a_disputed_letter_is_held_then_printed_in_a_later_batch_once_the_disput
     assert letter.status == Letter.Status.PRINTING and letter.hold_reason == ""
     text, _pages = pdf_text(batch.pdf)
     # Dated for the day it is printed, so the validation period it states is not already short.
-    assert "Jo DISP-1" in text and "March 4, 2026" in text and "April 8, 2026" in text
-    assert letter.content["sent_on"] == "2026-03-04" and letter.content["validation_ends"] == "2026-04-08"
+    # Received, as Reg F lets us assume, on the fifth weekday after Wednesday March 4: March 11.
+    assert "Jo DISP-1" in text and "March 4, 2026" in text and "April 10, 2026" in text
+    assert letter.content["sent_on"] == "2026-03-04" and letter.content["validation_ends"] == "2026-04-10"
     assert len(timeline(account, "held out of")) == 1
     assert timeline(account, "dated again") == ["Validation notice dated again for printing on March 4, 2026; "
-                                                "the validation period now ends April 8, 2026"]
+                                                "the validation period now ends April 10, 2026"]
 
 
 def test_calling_hours_never_hold_a_letter(alpha):  # noqa: F811

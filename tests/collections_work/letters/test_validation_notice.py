@@ -2,15 +2,16 @@
 stating what the rule requires; emailed with the debtor's consent to electronic delivery,
 otherwise printed in the day's batch, which staff mark mailed."""
 import io
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.core import mail
 from django.utils import timezone
 from pypdf import PdfReader
 
-from collections_work.letters.services import print_batch_mailed, print_batch_make
+from collections_work.letters.services import assumed_receipt, print_batch_mailed, print_batch_make
 from collections_work.models import Activity, ContactPolicy, Debtor, Letter
 from collections_work.worklist.services import call_log
 from portal.tenancy import tenant_scope
@@ -68,7 +69,7 @@ def test_the_first_conversation_makes_one_validation_notice_with_what_reg_f_requ
     letter = Letter.objects.get(account=account)
     assert letter.status == Letter.Status.QUEUED and letter.kind == "validation"
     text, pages = pdf_text(letter.pdf)
-    ends_on = timezone.localdate() + timedelta(days=35)
+    ends_on = assumed_receipt(timezone.localdate(NOON, ZoneInfo(alpha.agency.time_zone))) + timedelta(days=30)
     ends = f"{ends_on:%B} {ends_on.day}, {ends_on.year}"
     for expected in ("Alpha Recovery is a debt collector", "Alpha Recovery Client 1", "VN-1", "Jo VN-1",
                      "9 Oak Ave", "Springfield", "800.00", "+ 40.00", "+ 25.00", "– 100.00", "765.00",
@@ -120,3 +121,16 @@ def test_the_days_letters_become_one_print_batch_that_staff_mark_mailed(alpha, d
     print_batch_mailed(agency=alpha.agency, actor=alpha.collector, batch=batch)
     assert set(Letter.objects.values_list("status", flat=True)) == {"mailed"}
     assert Activity.objects.filter(kind="letter", summary="Validation notice mailed").count() == 3
+
+
+@pytest.mark.parametrize("sent_on, received", [
+    (date(2026, 11, 20), date(2026, 11, 30)),  # Friday before Thanksgiving (Thursday Nov 26)
+    (date(2026, 12, 21), date(2026, 12, 29)),  # Christmas Day, a Friday
+    (date(2026, 7, 1), date(2026, 7, 9)),      # July 4 is a Saturday: observed Friday July 3
+    (date(2027, 1, 13), date(2027, 1, 21)),    # Martin Luther King Jr. Day, Monday Jan 18
+    (date(2026, 3, 4), date(2026, 3, 11)),     # an ordinary Wednesday: the next Wednesday
+])
+def test_a_notice_is_taken_as_received_five_days_after_sending_not_counting_weekends_or_holidays(sent_on, received):
+    """12 CFR 1006.34(b)(5): the validation period ends 30 days after receipt, which may be taken
+    as five days after sending excluding Saturdays, Sundays and 5 U.S.C. 6103(a)'s holidays."""
+    assert assumed_receipt(sent_on) == received
