@@ -85,6 +85,19 @@ class Agency(models.Model):
     class Meta:
         verbose_name_plural = "agencies"
 
+    def zone(self):
+        """The agency's time zone (a ZoneInfo; UTC when its name is not a known zone)."""
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            return ZoneInfo(self.time_zone or "UTC")
+        except (ZoneInfoNotFoundError, ValueError):
+            return ZoneInfo("UTC")
+
+    def local_date(self, moment=None):
+        """The agency's calendar date at `moment` (an aware datetime; default: now)."""
+        return timezone.localtime(moment or timezone.now(), self.zone()).date()
+
     def __str__(self):
         return self.name
 

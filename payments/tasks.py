@@ -7,7 +7,7 @@ done. `SCHEDULED` tasks are acknowledged after they finish and given back to the
 worker dies."""
 from calendar import monthrange
 from collections import Counter
-from datetime import date
+from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 from celery import shared_task
@@ -59,10 +59,14 @@ def autopay_due():
     return {what: count for what, count in totals.items() if count}
 
 
-def _agency_today(agency_id) -> date:
+def _agency_zone(agency_id) -> ZoneInfo:
     from accounts.models import Agency
 
-    return timezone.localdate(timezone=ZoneInfo(Agency.objects.get(pk=agency_id).time_zone))
+    return ZoneInfo(Agency.objects.get(pk=agency_id).time_zone)
+
+
+def _agency_today(agency_id) -> date:
+    return timezone.localdate(timezone=_agency_zone(agency_id))
 
 
 @shared_task(name="payments.tasks.statements_monthly", **SCHEDULED)
@@ -111,7 +115,10 @@ def debtor_statements_monthly():
     issued = 0
     for agency_id in each_agency():
         period = _agency_today(agency_id).replace(day=1)
-        plans = (plans_due_a_statement(period).filter(accepted_at__date__lt=period)
+        # Accepted before the month began on the agency's clock (a UTC date would put an evening
+        # in Los Angeles on the 30th into the next month, a morning in Tokyo on the 1st into this one).
+        month_began = datetime.combine(period, time.min, tzinfo=_agency_zone(agency_id))
+        plans = (plans_due_a_statement(period).filter(accepted_at__lt=month_began)
                  .select_related("account__agency", "account__client", "account__debtor").order_by("id"))
         for plan in plans.iterator(chunk_size=200):
             _statement, created = debtor_statement_issue(plan=plan, period=period)

@@ -11,7 +11,6 @@ dispute, and the dispute prompts (1006.34(c)(4)). Made once per account (a uniqu
 """
 import io
 from datetime import date, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dateutil.relativedelta import MO, TH, relativedelta
 
@@ -64,13 +63,6 @@ def assumed_receipt(sent_on: date) -> date:
         if day.weekday() < 5 and day not in federal_holidays(day.year):
             counted += 1
     return day
-
-
-def _zone(name: str):
-    try:
-        return ZoneInfo(name or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
 
 
 def _itemization(account) -> dict:
@@ -126,7 +118,7 @@ def merge_pdfs(files, *, duplex: bool = False) -> bytes:
 
 def _validation_content(account, now) -> dict:
     """What the notice states, sent on `now`'s day: the itemization and the validation period."""
-    sent_on = timezone.localdate(now, _zone(account.agency.time_zone))  # the agency's calendar day
+    sent_on = account.agency.local_date(now)  # the agency's calendar day
     ends = assumed_receipt(sent_on) + timedelta(days=VALIDATION_DAYS)
     return _itemization(account) | {"sent_on": sent_on.isoformat(), "sent_on_text": _long(sent_on),
                                     "validation_ends": ends.isoformat(), "validation_ends_text": _long(ends)}

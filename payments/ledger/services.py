@@ -94,7 +94,7 @@ def reversal_entry(reversal, *, actor=None) -> JournalEntry:
     lines = _swap(_money_lines(payment, reversal.amount, reversal.commission, _is_net(payment.client)))
     return entry_post(agency_id=payment.agency_id, client=payment.client, kind=JournalEntry.Kind.REVERSAL,
                       account=payment.account, payment=payment, reversal=reversal,
-                      effective_on=reversal.created_at.date(), actor=actor, lines=lines,
+                      effective_on=payment.agency.local_date(reversal.created_at), actor=actor, lines=lines,
                       memo=f"{reversal.get_kind_display()} {reversal.amount:,.2f} of the payment of "
                            f"{payment.amount:,.2f} on {payment.account.client_reference}")
 

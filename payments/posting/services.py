@@ -65,15 +65,9 @@ def latest_payment_date(agency, now=None) -> date:
     the agency's time zone or in UTC, whichever is later (processors and banks date payments in
     UTC, so a New York agency's evening may hold tomorrow's processor date; a Sydney agency's
     morning is already a day ahead of UTC). A later date is "in the future" and refused."""
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
     now = now or timezone.now()
     utc_today = now.astimezone(dt_timezone.utc).date()
-    try:
-        zone = ZoneInfo(getattr(agency, "time_zone", "") or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return utc_today
-    return max(utc_today, now.astimezone(zone).date())
+    return utc_today if agency is None else max(utc_today, agency.local_date(now))
 
 
 def payment_post(*, agency, actor, account, amount, received_on: date, method: str, source: str,

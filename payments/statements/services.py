@@ -14,7 +14,7 @@ import csv
 import hashlib
 import io
 from calendar import monthrange
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from django.core.files.base import ContentFile
@@ -61,12 +61,15 @@ def statement_figures(client, start: date, end: date) -> dict:
     """Every figure of the statement: {"rows": [per payment or reversal], "totals": {...}}."""
     payments = list(Payment.objects.filter(client=client, received_on__gte=start, received_on__lte=end)
                     .select_related("account").order_by("account__client_reference", "received_on", "id"))
-    reversals = list(Reversal.objects.filter(client=client, created_at__date__gte=start, created_at__date__lte=end)
+    zone = client.agency.zone()  # the period's days are the agency's (as the reversals' ledger dates)
+    began, ended = (datetime.combine(start, time.min, tzinfo=zone),
+                    datetime.combine(end + timedelta(days=1), time.min, tzinfo=zone))
+    reversals = list(Reversal.objects.filter(client=client, created_at__gte=began, created_at__lt=ended)
                      .select_related("payment__account").order_by("created_at", "id"))
     rows = [{"day": p.received_on, "reference": p.account.client_reference, "debtor": p.account.debtor_name,
              "what": p.get_method_display(), "received_by": p.received_by, "amount": p.amount,
              "commission": p.commission} for p in payments]
-    rows += [{"day": r.created_at.date(), "reference": r.payment.account.client_reference,
+    rows += [{"day": timezone.localtime(r.created_at, zone).date(), "reference": r.payment.account.client_reference,
               "debtor": r.payment.account.debtor_name, "what": r.get_kind_display(), "received_by": r.payment.received_by,
               "amount": -r.amount, "commission": -r.commission} for r in reversals]
     rows.sort(key=lambda row: (row["reference"], row["day"]))

@@ -99,3 +99,19 @@ def test_each_debtor_on_a_plan_gets_the_months_statement_once(alpha, sent_offer,
     assert "Paid on the plan so far" in pdf_text(statement.pdf)
     [message] = mail.outbox
     assert message.to == ["pl-1@debtor.test"] and f"{first_of_next:%B %Y} statement" in message.subject
+
+
+def test_a_plan_accepted_on_the_agencys_last_evening_of_a_month_gets_the_next_months_statement(
+        alpha, sent_offer, client, django_capture_on_commit_callbacks):
+    """20:00 on Nov 30 in Los Angeles is already Dec 1 in UTC: the plan was still accepted before
+    December on the agency's clock, so December's statement is its first."""
+    from payments.models import PaymentPlan
+
+    los_angeles = ZoneInfo("America/Los_Angeles")
+    alpha.agency.time_zone = "America/Los_Angeles"
+    alpha.agency.save(update_fields=["time_zone"])
+    plan = signed_plan(client, sent_offer)
+    PaymentPlan.objects.filter(pk=plan.pk).update(accepted_at=datetime(2026, 11, 30, 20, 0, tzinfo=los_angeles))
+    december = datetime(2026, 12, 1, 9, 30, tzinfo=los_angeles)
+    assert run(debtor_statements_monthly, december, django_capture_on_commit_callbacks) == 1
+    assert DebtorStatement.objects.get().period.isoformat() == "2026-12-01"

@@ -36,7 +36,7 @@ def october(alpha):
     one = DebtorAccountFactory(client=client, client_reference="ST-1", principal=D("1000.00"), debt_purpose="commercial",
                                debtor__name="Harbor Freight Partners")
     two = DebtorAccountFactory(client=client, client_reference="ST-2", principal=D("900.00"), debt_purpose="commercial")
-    today = timezone.localdate()
+    today = alpha.agency.local_date()  # the statement's days are the agency's
     agency_payment = payment_post(agency=alpha.agency, actor=alpha.collector, account=one, amount="400.00",
                                   received_on=today, method="check", source="staff").payment
     payment_reverse(agency=alpha.agency, actor=alpha.collector, payment=agency_payment, kind="bounced_check",
@@ -146,3 +146,31 @@ def test_clients_are_due_on_their_remittance_day_once(alpha, october):
     statement_issue(client=client, period_start=start, period_end=end)
     assert client not in clients_due(date(2027, 1, 20))
     assert RemittanceStatement.objects.count() == 1
+
+
+def test_a_reversal_late_on_the_months_last_evening_is_in_that_months_statement(alpha):
+    """23:30 on January 31 in Los Angeles is February 1 in UTC: the bounced check belongs to the
+    agency's January, in the statement's rows and in its closing figures."""
+    import time_machine
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from payments.statements.services import statement_figures
+
+    los_angeles = ZoneInfo("America/Los_Angeles")
+    alpha.agency.time_zone = "America/Los_Angeles"
+    alpha.agency.save(update_fields=["time_zone"])
+    client = alpha.clients[0].client
+    account = DebtorAccountFactory(client=client, client_reference="EVE-1", principal=D("500.00"),
+                                   debt_purpose="commercial")
+    with time_machine.travel(datetime(2027, 1, 20, 10, 0, tzinfo=los_angeles), tick=False):
+        payment = payment_post(agency=alpha.agency, actor=alpha.collector, account=account, amount="200.00",
+                               received_on=date(2027, 1, 20), method="check", source="staff").payment
+    with time_machine.travel(datetime(2027, 1, 31, 23, 30, tzinfo=los_angeles), tick=False):
+        payment_reverse(agency=alpha.agency, actor=alpha.collector, payment=payment, kind="bounced_check",
+                        amount="200.00", reason="bounced")
+    january = statement_figures(client, date(2027, 1, 1), date(2027, 1, 31))
+    assert [(row["day"], row["amount"]) for row in january["rows"]] == [(date(2027, 1, 20), D("200.00")),
+                                                                      (date(2027, 1, 31), D("-200.00"))]
+    assert january["totals"]["reversed"] == D("200.00") and january["totals"]["closing_owed"] == D("0.00")
+    assert statement_figures(client, date(2027, 2, 1), date(2027, 2, 28))["rows"] == []
