@@ -5,6 +5,9 @@ A client's system reports payments the debtor made straight to the client, with 
 different payment it is refused with 409), and reads the payments on its accounts. Every call
 runs in the API key's client scope (accounts.api.ClientApiView).
 """
+from datetime import date
+
+from django.db.models import Q
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import APIException
@@ -133,12 +136,50 @@ class PaymentsView(ClientApiView):
 
     @extend_schema(
         operation_id="payments_list", tags=TAGS, summary="Payments on your accounts",
-        parameters=[OpenApiParameter("client_reference", str, description="Only this account's payments.")],
-        responses={200: PaymentOut(many=True)},
+        description="Newest first, `limit` a page (100 unless given, at most 1000). When more remain, the "
+                    "response's `Link` header has the next page's address (rel=\"next\"); follow it until "
+                    "there is none.",
+        parameters=[OpenApiParameter("client_reference", str, description="Only this account's payments."),
+                    OpenApiParameter("limit", int, description="Payments a page: 1 to 1000 (default 100)."),
+                    OpenApiParameter("cursor", str, description="From the previous page's `Link: rel=\"next\"`.")],
+        responses={200: OpenApiResponse(PaymentOut(many=True), description="A page of payments; a `Link` "
+                                        "header (rel=\"next\") when there are more.")},
     )
     def get(self, request):
         payments = Payment.objects.select_related("account").prefetch_related("reversals").order_by("-received_on", "-id")
         reference = request.query_params.get("client_reference")
         if reference:
             payments = payments.filter(account__client_reference=reference)
-        return Response(PaymentOut(payments[:1000], many=True).data)
+        limit = _page_limit(request.query_params.get("limit"))
+        if cursor := request.query_params.get("cursor"):
+            day, last_id = _cursor_position(cursor)
+            payments = payments.filter(Q(received_on__lt=day) | Q(received_on=day, id__lt=last_id))
+        page = list(payments[:limit + 1])
+        response = Response(PaymentOut(page[:limit], many=True).data)
+        if len(page) > limit:
+            last = page[limit - 1]
+            params = request.query_params.copy()
+            params["cursor"], params["limit"] = f"{last.received_on.isoformat()}_{last.pk}", str(limit)
+            response["Link"] = f'<{request.build_absolute_uri(request.path)}?{params.urlencode()}>; rel="next"'
+        return response
+
+
+PAGE_DEFAULT, PAGE_MAX = 100, 1000
+
+
+def _page_limit(raw) -> int:
+    if raw in (None, ""):
+        return PAGE_DEFAULT
+    if not str(raw).isascii() or not str(raw).isdigit() or not 1 <= int(raw) <= PAGE_MAX:
+        raise serializers.ValidationError({"limit": [f"Give a whole number from 1 to {PAGE_MAX}."]})
+    return int(raw)
+
+
+def _cursor_position(cursor: str):
+    """(received_on, id) of the last payment of the page before, from "<YYYY-MM-DD>_<id>"."""
+    day, _, last_id = cursor.partition("_")
+    try:
+        return date.fromisoformat(day), int(last_id)
+    except ValueError:
+        raise serializers.ValidationError({"cursor": ["This cursor is not one this API gave out; start again "
+                                                      "without it."]}) from None

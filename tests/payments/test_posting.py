@@ -342,6 +342,29 @@ def test_the_api_reports_a_direct_payment_once_per_key(world, alpha, plain, clie
     assert other == []
 
 
+def test_the_api_pages_through_every_payment_once_by_its_next_links(alpha, plain, client):
+    from tests.collections_work.api.test_api import key_header
+
+    headers = key_header(alpha.clients[0])
+    for n in range(5):
+        post(alpha, plain, "10.00", on=TODAY() - timedelta(days=n % 2))  # two days, several a day
+    url, seen, pages = "/api/v1/payments/?client_reference=PAY-1&limit=2", [], 0
+    while url:
+        response = client.get(url, **headers)
+        assert response.status_code == 200 and len(response.json()) <= 2
+        seen += [(row["received_on"], row["id"]) for row in response.json()]
+        link = response.headers.get("Link", "")
+        url = link[link.index("<") + 1:link.index(">")].split("testserver", 1)[1] if link else ""
+        pages += 1
+    with unscoped():
+        expected = list(Payment.objects.filter(account=plain).order_by("-received_on", "-id")
+                        .values_list("received_on", "id"))
+    assert pages == 3 and seen == [(day.isoformat(), pk) for day, pk in expected]
+    assert len(client.get("/api/v1/payments/", **headers).json()) == 5  # 100 a page unless asked
+    assert client.get("/api/v1/payments/?limit=0", **headers).json() == {"limit": ["Give a whole number from 1 to 1000."]}
+    assert client.get("/api/v1/payments/?cursor=nonsense", **headers).status_code == 400
+
+
 def test_two_long_api_keys_that_differ_only_at_the_end_are_two_payments(alpha, plain, client):
     from tests.collections_work.api.test_api import key_header
 
