@@ -100,6 +100,7 @@ class Validator:
         self.date_system = options.get("date_system", "")  # a workbook's: numbers in the date column are Excel dates
         self.default_method = options.get("default_method", "check")
         self.lookup = lookup
+        self._numeric_reference = False  # this row's reference cell is a workbook number
         self._occurrences: Counter = Counter()
         self._txn_rows: dict[str, int] = {}  # transaction id -> the row it was first met in
         self._spent: dict[int, tuple[Decimal, list[int]]] = {}  # account -> (this file's new rows' total, rows)
@@ -118,6 +119,8 @@ class Validator:
     def validate(self, row_no: int, cells: list) -> tuple[tuple | None, list[RowError]]:
         """(record, []) for a valid row, else (None, errors naming the column)."""
         raw = {field: cells[index] for field, (index, _name) in self.columns.items() if index < len(cells)}
+        self._numeric_reference = isinstance(raw.get("client_reference"), (int, float)) and not isinstance(
+            raw.get("client_reference"), bool)
         text = {field: values.cell_text(value) for field, value in raw.items()}
         errors: list[RowError] = []
 
@@ -224,8 +227,11 @@ class Validator:
         account = self.lookup.account(reference or None, account_id)
         where = "client_reference" if reference else "account_id"
         if account is None:
+            hint = ""
+            if reference and self._numeric_reference:  # a workbook's number cell drops leading zeros (00123 -> 123)
+                hint = " (the workbook holds it as a number: if the reference has leading zeros, format that column as Text)"
             error(where, f"no account of this client has {'client reference' if reference else 'portal account ID'} "
-                         f"'{reference or account_id}'")
+                         f"'{reference or account_id}'{hint}")
             return
         if reference and account_id is not None and account.pk != account_id:
             error("account_id", f"portal account ID {account_id} is not the account with client reference "

@@ -144,3 +144,9 @@ def test_an_amount_is_checked_against_its_accounts_currency():
 def test_another_systems_empty_date_is_refused_before_the_file_is_posted():
     assert errors_of(validator(Books()).validate(2, ["", "R-1", "", "10.00", "01/01/1900", "", ""])) == [
         ("Date", "Date '01/01/1900' is before 01/01/2000: check the date")]
+
+
+def test_a_reference_a_workbook_holds_as_a_number_says_why_it_may_not_match():
+    assert errors_of(validator(Books()).validate(2, ["", 123, "", "10.00", "11/30/2026", "", ""])) == [
+        ("Ref", "no account of this client has client reference '123' (the workbook holds it as a number: "
+                "if the reference has leading zeros, format that column as Text)")]
