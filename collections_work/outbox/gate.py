@@ -2,7 +2,7 @@
 CollectionsWorkConfig.ready, asked by the worker before every try of an email to a debtor."""
 from django.utils import timezone
 
-from collections_work.compliance import UNKNOWN_ZONE_CANDIDATES, policy_for, send_decision
+from collections_work.compliance import DISPUTE_RECHECK, UNKNOWN_ZONE_CANDIDATES, policy_for, send_decision
 from collections_work.debtor_accounts import events
 from collections_work.models import Contact, DebtorAccount, Dispute
 from portal.send_gate import SendGate, SendVerdict
@@ -32,6 +32,18 @@ def _outdated(emails, now) -> dict:
     return found
 
 
+def _not_collected(account, now) -> SendVerdict | None:
+    """A recalled or closed account is no longer the agency's to collect: its messages are
+    cancelled; one on hold (the client paused collection) waits and is asked again later."""
+    if account.status in (DebtorAccount.Status.RECALLED, DebtorAccount.Status.CLOSED):
+        return SendVerdict("cancel", f"The account is {account.get_status_display().lower()}: "
+                                     "the agency no longer collects it.")
+    if account.status == DebtorAccount.Status.ON_HOLD:
+        return SendVerdict("defer", f"The account is on hold ({account.hold_reason or 'no reason given'}).",
+                           now + DISPUTE_RECHECK)
+    return None
+
+
 class ContactPolicyGate(SendGate):
     def decide(self, email, now) -> SendVerdict:
         """Inputs: a logged email with an `account_id` (inside the worker's tenant scope), now (UTC).
@@ -41,6 +53,8 @@ class ContactPolicyGate(SendGate):
         account = DebtorAccount.objects.select_related("debtor").filter(pk=email.account_id).first()
         if account is None:
             return SendVerdict("cancel", "The debtor account no longer exists.")
+        if (held := _not_collected(account, now)) is not None:
+            return held
         contact = (Contact.objects.filter(debtor_id=account.debtor_id, kind=Contact.Kind.EMAIL, value__iexact=email.to)
                    .order_by("opted_out_at", "pk").last())
         decision = send_decision(account=account, channel="email", contact=contact, at=now)
@@ -67,6 +81,9 @@ class ContactPolicyGate(SendGate):
             account = accounts.get(email.account_id)
             if account is None:
                 verdicts[email.pk] = SendVerdict("cancel", "The debtor account no longer exists.")
+                continue
+            if (held := _not_collected(account, now)) is not None:
+                verdicts[email.pk] = held
                 continue
             own = contacts.get(account.debtor_id, [])
             matching = [c for c in own if c.kind == Contact.Kind.EMAIL and c.value.lower() == email.to.lower()]

@@ -121,3 +121,20 @@ def test_a_held_plan_message_that_is_no_longer_true_is_cancelled_not_sent(on_pla
     assert verdict.action == "cancel" and "the message would be out of date" in verdict.reason
     PaymentPlan.objects.filter(account=account).update(status=PaymentPlan.Status.BROKEN)
     assert gate.decide(reminder, before_due).reason == "The plan is broken."
+
+
+def test_a_message_to_a_recalled_account_is_cancelled_and_one_on_hold_waits(on_plan):
+    from collections_work.outbox.gate import ContactPolicyGate
+    from portal.send_gate import SendVerdict
+
+    account, _path = on_plan
+    installment = Installment.objects.filter(plan__account=account).order_by("number").first()
+    email = plan_message(account, installment, "installment_late")
+    gate, now = ContactPolicyGate(), datetime(2026, 12, 2, 17, 0, tzinfo=dt_timezone.utc)
+    DebtorAccount.objects.filter(pk=account.pk).update(status="on_hold", hold_reason="client reviewing")
+    held = gate.decide(email, now)
+    assert (held.action, held.reason) == ("defer", "The account is on hold (client reviewing).") and held.until > now
+    assert gate.decide_many([email], now)[email.pk] == held
+    DebtorAccount.objects.filter(pk=account.pk).update(status="recalled")
+    assert gate.decide(email, now) == gate.decide_many([email], now)[email.pk] == SendVerdict(
+        "cancel", "The account is recalled: the agency no longer collects it.")
