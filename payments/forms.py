@@ -5,6 +5,7 @@ from decimal import Decimal
 from django import forms
 from django.utils import timezone
 
+from payments.limits import latest_payment_date
 from payments.models import Frequency, Payment, PlanOffer, Reversal, SecureLink
 from portal.forms import AmountField
 
@@ -20,10 +21,10 @@ class DirectPaymentForm(forms.Form):
                                 help_text="Check number, transfer ID…")
     note = forms.CharField(label="Note", max_length=300, required=False)
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, agency=None, **kwargs):
         kwargs.setdefault("auto_id", "payment_%s")
         super().__init__(*args, **kwargs)
-        self.fields["received_on"].widget.attrs["max"] = timezone.localdate().isoformat()
+        self.fields["received_on"].widget.attrs["max"] = latest_payment_date(agency).isoformat()
 
 
 class PlanOfferForm(forms.Form):
@@ -88,12 +89,14 @@ class PaymentPostForm(forms.Form):
     note = forms.CharField(label="Note", max_length=300, required=False)
     idempotency_key = forms.CharField(widget=forms.HiddenInput, max_length=200)
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, agency=None, **kwargs):
         kwargs.setdefault("auto_id", "post_%s")
         kwargs.setdefault("initial", {})
-        kwargs["initial"] = {"idempotency_key": new_key(), "received_on": timezone.localdate(), **kwargs["initial"]}
+        latest = latest_payment_date(agency)  # what payment_post takes: the agency's today or UTC's
+        today = min(timezone.localdate(), latest)  # the viewer's today, unless that is later
+        kwargs["initial"] = {"idempotency_key": new_key(), "received_on": today, **kwargs["initial"]}
         super().__init__(*args, **kwargs)
-        self.fields["received_on"].widget.attrs["max"] = timezone.localdate().isoformat()
+        self.fields["received_on"].widget.attrs["max"] = latest.isoformat()
 
 
 class ReversalForm(forms.Form):

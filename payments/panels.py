@@ -51,7 +51,7 @@ def direct_payment_action(request, account, bound):
     takes_payment = account.balance > 0 and account.status not in actions.NO_PAYMENTS_STATUSES
     if bound is None and not (permissions.can_report_direct_payment(request.user, account) and takes_payment):
         return None
-    return {"form": bound or DirectPaymentForm()}
+    return {"form": bound or DirectPaymentForm(agency=account.agency)}
 
 
 def payments_table(request, account, bound):
@@ -112,7 +112,7 @@ def post_action(request, account, bound):
     """Staff post a payment while the account takes one."""
     if bound is None and (account.status in actions.NO_PAYMENTS_STATUSES or account.balance <= 0):
         return None
-    return {"form": bound or PaymentPostForm()}
+    return {"form": bound or PaymentPostForm(agency=account.agency)}
 
 
 def workspace_payments(request, account, bound):

@@ -2,7 +2,6 @@
 account's money or status goes through the debtor-account kernel (debtor_accounts.actions)."""
 from datetime import date
 
-from django.utils import timezone
 
 from accounts import permissions
 from collections_work.debtor_accounts.money import parse_money
@@ -23,8 +22,7 @@ def payment_report_direct(*, agency, actor, account, amount, received_on: date, 
     amount = parse_money(amount)
     if not isinstance(received_on, date):
         raise DomainError("Enter the date the payment was received.", field="received_on")
-    if received_on > timezone.localdate():
-        raise DomainError("The payment date cannot be in the future.", field="received_on")
+    # A date in the future (the agency's or UTC's) or before 2000: payment_post refuses it.
     reference, note = (reference or "").strip(), (note or "").strip()
     if len(reference) > 100:
         raise DomainError("Keep the reference under 100 characters.", field="reference")

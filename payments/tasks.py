@@ -8,7 +8,6 @@ worker dies."""
 from calendar import monthrange
 from collections import Counter
 from datetime import date, datetime, time
-from zoneinfo import ZoneInfo
 
 from celery import shared_task
 from django.db import transaction
@@ -59,10 +58,10 @@ def autopay_due():
     return {what: count for what, count in totals.items() if count}
 
 
-def _agency_zone(agency_id) -> ZoneInfo:
+def _agency_zone(agency_id):
     from accounts.models import Agency
 
-    return ZoneInfo(Agency.objects.get(pk=agency_id).time_zone)
+    return Agency.objects.get(pk=agency_id).zone()  # UTC for a zone name Python does not know
 
 
 def _agency_today(agency_id) -> date:

@@ -19,7 +19,7 @@ from portal.tenancy import get_scoped_or_404
 def direct_payment_report(request, pk):
     """A client admin reports a payment the debtor made straight to the client."""
     account = get_scoped_or_404(DebtorAccount.objects.select_related("client", "placement_batch"), pk=pk)
-    form = DirectPaymentForm(request.POST)
+    form = DirectPaymentForm(request.POST, agency=request.agency)
     if form.is_valid():
         try:
             payment = services.payment_report_direct(agency=request.agency, actor=request.user, account=account,

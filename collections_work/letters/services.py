@@ -51,7 +51,9 @@ def federal_holidays(year: int) -> set[date]:
     ]
     observed = {day - timedelta(days=1) if day.weekday() == 5 else day + timedelta(days=1)
                 for day in fixed if day.weekday() >= 5}
-    return set(fixed) | set(by_weekday) | observed
+    if date(year + 1, 1, 1).weekday() == 5:  # next New Year's Day on a Saturday: observed Dec 31
+        observed.add(date(year, 12, 31))
+    return set(fixed) | set(by_weekday) | {day for day in observed if day.year == year}
 
 
 def assumed_receipt(sent_on: date) -> date:
@@ -148,10 +150,12 @@ def validation_notice_ensure(account, *, now=None) -> Letter | None:
             letter.sent_at = now if email else None
             letter.save(force_insert=True)
             if email:
+                # Sent at once, as the policy allowed it a moment ago (no account= for the send-time
+                # gate: a held notice would keep its dates and a cancelled one have no printed fallback).
                 email_schedule(key=f"letter:{letter.pk}", to=email.value, template="validation_notice",
                                subject=f"Important information about your debt with {account.client.name}",
                                agency=account.agency, client=account.client, attachment=letter.pdf.name,
-                               account=account, kind="validation_notice",
+                               kind="validation_notice",
                                context={"account": account, "agency": account.agency, "letter": letter})
             how = f"emailed to {email.value}" if email else "queued for print"
             events.letter_recorded(account, summary=f"Validation notice {how}; the validation period ends "

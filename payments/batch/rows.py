@@ -17,7 +17,7 @@ from decimal import Decimal
 
 from collections_work.placements.intake import values
 from collections_work.placements.intake.fields import Field
-from payments.posting.limits import EARLIEST_PAYMENT_DATE
+from payments.limits import EARLIEST_PAYMENT_DATE
 from portal.text import visible_text_error
 
 FIELDS = [

@@ -22,7 +22,8 @@ from collections_work.placements.intake.commit import CommitCounts
 from collections_work.placements.intake.files import IntakeError
 from payments.batch import rows
 from payments.models import Payment
-from payments.posting.services import latest_payment_date, payment_post
+from payments.limits import latest_payment_date
+from payments.posting.services import payment_post
 from portal.errors import DomainError
 
 KIND = "payments"

@@ -1,9 +1,12 @@
 """Reads of the trust ledger and the payments (scoped by the caller's tenant)."""
 from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from datetime import timezone as dt_timezone
 from decimal import Decimal
 
 from django.db import connection
 from django.db.models import Count, Sum
+from django.db.models.functions import TruncDate
 
 from payments.models import JournalEntry, JournalLine, LedgerAccount, Payment, Reversal
 
@@ -55,21 +58,27 @@ def client_ledger(client, limit: int = 500) -> list[dict]:
     return rows[-limit:]
 
 
-def payments_journal(start, end):
+def payments_journal(start, end, zone=None):
     """Money in and out by day and method (payments and reversals, by who received them):
-    ([{"day", "method", "received_by", "payments", "count", "reversed", "net"}], totals of the same)."""
+    ([{"day", "method", "received_by", "payments", "count", "reversed", "net"}], totals of the same).
+    A reversal's day is its date in `zone` (the agency's, Agency.zone(); default UTC), as on its
+    ledger entry and the statements."""
+    zone = zone or dt_timezone.utc
     payments = (Payment.objects.filter(received_on__gte=start, received_on__lte=end)
                 .values("received_on", "method", "received_by")
                 .annotate(total=Sum("amount"), count=Count("id")).order_by("received_on", "method"))
-    reversals = (Reversal.objects.filter(created_at__date__gte=start, created_at__date__lte=end)
-                 .values("created_at__date", "payment__method", "payment__received_by").annotate(total=Sum("amount")))
+    began = datetime.combine(start, time.min, tzinfo=zone)
+    ended = datetime.combine(end + timedelta(days=1), time.min, tzinfo=zone)
+    reversals = (Reversal.objects.filter(created_at__gte=began, created_at__lt=ended)
+                 .annotate(day=TruncDate("created_at", tzinfo=zone))
+                 .values("day", "payment__method", "payment__received_by").annotate(total=Sum("amount")))
     rows = {}
     for row in payments:
         rows[(row["received_on"], row["method"], row["received_by"])] = {
             "day": row["received_on"], "method": row["method"], "received_by": row["received_by"],
             "payments": row["total"], "count": row["count"], "reversed": ZERO}
     for row in reversals:
-        key = (row["created_at__date"], row["payment__method"], row["payment__received_by"])
+        key = (row["day"], row["payment__method"], row["payment__received_by"])
         rows.setdefault(key, {"day": key[0], "method": key[1], "received_by": key[2], "payments": ZERO, "count": 0,
                               "reversed": ZERO})["reversed"] += row["total"]
     ordered = [rows[key] for key in sorted(rows, key=lambda k: (k[0], k[1], k[2]))]

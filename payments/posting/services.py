@@ -11,7 +11,6 @@ rest), and posts the trust ledger entry, the timeline entry and the audit event.
 import hashlib
 from dataclasses import dataclass
 from datetime import date
-from datetime import timezone as dt_timezone
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import IntegrityError, transaction
@@ -24,7 +23,7 @@ from collections_work.debtor_accounts.money import parse_money
 from collections_work.models import DebtorAccount
 from payments.ledger import services as ledger
 from payments.models import Installment, InstallmentAllocation, Payment, PaymentPlan, Reversal
-from payments.posting.limits import EARLIEST_PAYMENT_DATE
+from payments.limits import EARLIEST_PAYMENT_DATE, latest_payment_date
 from portal.audit import audit_record
 from portal.errors import DomainError
 
@@ -60,16 +59,6 @@ def stored_key(idempotency_key: str | None) -> str | None:
     return f"{key[:KEY_LENGTH - len(digest) - 8]}:sha256:{digest}"
 
 
-def latest_payment_date(agency, now=None) -> date:
-    """The latest date a payment may be received on, at `now` (default: this moment): today in
-    the agency's time zone or in UTC, whichever is later (processors and banks date payments in
-    UTC, so a New York agency's evening may hold tomorrow's processor date; a Sydney agency's
-    morning is already a day ahead of UTC). A later date is "in the future" and refused."""
-    now = now or timezone.now()
-    utc_today = now.astimezone(dt_timezone.utc).date()
-    return utc_today if agency is None else max(utc_today, agency.local_date(now))
-
-
 def payment_post(*, agency, actor, account, amount, received_on: date, method: str, source: str,
                  received_by: str = Payment.ReceivedBy.AGENCY, reference: str = "", note: str = "",
                  idempotency_key: str | None = None, processor_reference: str | None = None, now=None) -> Posted:
@@ -101,6 +90,8 @@ def payment_post(*, agency, actor, account, amount, received_on: date, method: s
             locked = actions.account_lock(account, related=("debtor", "client__terms"))
             if key is not None and (earlier := _payment_with_key(key)) is not None:
                 return _replay(earlier, fingerprint)
+            if (earlier := _legacy_replay(idempotency_key, fingerprint)) is not None:
+                return Posted(earlier, replayed=True)
             payment = _post(agency, actor, locked, amount, received_on, method, received_by, source, reference,
                             note, key, fingerprint, processor_reference, now)
     except IntegrityError:  # the same key on another account at the same moment
@@ -116,6 +107,16 @@ def _payment_with_key(key: str):
     agency): with the model's ordering, PostgreSQL may walk the agency's payments by date
     instead of probing the key's unique index."""
     return next(iter(Payment.objects.filter(idempotency_key=key).order_by()[:1]), None)
+
+
+def _legacy_replay(idempotency_key, fingerprint):
+    """A payment posted before long keys were stored hashed (stored_key): under the key's first
+    KEY_LENGTH characters, for this same payment. None otherwise (or for a key that fits)."""
+    key = (idempotency_key or "").strip()
+    if len(key) <= KEY_LENGTH:
+        return None
+    earlier = _payment_with_key(key[:KEY_LENGTH])
+    return earlier if earlier is not None and earlier.fingerprint == fingerprint else None
 
 
 def _replay(earlier, fingerprint) -> Posted:
@@ -303,7 +304,7 @@ def _reverse(agency, actor, account, payment, kind, amount, reason, return_code,
     if account.status == Status.SETTLED and account.adjusted > 0:  # the settlement is no longer paid
         write_off = account.adjusted
         actions.settlement_undo(account, amount=write_off, reopen_to=Status.PLAN if plan else Status.ACTIVE, now=now)
-        ledger.settlement_entry(account, amount=write_off, effective_on=now.date(), undo=True)
+        ledger.settlement_entry(account, amount=write_off, effective_on=agency.local_date(now), undo=True)
     actions.payment_undo(account, parts=parts, reopen_to=Status.PLAN if plan else Status.ACTIVE, now=now)
     ledger.reversal_entry(reversal, actor=reversal.created_by)
     code = f" ({return_code})" if return_code else ""

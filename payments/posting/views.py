@@ -30,7 +30,7 @@ from portal.tenancy import get_scoped_or_404
 @require_POST
 def payment_post(request, pk):
     account = get_scoped_or_404(DebtorAccount.objects.select_related("client", "debtor", "agency"), pk=pk)
-    form = PaymentPostForm(request.POST)
+    form = PaymentPostForm(request.POST, agency=request.agency)
     if form.is_valid():
         try:
             posted = services.payment_post(agency=request.agency, actor=request.user, account=account,
@@ -96,7 +96,7 @@ def payments_journal(request):
     """Payments and reversals by day and method, with totals; `?format=csv` downloads it."""
     form = JournalRangeForm(request.GET or None)
     start, end = form.range()
-    rows, totals = ledger.payments_journal(start, end)
+    rows, totals = ledger.payments_journal(start, end, request.agency.zone())
     if request.GET.get("format") == "csv":
         return _journal_csv(rows, totals, start, end)
     for row in rows:

@@ -17,7 +17,8 @@ from accounts.models import ContractTerms
 from collections_work.models import Activity, DebtorAccount
 from payments.ledger import selectors as ledger
 from payments.models import Installment, JournalEntry, JournalLine, Payment, PaymentPlan, PlanOffer, Reversal
-from payments.posting.services import IdempotencyConflict, latest_payment_date, payment_post, payment_reverse
+from payments.limits import latest_payment_date
+from payments.posting.services import IdempotencyConflict, payment_post, payment_reverse
 from portal.errors import DomainError
 from portal.models import AuditEvent
 from portal.tenancy import tenant_scope, unscoped
@@ -384,6 +385,21 @@ def test_two_long_api_keys_that_differ_only_at_the_end_are_two_payments(alpha, p
     assert too_long.json()["Idempotency-Key"] == ["The Idempotency-Key is 256 characters long; send at most 255."]
     with unscoped():
         assert Payment.objects.filter(account=plain).count() == 2
+
+
+def test_a_long_key_stored_cut_short_before_is_still_a_replay_of_its_payment(alpha, plain):
+    """Keys over 200 characters were stored cut to 200 before they were stored hashed: a retry of
+    such a payment after the change finds it and posts nothing new."""
+    long_key = "api:1:" + "r" * 250
+    first = post(alpha, plain, "10.00", key=long_key)
+    with unscoped():
+        Payment.objects.filter(pk=first.payment.pk).update(idempotency_key=long_key[:200])  # as stored before
+    again = post(alpha, plain, "10.00", key=long_key)
+    assert again.replayed and again.payment.pk == first.payment.pk
+    # A different payment: the cut-short key may have been another long key's, so it posts as its own.
+    other = post(alpha, plain, "11.00", key=long_key)
+    with unscoped():
+        assert Payment.objects.filter(account=plain).count() == 2 and not other.replayed
 
 
 @pytest.mark.parametrize("changes, field, message", [

@@ -86,7 +86,7 @@ def test_each_client_gets_last_months_statement_on_its_remittance_day_once(
 def test_each_debtor_on_a_plan_gets_the_months_statement_once(alpha, sent_offer, client,
                                                                 django_capture_on_commit_callbacks):
     plan = signed_plan(client, sent_offer)
-    today = timezone.localdate()
+    today = alpha.agency.local_date()  # the month is the agency's
     this_month = datetime(today.year, today.month, today.day, 12, 15, tzinfo=NEW_YORK) + timedelta(hours=1)
     assert run(debtor_statements_monthly, this_month, django_capture_on_commit_callbacks) == 0  # accepted this month
     mail.outbox.clear()

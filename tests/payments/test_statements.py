@@ -8,7 +8,6 @@ import pytest
 from django.core import mail
 from django.core.management import call_command
 from django.urls import reverse
-from django.utils import timezone
 from pypdf import PdfReader
 
 from accounts.models import ContractTerms
@@ -109,7 +108,7 @@ def test_a_gross_statement_remits_everything_and_invoices_the_commission(alpha, 
     ContractTerms.objects.filter(client=client).update(remittance_method="gross")
     other = DebtorAccountFactory(client=client, client_reference="ST-3", principal=D("500.00"), debt_purpose="commercial")
     payment_post(agency=alpha.agency, actor=alpha.collector, account=other, amount="100.00",
-                 received_on=timezone.localdate(), method="cash", source="staff")
+                 received_on=alpha.agency.local_date(), method="cash", source="staff")
     statement, _ = statement_issue(client=client, period_start=start, period_end=end)
     # net entries before the switch: payable 225; gross payment: payable +100, receivable +25
     assert statement.totals["to_remit"] == "325.00" and statement.totals["commission_invoice"] == "75.00"

@@ -4,7 +4,6 @@ otherwise printed in the day's batch, which staff mark mailed."""
 import io
 from datetime import date, timedelta
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 import pytest
 from django.core import mail
@@ -69,7 +68,7 @@ def test_the_first_conversation_makes_one_validation_notice_with_what_reg_f_requ
     letter = Letter.objects.get(account=account)
     assert letter.status == Letter.Status.QUEUED and letter.kind == "validation"
     text, pages = pdf_text(letter.pdf)
-    ends_on = assumed_receipt(timezone.localdate(NOON, ZoneInfo(alpha.agency.time_zone))) + timedelta(days=30)
+    ends_on = assumed_receipt(alpha.agency.local_date()) + timedelta(days=30)  # made now, on the agency's day
     ends = f"{ends_on:%B} {ends_on.day}, {ends_on.year}"
     for expected in ("Alpha Recovery is a debt collector", "Alpha Recovery Client 1", "VN-1", "Jo VN-1",
                      "9 Oak Ave", "Springfield", "800.00", "+ 40.00", "+ 25.00", "– 100.00", "765.00",
@@ -129,6 +128,7 @@ def test_the_days_letters_become_one_print_batch_that_staff_mark_mailed(alpha, d
     (date(2026, 7, 1), date(2026, 7, 9)),      # July 4 is a Saturday: observed Friday July 3
     (date(2027, 1, 13), date(2027, 1, 21)),    # Martin Luther King Jr. Day, Monday Jan 18
     (date(2026, 3, 4), date(2026, 3, 11)),     # an ordinary Wednesday: the next Wednesday
+    (date(2027, 12, 27), date(2028, 1, 4)),    # New Year's Day 2028 is a Saturday: observed Friday Dec 31
 ])
 def test_a_notice_is_taken_as_received_five_days_after_sending_not_counting_weekends_or_holidays(sent_on, received):
     """12 CFR 1006.34(b)(5): the validation period ends 30 days after receipt, which may be taken
