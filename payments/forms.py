@@ -119,9 +119,10 @@ class JournalRangeForm(forms.Form):
     start = forms.DateField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
     end = forms.DateField(label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}))
 
-    def range(self):
-        """(start, end): the chosen days, else the current month up to today."""
-        today = timezone.localdate()
+    def range(self, today=None):
+        """(start, end): the chosen days, else the current month up to `today` (the agency's
+        date, as its reversals are dated; default: the viewer's)."""
+        today = today or timezone.localdate()
         start, end = today.replace(day=1), today
         if self.is_valid():
             start = self.cleaned_data.get("start") or start

@@ -95,7 +95,7 @@ def client_ledger(request, pk):
 def payments_journal(request):
     """Payments and reversals by day and method, with totals; `?format=csv` downloads it."""
     form = JournalRangeForm(request.GET or None)
-    start, end = form.range()
+    start, end = form.range(today=request.agency.local_date())
     rows, totals = ledger.payments_journal(start, end, request.agency.zone())
     if request.GET.get("format") == "csv":
         return _journal_csv(rows, totals, start, end)

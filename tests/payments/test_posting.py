@@ -311,15 +311,16 @@ def test_staff_reverse_from_the_workspace_and_the_client_sees_payments_and_commi
 
 
 def test_the_payments_journal_totals_by_day_and_method_and_exports_csv(alpha, plain, client):
-    post(alpha, plain, "100.00", method="check")
-    post(alpha, plain, "50.00", method="check")
-    card = post(alpha, plain, "25.00", method="card").payment
+    today = alpha.agency.local_date()  # the journal's days are the agency's (a reversal is dated so)
+    post(alpha, plain, "100.00", method="check", on=today)
+    post(alpha, plain, "50.00", method="check", on=today)
+    card = post(alpha, plain, "25.00", method="card", on=today).payment
     reverse_payment(alpha, card, kind="card_refund", reason="asked for it back")
     client.force_login(alpha.manager)
     page = client.get(reverse("payments_journal")).content.decode()
     assert "150.00" in page and "175.00" in page
     csv_text = b"".join(client.get(reverse("payments_journal") + "?format=csv").streaming_content).decode()
-    assert f"{TODAY().isoformat()},Check,The agency (trust account),150.00,2,0.00,150.00" in csv_text
+    assert f"{today.isoformat()},Check,The agency (trust account),150.00,2,0.00,150.00" in csv_text
     assert "total,,,175.00,3,25.00,150.00" in csv_text
 
 
