@@ -16,15 +16,18 @@ def _object_id(email, object_type: str) -> int | None:
     return int(parts[2]) if len(parts) >= 3 and parts[1] == object_type and parts[2].isdigit() else None
 
 
+def _about(emails, object_type: str, objects):
+    """(email, the object its key names or None) for each email whose key names an `object_type`,
+    the objects read in one query from the queryset `objects`."""
+    ids = {email.pk: _object_id(email, object_type) for email in emails}
+    found = objects.in_bulk({pk for pk in ids.values() if pk})
+    return [(email, found.get(ids[email.pk])) for email in emails if ids[email.pk] is not None]
+
+
 def installment_messages_outdated(emails, now) -> dict:
     """{email.pk: reason} for the plan messages of `emails` that are no longer true at `now` (UTC)."""
-    ids = {email.pk: _object_id(email, "installment") for email in emails}
-    installments = Installment.objects.select_related("plan__account").in_bulk({i for i in ids.values() if i})
     found = {}
-    for email in emails:
-        installment = installments.get(ids[email.pk])
-        if ids[email.pk] is None:
-            continue
+    for email, installment in _about(emails, "installment", Installment.objects.select_related("plan__account")):
         if installment is None:
             found[email.pk] = "The installment no longer exists."
         elif installment.paid_amount >= installment.amount:
@@ -40,13 +43,8 @@ def installment_messages_outdated(emails, now) -> dict:
 
 def promise_reminders_outdated(emails, now) -> dict:
     """{email.pk: reason} for promise reminders whose promise is kept, broken or cancelled, or due already."""
-    ids = {email.pk: _object_id(email, "promise") for email in emails}
-    promises = Promise.objects.select_related("account").in_bulk({i for i in ids.values() if i})
     found = {}
-    for email in emails:
-        promise = promises.get(ids[email.pk])
-        if ids[email.pk] is None:
-            continue
+    for email, promise in _about(emails, "promise", Promise.objects.select_related("account")):
         if promise is None:
             found[email.pk] = "The promise to pay no longer exists."
         elif promise.status != Promise.Status.OPEN:

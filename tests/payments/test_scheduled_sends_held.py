@@ -138,3 +138,23 @@ def test_a_message_to_a_recalled_account_is_cancelled_and_one_on_hold_waits(on_p
     DebtorAccount.objects.filter(pk=account.pk).update(status="recalled")
     assert gate.decide(email, now) == gate.decide_many([email], now)[email.pk] == SendVerdict(
         "cancel", "The account is recalled: the agency no longer collects it.")
+
+
+def test_a_held_promise_reminder_is_cancelled_once_the_promise_is_kept_or_due(alpha, account):
+    from datetime import date
+
+    from collections_work.models import Promise
+    from collections_work.outbox.gate import ContactPolicyGate
+
+    promise = Promise.objects.create(agency_id=account.agency_id, client_id=account.client_id, account=account,
+                                     amount="50.00", due_date=date(2026, 12, 10), created_at=RUN)
+    email = OutboundEmail.objects.create(
+        agency_id=account.agency_id, client_id=account.client_id, account_id=account.pk, kind="promise_reminder",
+        idempotency_key=f"promise-reminder:promise:{promise.pk}:2026-12-10", to="pl-1@debtor.test",
+        subject="Reminder: your payment is due tomorrow", body_text="x")
+    gate, day_before = ContactPolicyGate(), datetime(2026, 12, 9, 18, 0, tzinfo=dt_timezone.utc)
+    assert gate.decide(email, day_before).action == "send"
+    assert gate.decide(email, datetime(2026, 12, 10, 18, 0, tzinfo=dt_timezone.utc)).reason == (
+        "The promise to pay was due Dec 10, 2026: the reminder would be late.")
+    Promise.objects.filter(pk=promise.pk).update(status="kept")
+    assert gate.decide_many([email], day_before)[email.pk].reason == "The promise to pay is kept."
