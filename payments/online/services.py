@@ -34,7 +34,8 @@ from payments.models import (
     AutopayCard, CardCharge, Installment, Payment, PaymentPlan, StripeAccount,
 )
 from payments.online import stripe_api
-from payments.posting.services import payment_post
+from payments.limits import latest_payment_date
+from payments.posting.services import Posted, payment_post
 from portal.audit import audit_record
 from portal.emails import email_schedule
 from portal.errors import DomainError
@@ -312,10 +313,13 @@ def online_payment_settle(*, link, payment_intent_id: str):
 
 def online_payment_record(*, stripe_account, intent: dict, source: str = Payment.Source.ONLINE, card_last4: str = ""):
     """Post a succeeded PaymentIntent (a plain dict) once: payment_post with the key
-    `stripe:<id>` and the PaymentIntent id as the processor reference. The date is the day the
-    PaymentIntent was made (UTC), so every caller posts the same payment. The debtor gets a
-    receipt email. Returns payment_post's Posted. Raises DomainError when the PaymentIntent is
-    not this agency's, has not succeeded, or the account cannot take it."""
+    `stripe:<id>` and the PaymentIntent id as the processor reference. The date is the agency's
+    calendar day when the PaymentIntent was made (`created`, so every caller posts the same
+    payment; a card paid at 9 pm in New York belongs to that day's books and month, not to
+    tomorrow's UTC date). A PaymentIntent already posted is returned as it was (replayed=True),
+    whatever date an earlier version of this rule gave it. The debtor gets a receipt email.
+    Returns payment_post's Posted. Raises DomainError when the PaymentIntent is not this
+    agency's, has not succeeded, or the account cannot take it."""
     metadata = intent.get("metadata") or {}
     if intent.get("status") != "succeeded":
         raise DomainError("This card payment has not succeeded.")
@@ -328,17 +332,22 @@ def online_payment_record(*, stripe_account, intent: dict, source: str = Payment
         raise DomainError(f"This card payment is in {intent.get('currency')}, the account in {account.currency}.")
     if metadata.get("autopay"):
         source = Payment.Source.AUTOPAY
-    created = datetime.fromtimestamp(int(intent.get("created") or timezone.now().timestamp()), tz=dt_timezone.utc)
+    key = f"stripe:{intent['id']}"
+    if (earlier := Payment.objects.filter(idempotency_key=key).order_by().first()) is not None:
+        return Posted(earlier, replayed=True)  # one PaymentIntent is one payment: nothing to compare
+    now = timezone.now()
+    created = datetime.fromtimestamp(int(intent.get("created") or now.timestamp()), tz=dt_timezone.utc)
     last4 = card_last4 or _card_last4(stripe_account, intent)
     # The payment and its receipt email commit together (the send log hands the email to the worker
     # after commit): a worker lost in between cannot leave a posted payment without its receipt.
     with transaction.atomic():
         posted = payment_post(
             agency=account.agency, actor=None, account=account, amount=stripe_api.from_minor_units(intent["amount"], account.currency),
-            received_on=min(created.date(), timezone.now().date()), method=Payment.Method.CARD, source=source,
+            received_on=min(account.agency.local_date(created), latest_payment_date(account.agency, now)),
+            method=Payment.Method.CARD, source=source,
             reference=f"Card ending {last4}" if last4 else "Card payment (Stripe)",
             note="Automatic plan payment" if source == Payment.Source.AUTOPAY else "Paid online by the debtor",
-            idempotency_key=f"stripe:{intent['id']}", processor_reference=intent["id"])
+            idempotency_key=key, processor_reference=intent["id"])
         if not posted.replayed:
             receipt_email(posted.payment.pk, posted.payment.agency_id)
     return posted

@@ -264,7 +264,7 @@ def _dispute_closed(agency, stripe_account, dispute) -> str:
     payment = chargeback.payment
     try:
         posted = payment_post(agency=agency, actor=None, account=payment.account, amount=chargeback.amount,
-                              received_on=chargeback.created_at.date(), method=Payment.Method.CARD,
+                              received_on=agency.local_date(chargeback.created_at), method=Payment.Method.CARD,
                               source=payment.source, reference=f"Dispute {dispute.get('id')} won",
                               note=f"Card dispute won: the money of payment {payment.pk} came back",
                               idempotency_key=f"stripe-dispute-won:{dispute.get('id')}")

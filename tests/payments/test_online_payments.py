@@ -7,9 +7,11 @@ to the portal's webhook view; the events localstripe does not send (refunds, dis
 in Stripe's shape around real localstripe objects and signed with Stripe's scheme.
 """
 import re
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
+import time_machine
 from django.core import mail
 from django.db import connection
 
@@ -584,3 +586,47 @@ def test_a_webhook_signed_for_one_agency_is_refused_by_another(stripe_alpha, wor
     with tenant_scope(world.bravo.agency):
         assert not StripeEvent.objects.exists() and not Payment.objects.exists()
     assert WEBHOOK_SECRET not in deliver(client, "bravo", delivery).content.decode()
+
+
+@pytest.mark.parametrize("zone, created, now, day", [
+    # 9 pm in Los Angeles is already tomorrow in UTC: the payment is the agency's today
+    ("America/Los_Angeles", datetime(2026, 12, 1, 5, 0, tzinfo=UTC), datetime(2026, 12, 1, 6, 0, tzinfo=UTC),
+     date(2026, 11, 30)),
+    # 7 am in Sydney is still yesterday in UTC: the payment is the agency's today, not refused as future
+    ("Australia/Sydney", datetime(2026, 11, 30, 20, 0, tzinfo=UTC), datetime(2026, 11, 30, 21, 0, tzinfo=UTC),
+     date(2026, 12, 1)),
+])
+def test_a_card_payment_is_dated_on_the_agencys_calendar(zone, created, now, day, stripe_alpha, alpha, account):
+    """The day decides the statement month a payment is remitted in (the agency's books)."""
+    from payments.online.services import online_payment_record
+
+    type(alpha.agency).objects.filter(pk=alpha.agency.pk).update(time_zone=zone)
+    stripe_alpha.agency.refresh_from_db()
+    intent = {"id": "pi_evening", "status": "succeeded", "amount": 30000, "currency": "usd",
+              "created": int(created.timestamp()), "payment_method": {"card": {"last4": "4242"}},
+              "metadata": {"agency": str(account.agency_id), "account": str(account.pk), "link": "0"}}
+    with time_machine.travel(now, tick=False):
+        posted = online_payment_record(stripe_account=stripe_alpha, intent=intent)
+        assert posted.payment.received_on == day and not posted.replayed
+        again = online_payment_record(stripe_account=stripe_alpha, intent=intent)
+    assert again.replayed and again.payment.pk == posted.payment.pk and Payment.objects.count() == 1
+
+
+def test_a_payment_posted_under_the_old_utc_date_rule_is_replayed_not_refused(stripe_alpha, alpha, account):
+    """A webhook retried after an upgrade finds the payment dated by the earlier rule (the UTC
+    day): the same PaymentIntent is the same payment, not a conflict that fails every retry."""
+    from payments.online.services import online_payment_record
+    from payments.posting.services import payment_post
+
+    type(alpha.agency).objects.filter(pk=alpha.agency.pk).update(time_zone="America/Los_Angeles")
+    stripe_alpha.agency.refresh_from_db()
+    created, now = datetime(2026, 12, 1, 5, 0, tzinfo=UTC), datetime(2026, 12, 1, 6, 0, tzinfo=UTC)
+    with time_machine.travel(now, tick=False):
+        first = payment_post(agency=alpha.agency, actor=None, account=account, amount="300.00",
+                             received_on=date(2026, 12, 1), method="card", source="online",
+                             idempotency_key="stripe:pi_before_upgrade")
+        intent = {"id": "pi_before_upgrade", "status": "succeeded", "amount": 30000, "currency": "usd",
+                  "created": int(created.timestamp()), "payment_method": {"card": {"last4": "4242"}},
+                  "metadata": {"agency": str(account.agency_id), "account": str(account.pk), "link": "0"}}
+        again = online_payment_record(stripe_account=stripe_alpha, intent=intent)
+    assert again.replayed and again.payment.pk == first.payment.pk and Payment.objects.count() == 1
