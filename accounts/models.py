@@ -231,8 +231,9 @@ class ContractTerms(TenantModel):
     )
     remittance_method = models.CharField(max_length=5, choices=RemittanceMethod.choices, default=RemittanceMethod.NET)
     remittance_day = models.PositiveSmallIntegerField(
-        default=15, validators=[MinValueValidator(1), MaxValueValidator(28)],
-        help_text="Day of the month remittance statements are sent (1-28).",
+        default=15, validators=[MinValueValidator(1), MaxValueValidator(31)],
+        help_text="Day of the month remittance statements are sent (1-31; in a shorter month, 29-31 mean "
+                  "its last day).",
     )
     allocation_order = models.CharField(
         max_length=30, choices=AllocationOrder.choices, default=AllocationOrder.FEES_FIRST,

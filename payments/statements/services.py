@@ -19,7 +19,7 @@ from decimal import Decimal
 
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
-from django.db.models import Q, Sum
+from django.db.models import Sum
 from django.utils import timezone
 
 from accounts import permissions
@@ -186,12 +186,13 @@ def statement_mark_remitted(*, agency, actor, statement, now=None) -> Remittance
 
 def clients_due(today: date):
     """Clients whose remittance day is today (or passed this month) and whose statement for last
-    month is not issued yet (so a day the scheduler missed is caught up)."""
+    month is not issued yet (so a day the scheduler missed is caught up). A remittance day past
+    the end of a shorter month (29-31) is that month's last day."""
     from accounts.models import Client
 
     start, _end = previous_month(today)
     issued = RemittanceStatement.objects.filter(period_start=start).values("client_id")
-    last_day = monthrange(today.year, today.month)[1]
-    return (Client.objects.filter(status=Client.Status.ACTIVE)
-            .filter(Q(terms__remittance_day__lte=today.day) | Q(terms__remittance_day__gt=last_day))
-            .exclude(pk__in=issued))
+    clients = Client.objects.filter(status=Client.Status.ACTIVE).exclude(pk__in=issued)
+    if today.day == monthrange(today.year, today.month)[1]:  # the month's last day: every remittance day has come
+        return clients.filter(terms__isnull=False)
+    return clients.filter(terms__remittance_day__lte=today.day)

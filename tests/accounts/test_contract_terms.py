@@ -62,10 +62,10 @@ def test_tiers_with_a_gap_are_refused_with_a_message_and_nothing_changes(world, 
 
 def test_out_of_range_values_get_inline_errors(world, signed_in):
     client = world.alpha.clients[0].client
-    data = VALID | tiers() | {"settlement_floor_percent": "140", "remittance_day": "31", "min_installment": "abc"}
+    data = VALID | tiers() | {"settlement_floor_percent": "140", "remittance_day": "32", "min_installment": "abc"}
     page = signed_in(world.alpha.admin).post(f"/agency/clients/{client.pk}/terms/", data).content.decode()
     assert "less than or equal to 100" in page
-    assert "less than or equal to 28" in page
+    assert "less than or equal to 31" in page
     assert "Enter a number" in page
 
 

@@ -172,7 +172,7 @@ def test_screenshots_of_every_page_for_each_persona(new_page, live_server, width
     album.shot(page, "admin", "client-invite-errors")
     album.visit(page, "admin", "terms-edit", f"/agency/clients/{northwind.pk}/terms/")
     page.locator("input[name=tiers-1-min_age_days]").fill("200")
-    page.locator("input[name=remittance_day]").fill("31")
+    page.locator("input[name=remittance_day]").fill("32")
     page.get_by_role("button", name="Save terms").click()
     album.shot(page, "admin", "terms-edit-errors")
     album.visit(page, "admin", "team", "/agency/team/")

@@ -147,6 +147,30 @@ def test_clients_are_due_on_their_remittance_day_once(alpha, october):
     assert RemittanceStatement.objects.count() == 1
 
 
+def test_a_remittance_day_past_the_months_end_is_its_last_day(alpha, october):
+    """Day 31 (end of month remittance): due on November 30 and on February 28 of a common year,
+    not before, and once."""
+    client, _start, _end = october
+    ContractTerms.objects.filter(client=client).update(remittance_day=31)
+    assert client not in clients_due(date(2026, 11, 29)) and client in clients_due(date(2026, 11, 30))
+    assert client not in clients_due(date(2027, 2, 27)) and client in clients_due(date(2027, 2, 28))
+    assert client not in clients_due(date(2027, 3, 30)) and client in clients_due(date(2027, 3, 31))
+    statement_issue(client=client, period_start=date(2027, 2, 1), period_end=date(2027, 2, 28))
+    assert client not in clients_due(date(2027, 3, 31))
+
+
+def test_day_31_can_be_agreed_and_the_terms_say_what_it_means(alpha, client):
+    from tests.accounts.test_contract_terms import VALID, tiers
+
+    terms_client = alpha.clients[0].client
+    client.force_login(alpha.admin)
+    answer = client.post(f"/agency/clients/{terms_client.pk}/terms/", VALID | tiers() | {"remittance_day": "31"})
+    assert answer.status_code == 302
+    assert ContractTerms.objects.get(client=terms_client).remittance_day == 31
+    page = client.get(f"/agency/clients/{terms_client.pk}/").content.decode()
+    assert "on day 31 of each month (the last day in shorter months)" in page
+
+
 def test_a_reversal_late_on_the_months_last_evening_is_in_that_months_statement(alpha):
     """23:30 on January 31 in Los Angeles is February 1 in UTC: the bounced check belongs to the
     agency's January, in the statement's rows and in its closing figures."""
