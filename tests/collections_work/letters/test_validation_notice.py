@@ -26,10 +26,10 @@ def alpha(world):
         yield world.alpha
 
 
-def consumer(alpha, reference, purpose="consumer"):
+def consumer(alpha, reference, purpose="consumer", name=None):
     account = DebtorAccountFactory(client=alpha.clients[0].client, client_reference=reference, debt_purpose=purpose,
                                    principal=D("800.00"), interest=D("40.00"), fees=D("25.00"), paid=D("100.00"),
-                                   due_date=timezone.localdate() - timedelta(days=120), debtor__name=f"Jo {reference}",
+                                   due_date=timezone.localdate() - timedelta(days=120), debtor__name=name or f"Jo {reference}",
                                    debtor__time_zone="Atlantic/Reykjavik", contacts=["phone", "email"])
     ContactFactory(debtor=account.debtor, kind="address", value="9 Oak Ave, Apt 2, Springfield, IL 62704, US")
     return account
@@ -134,3 +134,26 @@ def test_a_notice_is_taken_as_received_five_days_after_sending_not_counting_week
     """12 CFR 1006.34(b)(5): the validation period ends 30 days after receipt, which may be taken
     as five days after sending excluding Saturdays, Sundays and 5 U.S.C. 6103(a)'s holidays."""
     assert assumed_receipt(sent_on) == received
+
+
+def fonts_of(field) -> set[str]:
+    """The names of the fonts the PDF's pages draw with (subset prefixes dropped)."""
+    with field.open("rb") as handle:
+        reader = PdfReader(io.BytesIO(handle.read()))
+        return {str(font.get_object()["/BaseFont"]).split("+")[-1]
+                for page in reader.pages for font in page["/Resources"]["/Font"].values()}
+
+
+@pytest.mark.parametrize("name", ["王小明", "김민준", "राहुल शर्मा", "สมชาย ใจดี"])
+def test_a_name_in_a_script_the_letters_font_lacks_is_drawn_with_a_font_that_has_it(
+        name, alpha, django_capture_on_commit_callbacks):
+    """DejaVu Sans has no Han, Hangul, Devanagari or Thai: without a fallback font the debtor's
+    name in the envelope window would print as empty boxes (the text layer would still say it)."""
+    account = consumer(alpha, "NS-1", name=name)
+    with django_capture_on_commit_callbacks(execute=True):
+        talk(alpha, account)
+    letter = Letter.objects.get(account=account)
+    assert name.split()[0] in pdf_text(letter.pdf)[0]
+    fonts = fonts_of(letter.pdf)
+    assert any("DejaVu" not in font for font in fonts), (
+        f"only {sorted(fonts)}: install fonts-noto-core and fonts-noto-cjk (README, weasyprint)")
