@@ -47,7 +47,7 @@ def debtor_statement_issue(*, plan, period, now=None) -> tuple[DebtorStatement |
     paid = sum((i.paid_amount for i in installments), plan.total_amount * 0)
     context = {"account": account, "agency": account.agency, "client": account.client, "plan": plan,
                "installments": installments, "paid": paid, "remaining": plan.total_amount - paid, "period": period,
-               "issued_on": timezone.localdate(now), "describe": describe_plan(plan, installments),
+               "issued_on": account.agency.local_date(now), "describe": describe_plan(plan, installments),
                "link": None if by_email else url, "mailing_address": mailing_address(account)}  # an emailed statement carries its link in the email only
     pdf = _render(context)
     statement = DebtorStatement(agency_id=account.agency_id, client=account.client, account=account, plan=plan,

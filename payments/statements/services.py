@@ -2,13 +2,15 @@
 payments and the trust ledger, rendered to PDF (WeasyPrint) and CSV, stored, emailed to the
 client's admins; an agency admin marks one remitted, which posts the remittance entry.
 
-The figures (Decimal cents; `totals` stores them as strings):
-    collected by the agency, collected by the client directly, reversed, commission;
-    owed to the client at the start and the end of the period (payable less commission the
-    client owes, from the ledger by effective date);
-    net remittance: to remit = what is owed at the end (when positive);
-    gross remittance: to remit = what is payable at the end; commission invoice = what the client
-    owes at the end (commission on every payment, direct ones included).
+The figures (Decimal cents; `totals` stores them as strings) reconcile what is owed to the client:
+    opening owed + collected by the agency - reversed - commission - remitted = closing owed,
+where owed = payable less the commission the client owes (trust ledger, by effective date);
+payments the client reports as paid to it directly add only their commission. Net remittance
+remits what is owed when positive; gross remittance remits what is payable and invoices the
+commission. Money reversed after it was remitted leaves the payable below zero: nothing is
+remitted and the statement says it is due back (it is netted from later collections).
+A payment dated in a month whose statement was already issued (a check received on the 30th,
+posted on the 3rd) is a row of the next statement, not a change to the one issued.
 """
 import csv
 import hashlib
@@ -19,13 +21,13 @@ from decimal import Decimal
 
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
-from django.db.models import Sum
+from django.db.models import Q, Sum
 from django.utils import timezone
 
 from accounts import permissions
 from accounts.models import ContractTerms, Membership, Role
 from payments.ledger import services as ledger
-from payments.models import JournalLine, LedgerAccount, Payment, Reversal
+from payments.models import JournalEntry, JournalLine, LedgerAccount, Payment, Reversal
 from payments.models.statements import RemittanceStatement
 from portal.audit import audit_record
 from portal.emails import email_schedule
@@ -43,13 +45,17 @@ def previous_month(today: date) -> tuple[date, date]:
     return last.replace(day=1), last
 
 
-def _owed(client, *, before: date | None = None, through: date | None = None) -> tuple[Decimal, Decimal]:
-    """(payable, commission receivable) on the client's ledger up to a date (effective dates)."""
+def _owed(client, *, before: date | None = None, through: date | None = None,
+          leaving_out=()) -> tuple[Decimal, Decimal]:
+    """(payable, commission receivable) on the client's ledger up to a date (effective dates),
+    without the payment entries of the payments `leaving_out` (ids)."""
     lines = JournalLine.objects.filter(client=client, ledger_account__in=(L.CLIENT_PAYABLE, L.COMMISSION_RECEIVABLE))
     if before is not None:
         lines = lines.filter(entry__effective_on__lt=before)
     if through is not None:
         lines = lines.filter(entry__effective_on__lte=through)
+    if leaving_out:
+        lines = lines.exclude(entry__kind=JournalEntry.Kind.PAYMENT, entry__payment_id__in=leaving_out)
     sums = {row["ledger_account"]: (row["debit"] or ZERO, row["credit"] or ZERO)
             for row in lines.values("ledger_account").annotate(debit=Sum("debit"), credit=Sum("credit"))}
     payable = sums.get(L.CLIENT_PAYABLE, (ZERO, ZERO))
@@ -57,36 +63,69 @@ def _owed(client, *, before: date | None = None, through: date | None = None) ->
     return payable[1] - payable[0], receivable[0] - receivable[1]
 
 
+def _late_payments(client, start: date):
+    """Payments dated before `start` but posted after the client's last earlier statement was
+    issued: that statement could not show them, so this one does (none before a first statement)."""
+    earlier = (RemittanceStatement.objects.filter(client=client, period_end__lt=start)
+               .order_by("-period_start", "-revision").first())
+    if earlier is None:
+        return Payment.objects.none()
+    return Payment.objects.filter(client=client, received_on__lt=start, created_at__gt=earlier.issued_at)
+
+
+def _remitted(client, start: date, end: date) -> Decimal:
+    """What remittance entries effective in the period sent to the client from the trust account."""
+    return (JournalLine.objects.filter(client=client, ledger_account=L.TRUST_CASH, entry__kind=JournalEntry.Kind.REMITTANCE,
+                                       entry__effective_on__gte=start, entry__effective_on__lte=end)
+            .aggregate(total=Sum("credit"))["total"] or ZERO)
+
+
+def settle_up(payable: Decimal, receivable: Decimal, *, net: bool) -> dict:
+    """What a statement closing with `payable` (may be below zero: money reversed after it was
+    remitted) and commission `receivable` asks for: {"to_remit", "offset" (commission kept from
+    the payable, net remittance), "commission_invoice", "due_back"}, all >= 0, Decimal cents."""
+    offset = min(receivable, max(payable, ZERO)) if net else ZERO
+    to_remit = max(payable, ZERO) - offset
+    return {"to_remit": to_remit, "offset": offset, "commission_invoice": receivable - offset,
+            "due_back": max(-payable, ZERO)}
+
+
 def statement_figures(client, start: date, end: date) -> dict:
-    """Every figure of the statement: {"rows": [per payment or reversal], "totals": {...}}."""
-    payments = list(Payment.objects.filter(client=client, received_on__gte=start, received_on__lte=end)
-                    .select_related("account").order_by("account__client_reference", "received_on", "id"))
+    """Every figure of the statement: {"rows": [per payment or reversal], "totals": {...},
+    "method": "net" | "gross"}; totals in Decimal cents (see the module's docstring)."""
+    late = {p.pk for p in _late_payments(client, start)}
+    in_period = Q(received_on__gte=start, received_on__lte=end)
+    payments = list(Payment.objects.filter(in_period | Q(pk__in=late), client=client).select_related("account"))
     zone = client.agency.zone()  # the period's days are the agency's (as the reversals' ledger dates)
     began, ended = (datetime.combine(start, time.min, tzinfo=zone),
                     datetime.combine(end + timedelta(days=1), time.min, tzinfo=zone))
     reversals = list(Reversal.objects.filter(client=client, created_at__gte=began, created_at__lt=ended)
                      .select_related("payment__account").order_by("created_at", "id"))
     rows = [{"day": p.received_on, "reference": p.account.client_reference, "debtor": p.account.debtor_name,
-             "what": p.get_method_display(), "received_by": p.received_by, "amount": p.amount,
-             "commission": p.commission} for p in payments]
+             "what": p.get_method_display() + (f", posted {timezone.localtime(p.created_at, zone):%b} "
+                                               f"{timezone.localtime(p.created_at, zone).day}" if p.pk in late else ""),
+             "received_by": p.received_by, "amount": p.amount, "commission": p.commission} for p in payments]
     rows += [{"day": timezone.localtime(r.created_at, zone).date(), "reference": r.payment.account.client_reference,
               "debtor": r.payment.account.debtor_name, "what": r.get_kind_display(), "received_by": r.payment.received_by,
               "amount": -r.amount, "commission": -r.commission} for r in reversals]
     rows.sort(key=lambda row: (row["reference"], row["day"]))
-    opening = _owed(client, before=start)
+    opening = _owed(client, before=start, leaving_out=late)
     closing = _owed(client, through=end)
     terms = ContractTerms.objects.filter(client=client).first()
     net = terms is None or terms.remittance_method == ContractTerms.RemittanceMethod.NET
-    owed_end = closing[0] - closing[1]
+    by_client = Payment.ReceivedBy.CLIENT
+    settled = settle_up(*closing, net=net)
     totals = {
-        "collected_by_agency": sum((p.amount for p in payments if p.received_by == "agency"), ZERO),
-        "collected_by_client": sum((p.amount for p in payments if p.received_by == "client"), ZERO),
-        "reversed": sum((r.amount for r in reversals), ZERO),
+        "collected_by_agency": sum((p.amount for p in payments if p.received_by != by_client), ZERO),
+        "collected_by_client": sum((p.amount for p in payments if p.received_by == by_client), ZERO)
+                               - sum((r.amount for r in reversals if r.payment.received_by == by_client), ZERO),
+        "reversed": sum((r.amount for r in reversals if r.payment.received_by != by_client), ZERO),
         "commission": sum((p.commission for p in payments), ZERO) - sum((r.commission for r in reversals), ZERO),
-        "opening_owed": opening[0] - opening[1], "closing_owed": owed_end,
+        "remitted": _remitted(client, start, end),
+        "opening_owed": opening[0] - opening[1], "closing_owed": closing[0] - closing[1],
         "closing_payable": closing[0], "closing_receivable": closing[1],
-        "to_remit": max(owed_end, ZERO) if net else closing[0],
-        "commission_invoice": max(-owed_end, ZERO) if net else closing[1],
+        "to_remit": settled["to_remit"], "commission_invoice": settled["commission_invoice"],
+        "due_back": settled["due_back"],
     }
     cents = {name: Decimal(value).quantize(Decimal("0.01")) for name, value in totals.items()}
     return {"rows": rows, "totals": cents, "method": "net" if net else "gross"}
@@ -134,7 +173,8 @@ def statement_issue(*, client, period_start: date, period_end: date, corrects=No
 
 def render_statement_pdf(statement, figures) -> bytes:
     return render_pdf("payments/statement.html", {"statement": statement, "client": statement.client,
-                                                  "agency": statement.client.agency, **figures},
+                                                  "agency": statement.client.agency, "zone": statement.client.agency.zone(),
+                                                  **figures},
                       "payments/statement.css")
 
 
@@ -163,7 +203,10 @@ def _email_admins(statement):
 def statement_mark_remitted(*, agency, actor, statement, now=None) -> RemittanceStatement:
     """An agency admin records that the statement's amount was sent to the client: the remittance
     entry moves it out of the trust account (and, for net remittance, settles the commission the
-    client owed against it). Only the latest revision, once."""
+    client owed against it). Only the latest revision, once. A statement on which nothing was due
+    (money reversed after an earlier remittance left the client owing) is recorded with no entry.
+    Raises DomainError when already remitted or replaced by a correction; PermissionDenied for
+    anyone but an agency admin."""
     permissions.require(permissions.can_administer_agency(actor), "Only agency admins record remittances.")
     now = now or timezone.now()
     with transaction.atomic():
@@ -172,15 +215,18 @@ def statement_mark_remitted(*, agency, actor, statement, now=None) -> Remittance
             raise DomainError(f"Already recorded as remitted on {statement.remitted_at:%b %d, %Y}.")
         if statement.corrections.exists():
             raise DomainError("A correction replaced this statement: remit the latest revision.")
-        totals = {k: Decimal(v) for k, v in statement.totals.items() if k != "method"}
-        offset = totals["closing_receivable"] if statement.totals["method"] == "net" else ZERO
-        entry = ledger.remittance_entry(client=statement.client, amount=totals["to_remit"], offset=min(offset, totals["closing_payable"]),
-                                        effective_on=timezone.localdate(now), actor=actor,
-                                        memo=f"Remittance for {statement.period_start:%B %Y} (statement r{statement.revision})")
+        settled = settle_up(Decimal(statement.totals["closing_payable"]), Decimal(statement.totals["closing_receivable"]),
+                            net=statement.totals["method"] == "net")
+        entry = None
+        if settled["to_remit"] or settled["offset"]:  # else nothing was due: recorded, no money moves
+            entry = ledger.remittance_entry(client=statement.client, amount=settled["to_remit"], offset=settled["offset"],
+                                            effective_on=agency.local_date(now), actor=actor,
+                                            memo=f"Remittance for {statement.period_start:%B %Y} (statement r{statement.revision})")
         statement.remitted_at, statement.remitted_by, statement.remittance_entry = now, actor, entry
         statement.save(update_fields=["remitted_at", "remitted_by", "remittance_entry"])
         audit_record(action="statement.remitted", actor=actor, agency=agency, client=statement.client, obj=statement,
-                     after={"amount": str(totals["to_remit"])})
+                     after={"amount": str(settled["to_remit"]), "commission_kept": str(settled["offset"]),
+                            "due_back": str(settled["due_back"])})
     return statement
 
 

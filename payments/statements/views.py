@@ -50,8 +50,13 @@ def statement_remitted(request, pk):
     except DomainError as error:
         messages.error(request, error.message)
     else:
-        messages.success(request, f"Remittance of {statement.totals['to_remit']} to {statement.client.name} recorded "
-                                  "in the trust ledger.")
+        statement.refresh_from_db()
+        if statement.remittance_entry_id is None:
+            messages.success(request, f"Nothing was due to {statement.client.name} on this statement: recorded, "
+                                      "no money moved.")
+        else:
+            messages.success(request, f"Remittance of {statement.totals['to_remit']} to {statement.client.name} "
+                                      "recorded in the trust ledger.")
     return redirect("statement_list")
 
 

@@ -1,10 +1,11 @@
 """Remittance statements: the figures (net and gross remittance), the PDF's text and the CSV, issued
 once, emailed to the client's admins, remitted into the ledger once, corrected by a revision."""
 import io
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+import time_machine
 from django.core import mail
 from django.core.management import call_command
 from django.urls import reverse
@@ -19,6 +20,12 @@ from portal.errors import DomainError
 from tests.factories import DebtorAccountFactory
 
 D = Decimal
+
+
+def reconciles(totals) -> bool:
+    """The statement's summary adds up: opening + collected - reversed - commission - remitted = closing."""
+    t = {key: D(value) for key, value in totals.items() if key != "method"}
+    return t["opening_owed"] + t["collected_by_agency"] - t["reversed"] - t["commission"] - t["remitted"] == t["closing_owed"]
 
 
 def month_of(day):
@@ -61,7 +68,8 @@ def test_a_net_statement_shows_collections_commission_and_what_is_remitted(alpha
     assert totals == {"collected_by_agency": "400.00", "collected_by_client": "200.00", "reversed": "100.00",
                       "commission": "125.00", "opening_owed": "0.00", "closing_owed": "175.00",
                       "closing_payable": "225.00", "closing_receivable": "50.00", "to_remit": "175.00",
-                      "commission_invoice": "0.00", "method": "net"}
+                      "commission_invoice": "0.00", "remitted": "0.00", "due_back": "0.00", "method": "net"}
+    assert reconciles(totals)
     text = pdf_text(statement)
     for expected in ("Remittance statement", "Alpha Recovery Client 1", "ST-1", "ST-2", "Harbor Freight Partners",
                      "400.00", "-100.00", "Net remittance to you", "175.00", "Bounced check"):
@@ -197,3 +205,93 @@ def test_a_reversal_late_on_the_months_last_evening_is_in_that_months_statement(
                                                                       (date(2027, 1, 31), D("-200.00"))]
     assert january["totals"]["reversed"] == D("200.00") and january["totals"]["closing_owed"] == D("0.00")
     assert statement_figures(client, date(2027, 2, 1), date(2027, 2, 28))["rows"] == []
+
+
+def at(day: date):
+    return time_machine.travel(datetime(day.year, day.month, day.day, 15, 0, tzinfo=UTC), tick=False)
+
+
+def client_on_terms(alpha, method):
+    customer = alpha.clients[0].client
+    ContractTerms.objects.filter(client=customer).update(fee_type="flat", flat_fee_percent=D("25.00"),
+                                                         remittance_method=method)
+    account = DebtorAccountFactory(client=customer, client_reference="BB-1", principal=D("5000.00"),
+                                   debt_purpose="commercial")
+    return customer, account
+
+
+def post(alpha, account, amount, day):
+    with at(day):
+        return payment_post(agency=alpha.agency, actor=alpha.collector, account=account, amount=amount,
+                            received_on=day, method="check", source="staff").payment
+
+
+def issue(customer, first: date, *, remit_by=None):
+    last = month_of(first)[1]
+    with at(last + timedelta(days=2)):
+        statement, _ = statement_issue(client=customer, period_start=first, period_end=last)
+        if remit_by is not None:
+            statement = statement_mark_remitted(agency=remit_by.agency, actor=remit_by.admin, statement=statement)
+    return statement
+
+
+@pytest.mark.parametrize("method, due_back, next_remittance", [("net", "750.00", "750.00"),
+                                                                ("gross", "1000.00", "1000.00")])
+def test_a_payment_bounced_after_it_was_remitted_is_due_back_and_netted_from_the_next(
+        method, due_back, next_remittance, alpha):
+    """October's 1,000.00 was remitted in November, then the check bounced: the client owes it
+    back. Marking November remitted crashed (a negative ledger line) and the PDF said "Remittance
+    to you -1,000.00" (gross) or called the money owed back "commission" (net)."""
+    customer, account = client_on_terms(alpha, method)
+    payment = post(alpha, account, "1000.00", date(2026, 10, 15))
+    issue(customer, date(2026, 10, 1), remit_by=alpha)
+    with at(date(2026, 11, 10)):
+        payment_reverse(agency=alpha.agency, actor=alpha.collector, payment=payment, kind="bounced_check",
+                        amount=None, reason="NSF")
+    november = issue(customer, date(2026, 11, 1), remit_by=alpha)
+    totals = november.totals
+    assert reconciles(totals) and totals["remitted"] == ("750.00" if method == "net" else "1000.00")
+    assert (totals["to_remit"], totals["due_back"], totals["commission_invoice"]) == ("0.00", due_back, "0.00")
+    assert november.remitted_at is not None and november.remittance_entry is None
+    assert JournalEntry.objects.filter(kind="remittance").count() == 1  # October's only: no money moved
+    text = pdf_text(november).replace("\n", " ")
+    remit_line = "Net remittance to you 0.00" if method == "net" else "Remittance to you (gross) 0.00"
+    assert remit_line in text and f"unless paid) {D(due_back):,.2f}" in text and "Commission invoiced" not in text
+    post(alpha, account, "2000.00", date(2026, 12, 1))  # the next collections pay it back first
+    december = issue(customer, date(2026, 12, 1), remit_by=alpha)
+    assert reconciles(december.totals) and december.totals["opening_owed"] == november.totals["closing_owed"]
+    assert (december.totals["to_remit"], december.totals["due_back"]) == (next_remittance, "0.00")
+
+
+def test_a_payment_dated_in_a_month_already_stated_is_on_the_next_statement(alpha):
+    """A check received October 30 but posted November 3, after October's statement was issued:
+    it was on neither statement, and November opened higher than October closed."""
+    from payments.statements.services import statement_figures
+
+    customer, account = client_on_terms(alpha, "net")
+    post(alpha, account, "400.00", date(2026, 10, 20))
+    october = issue(customer, date(2026, 10, 1))
+    with at(date(2026, 11, 3)):
+        payment_post(agency=alpha.agency, actor=alpha.collector, account=account, amount="300.00",
+                     received_on=date(2026, 10, 30), method="check", source="staff")
+    post(alpha, account, "100.00", date(2026, 11, 20))
+    november = issue(customer, date(2026, 11, 1))
+    assert november.totals["opening_owed"] == october.totals["closing_owed"] == "300.00"
+    assert november.totals["collected_by_agency"] == "400.00" and november.totals["closing_owed"] == "600.00"
+    assert reconciles(november.totals)
+    text = pdf_text(november).replace("\n", " ")
+    assert "Oct 30, 2026 BB-1 Debtor BB-1 Check, posted Nov 3 300.00 75.00" in text
+    # before any statement, every earlier payment is in the opening balance, not repeated as a row
+    assert [row["amount"] for row in statement_figures(customer, date(2026, 10, 1), date(2026, 10, 31))["rows"]] == [
+        D("400.00"), D("300.00")]
+
+
+def test_statements_are_dated_on_the_agencys_calendar(alpha):
+    """Issued by beat at 00:07 on December 1 in Sydney (still November 30 in UTC)."""
+    alpha.agency.time_zone = "Australia/Sydney"
+    alpha.agency.save(update_fields=["time_zone"])
+    customer, account = client_on_terms(alpha, "net")
+    post(alpha, account, "100.00", date(2026, 11, 5))
+    with time_machine.travel(datetime(2026, 11, 30, 13, 7, tzinfo=UTC), tick=False):
+        statement, _ = statement_issue(client=customer, period_start=date(2026, 11, 1), period_end=date(2026, 11, 30))
+    assert "issued December 1, 2026" in pdf_text(statement)
