@@ -7,6 +7,7 @@ from accounts.models import STAFF_ROLES, Agency, Client, ContractTerms, Role
 from accounts.services import fee_tiers_check
 from portal.currency import currency_choices
 from portal.errors import DomainError
+from portal.forms import AmountField
 
 TIME_ZONES = sorted(zoneinfo.available_timezones())
 
@@ -70,6 +71,8 @@ class ContractTermsForm(forms.ModelForm):
             "min_installment": "Smallest installment ($)",
         }
         widgets = {"fee_type": forms.RadioSelect, "remittance_method": forms.RadioSelect}
+        field_classes = {"flat_fee_percent": AmountField, "settlement_floor_percent": AmountField,
+                         "min_installment": AmountField}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -83,7 +86,7 @@ class FeeTierForm(forms.Form):
     min_age_days = forms.IntegerField(label="From (days)", min_value=0, required=False)
     max_age_days = forms.IntegerField(label="To (days)", min_value=0, required=False,
                                       help_text="Leave empty on the last tier.")
-    fee_percent = forms.DecimalField(label="Fee (%)", min_value=0, max_value=100, decimal_places=2, required=False)
+    fee_percent = AmountField(label="Fee (%)", min_value=0, max_value=100, decimal_places=2, required=False)
 
     def clean(self):
         data = super().clean()

@@ -13,8 +13,7 @@ from portal.forms import AmountField
 class DirectPaymentForm(forms.Form):
     """A payment the debtor made straight to the client (the service checks it against the balance)."""
 
-    amount = AmountField(label="Amount", min_value=Decimal("0.01"), max_digits=14, decimal_places=2,
-                                widget=forms.NumberInput(attrs={"step": "0.01", "inputmode": "decimal"}))
+    amount = AmountField(label="Amount", min_value=Decimal("0.01"), max_digits=14, decimal_places=2)
     received_on = forms.DateField(label="Received on",
                                   widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
     reference = forms.CharField(label="Reference", max_length=100, required=False,
@@ -77,8 +76,7 @@ def new_key() -> str:
 class PaymentPostForm(forms.Form):
     """Staff post a payment (payments.posting.services.payment_post)."""
 
-    amount = AmountField(label="Amount", min_value=Decimal("0.01"), max_digits=14, decimal_places=2,
-                         widget=forms.NumberInput(attrs={"step": "0.01", "inputmode": "decimal"}))
+    amount = AmountField(label="Amount", min_value=Decimal("0.01"), max_digits=14, decimal_places=2)
     received_on = forms.DateField(label="Received on", widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
     method = forms.ChoiceField(label="Method", choices=[c for c in Payment.Method.choices
                                                         if c[0] != Payment.Method.DIRECT_TO_CLIENT])

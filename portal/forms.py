@@ -1,3 +1,5 @@
+import re
+
 from django import forms
 
 from portal.errors import DomainError
@@ -5,8 +7,9 @@ from portal.text import has_non_ascii_digit
 
 
 def add_domain_error(form, error: DomainError) -> None:
-    """Show a service's error next to the field it names (or above the form)."""
-    field = error.field if error.field in form.fields else None
+    """Show a service's error next to the field it names (or above the form: a hidden field, such
+    as a form's idempotency key, shows no errors of its own)."""
+    field = error.field if error.field in form.fields and not form.fields[error.field].widget.is_hidden else None
     form.add_error(field, error.message)
 
 
@@ -15,13 +18,28 @@ def posted_data(request):
     return request.POST if request.method == "POST" else None
 
 
-class AmountField(forms.DecimalField):
-    """A money field that reads only the digits 0-9 (see portal/text.py: Decimal() would read
-    Arabic-Indic or full-width digits as a number)."""
+THOUSANDS = re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d*)?")
 
-    default_error_messages = {"non_ascii_digits": "Enter the amount with the digits 0-9."}
+
+class AmountField(forms.DecimalField):
+    """A money (or percentage) field that reads only the digits 0-9 (see portal/text.py: Decimal()
+    would read Arabic-Indic or full-width digits as a number), takes commas only as thousands
+    separators (1,234.50) and refuses a decimal comma ("12,30") instead of reading it as 1230.
+
+    Drawn as a text box with the decimal keypad, not <input type=number>: Chromium's number box
+    drops a comma as a grouping mark, so "12,3" typed there was posted as 123."""
+
+    widget = forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"})
+    default_error_messages = {"non_ascii_digits": "Enter the amount with the digits 0-9.",
+                              "decimal_comma": "“%(value)s” is not an amount: write cents after a dot, as in 12.30."}
 
     def to_python(self, value):
         if has_non_ascii_digit(value):
             raise forms.ValidationError(self.error_messages["non_ascii_digits"], code="non_ascii_digits")
+        if isinstance(value, str) and "," in value:
+            value = value.strip()
+            if not THOUSANDS.fullmatch(value):
+                raise forms.ValidationError(self.error_messages["decimal_comma"], code="decimal_comma",
+                                            params={"value": value})
+            value = value.replace(",", "")
         return super().to_python(value)

@@ -25,11 +25,9 @@ class AccountFilterForm(forms.Form):
     age = forms.ChoiceField(label="Days past due", required=False,
                             choices=ANY + [(key, label) for key, (_low, _high, label) in AGE_BUCKETS.items()])
     balance_min = AmountField(label="Balance from", required=False, min_value=Decimal("0"),
-                                     decimal_places=2, max_digits=14,
-                                     widget=forms.NumberInput(attrs={"step": "0.01", "placeholder": "0.00"}))
+                                     decimal_places=2, max_digits=14, widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off", "placeholder": "0.00"}))
     balance_max = AmountField(label="Balance to", required=False, min_value=Decimal("0"),
-                                     decimal_places=2, max_digits=14,
-                                     widget=forms.NumberInput(attrs={"step": "0.01", "placeholder": "Any"}))
+                                     decimal_places=2, max_digits=14, widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off", "placeholder": "Any"}))
     batch = forms.TypedChoiceField(label="Placement", required=False, coerce=int, empty_value=None)
     client = forms.TypedChoiceField(label="Client", required=False, coerce=int, empty_value=None)
     sort = forms.ChoiceField(label="Sort by", required=False, choices=[(k, label) for k, (_c, label) in SORTS.items()])

@@ -33,14 +33,12 @@ class PlanBuilderForm(forms.Form):
     kind = forms.ChoiceField(label="How do you want to pay?", choices=KINDS, widget=forms.RadioSelect,
                              initial="installments", error_messages={"required": "Choose monthly payments or one payment."})
     monthly_amount = AmountField(label="Amount each month", required=False, min_value=0, decimal_places=2,
-                                 max_digits=14, help_text="For example 150.00.",
-                                 widget=forms.NumberInput(attrs={"step": "0.01", "inputmode": "decimal"}))
+                                 max_digits=14, help_text="For example 150.00.")
     months = forms.IntegerField(label="Or the number of months", required=False, min_value=1, max_value=120,
                                 help_text="We split the balance evenly over the months.",
                                 widget=forms.NumberInput(attrs={"inputmode": "numeric"}))
     settle_amount = AmountField(label="Amount of the one payment", required=False, min_value=0,
-                                decimal_places=2, max_digits=14,
-                                widget=forms.NumberInput(attrs={"step": "0.01", "inputmode": "decimal"}))
+                                decimal_places=2, max_digits=14)
     first_due_date = forms.DateField(label="Date of the first (or only) payment",
                                      error_messages={"required": "Choose the date of the first payment.",
                                                      "invalid": "Enter a date, for example 12/24/2026."},

@@ -80,3 +80,20 @@ def test_collectors_and_client_users_cannot_change_terms(world, signed_in, all_t
 def test_client_users_read_their_terms(world, signed_in):
     page = signed_in(world.alpha.clients[0].user).get("/client/terms/").content.decode()
     assert "25.00% of amounts collected" in page and "Settlement floor" in page
+
+
+def test_the_payment_order_can_be_changed_on_the_terms_page(world, signed_in, all_tenants):
+    client = world.alpha.clients[0].client
+    page = signed_in(world.alpha.admin).get(f"/agency/clients/{client.pk}/terms/").content.decode()
+    assert 'name="allocation_order"' in page and "principal" in page.lower()
+    data = VALID | tiers() | {"allocation_order": "principal,interest,fees"}
+    assert signed_in(world.alpha.admin).post(f"/agency/clients/{client.pk}/terms/", data).status_code == 302
+    assert terms_of(client, all_tenants).allocation_order == "principal,interest,fees"
+
+
+def test_a_decimal_comma_in_the_smallest_installment_is_refused_not_read_as_hundreds(world, signed_in, all_tenants):
+    client = world.alpha.clients[0].client
+    page = signed_in(world.alpha.admin).post(f"/agency/clients/{client.pk}/terms/",
+                                             VALID | tiers() | {"min_installment": "75,50"}).content.decode()
+    assert "is not an amount: write cents after a dot" in page
+    assert terms_of(client, all_tenants).min_installment != Decimal("7550.00")

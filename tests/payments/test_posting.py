@@ -79,6 +79,27 @@ def test_a_double_submitted_form_posts_once(alpha, plain, client):
     assert "was already posted" in again and Payment.objects.count() == 1
 
 
+def test_an_amount_with_a_decimal_comma_is_refused_and_a_reused_key_says_why(alpha, plain, client):
+    """Chromium's number box read "12,3" as 123 (the comma as a grouping mark): the amount is a text
+    box on the decimal keypad and the server refuses a decimal comma. A key reused for another
+    amount said nothing (its error sat on the hidden key field)."""
+    import re
+
+    client.force_login(alpha.collector)
+    page = client.get(reverse("account_workspace", args=[plain.pk])).content.decode()
+    amount_box = re.search(r'<input[^>]*name="amount"[^>]*>', page).group(0)
+    assert 'type="text"' in amount_box and 'inputmode="decimal"' in amount_box
+    key = page.split('name="idempotency_key" value="')[1].split('"')[0]
+    form = {"amount": "12,3", "received_on": TODAY().isoformat(), "method": "check", "received_by": "agency",
+            "idempotency_key": key}
+    answer = client.post(reverse("payment_post", args=[plain.pk]), form, follow=True).content.decode()
+    assert "is not an amount: write cents after a dot, as in 12.30" in answer and Payment.objects.count() == 0
+    assert client.post(reverse("payment_post", args=[plain.pk]), form | {"amount": "1,000.00"}).status_code == 302
+    assert Payment.objects.get().amount == D("1000.00")
+    reused = client.post(reverse("payment_post", args=[plain.pk]), form | {"amount": "20.00"}, follow=True)
+    assert "already used for a different payment" in reused.content.decode() and Payment.objects.count() == 1
+
+
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks need PostgreSQL (SQLite serialises writers)")
 @pytest.mark.django_db(transaction=True)
 def test_the_same_key_from_twenty_threads_records_one_payment(world):
