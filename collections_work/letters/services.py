@@ -222,8 +222,11 @@ def letter_print_decision(letter, *, at, policy=None, address=None, disputed=Non
       stops or names a remedy; a validation notice still queued is none of these, so it is
       cancelled too (the conservative reading: 1006.34(a) asks for the notice within five days of
       the first communication, but does not make it an exception to a cease request).
-    - "defer" (not yet: stays queued, asked again at the next batch): an open dispute, or the
-      account on hold (the client paused collection).
+    - "defer" (not yet: stays queued, asked again at the next batch): an open dispute, the
+      account on hold (the client paused collection), or a validation notice for a debtor with no
+      postal address on file (it is made again with the address once staff add one).
+    - "cancel" too for any other letter with no postal address: it would be printed with a name
+      and nothing to mail it to (a plan statement is made again next month).
     - "send". The contact hours never hold a letter: it has no time of day.
 
     `policy`, `address` (the debtor's first postal address, the one mailing_address prints) and
@@ -237,6 +240,11 @@ def letter_print_decision(letter, *, at, policy=None, address=None, disputed=Non
                    .first())
     decision = send_decision(account=account, channel="letter", contact=address, at=at, policy=policy,
                              disputed=disputed)
+    if decision.action == "send" and address is None:
+        if letter.kind == Letter.Kind.VALIDATION_NOTICE:
+            return SendDecision("defer", ["No postal address on file: add the debtor's address and the notice "
+                                          "goes in the next print batch."])
+        return SendDecision("cancel", ["No postal address on file: nothing to mail it to."])
     if decision.action == "send" and account.status == DebtorAccount.Status.ON_HOLD:
         return SendDecision("defer", [f"The account is on hold ({account.hold_reason or 'no reason given'}): "
                                       "letters wait until it is released."])
@@ -263,10 +271,11 @@ def _letter_held(letter, decision, *, day, at) -> bool:
 
 
 def _redate_validation_notice(letter, now) -> None:
-    """A validation notice that was held (a dispute, a hold) goes out later than the day it
+    """A validation notice that was held (a dispute, a hold, no address) goes out later than the day it
     states: it is made again for the day it is printed, so the validation period it states
     (1006.34(b)(5): 30 days after an assumed receipt 5 days after sending) is not already short."""
     letter.content = _validation_content(letter.account, now)
+    letter.mailing_address = mailing_address(letter.account)  # an address added while it was held
     letter.pdf.save(f"validation-notice-{letter.account_id}.pdf", ContentFile(render_letters_pdf([letter])),
                     save=False)
 
@@ -331,7 +340,8 @@ def _letters_allowed(letters, *, day, now) -> list:
             continue
         if letter.hold_reason and letter.kind == Letter.Kind.VALIDATION_NOTICE:
             _redate_validation_notice(letter, now)
-            Letter.objects.filter(pk=letter.pk).update(content=letter.content, pdf=letter.pdf.name)
+            Letter.objects.filter(pk=letter.pk).update(content=letter.content, pdf=letter.pdf.name,
+                                                       mailing_address=letter.mailing_address)
             events.letter_recorded(letter.account, at=now, summary=f"Validation notice dated again for printing on "
                                    f"{letter.content['sent_on_text']}; the validation period now ends "
                                    f"{letter.content['validation_ends_text']}")

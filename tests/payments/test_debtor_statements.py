@@ -58,3 +58,16 @@ def test_without_an_email_the_statement_is_printed_with_its_link(alpha, sent_off
     assert letter.status == Letter.Status.QUEUED and letter.pdf.name == statement.pdf.name
     assert "/d/" in pdf_text(statement) and "12 Elm St" in pdf_text(statement)
     assert DebtorStatement.objects.count() == 1
+
+
+def test_a_printed_statement_for_a_debtor_with_no_address_is_cancelled_not_mailed_to_a_name(alpha, sent_offer,
+                                                                                            client):
+    from collections_work.letters.services import print_batch_make
+
+    plan = signed_plan(client, sent_offer)
+    Contact.objects.filter(debtor_id=plan.account.debtor_id, kind="email").update(opted_out_at=timezone.now())
+    Contact.objects.filter(debtor_id=plan.account.debtor_id, kind="address").delete()
+    debtor_statement_issue(plan=plan, period=timezone.localdate().replace(day=1))
+    assert print_batch_make(agency_id=alpha.agency.pk, day=timezone.localdate()) is None
+    letter = Letter.objects.get(account=plan.account, kind=Letter.Kind.PLAN_STATEMENT)
+    assert letter.status == Letter.Status.CANCELLED and letter.cancel_reason.startswith("No postal address on file")

@@ -157,3 +157,23 @@ def test_a_name_in_a_script_the_letters_font_lacks_is_drawn_with_a_font_that_has
     fonts = fonts_of(letter.pdf)
     assert any("DejaVu" not in font for font in fonts), (
         f"only {sorted(fonts)}: install fonts-noto-core and fonts-noto-cjk (README, weasyprint)")
+
+
+def test_a_notice_for_a_debtor_with_no_postal_address_waits_for_one_and_is_then_printed_with_it(
+        alpha, django_capture_on_commit_callbacks):
+    """Printed with only a name, it could not be mailed; and a printed plan statement is cancelled."""
+    account = DebtorAccountFactory(client=alpha.clients[0].client, client_reference="NA-1", debt_purpose="consumer",
+                                   principal=D("800.00"), due_date=timezone.localdate() - timedelta(days=120),
+                                   debtor__name="Jo Nowhere", debtor__time_zone="Atlantic/Reykjavik", contacts=["phone"])
+    with django_capture_on_commit_callbacks(execute=True):
+        talk(alpha, account)
+    letter = Letter.objects.get(account=account)
+    assert print_batch_make(agency_id=alpha.agency.pk, day=timezone.localdate()) is None
+    letter.refresh_from_db()
+    assert letter.status == Letter.Status.QUEUED and letter.hold_reason.startswith("No postal address on file")
+    assert Activity.objects.filter(account=account, summary__contains="No postal address on file").count() == 1
+    ContactFactory(debtor=account.debtor, kind="address", value="4 Pine Rd, Dayton, OH 45402, US")
+    batch = print_batch_make(agency_id=alpha.agency.pk, day=timezone.localdate() + timedelta(days=1))
+    assert batch is not None and batch.letter_count == 1
+    text, _pages = pdf_text(batch.pdf)
+    assert "Jo Nowhere\n4 Pine Rd\nDayton, OH 45402" in text
