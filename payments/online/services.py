@@ -29,6 +29,7 @@ from django.utils import timezone
 from accounts import permissions
 from collections_work.debtor_accounts.money import parse_money
 from collections_work.models import DebtorAccount
+from collections_work.worklist.services import opt_out_link
 from payments.links.services import debtor_email_of
 from payments.models import (
     AutopayCard, CardCharge, Installment, Payment, PaymentPlan, StripeAccount,
@@ -392,7 +393,9 @@ def receipt_email(payment_id, agency_id) -> None:
         email_schedule(key=f"receipt:{payment.pk}", to=contact.value, template="debtor_receipt",
                        subject=f"Receipt: {payment.amount:,.2f} {context['account'].currency} paid to "
                                f"{context['agency'].name}",
-                       agency=context["agency"], client=context["account"].client, context=context)
+                       agency=context["agency"], client=context["account"].client,
+                       context=context | {"consumer": context["account"].debt_purpose != "commercial"},
+                       secrets={"opt_out_link": opt_out_link(contact)})
 
 
 # --- Saving the card for the plan's automatic payments ------------------------------------------------

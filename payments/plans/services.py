@@ -21,7 +21,7 @@ from collections_work.debtor_accounts import actions, events
 from collections_work.debtor_accounts.actions import By
 from collections_work.debtor_accounts.money import parse_money
 from collections_work.models import DebtorAccount
-from collections_work.worklist.services import debtor_follow_up
+from collections_work.worklist.services import debtor_follow_up, opt_out_link
 from payments.links.services import debtor_email_of, link_check_usable
 from payments.models import AcceptanceEvidence, Installment, PaymentPlan, PlanOffer
 from payments.offers import rules
@@ -232,7 +232,9 @@ def _send_agreement(evidence, contact):
     email_schedule(key=f"agreement:{evidence.reference}", to=contact.value, template="debtor_agreement",
                    subject=f"Your signed payment agreement with {account.agency.name}", agency=account.agency,
                    client=account.client, attachment=evidence.agreement_pdf.name,
+                   secrets={"opt_out_link": opt_out_link(contact)},
                    context={"account": account, "agency": account.agency, "evidence": evidence,
+                            "consumer": account.debt_purpose != "commercial",
                             "describe": plan_in_words(offer_schedule(evidence.offer), frequency=evidence.offer.frequency,
                                                       balance=account.balance, currency=account.currency)})
 

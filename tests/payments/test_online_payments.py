@@ -630,3 +630,23 @@ def test_a_payment_posted_under_the_old_utc_date_rule_is_replayed_not_refused(st
                   "metadata": {"agency": str(account.agency_id), "account": str(account.pk), "link": "0"}}
         again = online_payment_record(stripe_account=stripe_alpha, intent=intent)
     assert again.replayed and again.payment.pk == first.payment.pk and Payment.objects.count() == 1
+
+
+def test_the_receipt_of_a_consumer_debt_says_it_is_from_a_debt_collector_and_how_to_stop_emails(
+        alpha, django_capture_on_commit_callbacks):
+    """12 CFR 1006.18(e)(2): every later communication says it is from a debt collector; 1006.6(e):
+    an email says how to opt out. The receipt had neither (the other debtor emails had both)."""
+    from payments.online.services import receipt_email
+    from payments.posting.services import payment_post
+    from tests.payments.conftest import make_identifiable_account
+
+    account = make_identifiable_account(alpha.clients[0], "RC-1", purpose="consumer")
+    with django_capture_on_commit_callbacks(execute=True):
+        payment = payment_post(agency=alpha.agency, actor=None, account=account, amount="100.00",
+                               received_on=alpha.agency.local_date(), method="card", source="online").payment
+        receipt_email(payment.pk, alpha.agency.pk)
+    receipt = [m for m in mail.outbox if m.subject.startswith("Receipt: 100.00 USD")]
+    assert len(receipt) == 1 and "This is a communication from a debt collector." in receipt[0].body
+    assert re.search(r"To stop receiving emails at this address: https?://\S+/opt-out/\S+", receipt[0].body)
+    html = receipt[0].alternatives[0][0]
+    assert "from a debt collector" in html and "Stop emails to this address" in html

@@ -71,6 +71,7 @@ def test_accepting_an_offer_makes_the_plan_the_evidence_and_the_agreement(alpha,
 
     agreement_mail = mail.outbox[-1]
     assert agreement_mail.attachments[0][0].endswith(".pdf")
+    assert re.search(r"To stop receiving emails at this address: https?://\S+/opt-out/", agreement_mail.body)
     assert hashlib.sha256(agreement_mail.attachments[0][1]).hexdigest() == evidence.agreement_sha256
     account_page = client.get(path + "account/").content.decode()
     assert "Download your signed agreement" in account_page
