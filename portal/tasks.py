@@ -8,8 +8,10 @@ from datetime import timedelta
 
 from celery import shared_task
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.core.mail import EmailMultiAlternatives
+from django.core.validators import validate_email
 from django.db import transaction
 from django.db.models import BooleanField, Case, F, Q, Value, When
 from django.utils import timezone
@@ -33,9 +35,29 @@ def _scope_for(agency_id):
     return tenant_scope(agency_id) if agency_id is not None else unscoped()
 
 
+class UndeliverableAddress(ValueError):
+    """The recipient is no address mail can be sent to (checked before the mail server is asked)."""
+
+
+def address_problem(address: str) -> str:
+    """Why mail cannot be sent to `address` ("" when it can): Django's EmailValidator (an ASCII
+    name before the @, international domains allowed). "josé@exämple.com" would otherwise go out
+    with an encoded word in the SMTP envelope and be recorded as sent; "a,b@example.com" would
+    fail inside the mail library and be retried as if the server were down."""
+    try:
+        validate_email(address)
+    except ValidationError:
+        return (f"“{address}” is not an email address mail can be sent to: correct the address, then resend. "
+                "Nothing was sent.")
+    return ""
+
+
 def _permanent(exc) -> bool:
-    """A 5xx answer about the recipient or the message: trying again cannot help. Connection
-    errors, timeouts, 4xx answers and refused credentials (fixed by an administrator) may pass."""
+    """A 5xx answer about the recipient or the message, or an address no mail server could take:
+    trying again cannot help. Connection errors, timeouts, 4xx answers and refused credentials
+    (fixed by an administrator) may pass."""
+    if isinstance(exc, UndeliverableAddress):
+        return True
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         return all(code >= 500 for code, _message in exc.recipients.values())
     if isinstance(exc, smtplib.SMTPDataError):
@@ -44,6 +66,8 @@ def _permanent(exc) -> bool:
 
 
 def _describe(exc) -> str:
+    if isinstance(exc, UndeliverableAddress):
+        return str(exc)
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         return "; ".join(f"{to}: {code} {message.decode(errors='replace') if isinstance(message, bytes) else message}"
                          for to, (code, message) in exc.recipients.items())
@@ -145,6 +169,8 @@ def _send(email_id, agency_id, message, connection) -> str:
     never sent again by itself (the mail server may have taken it); deliver_pending_emails marks
     it failed after SENDING_STUCK with that reason, for staff to check and resend from the outbox."""
     try:
+        if problem := address_problem(message.to[0]):
+            raise UndeliverableAddress(problem)
         message.send()
     except Exception as exc:  # noqa: BLE001 - every failure is recorded; the kind decides what next
         connection is not None and connection.close()  # a broken session is opened afresh next time

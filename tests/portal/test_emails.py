@@ -206,3 +206,28 @@ def test_an_email_left_sending_by_a_dead_worker_is_never_sent_again_by_itself(wo
     email = reloaded(email)
     assert email.status == OutboundEmail.Status.FAILED and email.last_error == STUCK_ERROR
     assert server.tries == 0
+
+
+@pytest.mark.parametrize("address", ["josé@exämple.com", "a,b@example.com", "john@example.com;", "john@@example.com",
+                                     "john smith@example.com"])
+def test_an_address_mail_cannot_be_sent_to_fails_at_once_saying_so(address, world, django_capture_on_commit_callbacks):
+    """A non-ASCII name before the @ went out with an encoded word as the envelope address and was
+    recorded as sent; the others failed inside the mail library and were retried for 15 minutes."""
+    with django_capture_on_commit_callbacks(execute=True):
+        email = email_schedule(key="welcome:bad", to=address, subject="Hello", template="invitation",
+                               agency=world.alpha.agency,
+                               context={"agency": world.alpha.agency, "link": "http://x/invitations/abc/",
+                                        "invitation": None, "inviter": world.alpha.admin, "client": None})
+    email = reloaded(email)
+    assert email.status == OutboundEmail.Status.FAILED and email.attempts == 1 and email.next_attempt_at is None
+    assert f"“{address}” is not an email address mail can be sent to" in email.last_error
+    assert mail.outbox == []
+
+
+def test_an_international_domain_is_sent_to(world, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        email = email_schedule(key="welcome:idn", to="jose@exämple.com", subject="Hello", template="invitation",
+                               agency=world.alpha.agency,
+                               context={"agency": world.alpha.agency, "link": "http://x/invitations/abc/",
+                                        "invitation": None, "inviter": world.alpha.admin, "client": None})
+    assert reloaded(email).status == OutboundEmail.Status.SENT and len(mail.outbox) == 1

@@ -24,7 +24,10 @@ DATE_FORMATS = {
 # Decimal() would then read as 345 (portal/text.py).
 _PLAIN_AMOUNT = re.compile(r"^\d+(\.\d{1,2})?$", re.ASCII)
 _SUB_CENT_AMOUNT = re.compile(r"^\d+\.\d{3,}$", re.ASCII)
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# An address mail can be sent to: an ASCII dot-atom before the @ (sending does not use SMTPUTF8),
+# then domain labels (international letters allowed) and a top-level domain of letters or xn--.
+_EMAIL = re.compile(r"[a-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+                    r"@(?:[^\W_](?:[\w-]{0,61}[^\W_])?\.)+(?:[^\W\d_]{2,63}|xn--[a-z0-9-]{1,59})")
 _NON_DIGIT = re.compile(r"\D", re.ASCII)
 _ISO_TIME = re.compile(r"([ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?)?", re.ASCII)  # what may follow an ISO date
 _AMOUNT_CHARS = re.compile(r"[\d,.$]+", re.ASCII)  # the usual amount: digits, separators, a dollar sign
@@ -348,9 +351,18 @@ def identifier_error(value, text: str, *, postal_code: bool = False, country: st
 
 
 def parse_email(value: str) -> str:
+    """The address in lower case, without what exports wrap it in ("mailto:", <...>, a trailing ; or ,).
+    Raises ValueError (the reason) for anything mail cannot be sent to: "a,b@x.com", "x@@y.com",
+    a non-ASCII name before the @ ("josé@x.com"; an international domain is fine)."""
     text = value.strip().lower()
-    # Length first: the pattern backtracks quadratically on a long cell like "a@b.b.b...b@".
-    if len(text) > 254 or not _EMAIL.match(text):
+    text = text.removeprefix("mailto:").strip().strip(";,").strip()
+    if text.startswith("<") and text.endswith(">"):
+        text = text[1:-1].strip()
+    # Length first: a pattern can backtrack on a long cell like "a@b.b.b...b@".
+    if len(text) > 254 or not _EMAIL.fullmatch(text):
+        if "@" in text and not text.split("@", 1)[0].isascii():
+            raise ValueError("is not an email address mail can be sent to: the part before the @ must use "
+                             "a-z, 0-9 and . _ + -")
         raise ValueError("is not an email address")
     return text
 

@@ -355,3 +355,21 @@ def test_a_number_that_cannot_be_a_date_is_still_a_row_error(checked):
     batch = checked("dates.xlsx", workbook_bytes(workbook),
                     mapping={"client_reference": 0, "debtor_name": 1, "principal": 2, "due_date": 3})
     assert "is a number, not a date" in messages(batch)[(2, "Due date")]
+
+
+@pytest.mark.parametrize("cell, address", [("John.Doe@Example.com", "john.doe@example.com"),
+                                           ("mailto:a@b.com", "a@b.com"), ("<a@b.com>", "a@b.com"),
+                                           ("a@b.com;", "a@b.com"), ("x@exämple.com", "x@exämple.com")])
+def test_an_email_cell_is_read_without_what_exports_wrap_it_in(cell, address):
+    from collections_work.placements.intake.values import parse_email
+
+    assert parse_email(cell) == address
+
+
+@pytest.mark.parametrize("cell", ["josé@exämple.com", "a,b@example.com", "john@@example.com", "a@b", "a@b..com",
+                                  "a b@c.com", "a@b.com; c@d.com"])
+def test_an_email_cell_mail_cannot_be_sent_to_is_refused(cell):
+    from collections_work.placements.intake.values import parse_email
+
+    with pytest.raises(ValueError, match="is not an email address"):
+        parse_email(cell)
