@@ -656,3 +656,10 @@ class Letter(ClientOwned):
 
     def __str__(self):
         return f"{self.get_kind_display()} for {self.account_id}"
+
+    @property
+    def address_crowded(self) -> bool:
+        """More than the window holds at the usual size (5 lines of up to ~40 characters): the
+        letter prints the address smaller, so it stays inside the window."""
+        lines = self.mailing_address.splitlines()
+        return len(lines) > 5 or any(len(line) > 40 for line in lines)

@@ -79,17 +79,42 @@ def _itemization(account) -> dict:
             "paid_since": str(account.paid), "credits_since": str(account.adjusted), "amount_now": str(account.balance)}
 
 
+ADDRESS_LINES = 6  # what the envelope's window shows at the letter's smaller address size
+US_NAMES = {"US", "USA", "UNITED STATES", "UNITED STATES OF AMERICA"}
+
+
 def mailing_address(account) -> str:
-    """The debtor's name and address as a US envelope shows it: street lines, then "City, ST ZIP"
-    (the portal keeps an address as one line: "street, city, ST ZIP, country")."""
+    """The debtor's name and address as the envelope window shows it (USPS Publication 28): the
+    street lines, the city line ("City, ST ZIP" in the US, "City REGION POSTCODE" abroad), and for
+    mail abroad the country's name in capitals as the last line. The portal keeps an address as
+    one line, "street, city, ST ZIP, country"; a last part of two letters after a postal code is
+    an ISO country code ("…, QC H2X 1Y4, CA" is Canada; "…, Los Angeles, CA" stays California).
+    At most ADDRESS_LINES lines: extra street lines are joined with commas, never cut."""
     address = (Contact.objects.filter(debtor_id=account.debtor_id, kind=Contact.Kind.ADDRESS).order_by("id")
                .values_list("value", flat=True).first())
     parts = [part.strip() for part in (address or "").split(",") if part.strip()]
-    if parts and parts[-1].upper() in ("US", "USA", "UNITED STATES"):
+    country = ""
+    if parts and parts[-1].upper() in US_NAMES:
         parts.pop()
+    elif len(parts) >= 3 and len(parts[-1]) == 2 and parts[-1].isalpha() and any(c.isdigit() for c in parts[-2]):
+        code = parts.pop().upper()
+        country = "" if code == "US" else country_name(code).upper()
     if len(parts) >= 3:
-        parts = parts[:-2] + [f"{parts[-2]}, {parts[-1]}"]
-    return "\n".join([account.debtor_name, *parts])
+        parts = parts[:-2] + [f"{parts[-2]} {parts[-1]}" if country else f"{parts[-2]}, {parts[-1]}"]
+    lines = [account.debtor_name, *parts, *filter(None, [country])]
+    if len(lines) > ADDRESS_LINES and len(parts) >= 2:  # join the street lines that do not fit
+        keep = ADDRESS_LINES - 2 - bool(country)  # the name, the joined street, the city line, the country
+        street, city = parts[:-1], parts[-1]
+        street = street[:keep - 1] + [", ".join(street[keep - 1:])] if keep > 1 else [", ".join(street)]
+        lines = [account.debtor_name, *street, city, *filter(None, [country])]
+    return "\n".join(lines)
+
+
+def country_name(code: str) -> str:
+    """The English name of the ISO 3166 country `code` (Unicode CLDR, via babel), or the code."""
+    from babel import Locale
+
+    return Locale("en").territories.get(code.upper(), code)
 
 
 def _long(day) -> str:

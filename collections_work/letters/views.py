@@ -1,6 +1,7 @@
 """Letters for agency staff: each day's print batch (one PDF for the print vendor) to download and
 mark mailed once the vendor mailed it, and what waits for the next batch."""
 from django.contrib import messages
+from django.template.defaultfilters import pluralize
 from django.http import FileResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -57,7 +58,8 @@ def print_batch_now(request):
         messages.info(request, f"No letter may go to print now: {held} held by the contact policy (below)."
                       if held else "No letters are waiting for print.")
     else:
-        messages.success(request, f"Today's batch holds {batch.letter_count} letters: download it for the print vendor.")
+        messages.success(request, f"Today's batch holds {batch.letter_count} letter{pluralize(batch.letter_count)}: "
+                                  "download it for the print vendor.")
     return redirect("print_batch_list")
 
 

@@ -177,3 +177,44 @@ def test_a_notice_for_a_debtor_with_no_postal_address_waits_for_one_and_is_then_
     assert batch is not None and batch.letter_count == 1
     text, _pages = pdf_text(batch.pdf)
     assert "Jo Nowhere\n4 Pine Rd\nDayton, OH 45402" in text
+
+
+@pytest.mark.parametrize("address, lines", [
+    ("9 Oak Ave, Apt 2, Springfield, IL 62704, US", ["9 Oak Ave", "Apt 2", "Springfield, IL 62704"]),
+    ("1 Main St, Los Angeles, CA", ["1 Main St", "Los Angeles, CA"]),  # California, not Canada
+    ("12 Rue de l'Église, Montréal, QC H2X 1Y4, CA", ["12 Rue de l'Église", "Montréal QC H2X 1Y4", "CANADA"]),
+    ("ул. Тверская 7, Москва, 101000, RU", ["ул. Тверская 7", "Москва 101000", "RUSSIA"]),
+    ("c/o Acme Corp, Attn Accounts Payable, Building 7, 1200 Industrial Pkwy, Suite 300, Springfield, IL 62701, US",
+     ["c/o Acme Corp", "Attn Accounts Payable", "Building 7", "1200 Industrial Pkwy, Suite 300", "Springfield, IL 62701"]),
+])
+def test_the_envelope_address_has_the_city_line_and_country_where_the_post_wants_them(address, lines, alpha):
+    """USPS Publication 28: the city line last in the US; abroad, the country's name in capitals
+    on its own last line. At most six lines, so it stays in the window: extra street lines are joined."""
+    from collections_work.letters.services import mailing_address
+
+    account = DebtorAccountFactory(client=alpha.clients[0].client, client_reference="ADDR-1", debtor__name="Jo Post")
+    ContactFactory(debtor=account.debtor, kind="address", value=address)
+    assert mailing_address(account).splitlines() == ["Jo Post", *lines]
+
+
+def test_a_long_address_stays_inside_the_envelope_window(alpha, django_capture_on_commit_callbacks):
+    """Seven lines at 10 pt put the city line below the window (it ends 3 in. from the top)."""
+    account = consumer(alpha, "LW-1", name="Bartholomew Fitzgerald-Montgomery Worthington III")
+    from collections_work.models import Contact
+
+    Contact.objects.filter(debtor=account.debtor, kind="address").update(
+        value="c/o Acme Corp, Attn Accounts Payable, Building 7, 1200 Industrial Pkwy, Suite 300, Springfield, IL 62701, US")
+    with django_capture_on_commit_callbacks(execute=True):
+        talk(alpha, account)
+    letter = Letter.objects.get(account=account)
+    with letter.pdf.open("rb") as handle:
+        page = PdfReader(io.BytesIO(handle.read())).pages[0]
+    baselines = []  # (text, its baseline in points from the top of the page)
+
+    def seen(text, cm, tm, _font, _size):
+        y = tm[4] * cm[1] + tm[5] * cm[3] + cm[5]
+        baselines.append((text, float(page.mediabox.height) - y))
+
+    page.extract_text(visitor_text=seen)
+    city_line = [top for text, top in baselines if "62701" in text]
+    assert city_line and max(city_line) <= 3.0 * 72, f"the city line is at {max(city_line) / 72:.2f} in.: below the window"
