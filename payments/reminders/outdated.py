@@ -2,10 +2,16 @@
 (registered with collections_work's contact-policy gate in PaymentsConfig.ready): a reminder or
 "due today" for an installment paid meanwhile, of a plan no longer current, or whose due date
 has gone by in the debtor's day is cancelled, with the reason, instead of going out late
-(12 CFR 1006.18: no false or misleading statement). A late notice still holds while unpaid."""
+(12 CFR 1006.18: no false or misleading statement). A late notice still holds while unpaid.
+So is a plan statement whose month is over, a declined-card notice whose installment was paid,
+and any of these whose secure link has expired while it waited (a dispute, an opt-out...)."""
+from calendar import monthrange
+from datetime import timedelta
+
+from accounts.models import Agency
 from collections_work.debtor_accounts.local_day import debtor_today
 from collections_work.models import Promise
-from payments.models import Installment, PaymentPlan
+from payments.models import DebtorStatement, Installment, PaymentPlan
 from payments.reminders.services import DUE, LATE, PROMISE, REMINDER
 
 
@@ -54,8 +60,54 @@ def promise_reminders_outdated(emails, now) -> dict:
     return found
 
 
+def _link_expired(emails, now) -> dict:
+    """{email.pk: reason} for messages whose secure link (made with the message, valid for the
+    agency's link lifetime) has expired: sent now, it would open on "this link has expired"."""
+    agencies = Agency.objects.in_bulk({email.agency_id for email in emails})
+    return {email.pk: "The secure link in it has expired: the debtor could not open it."
+            for email in emails
+            if email.agency_id in agencies
+            and email.created_at + timedelta(days=agencies[email.agency_id].debtor_link_days) <= now}
+
+
+def debtor_statements_outdated(emails, now) -> dict:
+    """{email.pk: reason} for plan statements (key "debtor-statement:<id>") whose month is over in
+    the debtor's day (next month's statement replaces it) or whose link has expired."""
+    found = _link_expired(emails, now)
+    ids = {email.pk: email.idempotency_key.rsplit(":", 1)[-1] for email in emails}
+    statements = DebtorStatement.objects.select_related("account").in_bulk(
+        {int(pk) for pk in ids.values() if pk.isdigit()})
+    for email in emails:
+        statement = statements.get(int(ids[email.pk])) if ids[email.pk].isdigit() else None
+        if statement is None or email.pk in found:
+            continue
+        month_end = statement.period.replace(day=monthrange(statement.period.year, statement.period.month)[1])
+        if debtor_today(statement.account.debtor_time_zone, now) > month_end:
+            found[email.pk] = f"The statement for {statement.period:%B %Y} is out of date: next month's replaces it."
+    return found
+
+
+def autopay_notices_outdated(emails, now) -> dict:
+    """{email.pk: reason} for declined-card notices (key "autopay-declined:<installment>:<try>")
+    whose installment was paid or whose plan ended meanwhile, or whose link has expired."""
+    found = _link_expired(emails, now)
+    ids = {email.pk: email.idempotency_key.split(":")[1] for email in emails if email.idempotency_key.count(":") >= 2}
+    installments = Installment.objects.select_related("plan").in_bulk({int(pk) for pk in ids.values() if pk.isdigit()})
+    for email in emails:
+        installment = installments.get(int(ids[email.pk])) if ids.get(email.pk, "").isdigit() else None
+        if installment is None or email.pk in found:
+            continue
+        if installment.paid_amount >= installment.amount:
+            found[email.pk] = f"Installment #{installment.number} was paid."
+        elif installment.plan.status != PaymentPlan.Status.CURRENT:
+            found[email.pk] = f"The plan is {installment.plan.get_status_display().lower()}."
+    return found
+
+
 def register() -> None:
     from collections_work.outbox.gate import outdated_check_register
 
     outdated_check_register((REMINDER, DUE, LATE), installment_messages_outdated)
     outdated_check_register((PROMISE,), promise_reminders_outdated)
+    outdated_check_register(("debtor_statement",), debtor_statements_outdated)
+    outdated_check_register(("autopay_declined",), autopay_notices_outdated)

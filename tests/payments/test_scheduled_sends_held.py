@@ -158,3 +158,45 @@ def test_a_held_promise_reminder_is_cancelled_once_the_promise_is_kept_or_due(al
         "The promise to pay was due Dec 10, 2026: the reminder would be late.")
     Promise.objects.filter(pk=promise.pk).update(status="kept")
     assert gate.decide_many([email], day_before)[email.pk].reason == "The promise to pay is kept."
+
+
+def test_a_held_statement_whose_link_or_month_ran_out_is_cancelled_not_sent(on_plan):
+    """Held past its link's lifetime (a dispute, say), it went out with a link that answered
+    "expired" and the figures of weeks before; next month's statement replaces it anyway."""
+    from collections_work.outbox.gate import ContactPolicyGate
+
+    account, _path = on_plan
+    living_in_honolulu(account)
+    plan = PaymentPlan.objects.get(account=account)
+    with time_machine.travel(RUN, tick=False):
+        debtor_statement_issue(plan=plan, period=RUN.date().replace(day=1), now=RUN)
+    email = OutboundEmail.objects.get(idempotency_key__startswith="debtor-statement:")
+    gate, lifetime = ContactPolicyGate(), timedelta(days=account.agency.debtor_link_days)
+    assert gate.decide(email, HONOLULU_NINE).action == "send"
+    expired = gate.decide_many([email], RUN + lifetime + timedelta(hours=2))[email.pk]
+    assert expired.action == "cancel" and expired.reason == "The secure link in it has expired: the debtor could not open it."
+    mail.outbox.clear()
+    assert deliver_at(RUN + lifetime + timedelta(hours=2), email) == "cancelled" and mail.outbox == []
+    # With links that outlive the month, the month's end alone makes it out of date.
+    type(account.agency).objects.filter(pk=account.agency_id).update(debtor_link_days=60)
+    verdict = gate.decide(email, datetime(2027, 1, 1, 19, 0, tzinfo=dt_timezone.utc))
+    assert verdict.action == "cancel" and verdict.reason == "The statement for December 2026 is out of date: " \
+                                                            "next month's replaces it."
+
+
+def test_a_held_declined_card_notice_is_cancelled_once_the_installment_is_paid(on_plan):
+    account, _path = on_plan
+    living_in_honolulu(account)
+    installment = Installment.objects.filter(plan__account=account).order_by("number").first()
+    attempt = AutopayAttempt.objects.create(agency_id=account.agency_id, client_id=account.client_id,
+                                            installment=installment, try_number=1, amount=installment.amount,
+                                            status=AutopayAttempt.Status.FAILED, error="Your card was declined.")
+    with time_machine.travel(RUN, tick=False):
+        autopay_decline_notify(attempt, now=RUN)
+    email = OutboundEmail.objects.get(idempotency_key=f"autopay-declined:{installment.pk}:1")
+    assert deliver_at(RUN, email) == "deferred"
+    Installment.objects.filter(pk=installment.pk).update(paid_amount=installment.amount)  # paid by another card
+    mail.outbox.clear()
+    assert deliver_at(HONOLULU_NINE, email) == "cancelled" and mail.outbox == []
+    email.refresh_from_db()
+    assert email.hold_reason == "Installment #1 was paid."
