@@ -87,10 +87,10 @@ def link_issue(*, agency, actor, account, channel: str, offer=None, now=None) ->
     what = "the offer" if offer else "an invitation to settle"
     if contact is not None:
         _email_link(link, token, contact)
-        after_first_contact(account)
         summary = f"Secure link to {what} emailed to {contact.value}; valid until {link.expires_at:%b %d, %Y}"
     else:
         summary = f"Secure link to {what} made for a letter; valid until {link.expires_at:%b %d, %Y}"
+    after_first_contact(account)  # a letter is a communication too (12 CFR 1006.34(a)): the notice follows
     events.offer_recorded(account, actor=actor, summary=summary, at=now)
     audit_record(action="link.issued", actor=actor, agency=agency, client=account.client, obj=link,
                  after={"channel": channel, "offer": offer.pk if offer else None,

@@ -156,3 +156,15 @@ def test_a_session_that_existed_before_the_identity_check_gets_a_new_key(alpha, 
     account_page = verify(client, path).url
     assert client.cookies["sessionid"].value != planted
     assert client.get(account_page).status_code == 200
+
+
+def test_a_link_made_for_a_letter_brings_the_consumer_validation_notice(alpha, django_capture_on_commit_callbacks):
+    """Sending the debtor a letter with the link is a communication: 12 CFR 1006.34(a) wants the
+    validation notice with it or within five days. Only an emailed link or a call made one."""
+    from collections_work.models import Letter
+    from tests.payments.conftest import make_identifiable_account
+
+    account = make_identifiable_account(alpha.clients[0], "VL-1", purpose="consumer")
+    with django_capture_on_commit_callbacks(execute=True):
+        link_issue(agency=alpha.agency, actor=alpha.collector, account=account, channel="letter")
+    assert Letter.objects.filter(account=account, kind=Letter.Kind.VALIDATION_NOTICE).count() == 1
