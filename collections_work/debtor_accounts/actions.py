@@ -196,7 +196,7 @@ def check_takes_payment(account, amount) -> None:
                           "it cannot take another payment.", field="amount")
     if amount > account.balance:
         raise DomainError(f"The amount is more than the balance of {account.balance:,.2f} {account.currency}. "
-                          "Report at most the balance.", field="amount")
+                          "At most the balance can be paid.", field="amount")
 
 
 def payment_apply(account, *, amount, received_on: date, order=DEFAULT_ORDER, now: datetime | None = None):
