@@ -114,8 +114,9 @@ class ReversalForm(forms.Form):
 
 
 class JournalRangeForm(forms.Form):
-    start = forms.DateField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    end = forms.DateField(label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    start = forms.DateField(label="From", required=False,
+                            widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
+    end = forms.DateField(label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
 
     def range(self, today=None):
         """(start, end): the chosen days, else the current month up to `today` (the agency's

@@ -99,6 +99,8 @@ def payments_journal(request):
     rows, totals = ledger.payments_journal(start, end, request.agency.zone())
     if request.GET.get("format") == "csv":
         return _journal_csv(rows, totals, start, end)
+    if not form.is_bound:  # the boxes show the days the page shows
+        form = JournalRangeForm(initial={"start": start, "end": end})
     for row in rows:
         row["method_label"] = Payment.Method(row["method"]).label
         row["received_by_label"] = Payment.ReceivedBy(row["received_by"]).label

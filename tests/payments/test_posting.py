@@ -340,6 +340,9 @@ def test_the_payments_journal_totals_by_day_and_method_and_exports_csv(alpha, pl
     client.force_login(alpha.manager)
     page = client.get(reverse("payments_journal")).content.decode()
     assert "150.00" in page and "175.00" in page
+    # the From and To boxes show the days the page shows (they were empty under "Dec 1 – Dec 2")
+    assert f'name="start" value="{today.replace(day=1).isoformat()}"' in page
+    assert f'name="end" value="{today.isoformat()}"' in page
     csv_text = b"".join(client.get(reverse("payments_journal") + "?format=csv").streaming_content).decode()
     assert f"{today.isoformat()},Check,The agency (trust account),150.00,2,0.00,150.00" in csv_text
     assert "total,,,175.00,3,25.00,150.00" in csv_text
