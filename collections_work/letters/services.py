@@ -363,7 +363,12 @@ def _letters_allowed(letters, *, day, now) -> list:
         if decision.action != "send":
             _letter_held(letter, decision, day=day, at=now)
             continue
-        if letter.hold_reason and letter.kind == Letter.Kind.VALIDATION_NOTICE:
+        moved = letter.mailing_address != mailing_address(letter.account)  # an address added or changed since
+        if moved and letter.kind != Letter.Kind.VALIDATION_NOTICE:  # made elsewhere: cannot be made again here
+            _letter_held(letter, SendDecision("cancel", ["The debtor's address changed after it was made: it would "
+                                                         "go to the old one."]), day=day, at=now)
+            continue
+        if (letter.hold_reason or moved) and letter.kind == Letter.Kind.VALIDATION_NOTICE:
             _redate_validation_notice(letter, now)
             Letter.objects.filter(pk=letter.pk).update(content=letter.content, pdf=letter.pdf.name,
                                                        mailing_address=letter.mailing_address)

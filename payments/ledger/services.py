@@ -110,9 +110,16 @@ def settlement_entry(account, *, amount: Decimal, effective_on, undo: bool = Fal
 
 def remittance_entry(*, client, amount: Decimal, effective_on, memo: str, offset: Decimal = ZERO,
                      actor=None) -> JournalEntry:
-    """Money sent from the trust account to the client (`amount`), and the commission the client
-    owed that was kept from what was payable instead (`offset`, net remittance)."""
+    """Money sent from the trust account to the client (`amount`, >= 0), and the commission the
+    client owed that was kept from what was payable instead (`offset`, net remittance; negative:
+    commission given back, paid out with the amount). A side that comes out negative is written
+    on the other side (statements.services.settle_up decides the figures)."""
     return entry_post(agency_id=client.agency_id, client=client, kind=JournalEntry.Kind.REMITTANCE, memo=memo,
                       effective_on=effective_on, actor=actor,
-                      lines=[Line(L.CLIENT_PAYABLE, debit=amount + offset), Line(L.TRUST_CASH, credit=amount),
-                             Line(L.COMMISSION_RECEIVABLE, credit=offset)])
+                      lines=[_debit(L.CLIENT_PAYABLE, amount + offset), Line(L.TRUST_CASH, credit=amount),
+                             _debit(L.COMMISSION_RECEIVABLE, -offset)])
+
+
+def _debit(account: str, amount: Decimal) -> Line:
+    """A debit of `amount` on `account`, or a credit when it is below zero."""
+    return Line(account, debit=amount) if amount >= 0 else Line(account, credit=-amount)

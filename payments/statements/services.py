@@ -4,8 +4,11 @@ client's admins; an agency admin marks one remitted, which posts the remittance 
 
 The figures (Decimal cents; `totals` stores them as strings) reconcile what is owed to the client:
     opening owed + collected by the agency - reversed - commission - remitted = closing owed,
-where owed = payable less the commission the client owes (trust ledger, by effective date);
-payments the client reports as paid to it directly add only their commission. Net remittance
+where owed = payable less the commission the client owes (trust ledger). Each ledger entry is in
+exactly one statement (_counted): the first issued after it was posted whose period reaches its
+date; a remittance in the first issued after it was marked, whatever its day, so a remittance
+marked after the next period ended is not asked for again. Payments the client reports as paid
+to it directly add only their commission. Net remittance
 remits what is owed when positive; gross remittance remits what is payable and invoices the
 commission. Money reversed after it was remitted leaves the payable below zero: nothing is
 remitted and the statement says it is due back (it is netted from later collections).
@@ -20,7 +23,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from django.core.files.base import ContentFile
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
 
@@ -45,17 +48,10 @@ def previous_month(today: date) -> tuple[date, date]:
     return last.replace(day=1), last
 
 
-def _owed(client, *, before: date | None = None, through: date | None = None,
-          leaving_out=()) -> tuple[Decimal, Decimal]:
-    """(payable, commission receivable) on the client's ledger up to a date (effective dates),
-    without the payment entries of the payments `leaving_out` (ids)."""
-    lines = JournalLine.objects.filter(client=client, ledger_account__in=(L.CLIENT_PAYABLE, L.COMMISSION_RECEIVABLE))
-    if before is not None:
-        lines = lines.filter(entry__effective_on__lt=before)
-    if through is not None:
-        lines = lines.filter(entry__effective_on__lte=through)
-    if leaving_out:
-        lines = lines.exclude(entry__kind=JournalEntry.Kind.PAYMENT, entry__payment_id__in=leaving_out)
+def _owed(client, counted: Q) -> tuple[Decimal, Decimal]:
+    """(payable, commission receivable) over the client's ledger lines whose entries `counted` selects."""
+    lines = JournalLine.objects.filter(counted, client=client,
+                                       ledger_account__in=(L.CLIENT_PAYABLE, L.COMMISSION_RECEIVABLE))
     sums = {row["ledger_account"]: (row["debit"] or ZERO, row["credit"] or ZERO)
             for row in lines.values("ledger_account").annotate(debit=Sum("debit"), credit=Sum("credit"))}
     payable = sums.get(L.CLIENT_PAYABLE, (ZERO, ZERO))
@@ -63,54 +59,82 @@ def _owed(client, *, before: date | None = None, through: date | None = None,
     return payable[1] - payable[0], receivable[0] - receivable[1]
 
 
-def _late_payments(client, start: date):
-    """Payments dated before `start` but posted after the client's last earlier statement was
-    issued: that statement could not show them, so this one does (none before a first statement)."""
-    earlier = (RemittanceStatement.objects.filter(client=client, period_end__lt=start)
-               .order_by("-period_start", "-revision").first())
-    if earlier is None:
-        return Payment.objects.none()
-    return Payment.objects.filter(client=client, received_on__lt=start, created_at__gt=earlier.issued_at)
+def _counted(cutoff, end: date) -> Q:
+    """The ledger entries a statement for a period ending `end` counts, its figures taken at
+    `cutoff` (its issued_at): those dated up to its end, and every remittance (one pays an earlier
+    statement, whatever day it was marked), posted before the cutoff. Each entry is thus in exactly
+    one statement: a payment dated in a month already stated goes on the next one, and a remittance
+    marked after the next period ended is not asked for again."""
+    dated = Q(entry__kind=JournalEntry.Kind.REMITTANCE) | Q(entry__effective_on__lte=end)
+    return dated & Q(entry__posted_at__lt=cutoff)
 
 
-def _remitted(client, start: date, end: date) -> Decimal:
-    """What remittance entries effective in the period sent to the client from the trust account."""
-    return (JournalLine.objects.filter(client=client, ledger_account=L.TRUST_CASH, entry__kind=JournalEntry.Kind.REMITTANCE,
-                                       entry__effective_on__gte=start, entry__effective_on__lte=end)
-            .aggregate(total=Sum("credit"))["total"] or ZERO)
+def figures_cutoff(now):
+    """The moment a statement's figures are taken at (stored as its issued_at): `now`, or on
+    PostgreSQL the start of the oldest other transaction still running, if earlier. An entry such
+    a transaction is writing (a long payment file, say) is dated after it and commits later: it goes
+    on the next statement instead of on neither."""
+    if connection.vendor != "postgresql":
+        return now
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT min(xact_start) FROM pg_stat_activity WHERE datname = current_database() "
+                       "AND pid <> pg_backend_pid() AND xact_start IS NOT NULL")
+        oldest = cursor.fetchone()[0]
+    return min(now, oldest) if oldest is not None else now
+
+
+def _earlier_statement(client, start: date):
+    """The client's latest statement (latest revision) for a period before `start`, or None."""
+    return (RemittanceStatement.objects.filter(client=client, period_end__lt=start)
+            .order_by("-period_start", "-revision").first())
 
 
 def settle_up(payable: Decimal, receivable: Decimal, *, net: bool) -> dict:
-    """What a statement closing with `payable` (may be below zero: money reversed after it was
-    remitted) and commission `receivable` asks for: {"to_remit", "offset" (commission kept from
-    the payable, net remittance), "commission_invoice", "due_back"}, all >= 0, Decimal cents."""
-    offset = min(receivable, max(payable, ZERO)) if net else ZERO
-    to_remit = max(payable, ZERO) - offset
-    return {"to_remit": to_remit, "offset": offset, "commission_invoice": receivable - offset,
-            "due_back": max(-payable, ZERO)}
+    """What a statement closing with `payable` and commission `receivable` asks for. Either may be
+    below zero: money reversed after it was remitted (the client owes it back), commission given
+    back after it was kept. Returns {"to_remit", "commission_invoice", "due_back"} (>= 0) and
+    "offset": what the remittance entry takes off the receivable (negative: commission given back
+    is paid out with it). Decimal cents."""
+    if not net:  # gross: the payable is remitted whole, the commission invoiced apart
+        give_back = max(-receivable, ZERO)
+        return {"to_remit": max(payable, ZERO) + give_back, "offset": -give_back,
+                "commission_invoice": max(receivable, ZERO), "due_back": max(-payable, ZERO)}
+    owed = payable - receivable
+    if owed >= 0:  # the commission kept from the payable, the rest remitted
+        return {"to_remit": owed, "offset": receivable, "commission_invoice": ZERO, "due_back": ZERO}
+    offset = max(min(receivable, payable), ZERO)  # what the payable still covers of the commission
+    invoice = max(receivable - offset, ZERO)
+    return {"to_remit": ZERO, "offset": offset, "commission_invoice": invoice, "due_back": -owed - invoice}
 
 
-def statement_figures(client, start: date, end: date) -> dict:
-    """Every figure of the statement: {"rows": [per payment or reversal], "totals": {...},
-    "method": "net" | "gross"}; totals in Decimal cents (see the module's docstring)."""
-    late = {p.pk for p in _late_payments(client, start)}
-    in_period = Q(received_on__gte=start, received_on__lte=end)
-    payments = list(Payment.objects.filter(in_period | Q(pk__in=late), client=client).select_related("account"))
-    zone = client.agency.zone()  # the period's days are the agency's (as the reversals' ledger dates)
-    began, ended = (datetime.combine(start, time.min, tzinfo=zone),
-                    datetime.combine(end + timedelta(days=1), time.min, tzinfo=zone))
-    reversals = list(Reversal.objects.filter(client=client, created_at__gte=began, created_at__lt=ended)
+def statement_figures(client, start: date, end: date, *, cutoff=None) -> dict:
+    """Every figure of the statement for `start`..`end` taken at `cutoff` (default: now; see
+    figures_cutoff): {"rows": [per payment or reversal], "totals": {...}, "method": "net" |
+    "gross"}; totals in Decimal cents (see the module's docstring). What an earlier statement
+    counted (_counted) is its opening; what it did not, up to the cutoff, this one's rows."""
+    cutoff = cutoff or timezone.now()
+    zone = client.agency.zone()  # the days are the agency's (as the reversals' ledger dates)
+    earlier = _earlier_statement(client, start)
+    if earlier is None:
+        opening = _owed(client, Q(entry__effective_on__lt=start, entry__posted_at__lt=cutoff))
+        fresh_payments = Q(received_on__gte=start)
+        fresh_reversals = Q(created_at__gte=datetime.combine(start, time.min, tzinfo=zone))
+        fresh_remittances = Q()
+    else:
+        opening = _owed(client, _counted(earlier.issued_at, earlier.period_end))
+        fresh_payments = Q(received_on__gt=earlier.period_end) | Q(created_at__gte=earlier.issued_at)
+        after = datetime.combine(earlier.period_end + timedelta(days=1), time.min, tzinfo=zone)
+        fresh_reversals = Q(created_at__gte=after) | Q(created_at__gte=earlier.issued_at)
+        fresh_remittances = Q(entry__posted_at__gte=earlier.issued_at)
+    ended = datetime.combine(end + timedelta(days=1), time.min, tzinfo=zone)
+    payments = list(Payment.objects.filter(fresh_payments, client=client, received_on__lte=end, created_at__lt=cutoff)
+                    .select_related("account"))
+    reversals = list(Reversal.objects.filter(fresh_reversals, client=client, created_at__lt=min(ended, cutoff))
                      .select_related("payment__account").order_by("created_at", "id"))
-    rows = [{"day": p.received_on, "reference": p.account.client_reference, "debtor": p.account.debtor_name,
-             "what": p.get_method_display() + (f", posted {timezone.localtime(p.created_at, zone):%b} "
-                                               f"{timezone.localtime(p.created_at, zone).day}" if p.pk in late else ""),
-             "received_by": p.received_by, "amount": p.amount, "commission": p.commission} for p in payments]
-    rows += [{"day": timezone.localtime(r.created_at, zone).date(), "reference": r.payment.account.client_reference,
-              "debtor": r.payment.account.debtor_name, "what": r.get_kind_display(), "received_by": r.payment.received_by,
-              "amount": -r.amount, "commission": -r.commission} for r in reversals]
-    rows.sort(key=lambda row: (row["reference"], row["day"]))
-    opening = _owed(client, before=start, leaving_out=late)
-    closing = _owed(client, through=end)
+    closing = _owed(client, _counted(cutoff, end))
+    remitted = (JournalLine.objects.filter(fresh_remittances, client=client, ledger_account=L.TRUST_CASH,
+                                           entry__kind=JournalEntry.Kind.REMITTANCE, entry__posted_at__lt=cutoff)
+                .aggregate(total=Sum("credit"))["total"] or ZERO)
     terms = ContractTerms.objects.filter(client=client).first()
     net = terms is None or terms.remittance_method == ContractTerms.RemittanceMethod.NET
     by_client = Payment.ReceivedBy.CLIENT
@@ -121,14 +145,33 @@ def statement_figures(client, start: date, end: date) -> dict:
                                - sum((r.amount for r in reversals if r.payment.received_by == by_client), ZERO),
         "reversed": sum((r.amount for r in reversals if r.payment.received_by != by_client), ZERO),
         "commission": sum((p.commission for p in payments), ZERO) - sum((r.commission for r in reversals), ZERO),
-        "remitted": _remitted(client, start, end),
+        "remitted": remitted,
         "opening_owed": opening[0] - opening[1], "closing_owed": closing[0] - closing[1],
         "closing_payable": closing[0], "closing_receivable": closing[1],
         "to_remit": settled["to_remit"], "commission_invoice": settled["commission_invoice"],
         "due_back": settled["due_back"],
     }
     cents = {name: Decimal(value).quantize(Decimal("0.01")) for name, value in totals.items()}
-    return {"rows": rows, "totals": cents, "method": "net" if net else "gross"}
+    return {"rows": _rows(payments, reversals, start, zone), "totals": cents, "method": "net" if net else "gross"}
+
+
+def _rows(payments, reversals, start, zone) -> list[dict]:
+    """The statement's rows: each payment (one dated before the period says when it was posted)
+    and each reversal, by account and day."""
+    def what(payment):
+        if payment.received_on >= start:
+            return payment.get_method_display()
+        posted = timezone.localtime(payment.created_at, zone)
+        return f"{payment.get_method_display()}, posted {posted:%b} {posted.day}"
+
+    rows = [{"day": p.received_on, "reference": p.account.client_reference, "debtor": p.account.debtor_name,
+             "what": what(p), "received_by": p.received_by, "amount": p.amount, "commission": p.commission}
+            for p in payments]
+    rows += [{"day": timezone.localtime(r.created_at, zone).date(), "reference": r.payment.account.client_reference,
+              "debtor": r.payment.account.debtor_name, "what": r.get_kind_display(), "received_by": r.payment.received_by,
+              "amount": -r.amount, "commission": -r.commission} for r in reversals]
+    rows.sort(key=lambda row: (row["reference"], row["day"]))
+    return rows
 
 
 def statement_issue(*, client, period_start: date, period_end: date, corrects=None, note: str = "",
@@ -137,7 +180,7 @@ def statement_issue(*, client, period_start: date, period_end: date, corrects=No
     now, (the existing one, False) when it was issued before. A correction (`corrects`, with a
     `note` saying what changed) is the next revision of the same period. Emails go to the
     client's admins are recorded in the same transaction and sent after commit."""
-    now = now or timezone.now()
+    now = figures_cutoff(now or timezone.now())
     revision = 1
     if corrects is None:
         existing = RemittanceStatement.objects.filter(client=client, period_start=period_start, revision=1).first()
@@ -147,7 +190,7 @@ def statement_issue(*, client, period_start: date, period_end: date, corrects=No
         if not (note or "").strip():
             raise DomainError("Say what the correction changes.", field="note")
         revision = RemittanceStatement.objects.filter(client=client, period_start=period_start).count() + 1
-    figures = statement_figures(client, period_start, period_end)
+    figures = statement_figures(client, period_start, period_end, cutoff=now)
     statement = RemittanceStatement(agency_id=client.agency_id, client=client, period_start=period_start,
                                     period_end=period_end, revision=revision, corrects=corrects,
                                     correction_note=(note or "").strip()[:300], issued_at=now,

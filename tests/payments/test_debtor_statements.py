@@ -71,3 +71,17 @@ def test_a_printed_statement_for_a_debtor_with_no_address_is_cancelled_not_maile
     assert print_batch_make(agency_id=alpha.agency.pk, day=timezone.localdate()) is None
     letter = Letter.objects.get(account=plan.account, kind=Letter.Kind.PLAN_STATEMENT)
     assert letter.status == Letter.Status.CANCELLED and letter.cancel_reason.startswith("No postal address on file")
+
+
+def test_a_printed_statement_whose_debtor_moved_before_the_batch_is_cancelled_not_sent_to_the_old_address(
+        alpha, sent_offer, client):
+    from collections_work.letters.services import print_batch_make
+
+    plan = signed_plan(client, sent_offer)
+    Contact.objects.filter(debtor_id=plan.account.debtor_id, kind="email").update(opted_out_at=timezone.now())
+    debtor_statement_issue(plan=plan, period=timezone.localdate().replace(day=1))
+    Contact.objects.filter(debtor_id=plan.account.debtor_id, kind="address").update(
+        value="77 New Rd, Peoria, IL 61602, US")
+    assert print_batch_make(agency_id=alpha.agency.pk, day=timezone.localdate()) is None
+    letter = Letter.objects.get(account=plan.account, kind=Letter.Kind.PLAN_STATEMENT)
+    assert letter.status == Letter.Status.CANCELLED and "address changed" in letter.cancel_reason

@@ -200,11 +200,12 @@ def test_a_reversal_late_on_the_months_last_evening_is_in_that_months_statement(
     with time_machine.travel(datetime(2027, 1, 31, 23, 30, tzinfo=los_angeles), tick=False):
         payment_reverse(agency=alpha.agency, actor=alpha.collector, payment=payment, kind="bounced_check",
                         amount="200.00", reason="bounced")
-    january = statement_figures(client, date(2027, 1, 1), date(2027, 1, 31))
+    february = datetime(2027, 2, 5, 12, 0, tzinfo=los_angeles)  # the figures are taken after all of it
+    january = statement_figures(client, date(2027, 1, 1), date(2027, 1, 31), cutoff=february)
     assert [(row["day"], row["amount"]) for row in january["rows"]] == [(date(2027, 1, 20), D("200.00")),
                                                                       (date(2027, 1, 31), D("-200.00"))]
     assert january["totals"]["reversed"] == D("200.00") and january["totals"]["closing_owed"] == D("0.00")
-    assert statement_figures(client, date(2027, 2, 1), date(2027, 2, 28))["rows"] == []
+    assert statement_figures(client, date(2027, 2, 1), date(2027, 2, 28), cutoff=february)["rows"] == []
 
 
 def at(day: date):
@@ -295,3 +296,44 @@ def test_statements_are_dated_on_the_agencys_calendar(alpha):
     with time_machine.travel(datetime(2026, 11, 30, 13, 7, tzinfo=UTC), tick=False):
         statement, _ = statement_issue(client=customer, period_start=date(2026, 11, 1), period_end=date(2026, 11, 30))
     assert "issued December 1, 2026" in pdf_text(statement)
+
+
+def test_a_remittance_marked_after_the_next_month_ended_is_not_asked_for_again(alpha):
+    """Remittance day 31: September's statement is issued October 31 and remitted November 1,
+    after October ended. October's statement asked for September's 300.00 again."""
+    customer, account = client_on_terms(alpha, "net")
+    ContractTerms.objects.filter(client=customer).update(remittance_day=31)
+    post(alpha, account, "400.00", date(2026, 9, 10))
+    with at(date(2026, 10, 31)):
+        september, _ = statement_issue(client=customer, period_start=date(2026, 9, 1), period_end=date(2026, 9, 30))
+    with at(date(2026, 11, 1)):
+        statement_mark_remitted(agency=alpha.agency, actor=alpha.admin, statement=september)
+    with at(date(2026, 11, 30)):
+        october, _ = statement_issue(client=customer, period_start=date(2026, 10, 1), period_end=date(2026, 10, 31))
+    assert september.totals["to_remit"] == "300.00"
+    assert (october.totals["opening_owed"], october.totals["remitted"], october.totals["to_remit"]) == (
+        "300.00", "300.00", "0.00")
+    assert reconciles(october.totals) and october.totals["due_back"] == "0.00"
+    post(alpha, account, "100.00", date(2026, 11, 5))
+    november = issue(customer, date(2026, 11, 1))
+    assert november.totals["opening_owed"] == october.totals["closing_owed"] == "0.00"
+    assert november.totals["remitted"] == "0.00" and november.totals["to_remit"] == "75.00" and reconciles(november.totals)
+
+
+def test_commission_given_back_after_it_was_kept_is_paid_out_not_a_crash(alpha):
+    """A direct payment's commission was kept from September's remittance; in October the client's
+    check bounced, so the commission goes back: Mark remitted wrote a negative ledger line (500)."""
+    customer, account = client_on_terms(alpha, "net")
+    post(alpha, account, "400.00", date(2026, 9, 5))
+    with at(date(2026, 9, 8)):
+        direct = payment_post(agency=alpha.agency, actor=alpha.clients[0].admin, account=account, amount="200.00",
+                              received_on=date(2026, 9, 8), method="direct", received_by="client", source="client").payment
+    issue(customer, date(2026, 9, 1), remit_by=alpha)  # 300.00 owed less 50.00 commission kept: 250.00
+    with at(date(2026, 10, 12)):
+        payment_reverse(agency=alpha.agency, actor=alpha.clients[0].admin, payment=direct, kind="bounced_check",
+                        amount=None, reason="bounced")
+    october = issue(customer, date(2026, 10, 1), remit_by=alpha)
+    assert reconciles(october.totals) and october.totals["to_remit"] == "50.00"
+    assert october.remittance_entry is not None
+    position = ledger.client_position(customer)
+    assert position.payable == D("0.00") and position.receivable == D("0.00")

@@ -218,3 +218,16 @@ def test_a_long_address_stays_inside_the_envelope_window(alpha, django_capture_o
     page.extract_text(visitor_text=seen)
     city_line = [top for text, top in baselines if "62701" in text]
     assert city_line and max(city_line) <= 3.0 * 72, f"the city line is at {max(city_line) / 72:.2f} in.: below the window"
+
+
+def test_an_address_added_before_the_evening_batch_is_on_the_printed_notice(alpha, django_capture_on_commit_callbacks):
+    """Queued at noon with no address, the address added in the afternoon: the PDF made at noon
+    (a name only) was printed and marked mailed."""
+    account = DebtorAccountFactory(client=alpha.clients[0].client, client_reference="NA-2", debt_purpose="consumer",
+                                   principal=D("800.00"), due_date=timezone.localdate() - timedelta(days=120),
+                                   debtor__name="Jo Later", debtor__time_zone="Atlantic/Reykjavik", contacts=["phone"])
+    with django_capture_on_commit_callbacks(execute=True):
+        talk(alpha, account)
+    ContactFactory(debtor=account.debtor, kind="address", value="4 Pine Rd, Dayton, OH 45402, US")
+    batch = print_batch_make(agency_id=alpha.agency.pk, day=timezone.localdate())
+    assert batch is not None and "Jo Later\n4 Pine Rd\nDayton, OH 45402" in pdf_text(batch.pdf)[0]
