@@ -18,7 +18,7 @@ def posted_data(request):
     return request.POST if request.method == "POST" else None
 
 
-THOUSANDS = re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d*)?")
+THOUSANDS = re.compile(r"[+-]?[1-9]\d{0,2}(,\d{3})+(\.\d*)?")  # "0,500" is a decimal comma, not 500
 
 
 class AmountField(forms.DecimalField):

@@ -10,6 +10,7 @@ consumer, the creditor and account number, the itemization date and the itemizat
 dispute, and the dispute prompts (1006.34(c)(4)). Made once per account (a unique key).
 """
 import io
+from functools import lru_cache
 from datetime import date, timedelta
 
 from dateutil.relativedelta import MO, TH, relativedelta
@@ -80,7 +81,7 @@ def _itemization(account) -> dict:
 
 
 ADDRESS_LINES = 6  # what the envelope's window shows at the letter's smaller address size
-US_NAMES = {"US", "USA", "UNITED STATES", "UNITED STATES OF AMERICA"}
+US_NAMES = {"US", "USA", "U.S.", "U.S.A.", "UNITED STATES", "UNITED STATES OF AMERICA"}
 
 
 def mailing_address(account) -> str:
@@ -96,8 +97,8 @@ def mailing_address(account) -> str:
     country = ""
     if parts and parts[-1].upper() in US_NAMES:
         parts.pop()
-    elif len(parts) >= 3 and len(parts[-1]) == 2 and parts[-1].isalpha() and any(c.isdigit() for c in parts[-2]):
-        code = parts.pop().upper()
+    elif len(parts) >= 3 and any(c.isdigit() for c in parts[-2]) and (code := country_code(parts[-1])):
+        parts.pop()
         country = "" if code == "US" else country_name(code).upper()
     if len(parts) >= 3:
         parts = parts[:-2] + [f"{parts[-2]} {parts[-1]}" if country else f"{parts[-2]}, {parts[-1]}"]
@@ -115,6 +116,21 @@ def country_name(code: str) -> str:
     from babel import Locale
 
     return Locale("en").territories.get(code.upper(), code)
+
+
+def country_code(text: str) -> str:
+    """The ISO 3166 code `text` names: a two-letter code, or a country's English name
+    ("Canada", "germany"); "" for anything else."""
+    if len(text) == 2 and text.isalpha():
+        return text.upper()
+    return _country_codes().get(text.casefold(), "")
+
+
+@lru_cache(maxsize=1)
+def _country_codes() -> dict:
+    from babel import Locale
+
+    return {name.casefold(): code for code, name in Locale("en").territories.items() if len(code) == 2}
 
 
 def _long(day) -> str:

@@ -31,7 +31,8 @@ def _about(emails, object_type: str, objects):
 
 
 def installment_messages_outdated(emails, now) -> dict:
-    """{email.pk: reason} for the plan messages of `emails` that are no longer true at `now` (UTC)."""
+    """{email.pk: reason} for the plan messages of `emails` that are no longer true at `now` (UTC),
+    or whose secure link has expired."""
     found = {}
     for email, installment in _about(emails, "installment", Installment.objects.select_related("plan__account")):
         if installment is None:
@@ -44,11 +45,12 @@ def installment_messages_outdated(emails, now) -> dict:
                 installment.plan.account.debtor_time_zone, now) > installment.due_date:
             found[email.pk] = f"Installment #{installment.number} was due {installment.due_date:%b %d, %Y}: " \
                               "the message would be out of date."
-    return found
+    return _link_expired(emails, now) | found
 
 
 def promise_reminders_outdated(emails, now) -> dict:
-    """{email.pk: reason} for promise reminders whose promise is kept, broken or cancelled, or due already."""
+    """{email.pk: reason} for promise reminders whose promise is kept, broken or cancelled, or due
+    already, or whose secure link has expired."""
     found = {}
     for email, promise in _about(emails, "promise", Promise.objects.select_related("account")):
         if promise is None:
@@ -57,7 +59,7 @@ def promise_reminders_outdated(emails, now) -> dict:
             found[email.pk] = f"The promise to pay is {promise.get_status_display().lower()}."
         elif debtor_today(promise.account.debtor_time_zone, now) >= promise.due_date:
             found[email.pk] = f"The promise to pay was due {promise.due_date:%b %d, %Y}: the reminder would be late."
-    return found
+    return _link_expired(emails, now) | found
 
 
 def _link_expired(emails, now) -> dict:

@@ -13,7 +13,7 @@ def test_thousands_separators_are_read(typed, amount):
     assert AmountField(decimal_places=2, max_digits=14).clean(typed) == Decimal(amount)
 
 
-@pytest.mark.parametrize("typed", ["12,3", "12,30", "1.234,50", "12,3x", "1,23,456.00", ",5"])
+@pytest.mark.parametrize("typed", ["12,3", "12,30", "1.234,50", "12,3x", "1,23,456.00", ",5", "0,500", "000,250"])
 def test_a_decimal_comma_or_a_misplaced_one_is_refused_saying_how_to_write_it(typed):
     with pytest.raises(forms.ValidationError) as refused:
         AmountField(decimal_places=2, max_digits=14).clean(typed)

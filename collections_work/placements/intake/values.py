@@ -27,7 +27,7 @@ _SUB_CENT_AMOUNT = re.compile(r"^\d+\.\d{3,}$", re.ASCII)
 # An address mail can be sent to: an ASCII dot-atom before the @ (sending does not use SMTPUTF8),
 # then domain labels (international letters allowed) and a top-level domain of letters or xn--.
 _EMAIL = re.compile(r"[a-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
-                    r"@(?:[^\W_](?:[\w-]{0,61}[^\W_])?\.)+(?:[^\W\d_]{2,63}|xn--[a-z0-9-]{1,59})")
+                    r"@(?:[^\W_](?:(?:[^\W_]|-){0,61}[^\W_])?\.)+(?:[^\W\d_]{2,63}|xn--[a-z0-9-]{1,59})")
 _NON_DIGIT = re.compile(r"\D", re.ASCII)
 _ISO_TIME = re.compile(r"([ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?)?", re.ASCII)  # what may follow an ISO date
 _AMOUNT_CHARS = re.compile(r"[\d,.$]+", re.ASCII)  # the usual amount: digits, separators, a dollar sign

@@ -184,6 +184,8 @@ def test_a_notice_for_a_debtor_with_no_postal_address_waits_for_one_and_is_then_
     ("1 Main St, Los Angeles, CA", ["1 Main St", "Los Angeles, CA"]),  # California, not Canada
     ("12 Rue de l'Église, Montréal, QC H2X 1Y4, CA", ["12 Rue de l'Église", "Montréal QC H2X 1Y4", "CANADA"]),
     ("ул. Тверская 7, Москва, 101000, RU", ["ул. Тверская 7", "Москва 101000", "RUSSIA"]),
+    ("12 Rue de l'Église, Montréal, QC H2X 1Y4, Canada", ["12 Rue de l'Église", "Montréal QC H2X 1Y4", "CANADA"]),
+    ("9 Oak Ave, Springfield, IL 62704, U.S.A.", ["9 Oak Ave", "Springfield, IL 62704"]),
     ("c/o Acme Corp, Attn Accounts Payable, Building 7, 1200 Industrial Pkwy, Suite 300, Springfield, IL 62701, US",
      ["c/o Acme Corp", "Attn Accounts Payable", "Building 7", "1200 Industrial Pkwy, Suite 300", "Springfield, IL 62701"]),
 ])
