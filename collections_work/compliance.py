@@ -15,7 +15,10 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
+from django.core import signing
 from django.db.models import Q
+from django.urls import reverse
 from django.utils import timezone
 
 from collections_work.models import Activity, Contact, ContactPolicy, DebtPurpose, Dispute
@@ -284,3 +287,28 @@ def send_decision(*, account, channel: str, contact: Contact | None, at: datetim
             return SendDecision("cancel", [reason, "No allowed time in the next three days."])
         return SendDecision("defer", [reason], until=until)
     return SendDecision("send")
+
+
+# --- Opt-out links (1006.6(e)): every email to a debtor carries one ---------------------------------
+
+OPT_OUT_SALT = "collections_work.contact-opt-out"
+
+
+def opt_out_token(contact) -> str:
+    """A signed token naming the email contact (and its agency) an opt-out link turns off."""
+    return signing.dumps({"c": contact.pk, "a": contact.agency_id}, salt=OPT_OUT_SALT, compress=True)
+
+
+def opt_out_link(contact) -> str:
+    return opt_out_link_for_token(opt_out_token(contact))
+
+
+def opt_out_link_for_token(token: str) -> str:
+    return settings.SITE_URL + reverse("contact_opt_out", args=[token])
+
+
+def read_opt_out_token(token) -> dict | None:
+    try:
+        return signing.loads(token, salt=OPT_OUT_SALT)
+    except signing.BadSignature:
+        return None

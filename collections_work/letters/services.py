@@ -21,7 +21,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts import permissions
-from collections_work.compliance import SendDecision, contact_decision, policy_for, send_decision
+from collections_work.compliance import SendDecision, contact_decision, opt_out_link, policy_for, send_decision
 from collections_work.debtor_accounts import events
 from collections_work.models import Activity, Contact, DebtorAccount, DebtPurpose, Dispute, Letter, PrintBatch
 from portal.audit import audit_record
@@ -196,7 +196,7 @@ def validation_notice_ensure(account, *, now=None) -> Letter | None:
                 email_schedule(key=f"letter:{letter.pk}", to=email.value, template="validation_notice",
                                subject=f"Important information about your debt with {account.client.name}",
                                agency=account.agency, client=account.client, attachment=letter.pdf.name,
-                               kind="validation_notice",
+                               kind="validation_notice", secrets={"opt_out_link": opt_out_link(email)},
                                context={"account": account, "agency": account.agency, "letter": letter})
             how = f"emailed to {email.value}" if email else "queued for print"
             events.letter_recorded(account, summary=f"Validation notice {how}; the validation period ends "

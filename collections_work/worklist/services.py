@@ -9,13 +9,11 @@ import re
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.core import signing
 from django.db import transaction
-from django.urls import reverse
 from django.utils import timezone
 
 from accounts import permissions
-from collections_work.compliance import CONVERSATION_OUTCOMES, contact_decision
+from collections_work.compliance import CONVERSATION_OUTCOMES, contact_decision, opt_out_link
 from collections_work.debtor_accounts import actions, events, local_day
 from collections_work.debtor_accounts.actions import By, check_not_disputed
 from collections_work.debtor_accounts.money import parse_money
@@ -43,7 +41,6 @@ from portal.time_zones import is_region_zone
 
 PROMISE_HORIZON_DAYS = 120
 CALLBACK_HORIZON_DAYS = 90
-OPT_OUT_SALT = "collections_work.contact-opt-out"
 PLACEHOLDERS = ("debtor_name", "reference", "balance", "currency", "client_name", "agency_name")
 
 
@@ -239,25 +236,6 @@ def accounts_wake_due(now=None) -> int:
 
 
 # --- Email -------------------------------------------------------------------------------------
-
-def opt_out_token(contact) -> str:
-    return signing.dumps({"c": contact.pk, "a": contact.agency_id}, salt=OPT_OUT_SALT, compress=True)
-
-
-def opt_out_link(contact) -> str:
-    return opt_out_link_for_token(opt_out_token(contact))
-
-
-def opt_out_link_for_token(token: str) -> str:
-    return settings.SITE_URL + reverse("contact_opt_out", args=[token])
-
-
-def read_opt_out_token(token) -> dict | None:
-    try:
-        return signing.loads(token, salt=OPT_OUT_SALT)
-    except signing.BadSignature:
-        return None
-
 
 def render_template_text(text: str, account) -> str:
     """Fill {placeholders}; anything else in braces stays as written."""

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST
 from accounts import permissions
 from accounts.access import agency_admin_required, managers_required, staff_required
 from accounts.models import ContractTerms
-from collections_work.compliance import contact_decision, policy_for, reachable_contacts
+from collections_work.compliance import contact_decision, policy_for, reachable_contacts, read_opt_out_token
 from collections_work.debtor_accounts import panels, scoring
 from collections_work.debtor_accounts.views import TIMELINE_LIMIT
 from collections_work.models import Contact, Dispute, DebtorAccount, EmailTemplate, Queue, Team
@@ -388,7 +388,7 @@ def contact_policy_edit(request):
 
 def contact_opt_out(request, token):
     """GET shows what the link does; only the POST opts out (mail scanners follow links)."""
-    payload = work_services.read_opt_out_token(token)
+    payload = read_opt_out_token(token)
     if payload is None:
         raise Http404("This opt-out link is not valid.")
     with tenant_scope(payload["a"]):

@@ -20,7 +20,7 @@ from collections_work.compliance import contact_decision
 from collections_work.debtor_accounts import events
 from collections_work.letters.tasks import after_first_contact
 from collections_work.models import Contact, DebtPurpose
-from collections_work.worklist.services import opt_out_link
+from collections_work.compliance import opt_out_link
 from payments.links import identity
 from payments.models import SecureLink
 from portal.audit import audit_record

@@ -20,7 +20,7 @@ from django.utils import timezone
 from collections_work.compliance import send_decision
 from collections_work.debtor_accounts import events
 from collections_work.debtor_accounts.local_day import debtor_today, latest_date_anywhere, start_of_day
-from collections_work.worklist.services import opt_out_link
+from collections_work.compliance import opt_out_link
 from payments.links.services import debtor_email_of, link_make
 from portal.emails import email_schedule
 

@@ -29,7 +29,7 @@ from django.utils import timezone
 from accounts import permissions
 from collections_work.debtor_accounts.money import parse_money
 from collections_work.models import DebtorAccount
-from collections_work.worklist.services import opt_out_link
+from collections_work.compliance import opt_out_link
 from payments.links.services import debtor_email_of
 from payments.models import (
     AutopayCard, CardCharge, Installment, Payment, PaymentPlan, StripeAccount,

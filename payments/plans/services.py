@@ -21,7 +21,8 @@ from collections_work.debtor_accounts import actions, events
 from collections_work.debtor_accounts.actions import By
 from collections_work.debtor_accounts.money import parse_money
 from collections_work.models import DebtorAccount
-from collections_work.worklist.services import debtor_follow_up, opt_out_link
+from collections_work.compliance import opt_out_link
+from collections_work.worklist.services import debtor_follow_up
 from payments.links.services import debtor_email_of, link_check_usable
 from payments.models import AcceptanceEvidence, Installment, PaymentPlan, PlanOffer
 from payments.offers import rules

@@ -31,7 +31,7 @@ from collections_work.debtor_accounts import actions, events
 from collections_work.debtor_accounts.actions import By
 from collections_work.debtor_accounts.local_day import debtor_today, latest_date_anywhere
 from collections_work.models import Activity, Contact, DebtorAccount, Promise
-from collections_work.worklist.services import opt_out_link_for_token, opt_out_token
+from collections_work.compliance import opt_out_link_for_token, opt_out_token
 from payments.links.services import links_make_many
 from payments.models import Installment, PaymentPlan, PlanStepSettings
 from payments.plans.services import plans_mark_missed

@@ -12,7 +12,7 @@ from django.utils import timezone
 from collections_work.compliance import send_decision
 from collections_work.debtor_accounts import events
 from collections_work.letters.services import mailing_address, queue_letter
-from collections_work.worklist.services import opt_out_link
+from collections_work.compliance import opt_out_link
 from collections_work.models import Letter
 from payments.links.services import debtor_email_of, link_make
 from payments.models import DebtorStatement, PaymentPlan

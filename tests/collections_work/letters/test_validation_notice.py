@@ -2,6 +2,7 @@
 stating what the rule requires; emailed with the debtor's consent to electronic delivery,
 otherwise printed in the day's batch, which staff mark mailed."""
 import io
+import re
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -105,6 +106,9 @@ def test_with_consent_to_electronic_delivery_the_notice_is_emailed(alpha, django
     assert letter.status == Letter.Status.EMAILED
     message = next(m for m in mail.outbox if "Important information about your debt" in m.subject)
     assert message.to == ["vn-4@debtor.test"] and message.attachments[0][1].startswith(b"%PDF")
+    ends = letter.content["validation_ends_text"]  # "January 8, 2027", not the ISO date
+    assert f"how to dispute the debt by {ends}." in message.body
+    assert re.search(r"To stop receiving emails at this address: https?://\S+/opt-out/\S+", message.body)  # 1006.6(e)
 
 
 def test_the_days_letters_become_one_print_batch_that_staff_mark_mailed(alpha, django_capture_on_commit_callbacks):
