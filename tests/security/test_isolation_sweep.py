@@ -291,10 +291,19 @@ def payment_rows(named):
             batch.save()
             named[f"{prefix}_print_batch"] = batch
             account = named[f"{prefix}_account" if prefix == "bravo" else "alpha_client1_account"]
+            Contact.objects.create(agency_id=agency_id, client_id=account.client_id, debtor_id=account.debtor_id,
+                                   kind="address",
+                                   value=f"1 {prefix.title()} Letter St, Springfield, IL 62701, US")
             letter = Letter(agency_id=agency_id, client_id=account.client_id, account=account, kind="validation",
-                            key="validation-notice", mailing_address=f"{prefix} letter")
+                            key="validation-notice", mailing_address=mailing_address(account))
             letter.pdf.save("letter.pdf", ContentFile(blank_pdf()), save=False)
             letter.save()  # queued for the next print batch
+
+
+def mailing_address(account) -> str:
+    from collections_work.letters.services import mailing_address as envelope
+
+    return envelope(account)
 
 
 def blank_pdf() -> bytes:
