@@ -59,7 +59,8 @@ def test_a_statement_the_debtor_opted_out_of_before_it_went_is_cancelled(on_plan
     assert Activity.objects.filter(account=account, summary__contains="cancelled").exists()
 
 
-def test_a_declined_card_notice_made_in_the_debtors_night_waits_for_the_morning(on_plan):
+def declined_in_the_night(on_plan):
+    """The first installment's card declined at RUN (Honolulu's night): (account, installment, its notice)."""
     account, _path = on_plan
     living_in_honolulu(account)
     installment = Installment.objects.filter(plan__account=account).order_by("number").first()
@@ -68,7 +69,11 @@ def test_a_declined_card_notice_made_in_the_debtors_night_waits_for_the_morning(
                                             status=AutopayAttempt.Status.FAILED, error="Your card was declined.")
     with time_machine.travel(RUN, tick=False):
         autopay_decline_notify(attempt, now=RUN)
-    email = OutboundEmail.objects.get(idempotency_key=f"autopay-declined:{installment.pk}:1")
+    return account, installment, OutboundEmail.objects.get(idempotency_key=f"autopay-declined:{installment.pk}:1")
+
+
+def test_a_declined_card_notice_made_in_the_debtors_night_waits_for_the_morning(on_plan):
+    account, installment, email = declined_in_the_night(on_plan)
     assert email.account_id == account.pk
     mail.outbox.clear()
     assert deliver_at(RUN, email) == "deferred"
@@ -185,15 +190,7 @@ def test_a_held_statement_whose_link_or_month_ran_out_is_cancelled_not_sent(on_p
 
 
 def test_a_held_declined_card_notice_is_cancelled_once_the_installment_is_paid(on_plan):
-    account, _path = on_plan
-    living_in_honolulu(account)
-    installment = Installment.objects.filter(plan__account=account).order_by("number").first()
-    attempt = AutopayAttempt.objects.create(agency_id=account.agency_id, client_id=account.client_id,
-                                            installment=installment, try_number=1, amount=installment.amount,
-                                            status=AutopayAttempt.Status.FAILED, error="Your card was declined.")
-    with time_machine.travel(RUN, tick=False):
-        autopay_decline_notify(attempt, now=RUN)
-    email = OutboundEmail.objects.get(idempotency_key=f"autopay-declined:{installment.pk}:1")
+    account, installment, email = declined_in_the_night(on_plan)
     assert deliver_at(RUN, email) == "deferred"
     Installment.objects.filter(pk=installment.pk).update(paid_amount=installment.amount)  # paid by another card
     mail.outbox.clear()
