@@ -46,13 +46,18 @@ def test_a_statement_made_before_the_debtors_morning_is_emailed_in_it_not_printe
     assert deliver_at(HONOLULU_NINE, email) == "sent" and len(mail.outbox) == 1
 
 
-def test_a_statement_the_debtor_opted_out_of_before_it_went_is_cancelled(on_plan):
+def statement_in_the_night(on_plan):
+    """This month's plan statement made at RUN (Honolulu's night): (account, its email)."""
     account, _path = on_plan
     living_in_honolulu(account)
     plan = PaymentPlan.objects.get(account=account)
     with time_machine.travel(RUN, tick=False):
         debtor_statement_issue(plan=plan, period=RUN.date().replace(day=1), now=RUN)
-    email = OutboundEmail.objects.get(idempotency_key__startswith="debtor-statement:")
+    return account, OutboundEmail.objects.get(idempotency_key__startswith="debtor-statement:")
+
+
+def test_a_statement_the_debtor_opted_out_of_before_it_went_is_cancelled(on_plan):
+    account, email = statement_in_the_night(on_plan)
     Contact.objects.filter(debtor_id=account.debtor_id, kind="email").update(opted_out_at=RUN)
     mail.outbox.clear()
     assert deliver_at(HONOLULU_NINE, email) == "cancelled" and mail.outbox == []
@@ -170,12 +175,7 @@ def test_a_held_statement_whose_link_or_month_ran_out_is_cancelled_not_sent(on_p
     "expired" and the figures of weeks before; next month's statement replaces it anyway."""
     from collections_work.outbox.gate import ContactPolicyGate
 
-    account, _path = on_plan
-    living_in_honolulu(account)
-    plan = PaymentPlan.objects.get(account=account)
-    with time_machine.travel(RUN, tick=False):
-        debtor_statement_issue(plan=plan, period=RUN.date().replace(day=1), now=RUN)
-    email = OutboundEmail.objects.get(idempotency_key__startswith="debtor-statement:")
+    account, email = statement_in_the_night(on_plan)
     gate, lifetime = ContactPolicyGate(), timedelta(days=account.agency.debtor_link_days)
     assert gate.decide(email, HONOLULU_NINE).action == "send"
     expired = gate.decide_many([email], RUN + lifetime + timedelta(hours=2))[email.pk]
