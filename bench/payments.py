@@ -230,6 +230,109 @@ def _bare_worker(tasks, agency_id, actor_id, database_url, deadline=None):
     return latencies, errors, backend
 
 
+# The floor: the writes of one post (the statements payment_post sends, with only the columns it
+# needs) in hand-written SQL from psycopg2, with the least Python between them. What PostgreSQL
+# and the narrowest client need per post on this machine: no kernel written on this schema can
+# post faster.
+FLOOR_SQL = {
+    "lock": """SELECT a.status, a.balance, a.paid, a.principal, a.principal_paid, a.client_reference,
+                      t.flat_fee_percent, t.remittance_method
+               FROM collections_work_debtoraccount a LEFT JOIN accounts_contractterms t ON t.client_id = a.client_id
+               WHERE a.id = %s AND a.agency_id = %s FOR UPDATE OF a""",
+    "key": "SELECT id, fingerprint FROM payments_payment WHERE agency_id = %s AND idempotency_key = %s",
+    "promise": """SELECT id FROM collections_work_promise WHERE agency_id = %s AND account_id = %s AND status = 'open'
+                  ORDER BY created_at LIMIT 1""",
+    "callback": """SELECT 1 FROM collections_work_callback WHERE agency_id = %s AND account_id = %s
+                   AND done_at IS NULL AND due_at <= now() LIMIT 1""",
+    "account": """UPDATE collections_work_debtoraccount SET paid = %s, principal_paid = %s, balance = %s,
+                  last_payment_date = %s, priority = priority, updated_at = now() WHERE id = %s""",
+    "payment": """INSERT INTO payments_payment (agency_id, client_id, account_id, amount, received_on, method,
+                  received_by, source, reference, note, idempotency_key, fingerprint, to_fees, to_interest,
+                  to_principal, commission_percent, commission, reversed_amount, reported_by_id, created_at)
+                  VALUES (%s, %s, %s, %s, %s, %s, %s, %s, '', '', %s, %s, 0, 0, %s, %s, %s, 0, %s, now())
+                  RETURNING id""",
+    "installments": """SELECT i.id, i.amount - i.paid_amount FROM payments_installment i
+                       JOIN payments_paymentplan p ON p.id = i.plan_id
+                       WHERE i.agency_id = %s AND p.account_id = %s AND p.status = 'current'
+                       ORDER BY i.due_date, i.number FOR UPDATE OF i""",
+    "installment": "UPDATE payments_installment SET paid_amount = paid_amount + %s WHERE id = %s",
+    "allocation": """INSERT INTO payments_installmentallocation (agency_id, client_id, payment_id, installment_id, amount)
+                     VALUES (%s, %s, %s, %s, %s)""",
+    "entry": """INSERT INTO payments_journalentry (agency_id, client_id, kind, account_id, payment_id, memo,
+                effective_on, posted_at, posted_by_id) VALUES (%s, %s, 'payment', %s, %s, %s, %s, now(), %s)
+                RETURNING id""",
+    "lines": """INSERT INTO payments_journalline (agency_id, client_id, entry_id, ledger_account, debit, credit)
+                VALUES (%s, %s, %s, 'trust_cash', %s, 0), (%s, %s, %s, 'client_payable', 0, %s),
+                       (%s, %s, %s, 'commission_income', 0, %s)""",
+    "activity": """INSERT INTO collections_work_activity (agency_id, client_id, account_id, kind, actor_id, summary,
+                   body, outcome, client_visible, occurred_at) VALUES (%s, %s, %s, 'payment', %s, %s, '', '', true, now())""",
+    "audit": """INSERT INTO portal_auditevent (agency_id, client_id, actor_id, actor_email, action, object_type,
+                object_id, object_repr, before, after, created_at)
+                VALUES (%s, %s, %s, '', 'payment.posted', 'payment', %s, %s, %s, %s, now())""",
+}
+
+
+def _floor_post(cursor, agency_id, actor_id, task):
+    """One post in FLOOR_SQL: principal only, a flat fee, net remittance (the same rows as the app)."""
+    account_id, client_id, amount, received_on, method, received_by, source, key = task
+    amount = Decimal(amount)
+    sql = FLOOR_SQL
+    cursor.execute(sql["lock"], [account_id, agency_id])
+    status, balance, paid, principal, principal_paid, reference, percent, _remittance = cursor.fetchone()
+    cursor.execute(sql["key"], [agency_id, key])
+    if cursor.fetchone() is not None:
+        raise RuntimeError(f"replayed {key}")
+    cursor.execute(sql["promise"], [agency_id, account_id])
+    cursor.execute(sql["callback"], [agency_id, account_id])
+    cursor.execute(sql["account"], [paid + amount, principal_paid + amount, balance - amount, received_on, account_id])
+    percent = percent or Decimal("0")
+    commission = (amount * percent / 100).quantize(Decimal("0.01"))
+    cursor.execute(sql["payment"], [agency_id, client_id, account_id, amount, received_on, method, received_by, source,
+                                    key, "", amount, percent, commission, actor_id])
+    payment_id = cursor.fetchone()[0]
+    cursor.execute(sql["installments"], [agency_id, account_id])
+    left = amount
+    for installment_id, remaining in cursor.fetchall():
+        part = min(left, remaining)
+        if part <= 0:
+            continue
+        cursor.execute(sql["installment"], [part, installment_id])
+        cursor.execute(sql["allocation"], [agency_id, client_id, payment_id, installment_id, part])
+        left -= part
+        if left <= 0:
+            break
+    cursor.execute(sql["entry"], [agency_id, client_id, account_id, payment_id, f"Payment {amount} on {reference}",
+                                  received_on, actor_id])
+    entry_id = cursor.fetchone()[0]
+    cursor.execute(sql["lines"], [agency_id, client_id, entry_id, amount, agency_id, client_id, entry_id,
+                                  amount - commission, agency_id, client_id, entry_id, commission])
+    cursor.execute(sql["activity"], [agency_id, client_id, account_id, actor_id, f"Payment received: {amount}"])
+    cursor.execute(sql["audit"], [agency_id, client_id, actor_id, str(payment_id), f"Payment on {reference}",
+                                  json.dumps({"balance": str(balance)}), json.dumps({"balance": str(balance - amount)})])
+
+
+def _floor_worker(tasks, agency_id, actor_id, database_url, deadline=None):
+    conn = psycopg_connect(database_url)
+    cursor = conn.cursor()
+    pid = conn.get_backend_pid()
+    backend = backend_cpu(pid)
+    latencies, errors = [], []
+    monotonic = time.monotonic
+    for task in tasks:
+        t0 = monotonic()
+        try:
+            _floor_post(cursor, agency_id, actor_id, task)
+            conn.commit()
+        except Exception as error:  # noqa: BLE001
+            conn.rollback()
+            errors.append(repr(error))
+            continue
+        latencies.append(monotonic() - t0)
+    backend = backend_cpu(pid) - backend
+    conn.close()
+    return latencies, errors, backend
+
+
 def _app_worker(tasks, agency_id, actor_id, database_url, deadline=None):
     from accounts.models import Agency, User
     from django.db import connection
@@ -272,7 +375,7 @@ def _child_main(mode, tasks, agency_id, actor_id, database_url, ready_queue, go_
     ready_queue.put(os.getpid())
     go_event.wait()
     cpu = self_cpu()
-    worker = _bare_worker if mode == "bare" else _app_worker
+    worker = {"bare": _bare_worker, "floor": _floor_worker}.get(mode, _app_worker)
     latencies, errors, backend = worker(tasks, agency_id, actor_id, database_url, deadline.value or None)
     result_queue.put({"latencies": latencies, "errors": errors[:20], "error_count": len(errors),
                       "cpu": self_cpu() - cpu, "backend_cpu": backend})
@@ -498,6 +601,10 @@ def run(args) -> dict:
     if args.cprofile:
         return profile_posts(tasks, agency_id, actor_id, args.database_url, args.cprofile) | result
     connection.close()
+    if args.floor:  # the floor's rows would be the app's: one or the other per run
+        result["floor"] = run_phase("floor", tasks, args.procs, agency_id, actor_id, args.database_url)
+        result["ledger_check"] = time_ledger_check()
+        return result
     result["app"] = run_phase("app", tasks, args.procs, agency_id, actor_id, args.database_url, args.max_seconds)
     if "bare" in result:
         result["ratio_pct"] = round(100 * result["app"]["per_s"] / result["bare"]["per_s"], 1)
@@ -529,6 +636,8 @@ def main(argv=None):
     parser.add_argument("--ledger-lines", type=int, default=1_000_000,
                         help="top the ledger up to this many journal lines and time ledger_check again (0: no)")
     parser.add_argument("--skip-baseline", action="store_true")
+    parser.add_argument("--floor", action="store_true",
+                        help="post with FLOOR_SQL (the same writes in hand-written SQL) instead of payment_post")
     parser.add_argument("--max-seconds", type=float, default=None,
                         help="stop posting after this long (a busy machine); the figures cover what was posted")
     parser.add_argument("--cprofile", metavar="FILE",

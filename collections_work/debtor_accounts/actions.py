@@ -205,8 +205,8 @@ def payment_apply(account, *, amount, received_on: date, order=DEFAULT_ORDER, no
     moves forward, the account is Paid in full at zero, the open promise to pay is credited,
     and the account is re-scored.
 
-    Returns (allocation, the collector to credit: the promise's maker, else the assigned
-    collector). Raises DomainError via `check_takes_payment`. The caller records the payment
+    Returns (allocation, the id of the collector to credit: the promise's maker, else the
+    assigned collector; None for nobody). Raises DomainError via `check_takes_payment`. The caller records the payment
     row and its timeline entry (events.payment_recorded) in the same transaction."""
     check_takes_payment(account, amount)
     now = now or timezone.now()
@@ -288,10 +288,10 @@ def _move(account, to):
 
 def _credit_promise(account, amount, now):
     """Count a payment towards the account's open promise, which is kept once covered. Returns
-    (the promise, or None when the account has no open promise; the collector to credit)."""
+    (the promise, or None when the account has no open promise; the id of the collector to credit)."""
     promise = Promise.objects.filter(account=account, status=Promise.Status.OPEN).order_by("created_at").first()
     if promise is None:
-        return None, account.assigned_collector
+        return None, account.assigned_collector_id
     promise.paid_amount += amount
     fields = ["paid_amount"]
     if promise.paid_amount >= promise.amount:
@@ -299,7 +299,7 @@ def _credit_promise(account, amount, now):
         fields += ["status", "resolved_at"]
         events.promise_kept(account, promise=promise, at=now)
     promise.save(update_fields=fields)
-    return promise, promise.made_by
+    return promise, promise.made_by_id
 
 
 def balance_status_sql(table: str, balance: str) -> str:
