@@ -22,6 +22,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from collections_work.models import Activity, Contact, ContactPolicy, DebtPurpose, Dispute
+from portal.text import date_text
 from portal.time_zones import is_region_zone
 
 WINDOW = timedelta(days=7)
@@ -67,7 +68,7 @@ def _open_dispute(attempt):
 def _cease_communication(attempt):
     ceased = attempt.account.cease_communication_at
     if ceased is not None and ceased <= attempt.at:
-        return f"The debtor asked us to stop contacting them on {timezone.localtime(ceased):%b %d, %Y}."
+        return f"The debtor asked us to stop contacting them on {date_text(timezone.localtime(ceased))}."
 
 
 def _opted_out(attempt):
@@ -117,7 +118,7 @@ def _call_frequency(attempt):
     if len(attempt.calls) >= cap:
         oldest = min(at for at, _ in attempt.calls)
         return (f"{len(attempt.calls)} call attempts in the last 7 days (the limit is {cap}); "
-                f"the next call is allowed after {timezone.localtime(oldest + WINDOW):%b %d %H:%M}.")
+                f"the next call is allowed after {date_text(timezone.localtime(oldest + WINDOW), '%b %d %H:%M')}.")
 
 
 def _after_conversation(attempt):
@@ -126,8 +127,8 @@ def _after_conversation(attempt):
     conversations = [at for at, outcome in attempt.calls if outcome in CONVERSATION_OUTCOMES]
     if conversations:
         last = max(conversations)
-        return (f"We spoke with the debtor on {timezone.localtime(last):%b %d %H:%M}; no call for 7 days "
-                f"after a conversation (until {timezone.localtime(last + WINDOW):%b %d %H:%M}).")
+        return (f"We spoke with the debtor on {date_text(timezone.localtime(last), '%b %d %H:%M')}; no call for 7 days "
+                f"after a conversation (until {date_text(timezone.localtime(last + WINDOW), '%b %d %H:%M')}).")
 
 
 RULES = [_open_dispute, _cease_communication, _opted_out, _calling_hours, _call_frequency, _after_conversation]

@@ -57,3 +57,10 @@ def shorten_filename(name: str, limit: int) -> str:
     if not dot or not stem or len(extension) + 1 >= limit // 2:  # no usable extension: a plain cut
         return name[:limit]
     return stem[:limit - len(extension) - 1] + "." + extension
+
+
+def date_text(value, pattern: str = "%b %d, %Y") -> str:
+    """`value` (a date or datetime, already in the zone to show) in strftime `pattern`, with the
+    day of the month without its leading zero: "Dec 2, 2026", as the templates' "M j, Y" print it
+    (strftime's "%d" gives "Dec 02"; "%-d" is not portable)."""
+    return value.strftime(pattern.replace("%d", str(value.day)))

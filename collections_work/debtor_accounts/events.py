@@ -8,6 +8,7 @@ drafted) stays agency-only by default.
 from django.utils import timezone
 
 from collections_work.models import Activity
+from portal.text import date_text
 
 Kind = Activity.Kind
 
@@ -71,7 +72,7 @@ def message_held(account, *, summary, at=None):
 
 def callback_scheduled(account, *, actor, due_at, note, at=None):
     return _record(account, Kind.CALLBACK, actor=actor, body=note, client_visible=False, at=at,
-                   summary=f"Callback scheduled for {timezone.localtime(due_at):%b %d, %Y %H:%M}")
+                   summary=f"Callback scheduled for {date_text(timezone.localtime(due_at), '%b %d, %Y %H:%M')}")
 
 
 def debtor_request(account, *, summary, body="", at=None):
@@ -87,9 +88,9 @@ def letter_recorded(account, *, summary, at=None):
 # --- Promises to pay -----------------------------------------------------------------------------
 
 def promise_recorded(account, *, actor, promise, replaced, at=None):
-    summary = f"Promise to pay {promise.amount:,.2f} {account.currency} by {promise.due_date:%b %d, %Y}"
+    summary = f"Promise to pay {promise.amount:,.2f} {account.currency} by {date_text(promise.due_date)}"
     if replaced:  # one open promise at a time: say which one this one replaces
-        summary += "; replaces " + ", ".join(f"{p.amount:,.2f} by {p.due_date:%b %d}" for p in replaced)
+        summary += "; replaces " + ", ".join(f"{p.amount:,.2f} by {date_text(p.due_date, '%b %d')}" for p in replaced)
     return _record(account, Kind.PROMISE, actor=actor, summary=summary, at=at)
 
 
@@ -101,7 +102,7 @@ def promise_kept(account, *, promise, at=None):
 def promise_broken(account, *, promise, at=None):
     return _record(account, Kind.PROMISE, at=at,
                    summary=f"Promise broken: {promise.paid_amount:,.2f} of {promise.amount:,.2f} "
-                           f"paid by {promise.due_date:%b %d, %Y}")
+                           f"paid by {date_text(promise.due_date)}")
 
 
 # --- Money ---------------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from collections_work.debtor_accounts import local_day
 from collections_work.models import Callback, DebtorAccount, Promise
+from portal.text import date_text
 
 # (days past due, share recovered): industry recovery-by-age curve, interpolated linearly.
 RECOVERY_BY_AGE = [(0, 0.90), (90, 0.70), (180, 0.50), (365, 0.25), (730, 0.10), (1095, 0.03)]
@@ -91,7 +92,7 @@ def score_parts(account, *, now: datetime | None = None, promise_due: bool | Non
     parts.append(_last_contact_part(account, now))
     if account.next_action_at is not None and account.next_action_at > now:
         parts.append(ScorePart("waiting", WAITING_POINTS,
-                               f"not to be worked before {timezone.localtime(account.next_action_at):%b %d %H:%M}"))
+                               f"not to be worked before {date_text(timezone.localtime(account.next_action_at), '%b %d %H:%M')}"))
     elif account.cease_communication_at is not None:
         parts.append(ScorePart("waiting", WAITING_POINTS, "the debtor asked us to stop contacting them"))
     return parts

@@ -38,6 +38,7 @@ from portal.audit import audit_record
 from portal.errors import DomainError
 from portal.forms import add_domain_error
 from portal.tenancy import get_scoped_or_404
+from portal.text import date_text
 from portal.uploads import refused_upload, upload_limit
 
 PAGE_SIZE = 50
@@ -69,7 +70,7 @@ def _batch_choices(staff: bool, selected: int | None):
     batches = list(selectors.placement_batches().filter(kind="placement", status=PlacementBatch.Status.COMPLETED)[:BATCH_CHOICES_LIMIT])
     choices = []
     for batch in batches:
-        label = f"#{batch.pk} · {timezone.localtime(batch.created_at):%b %d, %Y}"
+        label = f"#{batch.pk} · {date_text(timezone.localtime(batch.created_at))}"
         label += f" · {batch.file_name}" if batch.file_name else f" · {batch.get_source_display()}"
         if staff:
             label += f" · {batch.client.name}"

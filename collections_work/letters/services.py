@@ -28,6 +28,7 @@ from portal.audit import audit_record
 from portal.emails import email_schedule
 from portal.errors import DomainError
 from portal.pdf import render_pdf
+from portal.text import date_text
 
 VALIDATION_KEY = "validation-notice"
 # The validation period ends 30 days after the consumer receives the notice, which a debt
@@ -307,7 +308,7 @@ def _letter_held(letter, decision, *, day, at) -> bool:
     if letter.hold_reason == reason:
         return False
     Letter.objects.filter(pk=letter.pk).update(hold_reason=reason)
-    events.letter_recorded(letter.account, summary=f"{kind} held out of the {day:%b %d} print batch: {reason}", at=at)
+    events.letter_recorded(letter.account, summary=f"{kind} held out of the {date_text(day, '%b %d')} print batch: {reason}", at=at)
     return True
 
 
@@ -402,7 +403,7 @@ def print_batch_mailed(*, agency, actor, batch, now=None) -> PrintBatch:
     with transaction.atomic():
         batch = PrintBatch.objects.select_for_update().get(pk=batch.pk)
         if batch.status == PrintBatch.Status.MAILED:
-            raise DomainError(f"This batch was marked mailed on {batch.mailed_at:%b %d, %Y}.")
+            raise DomainError(f"This batch was marked mailed on {date_text(batch.mailed_at)}.")
         batch.status, batch.mailed_at, batch.mailed_by = PrintBatch.Status.MAILED, now, actor
         batch.save(update_fields=["status", "mailed_at", "mailed_by"])
         for letter in batch.letters.select_related("account"):

@@ -12,6 +12,7 @@ from collections_work.letters import services
 from collections_work.models import Letter, PrintBatch
 from portal.errors import DomainError
 from portal.tenancy import get_scoped_or_404
+from portal.text import date_text
 
 
 def _agency_today(agency):
@@ -72,5 +73,5 @@ def print_batch_mailed(request, pk):
     except DomainError as error:
         messages.error(request, error.message)
     else:
-        messages.success(request, f"The {batch.day:%b %d} batch is recorded as mailed; each letter's timeline says so.")
+        messages.success(request, f"The {date_text(batch.day, '%b %d')} batch is recorded as mailed; each letter's timeline says so.")
     return redirect("print_batch_list")

@@ -6,6 +6,7 @@ from collections_work.compliance import DISPUTE_RECHECK, UNKNOWN_ZONE_CANDIDATES
 from collections_work.debtor_accounts import events
 from collections_work.models import Contact, DebtorAccount, Dispute
 from portal.send_gate import SendGate, SendVerdict
+from portal.text import date_text
 from portal.time_zones import is_region_zone
 
 
@@ -105,7 +106,7 @@ class ContactPolicyGate(SendGate):
             return
         if verdict.action == "defer":
             until = timezone.localtime(verdict.until) if verdict.until else None
-            when = f" until {until:%b %d, %Y %H:%M %Z}" if until else ""
+            when = f" until {date_text(until, '%b %d, %Y %H:%M %Z')}" if until else ""
             summary = f"Email “{email.subject}” to {email.to} deferred{when}: {verdict.reason}"
         else:
             summary = f"Email “{email.subject}” to {email.to} cancelled: {verdict.reason}"

@@ -37,6 +37,7 @@ from collections_work.worklist import claim
 from portal.audit import audit_record
 from portal.emails import email_schedule
 from portal.errors import DomainError
+from portal.text import date_text
 from portal.time_zones import is_region_zone
 
 PROMISE_HORIZON_DAYS = 120
@@ -139,7 +140,7 @@ def promise_record(*, agency, actor, account, amount, due_date, now=None) -> Pro
     if due_date is None:
         raise DomainError("Enter the date the debtor promised to pay by.", field="promise_date")
     if not today <= due_date <= today + timedelta(days=PROMISE_HORIZON_DAYS):
-        raise DomainError(f"The promise date must be between today ({today:%b %d, %Y} where the debtor is) and "
+        raise DomainError(f"The promise date must be between today ({date_text(today)} where the debtor is) and "
                           f"{PROMISE_HORIZON_DAYS} days from now.", field="promise_date")
     with transaction.atomic():
         account = actions.account_lock(account)

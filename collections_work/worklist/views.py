@@ -43,6 +43,7 @@ from collections_work.worklist.forms import (
 from portal.errors import DomainError
 from portal.forms import add_domain_error
 from portal.tenancy import get_scoped_or_404, tenant_scope
+from portal.text import date_text
 
 # --- The collector's worklist ---------------------------------------------------------------------
 
@@ -208,9 +209,9 @@ def workspace_promise(request, pk):
     return _action(request, pk, "promise", PromiseForm(request.POST), lambda acct, data: (
         work_services.promise_record(**_service_kwargs(request), account=acct, amount=data["amount"],
                                      due_date=data["due_date"])),
-        lambda promise: f"Promise of {promise.amount:,.2f} by {promise.due_date:%b %d} recorded; "
+        lambda promise: f"Promise of {promise.amount:,.2f} by {date_text(promise.due_date, '%b %d')} recorded; "
                         "the account waits until then."
-                        + "".join(f" It replaces the open promise of {old.amount:,.2f} by {old.due_date:%b %d}, "
+                        + "".join(f" It replaces the open promise of {old.amount:,.2f} by {date_text(old.due_date, '%b %d')}, "
                                   "now cancelled." for old in promise.replaced))
 
 
@@ -220,7 +221,7 @@ def workspace_callback(request, pk):
     return _action(request, pk, "callback", CallbackForm(request.POST), lambda acct, data: (
         work_services.callback_schedule(**_service_kwargs(request), account=acct, due_at=data["due_at"],
                                         note=data["note"])),
-        lambda callback: f"Callback scheduled for {timezone.localtime(callback.due_at):%b %d %H:%M}.")
+        lambda callback: f"Callback scheduled for {date_text(timezone.localtime(callback.due_at), '%b %d %H:%M')}.")
 
 
 @staff_required

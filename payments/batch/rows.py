@@ -18,6 +18,7 @@ from decimal import Decimal
 from collections_work.placements.intake import values
 from collections_work.placements.intake.fields import Field
 from payments.limits import EARLIEST_PAYMENT_DATE
+from portal.text import date_text
 from portal.text import visible_text_error
 
 FIELDS = [
@@ -250,7 +251,7 @@ class Validator:
                         else "this reference, date and amount")
                 error("transaction_id" if record[KEY].startswith("txn:") else "amount",
                       f"{what} was already posted for a different payment ({earlier[1]:,.2f} on "
-                      f"{earlier[2]:%b %d, %Y}); nothing would be posted")
+                      f"{date_text(earlier[2])}); nothing would be posted")
                 return
             record[ALREADY] = True
             self.lookup.counted(amount, already=True)

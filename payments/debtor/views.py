@@ -35,6 +35,7 @@ from payments.plans.services import MISSED_PAYMENT_TEXT, debtor_plan_check, debt
 from payments.plans.wording import next_installment, plan_in_words
 from portal.errors import DomainError
 from portal.forms import add_domain_error
+from portal.text import date_text
 
 EARLIEST_CALL, LATEST_CALL = 8, 21  # 12 CFR 1006.6(b)(1)(i): 8 a.m. to 9 p.m. the debtor's local time
 # Time zones as a debtor knows them (any other zone is named after its city: "Puerto Rico time").
@@ -252,7 +253,7 @@ def callback(request, link):
                            "time zone, so the call must be in the daytime everywhere in the US.")
         else:
             debtor_follow_up(account=account, due_at=due_at, note=data["note"],
-                             summary=f"The debtor asked for a call back on {due_at:%b %d, %Y at %H:%M} ({zones[0]})")
+                             summary=f"The debtor asked for a call back on {date_text(due_at, '%b %d, %Y at %H:%M')} ({zones[0]})")
             messages.success(request, f"We will call you on {due_at:%A, %B %-d at %-I:%M %p} "
                                       f"({zone_name(zones[0])}).")
             return redirect("debtor_account", token=_token(request))

@@ -28,6 +28,7 @@ from portal.emails import email_schedule
 from portal.errors import DomainError
 from portal.secrets import keyed_hash, new_token
 from portal.tenancy import tenant_scope, unscoped
+from portal.text import date_text
 
 MAX_FAILED_ATTEMPTS = 5
 OPENED_PRECISION = timedelta(minutes=1)  # how exactly `last_opened_at` follows the debtor's clicks
@@ -87,9 +88,9 @@ def link_issue(*, agency, actor, account, channel: str, offer=None, now=None) ->
     what = "the offer" if offer else "an invitation to settle"
     if contact is not None:
         _email_link(link, token, contact)
-        summary = f"Secure link to {what} emailed to {contact.value}; valid until {link.expires_at:%b %d, %Y}"
+        summary = f"Secure link to {what} emailed to {contact.value}; valid until {date_text(link.expires_at)}"
     else:
-        summary = f"Secure link to {what} made for a letter; valid until {link.expires_at:%b %d, %Y}"
+        summary = f"Secure link to {what} made for a letter; valid until {date_text(link.expires_at)}"
     after_first_contact(account)  # a letter is a communication too (12 CFR 1006.34(a)): the notice follows
     events.offer_recorded(account, actor=actor, summary=summary, at=now)
     audit_record(action="link.issued", actor=actor, agency=agency, client=account.client, obj=link,

@@ -19,6 +19,7 @@ from payments.offers import rules
 from payments.schedule import ScheduledPayment, build_schedule
 from portal.audit import audit_record
 from portal.errors import DomainError
+from portal.text import date_text
 
 CENT = Decimal("0.01")
 FIRST_DUE_WITHIN_DAYS = 60
@@ -137,10 +138,10 @@ def describe(offer) -> str:
     """"Installments, 1,000.00 USD: 100.00 down and 3 monthly from Jan 31, 2027" and the like."""
     currency = offer.account.currency
     if offer.kind != PlanOffer.Kind.INSTALLMENTS:
-        return f"{offer.get_kind_display()} of {offer.total_amount:,.2f} {currency} by {offer.first_due_date:%b %d, %Y}"
+        return f"{offer.get_kind_display()} of {offer.total_amount:,.2f} {currency} by {date_text(offer.first_due_date)}"
     down = f"{offer.down_payment:,.2f} down and " if offer.down_payment else ""
     return (f"{offer.get_kind_display()}, {offer.total_amount:,.2f} {currency}: {down}{offer.installment_count} "
-            f"{offer.get_frequency_display().lower()} from {offer.first_due_date:%b %d, %Y}")
+            f"{offer.get_frequency_display().lower()} from {date_text(offer.first_due_date)}")
 
 
 def _decide(*, agency, actor, offer, note, to, verb) -> PlanOffer:

@@ -29,6 +29,7 @@ from payments.online import stripe_api
 from payments.online.services import NOT_CONNECTED, online_payment_record, stripe_account_of
 from portal.errors import DomainError
 from portal.tenancy import tenant_scope
+from portal.text import date_text
 
 logger = logging.getLogger(__name__)
 Status = AutopayAttempt.Status
@@ -241,5 +242,5 @@ def autopay_decline_notify(attempt, *, now=None) -> None:
             summary += f"; the debtor was emailed at {email.value}"
         else:
             summary += "; no email may go to the debtor (none on file, opted out, or a cease request)"
-        summary += f"; next try on {next_try:%b %d, %Y}" if next_try else "; no more automatic tries"
+        summary += f"; next try on {date_text(next_try)}" if next_try else "; no more automatic tries"
         events.payment_recorded(account, actor=None, summary=summary[:300], at=now)

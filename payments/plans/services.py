@@ -34,6 +34,7 @@ from portal.audit import audit_record
 from portal.emails import email_schedule
 from portal.errors import DomainError
 from portal.tenancy import tenant_scope
+from portal.text import date_text
 
 MISSED_PAYMENT_TEXT = (
     "If a payment is not made by its due date, the plan may be cancelled and the full remaining balance "
@@ -293,7 +294,7 @@ def plans_mark_missed(now=None) -> int:
                 continue
             account = actions.account_lock(account)
             summary = (f"Installment #{installment.number} of {installment.amount:,.2f} due "
-                       f"{installment.due_date:%b %d, %Y} was missed")
+                       f"{date_text(installment.due_date)} was missed")
             if account.status == DebtorAccount.Status.PLAN:
                 actions.status_change(account, to=DebtorAccount.Status.ACTIVE, by=By.SYSTEM, actor=None, now=now,
                                       reason="installment missed", summary=summary)

@@ -18,6 +18,7 @@ from payments.plans import services
 from portal.errors import DomainError
 from portal.forms import add_domain_error
 from portal.tenancy import get_scoped_or_404
+from portal.text import date_text
 
 
 @staff_required
@@ -60,7 +61,7 @@ def agreement_verify(request, pk):
                                     "changed after signing.")
         else:
             messages.success(request, f"Match: the agreement {match.typed_name} signed on "
-                                      f"{match.accepted_at:%b %d, %Y at %H:%M} UTC (evidence {match.reference}).")
+                                      f"{date_text(match.accepted_at, '%b %d, %Y at %H:%M')} UTC (evidence {match.reference}).")
         return redirect("account_workspace", pk=account.pk)
     return panels.redraw(panels.WORKSPACE, request, account, name="verify", form=form, status=400)
 

@@ -26,6 +26,7 @@ from payments.models import Installment, InstallmentAllocation, Payment, Payment
 from payments.limits import EARLIEST_PAYMENT_DATE, latest_payment_date
 from portal.audit import audit_record
 from portal.errors import DomainError
+from portal.text import date_text
 
 CENTS = Decimal("0.01")
 Status = DebtorAccount.Status
@@ -87,7 +88,7 @@ def payment_post(*, agency, actor, account, amount, received_on: date, method: s
         with transaction.atomic():
             # The client's terms come with the lock (one statement): they decide the split and fee.
             # The agency is the caller's.
-            locked = actions.account_lock(account, related=("debtor", "client__terms"))
+            locked = actions.account_lock(account, related=("client__terms",))
             if key is not None and (earlier := _payment_with_key(key)) is not None:
                 return _replay(earlier, fingerprint)
             if (earlier := _legacy_replay(idempotency_key, fingerprint)) is not None:
@@ -105,8 +106,10 @@ def payment_post(*, agency, actor, account, amount, received_on: date, method: s
 def _payment_with_key(key: str):
     """The agency's payment posted under `key`, or None. No ORDER BY (the key is unique per
     agency): with the model's ordering, PostgreSQL may walk the agency's payments by date
-    instead of probing the key's unique index."""
-    return next(iter(Payment.objects.filter(idempotency_key=key).order_by()[:1]), None)
+    instead of probing the key's unique index. Most keys are new: the probe reads the id alone,
+    and only a replay reads the payment."""
+    pk = next(iter(Payment.objects.filter(idempotency_key=key).order_by().values_list("pk", flat=True)[:1]), None)
+    return None if pk is None else Payment.objects.select_related("account").get(pk=pk)
 
 
 def _legacy_replay(idempotency_key, fingerprint):
@@ -123,7 +126,7 @@ def _replay(earlier, fingerprint) -> Posted:
     if earlier.fingerprint != fingerprint:
         raise IdempotencyConflict(
             f"This payment key was already used for a different payment ({earlier.amount:,.2f} on "
-            f"{earlier.received_on:%b %d, %Y} to {earlier.account.client_reference}): nothing was posted.",
+            f"{date_text(earlier.received_on)} to {earlier.account.client_reference}): nothing was posted.",
             field="idempotency_key")
     return Posted(earlier, replayed=True)
 
@@ -133,7 +136,7 @@ def _post(agency, actor, account, amount, received_on, method, received_by, sour
     terms = _terms_of(account)
     order = tuple((terms.allocation_order if terms else AllocationOrder.FEES_FIRST).split(","))
     before = {"paid": str(account.paid), "balance": str(account.balance), "status": account.status}
-    allocation, credited_to = actions.payment_apply(account, amount=amount, received_on=received_on, order=order,
+    allocation, credited_to_id = actions.payment_apply(account, amount=amount, received_on=received_on, order=order,
                                                     now=now)
     percent = _commission_percent(terms, account)
     payment = Payment.objects.create(
@@ -143,7 +146,7 @@ def _post(agency, actor, account, amount, received_on, method, received_by, sour
         to_fees=allocation.fees, to_interest=allocation.interest, to_principal=allocation.principal,
         commission_percent=percent, commission=(amount * percent / 100).quantize(CENTS, rounding=ROUND_HALF_UP),
         processor_reference=processor_reference, reported_by=actor if getattr(actor, "pk", None) else None,
-        credited_to=credited_to)
+        credited_to_id=credited_to_id)
     plan_id, installments = _pay_installments(payment, account)
     ledger.payment_entry(payment, actor=payment.reported_by, net=ledger.is_net(terms))
     if plan_id is not None:
@@ -163,7 +166,7 @@ def _post(agency, actor, account, amount, received_on, method, received_by, sour
 def _summary(payment, account) -> str:
     who = "Direct payment reported" if payment.received_by == Payment.ReceivedBy.CLIENT else "Payment received"
     summary = (f"{who}: {payment.amount:,.2f} {account.currency} by {payment.get_method_display().lower()} "
-               f"on {payment.received_on:%b %d, %Y}")
+               f"on {date_text(payment.received_on)}")
     if account.status == Status.PAID:
         summary += " (paid in full)"
     elif account.status == Status.SETTLED:
@@ -309,7 +312,7 @@ def _reverse(agency, actor, account, payment, kind, amount, reason, return_code,
     ledger.reversal_entry(reversal, actor=reversal.created_by)
     code = f" ({return_code})" if return_code else ""
     events.payment_recorded(account, actor=reversal.created_by,
-                            summary=f"Payment of {payment.amount:,.2f} on {payment.received_on:%b %d, %Y} "
+                            summary=f"Payment of {payment.amount:,.2f} on {date_text(payment.received_on)} "
                                     f"{REVERSAL_WORDS[kind]}{code}: {amount:,.2f} {account.currency} taken back",
                             body=reason)
     audit_record(action="payment.reversed", actor=reversal.created_by, agency=agency, client=account.client,

@@ -13,6 +13,7 @@ from collections_work.debtor_accounts.local_day import debtor_today
 from collections_work.models import Promise
 from payments.models import DebtorStatement, Installment, PaymentPlan
 from payments.reminders.services import DUE, LATE, PROMISE, REMINDER
+from portal.text import date_text
 
 
 def _object_id(email, object_type: str) -> int | None:
@@ -43,7 +44,7 @@ def installment_messages_outdated(emails, now) -> dict:
             found[email.pk] = f"The plan is {installment.plan.get_status_display().lower()}."
         elif email.kind in (REMINDER, DUE) and debtor_today(
                 installment.plan.account.debtor_time_zone, now) > installment.due_date:
-            found[email.pk] = f"Installment #{installment.number} was due {installment.due_date:%b %d, %Y}: " \
+            found[email.pk] = f"Installment #{installment.number} was due {date_text(installment.due_date)}: " \
                               "the message would be out of date."
     return _link_expired(emails, now) | found
 
@@ -58,7 +59,7 @@ def promise_reminders_outdated(emails, now) -> dict:
         elif promise.status != Promise.Status.OPEN:
             found[email.pk] = f"The promise to pay is {promise.get_status_display().lower()}."
         elif debtor_today(promise.account.debtor_time_zone, now) >= promise.due_date:
-            found[email.pk] = f"The promise to pay was due {promise.due_date:%b %d, %Y}: the reminder would be late."
+            found[email.pk] = f"The promise to pay was due {date_text(promise.due_date)}: the reminder would be late."
     return _link_expired(emails, now) | found
 
 

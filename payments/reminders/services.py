@@ -37,6 +37,7 @@ from payments.models import Installment, PaymentPlan, PlanStepSettings
 from payments.plans.services import plans_mark_missed
 from portal.audit import audit_record
 from portal.emails import emails_hand_off, emails_record, send_key
+from portal.text import date_text
 
 # A debtor's day counts from this local hour for the day's messages (inside every contact window).
 MORNING_HOUR = 9
@@ -215,7 +216,7 @@ def plans_break(settings: PlanStepSettings, now: datetime) -> int:
             unpaid = list(plan.installments.filter(missed_at__isnull=False, paid_amount__lt=F("amount")).order_by("number"))
             if plan.status != PaymentPlan.Status.CURRENT or len(unpaid) < limit:
                 continue
-            which = ", ".join(f"#{i.number} due {i.due_date:%b %d, %Y}" for i in unpaid)
+            which = ", ".join(f"#{i.number} due {date_text(i.due_date)}" for i in unpaid)
             reason = f"{len(unpaid)} installments missed ({which})"
             plan.status, plan.ended_at, plan.end_reason = PaymentPlan.Status.BROKEN, now, reason[:300]
             plan.save(update_fields=["status", "ended_at", "end_reason"])

@@ -37,6 +37,7 @@ from portal.emails import email_schedule
 from portal.errors import DomainError
 from portal.pdf import render_pdf
 from portal.spreadsheets import neutralise_formula
+from portal.text import date_text
 
 ZERO = Decimal("0.00")
 L = LedgerAccount
@@ -255,7 +256,7 @@ def statement_mark_remitted(*, agency, actor, statement, now=None) -> Remittance
     with transaction.atomic():
         statement = RemittanceStatement.objects.select_for_update().get(pk=statement.pk)
         if statement.remitted_at is not None:
-            raise DomainError(f"Already recorded as remitted on {statement.remitted_at:%b %d, %Y}.")
+            raise DomainError(f"Already recorded as remitted on {date_text(statement.remitted_at)}.")
         if statement.corrections.exists():
             raise DomainError("A correction replaced this statement: remit the latest revision.")
         settled = settle_up(Decimal(statement.totals["closing_payable"]), Decimal(statement.totals["closing_receivable"]),

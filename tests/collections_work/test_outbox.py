@@ -53,7 +53,7 @@ def test_staff_see_each_state_with_its_reason_and_filter(world, outbox_rows, cli
     client.force_login(world.alpha.collector)
     page = client.get(reverse("outbox")).content.decode()
     for text in ("Late notice", "550 5.1.1 mailbox unavailable", "Payment reminder", "Outside the contact hours",
-                 "Until Dec 07", "Due today", "Resend"):
+                 "Until Dec 7", "Due today", "Resend"):
         assert text in page
     assert "Bravo&#x27;s reminder" not in page and "Bravo's reminder" not in page
     assert "Validation notice" in page and "Debtor OB-7" in page  # a letter queued for print

@@ -94,7 +94,7 @@ def test_the_books_decide_the_account_the_balance_and_what_is_already_posted():
     assert again[9] is True  # already posted: counted, not posted again, and takes no balance
     another_file = validator(Books())
     assert errors_of(another_file.validate(2, ["OLD", "R-1", "", "6.00", "11/02/2026", "check", ""]))[0][1].startswith(
-        "transaction ID 'OLD' was already posted for a different payment (5.00 on Nov 02, 2026)")
+        "transaction ID 'OLD' was already posted for a different payment (5.00 on Nov 2, 2026)")
     assert errors_of(rows.validate(10, ["E", "R-1", "", "1.00", "11/30/2026", "", ""])) == [
         ("Txn", "transaction ID 'E' appears again (first in row 6)")]
     assert books.counts == [(Decimal("60.00"), False), (Decimal("5.00"), True)]  # the repeat counted nothing

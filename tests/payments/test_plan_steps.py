@@ -141,7 +141,7 @@ def test_outside_the_contact_hours_a_message_is_deferred_to_the_next_allowed_tim
     assert email.status == OutboundEmail.Status.DEFERRED
     assert email.next_attempt_at == datetime(2026, 12, 7, 16, 0, tzinfo=UTC)  # 10:00 in Chicago
     assert "Outside the contact hours 10:00–12:00" in email.hold_reason
-    assert Activity.objects.filter(account=account, summary__contains="deferred until Dec 07, 2026").exists()
+    assert Activity.objects.filter(account=account, summary__contains="deferred until Dec 7, 2026").exists()
     # Beat re-offers it when its time has come
     from portal.tasks import deliver_pending_emails
 

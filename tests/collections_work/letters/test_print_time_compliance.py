@@ -55,9 +55,9 @@ def test_a_letter_whose_debtor_asked_us_to_stop_is_cancelled_at_print_time_and_n
         letter.refresh_from_db()
     assert kept_letter.status == Letter.Status.PRINTING and kept_letter.print_batch == batch
     assert ceased_letter.status == Letter.Status.CANCELLED and ceased_letter.print_batch is None
-    assert ceased_letter.cancel_reason == "The debtor asked us to stop contacting them on Mar 02, 2026."
+    assert ceased_letter.cancel_reason == "The debtor asked us to stop contacting them on Mar 2, 2026."
     assert timeline(ceased, "cancelled before printing") == [
-        "Validation notice cancelled before printing: The debtor asked us to stop contacting them on Mar 02, 2026."]
+        "Validation notice cancelled before printing: The debtor asked us to stop contacting them on Mar 2, 2026."]
     assert recalled_letter.status == Letter.Status.CANCELLED
     assert recalled_letter.cancel_reason == "The account is recalled: the agency no longer collects it."
     assert len(timeline(recalled, "cancelled before printing")) == 1
@@ -79,7 +79,7 @@ def test_a_disputed_letter_is_held_then_printed_in_a_later_batch_once_the_disput
     letter.refresh_from_db()
     assert letter.status == Letter.Status.QUEUED
     assert letter.hold_reason == "A dispute is open on this account: no contact until it is resolved."
-    assert timeline(account, "held out of") == ["Validation notice held out of the Mar 02 print batch: "
+    assert timeline(account, "held out of") == ["Validation notice held out of the Mar 2 print batch: "
                                                 "A dispute is open on this account: no contact until it is resolved."]
 
     dispute_resolve(agency=alpha.agency, actor=alpha.collector, dispute=dispute, resolution="Verified and mailed",
@@ -127,7 +127,7 @@ def test_the_letters_page_shows_held_and_cancelled_letters_with_the_reason(alpha
 
     assert "Kept out of print by the contact policy" in page
     assert "1 held by the contact policy" in page and "No letters are waiting for print." in page
-    assert "CEASE-2" in page and "The debtor asked us to stop contacting them on Mar 02, 2026." in page
+    assert "CEASE-2" in page and "The debtor asked us to stop contacting them on Mar 2, 2026." in page
     assert "DISP-2" in page and "A dispute is open on this account: no contact until it is resolved." in page
     assert "Make today&#x27;s batch now" in page or "Make today's batch now" in page
     made = client.post(reverse("print_batch_now"), follow=True).content.decode()

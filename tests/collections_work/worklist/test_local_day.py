@@ -110,7 +110,7 @@ def test_a_promise_for_the_debtors_today_is_taken_after_midnight_utc(alpha):
     with time_machine.travel(utc(2026, 12, 3, 1, 0), tick=False):
         promise = work_services.promise_record(agency=alpha.agency, actor=alpha.collector, account=account,
                                                amount=Decimal("50.00"), due_date=DUE)
-        with pytest.raises(DomainError, match="Dec 02, 2026 where the debtor is"):
+        with pytest.raises(DomainError, match="Dec 2, 2026 where the debtor is"):
             work_services.promise_record(agency=alpha.agency, actor=alpha.collector, account=account,
                                          amount=Decimal("50.00"), due_date=DUE - timedelta(days=1))
     assert promise.due_date == DUE
