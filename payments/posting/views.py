@@ -6,8 +6,11 @@
     the payments journal by day and method (CSV export)   agency admins and managers
 """
 import csv
+from decimal import Decimal
 
 from django.contrib import messages
+from django.db.models import DecimalField, F, Sum, Value
+from django.db.models.functions import Coalesce
 from django.http import StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
@@ -69,7 +72,8 @@ def payment_reverse(request, pk):
 @client_required
 def client_payments(request):
     """What was paid on the client's accounts, the commission on each, and what was reversed."""
-    payments = list(Payment.objects.select_related("account").order_by("-received_on", "-id")[:500])
+    payments = list(Payment.objects.select_related("account").order_by("-received_on", "-id")
+                    .annotate(commission_kept=F("commission") - Coalesce(Sum("reversals__commission"), Value(Decimal("0.00"), output_field=DecimalField())))[:500])
     reversals = list(Reversal.objects.select_related("payment__account").order_by("-created_at")[:200])
     return render(request, "payments/client_payments.html", {"payments": payments, "reversals": reversals,
                                                             "position": ledger.client_position(request.client)})

@@ -45,6 +45,10 @@ def statement_file(request, pk, kind):
 @require_POST
 def statement_remitted(request, pk):
     statement = get_scoped_or_404(RemittanceStatement, pk=pk)
+    if request.POST.get("confirm") != "sent":  # a ledger entry cannot be taken back: one click is not enough
+        messages.error(request, f"Nothing was recorded for {statement.client.name}: tick that the money was sent, "
+                                "then press Record remittance.")
+        return redirect("statement_list")
     try:
         services.statement_mark_remitted(agency=request.agency, actor=request.user, statement=statement)
     except DomainError as error:

@@ -216,6 +216,18 @@ def test_a_settlement_paid_in_full_writes_off_the_rest_and_the_account_is_settle
         post(alpha, plain, "1.00")
 
 
+def test_a_settled_accounts_amount_cards_add_up_to_its_balance(alpha, plain, client):
+    """Principal, interest and fees less what was paid and what the settlement wrote off is the
+    balance: the cards showed what was placed and paid, and nothing for the write-off."""
+    make_plan(alpha, plain, ["800.00"], kind="lump_sum", total=D("800.00"))
+    post(alpha, plain, "800.00")  # fees 50, interest 100, principal 650 (the client's order)
+    client.force_login(alpha.clients[0].user)
+    page = client.get(reverse("debtor_account_detail", args=[plain.pk])).content.decode()
+    cards = page.split('class="stats account-amounts"')[1].split("</div>\n</div>")[0]
+    for text in ("650.00 paid", "100.00 paid", "50.00 paid", "Written off", "350.00", "settlement discount"):
+        assert text in cards
+
+
 # --- Reversals -----------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("kind, extra", [("returned_ach", {"return_code": "r01"}), ("bounced_check", {}),
@@ -329,6 +341,18 @@ def test_staff_reverse_from_the_workspace_and_the_client_sees_payments_and_commi
     assert "120.00" in page and "30.00" in page and "Returned ACH (R02)" in page
     listing = client.get(reverse("client_payments")).content.decode()
     assert "PAY-1" in listing and "20.00" in listing
+
+
+def test_the_clients_payments_list_shows_the_commission_kept_after_reversals(alpha, plain, client):
+    bounced = post(alpha, plain, "100.00").payment  # 25 % commission: 25.00, all given back
+    reverse_payment(alpha, bounced)
+    halved = post(alpha, plain, "40.00").payment  # 10.00, half given back
+    reverse_payment(alpha, halved, kind="card_refund", amount="20.00")
+    client.force_login(alpha.clients[0].user)
+    page = client.get(reverse("client_payments")).content.decode()
+    rows = {row.split("</td>")[2]: row for row in page.split("<tr>") if "PAY-1" in row}
+    assert "0.00<br><small class=\"muted\">of 25.00; the rest given back" in rows['<td class="num">100.00']
+    assert "5.00<br><small class=\"muted\">of 10.00; the rest given back" in rows['<td class="num">40.00']
 
 
 def test_the_payments_journal_totals_by_day_and_method_and_exports_csv(alpha, plain, client):

@@ -111,6 +111,21 @@ def test_remitting_posts_the_entry_once_and_leaves_nothing_owed(alpha, october):
     call_command("ledger_check")
 
 
+def test_marking_remitted_on_the_page_asks_that_the_money_was_sent_first(alpha, october, client):
+    """A remittance entry cannot be taken back: one stray click on the list recorded it."""
+    statement, _ = statement_issue(client=october[0], period_start=october[1], period_end=october[2])
+    client.force_login(alpha.admin)
+    page = client.get(reverse("statement_list")).content.decode()
+    assert "175.00 was sent to" in page and "cannot be undone" in page
+    url = reverse("statement_remitted", args=[statement.pk])
+    refused = client.post(url, follow=True).content.decode()
+    assert "tick that the money was sent" in refused
+    assert not JournalEntry.objects.filter(kind="remittance").exists()
+    client.post(url, {"confirm": "sent"})
+    statement.refresh_from_db()
+    assert statement.remitted_at is not None and JournalEntry.objects.filter(kind="remittance").count() == 1
+
+
 def test_a_gross_statement_remits_everything_and_invoices_the_commission(alpha, october):
     client, start, end = october
     ContractTerms.objects.filter(client=client).update(remittance_method="gross")
