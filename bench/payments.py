@@ -230,10 +230,10 @@ def _bare_worker(tasks, agency_id, actor_id, database_url, deadline=None):
     return latencies, errors, backend
 
 
-# The floor: the writes of one post (the statements payment_post sends, with only the columns it
-# needs) in hand-written SQL from psycopg2, with the least Python between them. What PostgreSQL
-# and the narrowest client need per post on this machine: no kernel written on this schema can
-# post faster.
+# The floor: the statements payment_post sends for one post (the same reads and writes, with only
+# the columns they need) in hand-written SQL from psycopg2, with the least Python between them:
+# what PostgreSQL and the narrowest client need for today's statements on this machine. The gap
+# to payment_post is the ORM's and the kernel's Python, and the wider SELECTs the ORM sends.
 FLOOR_SQL = {
     "lock": """SELECT a.status, a.balance, a.paid, a.principal, a.principal_paid, a.client_reference,
                       t.flat_fee_percent, t.remittance_method
