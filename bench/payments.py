@@ -230,10 +230,13 @@ def _bare_worker(tasks, agency_id, actor_id, database_url, deadline=None):
     return latencies, errors, backend
 
 
-# The floor: the statements payment_post sends for one post (the same reads and writes, with only
-# the columns they need) in hand-written SQL from psycopg2, with the least Python between them:
-# what PostgreSQL and the narrowest client need for today's statements on this machine. The gap
-# to payment_post is the ORM's and the kernel's Python, and the wider SELECTs the ORM sends.
+# The floor: the statements payment_post sends for one post (the same tables, reads and writes,
+# with only the columns they need) in hand-written SQL from psycopg2, with the least Python between
+# them: what PostgreSQL and the narrowest client need for today's statements on this machine. It is
+# simplified where that changes no statement: every payment goes to principal, with the client's
+# flat fee, as net trust-cash lines and a "payment.posted" audit event (payment_post also splits by
+# the client's order, takes tiered fees, writes direct payments' and gross clients' lines, completes
+# plans). The gap to payment_post is the ORM's and the kernel's Python, and the ORM's wider SELECTs.
 FLOOR_SQL = {
     "lock": """SELECT a.status, a.balance, a.paid, a.principal, a.principal_paid, a.client_reference,
                       t.flat_fee_percent, t.remittance_method
@@ -273,7 +276,7 @@ FLOOR_SQL = {
 
 
 def _floor_post(cursor, agency_id, actor_id, task):
-    """One post in FLOOR_SQL: principal only, a flat fee, net remittance (the same rows as the app)."""
+    """One post in FLOOR_SQL: principal only, the flat fee, net remittance lines (see FLOOR_SQL)."""
     account_id, client_id, amount, received_on, method, received_by, source, key = task
     amount = Decimal(amount)
     sql = FLOOR_SQL

@@ -60,7 +60,8 @@ def shorten_filename(name: str, limit: int) -> str:
 
 
 def date_text(value, pattern: str = "%b %d, %Y") -> str:
-    """`value` (a date or datetime, already in the zone to show) in strftime `pattern`, with the
-    day of the month without its leading zero: "Dec 2, 2026", as the templates' "M j, Y" print it
-    (strftime's "%d" gives "Dec 02"; "%-d" is not portable)."""
+    """`value` (a date, or a datetime printed in its own zone: localize it first to show local
+    time) in strftime `pattern`, with the day of the month without its leading zero: "Dec 2,
+    2026", as the templates' "M j, Y" print it (strftime's "%d" gives "Dec 02"; "%-d" is not
+    portable). For words, not ISO dates: every "%d" loses its zero."""
     return value.strftime(pattern.replace("%d", str(value.day)))

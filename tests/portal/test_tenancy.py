@@ -11,6 +11,10 @@ def test_a_tenant_query_with_no_scope_raises_instead_of_returning_everything(wor
         list(Client.objects.all())
     with pytest.raises(TenantScopeError):
         Membership.objects.count()
+    with pytest.raises(TenantScopeError, match="no tenant in scope"):  # creating a row is checked too
+        Client.objects.create(agency=world.alpha.agency, name="Made with no scope")
+    with unscoped():
+        assert not Client.objects.filter(name="Made with no scope").exists()
 
 
 def test_an_agency_scope_sees_only_that_agencys_rows(world):
