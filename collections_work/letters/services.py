@@ -403,7 +403,7 @@ def print_batch_mailed(*, agency, actor, batch, now=None) -> PrintBatch:
     with transaction.atomic():
         batch = PrintBatch.objects.select_for_update().get(pk=batch.pk)
         if batch.status == PrintBatch.Status.MAILED:
-            raise DomainError(f"This batch was marked mailed on {date_text(batch.mailed_at)}.")
+            raise DomainError(f"This batch was marked mailed on {date_text(agency.local_date(batch.mailed_at))}.")
         batch.status, batch.mailed_at, batch.mailed_by = PrintBatch.Status.MAILED, now, actor
         batch.save(update_fields=["status", "mailed_at", "mailed_by"])
         for letter in batch.letters.select_related("account"):

@@ -88,9 +88,9 @@ def link_issue(*, agency, actor, account, channel: str, offer=None, now=None) ->
     what = "the offer" if offer else "an invitation to settle"
     if contact is not None:
         _email_link(link, token, contact)
-        summary = f"Secure link to {what} emailed to {contact.value}; valid until {date_text(link.expires_at)}"
+        summary = f"Secure link to {what} emailed to {contact.value}; valid until {date_text(agency.local_date(link.expires_at))}"
     else:
-        summary = f"Secure link to {what} made for a letter; valid until {date_text(link.expires_at)}"
+        summary = f"Secure link to {what} made for a letter; valid until {date_text(agency.local_date(link.expires_at))}"
     after_first_contact(account)  # a letter is a communication too (12 CFR 1006.34(a)): the notice follows
     events.offer_recorded(account, actor=actor, summary=summary, at=now)
     audit_record(action="link.issued", actor=actor, agency=agency, client=account.client, obj=link,

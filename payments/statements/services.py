@@ -256,7 +256,7 @@ def statement_mark_remitted(*, agency, actor, statement, now=None) -> Remittance
     with transaction.atomic():
         statement = RemittanceStatement.objects.select_for_update().get(pk=statement.pk)
         if statement.remitted_at is not None:
-            raise DomainError(f"Already recorded as remitted on {date_text(statement.remitted_at)}.")
+            raise DomainError(f"Already recorded as remitted on {date_text(agency.local_date(statement.remitted_at))}.")
         if statement.corrections.exists():
             raise DomainError("A correction replaced this statement: remit the latest revision.")
         settled = settle_up(Decimal(statement.totals["closing_payable"]), Decimal(statement.totals["closing_receivable"]),
