@@ -248,11 +248,12 @@ class ContractTerms(TenantModel):
     def __str__(self):
         return f"Terms for {self.client}"
 
-    def fee_percent_for_age(self, age_days: int) -> Decimal:
-        """The contingency fee for an account `age_days` old when placed."""
+    def fee_percent_for_age(self, age_days: int, tiers=None) -> Decimal:
+        """The contingency fee (percent) for an account `age_days` old when placed. `tiers`: the
+        terms' FeeTiers by min_age_days when the caller read them already (else they are read)."""
         if self.fee_type == self.FeeType.FLAT:
             return self.flat_fee_percent
-        for tier in self.fee_tiers.all():
+        for tier in self.fee_tiers.all() if tiers is None else tiers:
             if age_days >= tier.min_age_days and (tier.max_age_days is None or age_days <= tier.max_age_days):
                 return tier.fee_percent
         return self.flat_fee_percent

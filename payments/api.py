@@ -18,6 +18,7 @@ from collections_work.api.views import DecimalJSONParser
 from collections_work.models import DebtorAccount
 from payments.models import Payment
 from payments.posting.services import IdempotencyConflict, payment_post
+from portal.api import AmountInput
 from portal.errors import DomainError
 from portal.text import visible_text_error
 
@@ -25,18 +26,8 @@ TAGS = ["payments"]
 MAX_KEY_LENGTH = 255  # as Stripe's Idempotency-Key; longer keys are stored hashed (stored_key)
 
 
-class AsciiDecimalField(serializers.DecimalField):
-    """A DecimalField that takes only ASCII digits: Python's Decimal reads "٣" (Arabic-Indic three)
-    as 3, which a client's system never means to send as an amount."""
-
-    def to_internal_value(self, data):
-        if isinstance(data, str) and not data.isascii():
-            raise serializers.ValidationError("Write the amount with the digits 0-9.")
-        return super().to_internal_value(data)
-
-
 def money(**kwargs):
-    return AsciiDecimalField(max_digits=14, decimal_places=2, coerce_to_string=True, **kwargs)
+    return AmountInput(max_digits=14, decimal_places=2, coerce_to_string=True, **kwargs)
 
 
 class PaymentReportIn(serializers.Serializer):

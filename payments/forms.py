@@ -19,11 +19,17 @@ class DirectPaymentForm(forms.Form):
     reference = forms.CharField(label="Reference", max_length=100, required=False,
                                 help_text="Check number, transfer ID…")
     note = forms.CharField(label="Note", max_length=300, required=False)
+    # Made when the form is drawn: the same form sent twice (a double click, the browser's
+    # resubmit) records one payment, as on the staff form.
+    idempotency_key = forms.CharField(widget=forms.HiddenInput, max_length=200, required=False)
 
     def __init__(self, *args, agency=None, **kwargs):
         kwargs.setdefault("auto_id", "payment_%s")
+        latest = latest_payment_date(agency)
+        kwargs["initial"] = {"idempotency_key": new_key(), "received_on": min(timezone.localdate(), latest),
+                             **kwargs.get("initial", {})}
         super().__init__(*args, **kwargs)
-        self.fields["received_on"].widget.attrs["max"] = latest_payment_date(agency).isoformat()
+        self.fields["received_on"].widget.attrs["max"] = latest.isoformat()
 
 
 class PlanOfferForm(forms.Form):

@@ -11,12 +11,13 @@ from portal.errors import DomainError
 
 
 def payment_report_direct(*, agency, actor, account, amount, received_on: date, reference: str = "",
-                          note: str = "") -> Payment:
+                          note: str = "", idempotency_key: str | None = None) -> Payment:
     """A client admin reports money the debtor paid straight to the client.
 
     Posted like every payment (payments.posting.services.payment_post): the balance shrinks by
     the amount (a larger amount is refused), the agency's commission is due from the client, the
-    account is Paid in full at zero. Returns the payment."""
+    account is Paid in full at zero. The same `idempotency_key` again returns the payment it
+    recorded (a form sent twice). Returns the payment."""
     permissions.require(permissions.can_report_direct_payment(actor, account),
                         "Only the client's administrators can report a direct payment.")
     amount = parse_money(amount)
@@ -31,4 +32,5 @@ def payment_report_direct(*, agency, actor, account, amount, received_on: date, 
 
     return payment_post(agency=agency, actor=actor, account=account, amount=amount, received_on=received_on,
                         method=Payment.Method.DIRECT_TO_CLIENT, received_by=Payment.ReceivedBy.CLIENT,
-                        source=Payment.Source.CLIENT, reference=reference, note=note).payment
+                        source=Payment.Source.CLIENT, reference=reference, note=note,
+                        idempotency_key=idempotency_key).payment

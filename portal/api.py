@@ -5,8 +5,8 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from portal.dependencies import is_dependency_down
 from portal.errors import DomainError, NotAllowed
-from portal.text import has_non_ascii_digit
 from portal.errors_views import DEPENDENCY_DOWN, RETRY_AFTER_SECONDS
+from portal.text import has_non_ascii_digit, plain_number
 
 
 def exception_handler(exc, context):
@@ -25,12 +25,20 @@ def exception_handler(exc, context):
 
 
 class AmountInput(serializers.DecimalField):
-    """An amount in a query or body that reads only the digits 0-9 (Decimal() alone would read
-    Arabic-Indic "٣٤٥" as 345: see portal/text.py)."""
+    """An amount in a query or body: a JSON number, or a string written as people write amounts
+    ("1234.50", "1,234.50"). Decimal() alone would also read Arabic-Indic "٣٤٥" as 345 and "1e3"
+    as 1000 (portal/text.py)."""
 
-    default_error_messages = {"non_ascii_digits": "Send the amount with the digits 0-9."}
+    default_error_messages = {"non_ascii_digits": "Send the amount with the digits 0-9.",
+                              "not_plain": "Send the amount as digits with a dot before the cents, such as "
+                                           "\"1234.50\" (not \"{value}\")."}
 
     def to_internal_value(self, data):
         if has_non_ascii_digit(data):
             self.fail("non_ascii_digits")
+        if isinstance(data, str):
+            plain = plain_number(data)
+            if plain is None:
+                self.fail("not_plain", value=data.strip()[:30])
+            data = plain
         return super().to_internal_value(data)

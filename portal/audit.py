@@ -162,12 +162,13 @@ def snapshot(obj: models.Model, fields: list[str]) -> dict:
 
 
 def audit_record(*, action, actor=None, agency=None, client=None, obj=None, before=None, after=None, actor_email=""):
-    """Append one event. `actor` may be None for the system or an anonymous visitor."""
+    """Append one event. `actor` may be None for the system or an anonymous visitor; `agency` and
+    `client` are instances or ids."""
     if actor is not None and not actor.is_authenticated:
         actor = None
     return AuditEvent(
-        agency=agency,
-        client=client,
+        agency_id=getattr(agency, "pk", agency),
+        client_id=getattr(client, "pk", client),
         actor=actor,
         actor_email=actor.email if actor is not None else actor_email,
         action=action,

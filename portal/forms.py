@@ -1,9 +1,7 @@
-import re
-
 from django import forms
 
 from portal.errors import DomainError
-from portal.text import has_non_ascii_digit
+from portal.text import has_non_ascii_digit, is_decimal_comma, plain_number
 
 
 def add_domain_error(form, error: DomainError) -> None:
@@ -18,9 +16,6 @@ def posted_data(request):
     return request.POST if request.method == "POST" else None
 
 
-THOUSANDS = re.compile(r"[+-]?[1-9]\d{0,2}(,\d{3})+(\.\d*)?")  # "0,500" is a decimal comma, not 500
-
-
 class AmountField(forms.DecimalField):
     """A money (or percentage) field that reads only the digits 0-9 (see portal/text.py: Decimal()
     would read Arabic-Indic or full-width digits as a number), takes commas only as thousands
@@ -31,15 +26,17 @@ class AmountField(forms.DecimalField):
 
     widget = forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"})
     default_error_messages = {"non_ascii_digits": "Enter the amount with the digits 0-9.",
-                              "decimal_comma": "“%(value)s” is not an amount: write cents after a dot, as in 12.30."}
+                              "decimal_comma": "“%(value)s” is not an amount: write cents after a dot, as in 12.30.",
+                              "not_plain": "“%(value)s” is not an amount: write it with the digits 0-9 and a dot "
+                                           "before the cents, as in 1234.50."}
 
     def to_python(self, value):
         if has_non_ascii_digit(value):
             raise forms.ValidationError(self.error_messages["non_ascii_digits"], code="non_ascii_digits")
-        if isinstance(value, str) and "," in value:
-            value = value.strip()
-            if not THOUSANDS.fullmatch(value):
-                raise forms.ValidationError(self.error_messages["decimal_comma"], code="decimal_comma",
-                                            params={"value": value})
-            value = value.replace(",", "")
+        if isinstance(value, str) and any(char.isdigit() for char in value):  # no digit: "Enter a number."
+            plain = plain_number(value)
+            if plain is None:  # "1e3", "1_000", "12,30": Decimal() would read the first two
+                code = "decimal_comma" if is_decimal_comma(value) else "not_plain"
+                raise forms.ValidationError(self.error_messages[code], code=code, params={"value": value.strip()[:30]})
+            value = plain
         return super().to_python(value)

@@ -35,6 +35,22 @@ def current_scope() -> Scope | None:
     return _current_scope.get()
 
 
+def scope_sql(alias: str, *, client_column: str | None = "client_id") -> tuple[str, list]:
+    """For hand-written SQL on a tenant table aliased `alias`: the " AND ..." conditions and their
+    parameters that keep it to the current scope, as TenantManager does (the agency, and the
+    client when the scope has one and `client_column` is given; nothing for the all-tenants
+    scope). Raises TenantScopeError with no scope."""
+    scope = _current_scope.get()
+    if scope is None:
+        raise TenantScopeError("Hand-written SQL with no tenant in scope; wrap it in tenant_scope(agency) or unscoped().")
+    if scope.all_tenants:
+        return "", []
+    sql, params = f" AND {alias}.agency_id = %s", [scope.agency_id]
+    if scope.client_id is not None and client_column:
+        sql, params = sql + f" AND {alias}.{client_column} = %s", params + [scope.client_id]
+    return sql, params
+
+
 @contextmanager
 def tenant_scope(agency, client=None):
     """Run the block as `agency` (and, for client users, `client`). Accepts objects or ids."""
@@ -101,6 +117,12 @@ class TenantManager(models.Manager.from_queryset(TenantQuerySet)):
         payment post makes several rows; the filter cost more than the INSERT's own Python)."""
         self._scope()
         return super().get_queryset().create(**kwargs)
+
+    def raw(self, raw_query, params=(), translations=None, using=None):
+        """As QuerySet.raw, without the scoped queryset raw SQL ignores: the SQL keeps itself to
+        the scope (scope_sql). Raises TenantScopeError with no scope, as a query would."""
+        self._scope()
+        return super().get_queryset().raw(raw_query, params, translations, using)
 
     def get_queryset(self):
         scope = self._scope()

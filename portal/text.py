@@ -65,3 +65,28 @@ def date_text(value, pattern: str = "%b %d, %Y") -> str:
     2026", as the templates' "M j, Y" print it (strftime's "%d" gives "Dec 02"; "%-d" is not
     portable). For words, not ISO dates: every "%d" loses its zero."""
     return value.strftime(pattern.replace("%d", str(value.day)))
+
+
+# How people write an amount: digits 0-9, an optional sign, commas only between thousands, a dot
+# before the cents. Decimal() also reads "1e3" (1000), "1_000", "Infinity" and " 12 ", and a
+# form that handed it what was typed posted 1,000.00 for "1e3".
+_PLAIN_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
+_GROUPED_NUMBER = re.compile(r"[+-]?[1-9]\d{0,2}(,\d{3})+(\.\d*)?")  # "0,500" is a decimal comma, not 500
+
+
+def plain_number(text: str) -> str | None:
+    """`text` (stripped, thousands commas removed) when it is a number written as people write
+    amounts ("1234.50", "1,234.50", "-5", ".50"), else None ("1e3", "1_000", "12,30", "$5", "NaN",
+    "١٢"). The caller gives Decimal() only what this returns."""
+    text = text.strip()
+    if _PLAIN_NUMBER.fullmatch(text):
+        return text
+    if _GROUPED_NUMBER.fullmatch(text):
+        return text.replace(",", "")
+    return None
+
+
+def is_decimal_comma(text: str) -> bool:
+    """Whether `text`, which plain_number refused, has a comma: most likely a decimal comma
+    ("12,30", "1.234,50", "0,500"), so the message says to write cents after a dot."""
+    return "," in text

@@ -199,11 +199,13 @@ def check_takes_payment(account, amount) -> None:
                           "At most the balance can be paid.", field="amount")
 
 
-def payment_apply(account, *, amount, received_on: date, order=DEFAULT_ORDER, now: datetime | None = None):
+def payment_apply(account, *, amount, received_on: date, order=DEFAULT_ORDER, now: datetime | None = None,
+                  open_promise: bool | None = None, callback_due: bool | None = None):
     """Money received on a locked account: paid grows and the balance shrinks by `amount`
     (Decimal, cents), split over fees, interest and principal in `order`; the last payment date
     moves forward, the account is Paid in full at zero, the open promise to pay is credited,
-    and the account is re-scored.
+    and the account is re-scored. `open_promise` / `callback_due`: whether the account has an
+    open promise / a callback due, when the caller read them with the lock (None: read here).
 
     Returns (allocation, the id of the collector to credit: the promise's maker, else the
     assigned collector; None for nobody). Raises DomainError via `check_takes_payment`. The caller records the payment
@@ -211,7 +213,10 @@ def payment_apply(account, *, amount, received_on: date, order=DEFAULT_ORDER, no
     check_takes_payment(account, amount)
     now = now or timezone.now()
     allocation = allocate(account, amount, order)
-    promise, credited_to = _credit_promise(account, amount, now)
+    if open_promise is False:  # the caller read that there is none
+        promise, credited_to = None, account.assigned_collector_id
+    else:
+        promise, credited_to = _credit_promise(account, amount, now)
     for component in COMPONENTS:
         setattr(account, f"{component}_paid", getattr(account, f"{component}_paid") + getattr(allocation, component))
     account.paid += amount
@@ -225,7 +230,7 @@ def payment_apply(account, *, amount, received_on: date, order=DEFAULT_ORDER, no
         fields += ["status", "hold_reason"]
     # The new score goes out with the money in one UPDATE (scoring.account_rescore would write it
     # again); with no open promise on the account, no promise can be due.
-    account.priority = scoring.priority_of(scoring.score_parts(account, now=now,
+    account.priority = scoring.priority_of(scoring.score_parts(account, now=now, callback_due=callback_due,
                                                                promise_due=False if promise is None else None))
     account.save(update_fields=fields)
     return allocation, credited_to

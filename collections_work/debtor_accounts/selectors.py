@@ -18,7 +18,7 @@ from collections_work.debtor_accounts import search
 from collections_work.debtor_accounts.actions import OPEN_STATUSES
 from collections_work.debtor_accounts.search import account_search, searchable
 from collections_work.models import AccountSearchEntry, DebtorAccount, PlacementBatch
-from portal.text import has_non_ascii_digit, strip_nul
+from portal.text import has_non_ascii_digit, plain_number, strip_nul
 
 AGE_BUCKETS = {
     "0-90": (0, 90, "0–90 days"),
@@ -80,6 +80,10 @@ def _decimal(value):
     edited URLs; the database would refuse to compare with them)."""
     if has_non_ascii_digit(value):  # Decimal("٣٤٥") is 345: not an amount anyone typed (portal/text.py)
         return None
+    if isinstance(value, str) and value.strip():
+        value = plain_number(value)  # nor is "1e3" (1000) or "1_000"
+        if value is None:
+            return None
     try:
         amount = Decimal(value) if value not in (None, "") else None
     except InvalidOperation:

@@ -37,17 +37,18 @@ class Line:
 
 def entry_post(*, agency_id, client, kind, memo: str, effective_on, lines: list[Line], account=None, payment=None,
                reversal=None, actor=None) -> JournalEntry:
-    """Write one journal entry with its lines (zero lines are left out). Raises DomainError when
-    the debits and credits differ (nothing is written)."""
+    """Write one journal entry with its lines (zero lines are left out); `client` is the Client or
+    its id. Raises DomainError when the debits and credits differ (nothing is written)."""
+    client_id = getattr(client, "pk", client)
     lines = [line for line in lines if line.debit or line.credit]
     debits, credits = sum((line.debit for line in lines), ZERO), sum((line.credit for line in lines), ZERO)
     if debits != credits:
         raise DomainError(f"The journal entry does not balance: debits {debits:,.2f}, credits {credits:,.2f}.")
-    entry = JournalEntry(agency_id=agency_id, client=client, kind=kind, memo=memo[:300], effective_on=effective_on,
+    entry = JournalEntry(agency_id=agency_id, client_id=client_id, kind=kind, memo=memo[:300], effective_on=effective_on,
                          account=account, payment=payment, reversal=reversal, posted_by=actor)
     entry.save(force_insert=True)
     JournalLine.objects.bulk_create(
-        JournalLine(agency_id=agency_id, client=client, entry=entry, ledger_account=line.account, debit=line.debit,
+        JournalLine(agency_id=agency_id, client_id=client_id, entry=entry, ledger_account=line.account, debit=line.debit,
                     credit=line.credit) for line in lines)
     return entry
 
@@ -80,7 +81,7 @@ def _is_net(client) -> bool:
 def payment_entry(payment, *, actor=None, net: bool | None = None) -> JournalEntry:
     """The entry for a payment just posted (its commission included). `net`: whether the
     client's terms remit net (is_net), when the caller has them; else they are read."""
-    return entry_post(agency_id=payment.agency_id, client=payment.client, kind=JournalEntry.Kind.PAYMENT,
+    return entry_post(agency_id=payment.agency_id, client=payment.client_id, kind=JournalEntry.Kind.PAYMENT,
                       account=payment.account, payment=payment, effective_on=payment.received_on, actor=actor,
                       memo=f"Payment {payment.amount:,.2f} on {payment.account.client_reference} "
                            f"({payment.get_method_display().lower()})",
@@ -102,7 +103,7 @@ def reversal_entry(reversal, *, actor=None) -> JournalEntry:
 def settlement_entry(account, *, amount: Decimal, effective_on, undo: bool = False, actor=None) -> JournalEntry:
     """A settlement's write-off of the rest of the balance (or, `undo`, its reinstatement)."""
     lines = [Line(L.SETTLEMENT_DISCOUNTS, debit=amount), Line(L.CLAIMS_COLLECTED, credit=amount)]
-    return entry_post(agency_id=account.agency_id, client=account.client, account=account, actor=actor,
+    return entry_post(agency_id=account.agency_id, client=account.client_id, account=account, actor=actor,
                       kind=JournalEntry.Kind.SETTLEMENT_ADJUSTMENT, effective_on=effective_on,
                       lines=_swap(lines) if undo else lines,
                       memo=f"Settlement {'reinstated' if undo else 'discount'} {amount:,.2f} on {account.client_reference}")

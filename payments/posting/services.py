@@ -23,6 +23,7 @@ from collections_work.debtor_accounts.money import parse_money
 from collections_work.models import DebtorAccount
 from payments.ledger import services as ledger
 from payments.models import Installment, InstallmentAllocation, Payment, PaymentPlan, Reversal
+from payments.posting import reads
 from payments.limits import EARLIEST_PAYMENT_DATE, latest_payment_date
 from portal.audit import audit_record
 from portal.errors import DomainError
@@ -86,11 +87,11 @@ def payment_post(*, agency, actor, account, amount, received_on: date, method: s
     fingerprint = _fingerprint(account.pk, amount, method, received_on.isoformat(), received_by)
     try:
         with transaction.atomic():
-            # The client's terms come with the lock (one statement): they decide the split and fee.
-            # The agency is the caller's.
-            locked = actions.account_lock(account, related=("client__terms",))
-            if key is not None and (earlier := _payment_with_key(key)) is not None:
-                return _replay(earlier, fingerprint)
+            # The lock, the key's earlier use and the client's terms (they decide the split and
+            # the fee) in one read (reads.account_for_post). The agency is the caller's.
+            locked = reads.account_for_post(getattr(account, "pk", account), key=key, now=now)
+            if locked.key_payment_id is not None:
+                return _replay(Payment.objects.select_related("account").get(pk=locked.key_payment_id), fingerprint)
             if (earlier := _legacy_replay(idempotency_key, fingerprint)) is not None:
                 return Posted(earlier, replayed=True)
             payment = _post(agency, actor, locked, amount, received_on, method, received_by, source, reference,
@@ -131,16 +132,17 @@ def _replay(earlier, fingerprint) -> Posted:
     return Posted(earlier, replayed=True)
 
 
-def _post(agency, actor, account, amount, received_on, method, received_by, source, reference, note, key,
+def _post(agency, actor, locked, amount, received_on, method, received_by, source, reference, note, key,
           fingerprint, processor_reference, now) -> Payment:
-    terms = _terms_of(account)
+    account, terms = locked.account, locked.terms
     order = tuple((terms.allocation_order if terms else AllocationOrder.FEES_FIRST).split(","))
     before = {"paid": str(account.paid), "balance": str(account.balance), "status": account.status}
     allocation, credited_to_id = actions.payment_apply(account, amount=amount, received_on=received_on, order=order,
-                                                    now=now)
-    percent = _commission_percent(terms, account)
+                                                       now=now, open_promise=locked.open_promise,
+                                                       callback_due=locked.callback_due)
+    percent = _commission_percent(terms, locked.tiers, account)
     payment = Payment.objects.create(
-        agency=agency, client=account.client, account=account, amount=amount, received_on=received_on, method=method,
+        agency=agency, client_id=account.client_id, account=account, amount=amount, received_on=received_on, method=method,
         received_by=received_by, source=source, reference=(reference or "").strip()[:100],
         note=(note or "").strip()[:300], idempotency_key=key, fingerprint=fingerprint,
         to_fees=allocation.fees, to_interest=allocation.interest, to_principal=allocation.principal,
@@ -156,7 +158,7 @@ def _post(agency, actor, account, amount, received_on, method, received_by, sour
                                                          payment.note])))
     direct_report = source == Payment.Source.CLIENT and received_by == Payment.ReceivedBy.CLIENT
     audit_record(action="payment.direct_reported" if direct_report else "payment.posted", actor=payment.reported_by,
-                 agency=agency, client=account.client, obj=payment, before=before,
+                 agency=agency, client=account.client_id, obj=payment, before=before,
                  after={"paid": str(account.paid), "account": account.pk, "amount": str(amount), "method": method, "source": source,
                         "received_by": received_by, "commission": str(payment.commission),
                         "balance": str(account.balance), "status": account.status})
@@ -174,20 +176,12 @@ def _summary(payment, account) -> str:
     return summary
 
 
-def _terms_of(account):
-    """The client's contract terms read with the account's lock (None when it has none)."""
-    try:
-        return account.client.terms
-    except ContractTerms.DoesNotExist:
-        return None
-
-
-def _commission_percent(terms, account) -> Decimal:
+def _commission_percent(terms, tiers, account) -> Decimal:
     """The contingency fee by the account's age at placement (days past due when placed)."""
     if terms is None:
         return Decimal("0.00")
     since = account.delinquency_date or account.due_date or timezone.localdate(account.placed_at)
-    return terms.fee_percent_for_age(max((timezone.localdate(account.placed_at) - since).days, 0))
+    return terms.fee_percent_for_age(max((timezone.localdate(account.placed_at) - since).days, 0), tiers)
 
 
 def _current_plan(account):
@@ -198,9 +192,7 @@ def _pay_installments(payment, account):
     """The oldest installments first; a partly paid one stays partly paid. Returns (the current
     plan's id, all its installments as they are now, locked), or (None, []) with no current plan
     or a plan without installments."""
-    installments = list(Installment.objects.select_for_update(of=("self",))
-                        .filter(plan__account=account, plan__status=PaymentPlan.Status.CURRENT)
-                        .order_by("due_date", "number"))
+    installments = reads.current_installments(account.pk)
     if not installments:
         return None, []
     left = payment.amount
@@ -212,8 +204,8 @@ def _pay_installments(payment, account):
             continue
         installment.paid_amount += part
         installment.save(update_fields=["paid_amount"])
-        InstallmentAllocation.objects.create(agency_id=payment.agency_id, client=payment.client, payment=payment,
-                                             installment=installment, amount=part)
+        InstallmentAllocation.objects.create(agency_id=payment.agency_id, client_id=payment.client_id,
+                                             payment=payment, installment=installment, amount=part)
         left -= part
     return installments[0].plan_id, installments
 

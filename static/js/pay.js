@@ -36,13 +36,19 @@
     return checked ? checked.value : "";
   }
 
+  // As the server reads an amount (portal/text.py plain_number): digits, commas only between
+  // thousands, a dot before the cents. "12,30" or "1e2" is no amount, so the button says just "Pay"
+  // (Number() would read them as 1230 and 100), and so does more than the balance.
+  var PLAIN = /^(\d+|[1-9]\d{0,2}(,\d{3})+)(\.\d{0,2})?$/;
+
   function amountLabel() {
     var choice = chosen();
     var amount = choice === "installment" ? form.dataset.installment
       : choice === "balance" ? form.dataset.balance
       : (otherInput && otherInput.value.trim()) || "";
+    if (!PLAIN.test(amount)) { return "Pay"; }
     var number = Number(amount.replace(/,/g, ""));
-    if (!amount || !isFinite(number) || number <= 0) { return "Pay"; }
+    if (!(number > 0) || number > Number(form.dataset.balance)) { return "Pay"; }
     return "Pay " + number.toLocaleString("en-US", {minimumFractionDigits: 2, maximumFractionDigits: 2}) + " " + currency;
   }
 

@@ -117,6 +117,14 @@ def test_a_declined_card_shows_the_issuers_message_and_records_nothing(new_page,
     debtor = new_page(DESKTOP)
     verify(debtor, path)
     debtor.goto(path + "pay/")
+    debtor.locator("input[name=choice][value=other]").check()
+    other = debtor.locator("#other-amount input")
+    # The button reads the amount as the server will: "12,30" and "1e2" are no amounts (Number()
+    # made them 1,230.00 and 100.00), and more than the balance (1,200.00) cannot be paid.
+    for typed, label in (("12,30", "Pay"), ("1e2", "Pay"), ("999999", "Pay"), ("1,000.5", "Pay 1,000.50 USD")):
+        other.fill(typed)
+        expect(debtor.locator("#pay-button")).to_have_text(label)
+    debtor.locator("input[name=choice][value=installment]").check()
     enter_card(debtor, CARD_DECLINED_WHEN_CHARGED)
     shoot(debtor, "pay-1280")
     debtor.locator("#pay-button").click()

@@ -62,6 +62,21 @@ def test_direct_payment_lowers_the_balance_in_cents(world, books, signed_in):
     assert fresh.balance == Decimal("499.00") and fresh.last_payment_date == paid_on
 
 
+def test_the_same_form_sent_twice_records_one_payment(world, books, signed_in):
+    """The form carries a key made when it was drawn: the browser's resubmit (or a second click
+    that got through) recorded the payment, and its commission, twice."""
+    account = books["c1"]["A-300"]
+    browser = signed_in(world.alpha.clients[0].admin)
+    form = browser.get(reverse("debtor_account_detail", args=[account.pk])).content.decode()
+    key = form.split('name="idempotency_key" value="')[1].split('"')[0]
+    assert f'value="{timezone.localdate().isoformat()}"' in form  # received on: today
+    for _ in range(2):
+        pay(browser, account, "33.00", reference="CHK 555", idempotency_key=key)
+    with unscoped():
+        assert Payment.objects.filter(account=account).count() == 1
+    assert reload(account).balance == Decimal("717.00")
+
+
 def test_paying_the_whole_balance_marks_the_account_paid(world, books, signed_in):
     account = books["c1"]["B-400"]  # 40.00
     browser = signed_in(world.alpha.clients[0].admin)
@@ -83,6 +98,7 @@ def test_paying_the_whole_balance_marks_the_account_paid(world, books, signed_in
     ("-5", 0, "Ensure this value is greater than or equal to 0.01."),
     ("12.345", 0, "Ensure that there are no more than 2 decimal places."),
     ("abc", 0, "Enter a number."),
+    ("1e3", 0, "is not an amount"),
     ("10.00", -1, "The payment date cannot be in the future."),
     ("", 0, "This field is required."),
 ])

@@ -135,7 +135,8 @@ def test_another_amount_up_to_the_balance(stripe_alpha, alpha, account, client, 
     client.post(path, RIGHT_ANSWERS)
     html = client.get(path + "pay/").content.decode()
     assert "Next installment" not in html and re.search(r'value="balance"[^>]*checked', html)
-    for other, message in (("1200.01", "Pay at most the balance, 1,200.00 USD."), ("12,3x", "Enter the amount as a number"),
+    for other, message in (("1200.01", "Pay at most the balance, 1,200.00 USD."), ("12,3x", "write cents after a dot"),
+                           ("12,30", "write cents after a dot"), ("1e2", "Enter the amount as a number"),
                            ("0.50", "Pay at least 1.00.")):
         refused = client.post(path + "pay/", {"action": "setup", "choice": "other", "other_amount": other})
         assert refused.status_code == 400 and message in refused.json()["error"], (other, refused.json())

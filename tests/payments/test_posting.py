@@ -452,8 +452,8 @@ def test_a_long_key_stored_cut_short_before_is_still_a_replay_of_its_payment(alp
 
 
 @pytest.mark.parametrize("changes, field, message", [
-    ({"amount": "\u0663"}, "amount", "Write the amount with the digits 0-9."),  # Arabic-Indic three
-    ({"amount": "1\uff10.00"}, "amount", "Write the amount with the digits 0-9."),  # a full-width zero
+    ({"amount": "\u0663"}, "amount", "Send the amount with the digits 0-9."),  # Arabic-Indic three
+    ({"amount": "1\uff10.00"}, "amount", "Send the amount with the digits 0-9."),  # a full-width zero
     ({"received_on": "0001-01-01"}, "received_on", "The payment date 0001-01-01 is before 2000-01-01: check the date."),
     ({"received_on": "1900-01-01"}, "received_on", "The payment date 1900-01-01 is before 2000-01-01: check the date."),
 ])
