@@ -64,7 +64,7 @@ def date_text(value, pattern: str = "%b %d, %Y") -> str:
     time) in strftime `pattern`, with the day of the month without its leading zero: "Dec 2,
     2026", as the templates' "M j, Y" print it (strftime's "%d" gives "Dec 02"; "%-d" is not
     portable). For words, not ISO dates: every "%d" loses its zero."""
-    return value.strftime(pattern.replace("%d", str(value.day)))
+    return value.strftime(pattern.replace("%d", str(value.day)).replace("%Y", f"{value.year:04d}"))
 
 
 # How people write an amount: digits 0-9, an optional sign, commas only between thousands, a dot

@@ -86,6 +86,16 @@ class Payment(TenantModel):
         return f"{self.amount} on {self.received_on} ({self.get_method_display()})"
 
     @property
+    def how_paid(self) -> str:
+        """How it was paid, to follow an amount in a sentence: "by check", "by bank transfer
+        (ACH)", "paid to the client directly" (the method's label lowercased read "by paid
+        directly to the client" and "(bank transfer (ach))")."""
+        if self.method == self.Method.DIRECT_TO_CLIENT:
+            return "paid to the client directly"
+        label = self.get_method_display()
+        return "by " + label[0].lower() + label[1:]
+
+    @property
     def net_amount(self) -> Decimal:
         return self.amount - self.reversed_amount
 

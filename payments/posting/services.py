@@ -81,7 +81,7 @@ def payment_post(*, agency, actor, account, amount, received_on: date, method: s
     if not isinstance(received_on, date) or received_on > latest_payment_date(agency, now):
         raise DomainError("The payment date cannot be in the future.", field="received_on")
     if received_on < EARLIEST_PAYMENT_DATE:  # 0001-01-01, 1900-01-01: another system's empty date
-        raise DomainError(f"The payment date {received_on.isoformat()} is before {EARLIEST_PAYMENT_DATE.isoformat()}: "
+        raise DomainError(f"The payment date {date_text(received_on)} is before {date_text(EARLIEST_PAYMENT_DATE)}: "
                           "check the date.", field="received_on")
     key = stored_key(idempotency_key)
     fingerprint = _fingerprint(account.pk, amount, method, received_on.isoformat(), received_by)
@@ -167,8 +167,7 @@ def _post(agency, actor, locked, amount, received_on, method, received_by, sourc
 
 def _summary(payment, account) -> str:
     who = "Direct payment reported" if payment.received_by == Payment.ReceivedBy.CLIENT else "Payment received"
-    summary = (f"{who}: {payment.amount:,.2f} {account.currency} by {payment.get_method_display().lower()} "
-               f"on {date_text(payment.received_on)}")
+    summary = f"{who}: {payment.amount:,.2f} {account.currency} {payment.how_paid} on {date_text(payment.received_on)}"
     if account.status == Status.PAID:
         summary += " (paid in full)"
     elif account.status == Status.SETTLED:

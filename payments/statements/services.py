@@ -159,11 +159,13 @@ def statement_figures(client, start: date, end: date, *, cutoff=None) -> dict:
 def _rows(payments, reversals, start, zone) -> list[dict]:
     """The statement's rows: each payment (one dated before the period says when it was posted)
     and each reversal, by account and day."""
-    def what(payment):
+    def what(payment):  # the client's document: a direct payment was paid to "you"
+        how = "Paid to you directly" if payment.method == Payment.Method.DIRECT_TO_CLIENT else (
+            payment.get_method_display() + (" (to you)" if payment.received_by == Payment.ReceivedBy.CLIENT else ""))
         if payment.received_on >= start:
-            return payment.get_method_display()
+            return how
         posted = timezone.localtime(payment.created_at, zone)
-        return f"{payment.get_method_display()}, posted {posted:%b} {posted.day}"
+        return f"{how}, posted {posted:%b} {posted.day}"
 
     rows = [{"day": p.received_on, "reference": p.account.client_reference, "debtor": p.account.debtor_name,
              "what": what(p), "received_by": p.received_by, "amount": p.amount, "commission": p.commission}

@@ -1,5 +1,7 @@
 """Remittance statements: the client reads and downloads its statements; agency admins see every
 client's, issue a correction, and record a remittance."""
+from decimal import Decimal
+
 from django.contrib import messages
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
@@ -59,7 +61,7 @@ def statement_remitted(request, pk):
             messages.success(request, f"Nothing was due to {statement.client.name} on this statement: recorded, "
                                       "no money moved.")
         else:
-            messages.success(request, f"Remittance of {statement.totals['to_remit']} to {statement.client.name} "
+            messages.success(request, f"Remittance of {Decimal(statement.totals['to_remit']):,.2f} to {statement.client.name} "
                                       "recorded in the trust ledger.")
     return redirect("statement_list")
 

@@ -228,6 +228,18 @@ def test_a_settled_accounts_amount_cards_add_up_to_its_balance(alpha, plain, cli
         assert text in cards
 
 
+def test_the_timeline_and_ledger_say_how_it_was_paid_in_plain_words(alpha, plain):
+    """They lowercased the method's label: "by paid directly to the client", "(bank transfer (ach))"."""
+    post(alpha, plain, "10.00", method="ach")
+    payment_post(agency=alpha.agency, actor=alpha.clients[0].admin, account=plain, amount="5.00", received_on=TODAY(),
+                 method="direct", received_by="client", source="client")
+    summaries = list(Activity.objects.filter(account=plain, kind="payment").values_list("summary", flat=True))
+    assert any(s.startswith("Payment received: 10.00 USD by bank transfer (ACH) on ") for s in summaries)
+    assert any(s.startswith("Direct payment reported: 5.00 USD paid to the client directly on ") for s in summaries)
+    memos = set(JournalEntry.objects.filter(kind="payment").values_list("memo", flat=True))
+    assert memos == {"Payment 10.00 on PAY-1, by bank transfer (ACH)", "Payment 5.00 on PAY-1, paid to the client directly"}
+
+
 # --- Reversals -----------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("kind, extra", [("returned_ach", {"return_code": "r01"}), ("bounced_check", {}),
@@ -454,8 +466,8 @@ def test_a_long_key_stored_cut_short_before_is_still_a_replay_of_its_payment(alp
 @pytest.mark.parametrize("changes, field, message", [
     ({"amount": "\u0663"}, "amount", "Send the amount with the digits 0-9."),  # Arabic-Indic three
     ({"amount": "1\uff10.00"}, "amount", "Send the amount with the digits 0-9."),  # a full-width zero
-    ({"received_on": "0001-01-01"}, "received_on", "The payment date 0001-01-01 is before 2000-01-01: check the date."),
-    ({"received_on": "1900-01-01"}, "received_on", "The payment date 1900-01-01 is before 2000-01-01: check the date."),
+    ({"received_on": "0001-01-01"}, "received_on", "The payment date Jan 1, 0001 is before Jan 1, 2000: check the date."),
+    ({"received_on": "1900-01-01"}, "received_on", "The payment date Jan 1, 1900 is before Jan 1, 2000: check the date."),
 ])
 def test_the_api_refuses_foreign_digits_and_empty_dates_of_other_systems(alpha, plain, client, changes, field, message):
     from tests.collections_work.api.test_api import key_header
