@@ -365,6 +365,10 @@ def test_the_clients_payments_list_shows_the_commission_kept_after_reversals(alp
     rows = {row.split("</td>")[2]: row for row in page.split("<tr>") if "PAY-1" in row}
     assert "0.00<br><small class=\"muted\">of 25.00; the rest given back" in rows['<td class="num">100.00']
     assert "5.00<br><small class=\"muted\">of 10.00; the rest given back" in rows['<td class="num">40.00']
+    payment_post(agency=alpha.agency, actor=alpha.clients[0].admin, account=plain, amount="7.00", received_on=TODAY(),
+                 method="direct", received_by="client", source="client")
+    page = client.get(reverse("client_payments")).content.decode()
+    assert "Paid to you directly" in page and "to the client · to you" not in page
 
 
 def test_the_payments_journal_totals_by_day_and_method_and_exports_csv(alpha, plain, client):
