@@ -113,9 +113,14 @@ class ReversalForm(forms.Form):
     reason = forms.CharField(label="Reason", max_length=300)
     idempotency_key = forms.CharField(widget=forms.HiddenInput, max_length=200)
 
-    def __init__(self, *args, **kwargs):
+    # What usually happens to a payment made this way, offered first.
+    USUAL_KIND = {Payment.Method.CHECK: Reversal.Kind.BOUNCED_CHECK, Payment.Method.ACH: Reversal.Kind.RETURNED_ACH,
+                  Payment.Method.CARD: Reversal.Kind.CARD_REFUND}
+
+    def __init__(self, *args, payment=None, **kwargs):
         kwargs.setdefault("initial", {})
-        kwargs["initial"] = {"idempotency_key": new_key(), **kwargs["initial"]}
+        usual = self.USUAL_KIND.get(getattr(payment, "method", None))
+        kwargs["initial"] = {"idempotency_key": new_key(), **({"kind": usual} if usual else {}), **kwargs["initial"]}
         super().__init__(*args, **kwargs)
 
 

@@ -1,6 +1,8 @@
 """What payments shows on the account page and the workspace (debtor_accounts.panels; registered
 in payments.apps). Each function returns the panel's context, or None to leave the panel out for
 this viewer and account."""
+from decimal import Decimal
+
 from django.utils import timezone
 
 from accounts import permissions
@@ -116,12 +118,14 @@ def post_action(request, account, bound):
 
 
 def workspace_payments(request, account, bound):
-    """Every payment with its split, commission and reversals; each can be reversed."""
+    """Every payment with its split, the commission kept after reversals, and its reversals;
+    each can be reversed."""
     payments = list(account.payments.select_related("reported_by").prefetch_related("reversals")[:50])
     for payment in payments:
+        payment.commission_kept = payment.commission - sum((r.commission for r in payment.reversals.all()), Decimal(0))
         if payment.net_amount > 0:
             payment.reverse_form = (bound if bound is not None and bound.payment.pk == payment.pk
-                                    else ReversalForm(auto_id=f"reverse{payment.pk}_%s"))
+                                    else ReversalForm(auto_id=f"reverse{payment.pk}_%s", payment=payment))
     return {"payments": payments}
 
 

@@ -371,6 +371,20 @@ def test_the_clients_payments_list_shows_the_commission_kept_after_reversals(alp
     assert "Paid to you directly" in page and "to the client · to you" not in page
 
 
+def test_the_workspace_offers_the_usual_reversal_and_shows_the_commission_kept(alpha, plain, client):
+    """A check bounces, an ACH debit is returned: the form had offered "Returned ACH" for every
+    payment, and a fully reversed payment still showed its whole commission."""
+    check = post(alpha, plain, "100.00", method="check").payment
+    card = post(alpha, plain, "40.00", method="card").payment
+    reverse_payment(alpha, card, kind="card_refund")
+    client.force_login(alpha.collector)
+    page = client.get(reverse("account_workspace", args=[plain.pk])).content.decode()
+    form = page.split(f'action="{reverse("payment_reverse", args=[check.pk])}"')[1].split("</form>")[0]
+    assert '<option value="bounced_check" selected>' in form
+    card_row = page.split(">40.00</td>")[1].split("</tr>")[0]
+    assert "0.00<br><span class=\"muted\">of 10.00</span>" in card_row
+
+
 def test_the_payments_journal_totals_by_day_and_method_and_exports_csv(alpha, plain, client):
     today = alpha.agency.local_date()  # the journal's days are the agency's (a reversal is dated so)
     post(alpha, plain, "100.00", method="check", on=today)
