@@ -34,7 +34,7 @@ from portal.audit import audit_record
 from portal.emails import email_schedule
 from portal.errors import DomainError
 from portal.tenancy import tenant_scope
-from portal.text import date_text
+from portal.text import date_text, visible_text_error
 
 MISSED_PAYMENT_TEXT = (
     "If a payment is not made by its due date, the plan may be cancelled and the full remaining balance "
@@ -108,11 +108,16 @@ def debtor_plan_request(*, link, plan: DebtorPlan, note: str = "", now=None) -> 
 
 
 def _check_signature(typed_name: str, consented: bool) -> str:
+    """The typed name as signed (spaces collapsed). Raises DomainError without consent, for less
+    than two characters, or for an invisible or control character: a signature stored with a
+    zero-width space is not the name the agreement shows."""
     typed_name = " ".join((typed_name or "").split())
     if not consented:
         raise DomainError("Tick the box to agree to sign electronically.", field="consent")
     if len(typed_name) < 2:
         raise DomainError("Type your full name to sign.", field="typed_name")
+    if (problem := visible_text_error("Your name", typed_name)) is not None:
+        raise DomainError(problem + ".", field="typed_name")
     return typed_name[:200]
 
 

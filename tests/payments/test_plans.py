@@ -44,6 +44,9 @@ def test_accepting_an_offer_makes_the_plan_the_evidence_and_the_agreement(alpha,
     assert "paper copy" in page and "withdraw this consent" in page and "I agree" in page
     refused = client.post(offer_page, {"typed_name": "Dana Debtor"})  # no consent box
     assert refused.status_code == 400 and not PaymentPlan.objects.exists()
+    hidden = sign(client, offer_page, name="Dana\u200bDebtor")  # it was stored, and the PDF said "DanaDebtor"
+    assert hidden.status_code == 400 and "U+200B ZERO WIDTH SPACE" in hidden.content.decode()
+    assert not PaymentPlan.objects.exists()
     with django_capture_on_commit_callbacks(execute=True):
         done = sign(client, offer_page)
     assert done.status_code == 302

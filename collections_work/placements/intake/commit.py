@@ -13,6 +13,7 @@ import math
 import queue
 import threading
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import OperationalError, connection, transaction
@@ -96,6 +97,8 @@ class ChunkWriter:
             self._upsert_debtors(cursor)
             self._resolve_debtors(cursor)
             self._upsert_accounts(cursor)
+            if self.update_existing and existing:
+                self._refuse_overpaid(cursor)
             self._insert_contacts(cursor)
             self._insert_parties(cursor)
             if parties:
@@ -165,6 +168,25 @@ class ChunkWriter:
             raise IntakeError(f"This placement is in {self.currency}, but some references are already placed in another "
                               f"currency: {listed}. Place those rows in a placement in their own currency; nothing "
                               "was placed.")
+
+    def _refuse_overpaid(self, cursor):
+        """An account placed again with amounts below what was already paid on it (the portal's
+        payments count) would owe less than nothing and be marked Paid in full, an overpayment
+        nobody recorded: a client's re-sync with a lower principal did that. Refused, naming up to
+        three, and nothing is placed (the caller's transaction rolls back)."""
+        cursor.execute(f"SELECT a.client_reference, {STAGE}.row_no, a.principal + a.interest + a.fees, "
+                       f"a.paid + a.adjusted FROM {self.t['account']} a JOIN {STAGE} "
+                       f"ON {STAGE}.client_reference = a.client_reference AND {STAGE}.party_role = '' "
+                       f"WHERE a.client_id = %s AND a.placement_batch_id = %s AND a.balance < 0 "
+                       f"ORDER BY {STAGE}.row_no LIMIT 3", [self.batch.client_id, self.batch.pk])
+        found = cursor.fetchall()
+        if found:
+            from collections_work.placements.intake.files import IntakeError
+
+            listed = "; ".join(f"{reference} (row {row}: {Decimal(owed):,.2f} owed, {Decimal(paid):,.2f} already paid "
+                               "or written off)" for reference, row, owed, paid in found)
+            raise IntakeError(f"Placed again, these accounts would owe less than was already paid on them: {listed}. "
+                              "Send amounts that cover what was paid, or leave them out; nothing was placed.")
 
     def _ids(self):
         return [self.batch.agency_id, self.batch.client_id]

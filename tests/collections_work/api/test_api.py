@@ -179,6 +179,23 @@ def test_an_update_through_the_api_keeps_what_the_request_leaves_out(world, alph
     assert str(kept.due_date) == "2024-03-31"
 
 
+def test_an_update_that_would_owe_less_than_was_paid_is_refused_and_changes_nothing(world, alpha1):
+    """A re-sync with a lower principal made the balance -2,176.60 and the account Paid in full."""
+    from payments.posting.services import payment_post
+
+    alpha1.post(ACCOUNTS, account(principal="1000"))
+    placed = stored(world.alpha.clients[0].client)["INV-1001"]
+    with tenant_scope(world.alpha.agency):
+        payment_post(agency=world.alpha.agency, actor=world.alpha.collector, account=placed, amount="600.00",
+                     received_on=timezone.localdate(), method="check", source="staff")
+    refused = alpha1.post(f"{ACCOUNTS}?on_duplicate=update", account(principal="100"))
+    assert refused.status_code == 400
+    assert "INV-1001 (row 1: 100.00 owed, 600.00 already paid or written off)" in json.dumps(refused.json())
+    kept = stored(world.alpha.clients[0].client)["INV-1001"]
+    assert (kept.principal, kept.balance, kept.status) == (1000, 400, placed.status)
+    assert alpha1.post(f"{ACCOUNTS}?on_duplicate=update", account(principal="600")).json()["status"] == "paid"
+
+
 # --- Bulk placement --------------------------------------------------------------------------------
 
 def test_a_bulk_placement_places_every_account_as_one_batch(world, alpha1):
