@@ -1,6 +1,7 @@
 """Forms on the debtor's pages. Labels are plain words; every field says what it wants."""
 from django import forms
 
+from payments.links import identity
 from portal.forms import AmountField
 
 
@@ -24,6 +25,13 @@ class IdentityForm(forms.Form):
                 widget=forms.TextInput(attrs={"autocomplete": AUTOCOMPLETE.get(fact.name, "off"),
                                               "autocapitalize": "characters",
                                               "inputmode": "numeric" if fact.name.endswith("last4") else "text"}))
+
+    def clean(self):
+        cleaned = super().clean()
+        for name, answer in list(cleaned.items()):
+            if (problem := identity.answer_problem(name, answer)) is not None:
+                self.add_error(name, problem)  # before link_verify: a typo costs no try
+        return cleaned
 
 
 class PlanBuilderForm(forms.Form):

@@ -62,10 +62,34 @@ def facts_for(account) -> list[Fact] | None:
     return None
 
 
+# What an answer must look like before it is compared: a typo of the wrong shape ("12", "abc" for
+# four digits) is pointed out on its box and costs none of the link's tries.
+SHAPES = {"tax_id_last4": (re.compile(r"\d{4}"), "Type the last 4 digits, e.g. 4321."),
+          "phone_last4": (re.compile(r"\d{4}"), "Type the last 4 digits, e.g. 1010."),
+          "postal_code": (re.compile(r"\d{5}(\d{4})?|[a-z]\d[a-z]\d[a-z]\d"),
+                          "Type the ZIP code (e.g. 62701) or the Canadian postal code (e.g. H2X 1Y4).")}
+
+
+def answer_problem(name: str, answer: str) -> str | None:
+    """Why `answer` to the fact `name` cannot be right whatever is on file (the message for its
+    box), or None when it has the fact's shape."""
+    shape = SHAPES.get(name)
+    if shape is None or shape[0].fullmatch(normalise(answer)):
+        return None
+    return shape[1]
+
+
+def _comparable(name: str, answer: str) -> str:
+    """The answer as compared: normalised; a ZIP+4 ("60611-0000") as its ZIP (the +4 is not on
+    every letter, and the portal keeps the 5 digits)."""
+    given = normalise(answer)
+    return given[:5] if name == "postal_code" and re.fullmatch(r"\d{9}", given) else given
+
+
 def answers_match(facts: list[Fact], answers: dict[str, str]) -> bool:
     """True when every fact's answer is one of its accepted values (constant-time compares)."""
     results = []
     for fact in facts:
-        given = normalise(answers.get(fact.name, ""))
+        given = _comparable(fact.name, answers.get(fact.name, ""))
         results.append(any(hmac.compare_digest(given, accepted) for accepted in fact.accepted) and bool(given))
     return all(results)

@@ -40,6 +40,17 @@ def test_answers_are_compared_without_case_spaces_or_punctuation(alpha, sent_off
     assert verify(client, path, {"postal_code": " 62701 ", "tax_id_last4": "6-7-8-9"}).status_code == 302
 
 
+def test_an_answer_of_the_wrong_shape_is_pointed_out_and_costs_no_try(alpha, sent_offer, client):
+    """"abc" for four digits, or "12", used one of the five tries; a ZIP+4 never matched."""
+    offer, path = sent_offer
+    for answers, message in (({"postal_code": "62701", "tax_id_last4": "abc"}, "Type the last 4 digits"),
+                             ({"postal_code": "627", "tax_id_last4": "6789"}, "Type the ZIP code")):
+        page = verify(client, path, answers)
+        assert page.status_code == 400 and message in page.content.decode()
+    assert SecureLink.objects.get(offer=offer).failed_attempts == 0
+    assert verify(client, path, {"postal_code": "62701-0042", "tax_id_last4": " 6789 "}).status_code == 302
+
+
 def test_without_a_tax_id_the_reference_and_postal_code_are_asked(alpha, client, django_capture_on_commit_callbacks):
     account = make_identifiable_account(alpha.clients[0], "NT-7")
     account.debtor.__class__.objects.filter(pk=account.debtor_id).update(tax_id_last4="")
@@ -73,7 +84,7 @@ def test_one_ip_address_gets_a_limited_number_of_tries_across_links(alpha, clien
         paths.append(path_of(link_issue(agency=alpha.agency, actor=alpha.collector, account=account,
                                         channel="letter")[1]))
     for path in paths:
-        verify(client, path, {"postal_code": "1", "tax_id_last4": "1"})
+        verify(client, path, {"postal_code": "00000", "tax_id_last4": "0000"})
     throttled = verify(client, paths[0])  # the right answers, but the 4th try from this address
     assert throttled.status_code == 400 and "Too many tries from your network" in throttled.content.decode()
     cache.clear()
