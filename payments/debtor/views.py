@@ -156,6 +156,10 @@ def plan_builder(request, link):
     send it to the agency as a request. "I agree" and "Send as a request" act only on the very
     schedule the page showed (schedule_fingerprint); a plan changed since is shown again."""
     account = link.account
+    if PaymentPlan.objects.filter(account=account, status=PaymentPlan.Status.CURRENT).exists():
+        # A second plan would be refused only after "I agree": say so before anything is typed.
+        messages.info(request, "You already have a payment plan: it is shown below.")
+        return redirect("debtor_account", token=_token(request))
     today = debtor_today(account)
     rule = rules.rule_for(account.client, account.balance)
     form = PlanBuilderForm(request.POST or None, initial={"first_due_date": today + timedelta(days=7)})

@@ -178,6 +178,10 @@ def test_a_plan_inside_the_clients_rules_is_accepted_at_once(alpha, account, cli
     assert accepted.status_code == 302
     plan = PaymentPlan.objects.get(account=account)
     assert plan.installments.count() == 6 and plan.offer.note == "Built by the debtor within the self-service rules"
+    # Building another showed a schedule and a signature box, and refused only after "I agree".
+    again = client.get(path + "plan/")
+    assert again.status_code == 302 and again.url.endswith("/account/")
+    assert "You already have a payment plan" in client.get(again.url).content.decode()
     assert reload(account).status == DebtorAccount.Status.PLAN
 
 
