@@ -10,6 +10,9 @@ _FORMULA_AT = re.compile(
     "(^|[" + re.escape(CELL_BREAKS) + "])"  # the value's start, or a break
     "([ \u00a0\u1680\u2000-\u200d\u202f\u205f\u2060\u3000\ufeff]*)"  # spaces it may trim, invisible ones too
     "(?=[" + re.escape(FORMULA_STARTS) + "])")
+# A signed number alone ("-5.00", "-1,234.50") is a number to a spreadsheet, not a formula: it
+# goes back as it was in the file (a rejected row's negative amount came back as "'-5.00").
+_SIGNED_NUMBER = re.compile(r"[+-]?(\d{1,3}(,\d{3})+|\d+)(\.\d+)?")
 
 
 def neutralise_formula(text: str) -> str:
@@ -17,7 +20,7 @@ def neutralise_formula(text: str) -> str:
     start the cell (after spaces it may trim) or start a new cell after a delimiter or line break
     it splits on (`;=HYPERLINK(...)` in a file opened where ';' separates cells): each such start
     gets a quote before it. A value starting with a tab or CR is quoted too."""
-    if not text:
+    if not text or _SIGNED_NUMBER.fullmatch(text):
         return text
     safe = _FORMULA_AT.sub(lambda match: match.group(1) + "'" + match.group(2), text)
     if safe[0] in "\t\r":

@@ -38,7 +38,7 @@ HOSTILE = [
     ("x;\uff0b1", "x;'\uff0b1"),
 ]
 SAFE = ["", "Acme Corp", "Acme; Inc", "555-0100", "a=b", "1,234.56", "Suite 5\nSpringfield", "e-mail@example.test",
-        "O'Brien", "'=already quoted"]
+        "O'Brien", "'=already quoted", "-5.00", "-1,234.50", "+12"]
 
 
 @pytest.mark.parametrize("value, expected", HOSTILE)

@@ -127,7 +127,7 @@ def scan_rows(path: Path, info: reader.TableInfo, mapping: dict, options: dict, 
     finally:
         rejected.close()
     if result.total == 0:
-        raise IntakeError("The file has a header row but no rows of accounts under it.")
+        raise IntakeError("The file has a header row but no rows under it.")
     if not kind_validator:
         result.summary = {"party_rows": parties} | ({"time_zones": _zone_kinds(zones)} if zones is not None else {})
     return result
