@@ -17,6 +17,7 @@ from collections_work.debtor_accounts import selectors
 from collections_work.placements.intake.fields import FIELDS, REQUIRED_FIELDS
 from collections_work.models import DebtorAccount, DebtPurpose, PlacementBatch
 from portal.api import AmountInput
+from portal.time_zones import is_region_zone
 
 MAX_ACCOUNTS_PER_REQUEST = 1000
 MAX_PAGE_SIZE = 500
@@ -135,6 +136,15 @@ class AccountIn(RejectUnknownFields, serializers.Serializer):
     def get_fields(self):
         # Each account is one object with its parties in it: no file rows to join by a role column.
         return {field.key: _placement_field(field) for field in FIELDS if field.key != "party_role"}
+
+    def validate_time_zone(self, value):
+        """A file's "EST" becomes a note on the debtor and the zone comes from the ZIP code, state
+        or phone; a system sending one was answered 201 and never heard it was not taken."""
+        if value and not is_region_zone(str(value).strip()):
+            raise serializers.ValidationError(f"“{printable(value)[:40]}” is not a time zone region name: send one like "
+                                              "America/New_York (abbreviations like EST are not taken), or leave it out "
+                                              "to have it worked out from the ZIP code, state or phone.")
+        return value
 
 
 ON_DUPLICATE_HELP = ("What to do with an account whose client reference is already placed: `skip` leaves it "

@@ -196,6 +196,14 @@ def test_an_update_that_would_owe_less_than_was_paid_is_refused_and_changes_noth
     assert alpha1.post(f"{ACCOUNTS}?on_duplicate=update", account(principal="600")).json()["status"] == "paid"
 
 
+def test_a_time_zone_that_is_no_region_name_is_refused_not_dropped(world, alpha1):
+    """"EST" was answered 201 and left the debtor with no zone (a file gets a note; a system got nothing)."""
+    refused = alpha1.post(ACCOUNTS, account(time_zone="EST"))
+    assert refused.status_code == 400 and "not a time zone region name" in json.dumps(refused.json())
+    assert "INV-1001" not in stored(world.alpha.clients[0].client)
+    assert alpha1.post(ACCOUNTS, account(time_zone="America/Chicago")).status_code == 201
+
+
 # --- Bulk placement --------------------------------------------------------------------------------
 
 def test_a_bulk_placement_places_every_account_as_one_batch(world, alpha1):
