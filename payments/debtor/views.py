@@ -125,8 +125,15 @@ def schedule_fingerprint(plan) -> str:
 
 @debtor_page()
 def offer(request, link, offer_id):
-    """One offer sent to the debtor: its schedule, the disclosure, and the signature."""
-    offer = get_object_or_404(PlanOffer, pk=offer_id, account=link.account, status=PlanOffer.Status.SENT)
+    """One offer sent to the debtor: its schedule, the disclosure, and the signature. An offer of
+    this account that is no longer open (accepted, withdrawn, expired) sends the debtor back to
+    the account page saying so: the back button after signing showed "Page not found"."""
+    seen = (PlanOffer.Status.SENT, PlanOffer.Status.ACCEPTED, PlanOffer.Status.EXPIRED, PlanOffer.Status.WITHDRAWN)
+    offer = get_object_or_404(PlanOffer, pk=offer_id, account=link.account, status__in=seen)  # never a draft
+    if offer.status != PlanOffer.Status.SENT:
+        messages.info(request, "You accepted this offer: your plan is shown below." if offer.status ==
+                      PlanOffer.Status.ACCEPTED else "This offer is no longer open.")
+        return redirect("debtor_account", token=_token(request))
     offer.account = link.account  # loaded with the link
     form = SignForm(request.POST or None)
     if request.method == "POST" and form.is_valid():

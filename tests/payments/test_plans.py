@@ -57,6 +57,9 @@ def test_accepting_an_offer_makes_the_plan_the_evidence_and_the_agreement(alpha,
     offer.refresh_from_db()
     assert offer.status == PlanOffer.Status.ACCEPTED
 
+    back = client.get(offer_page)  # the back button after signing: it was "Page not found"
+    assert back.status_code == 302 and "You accepted this offer" in client.get(back.url).content.decode()
+
     evidence = AcceptanceEvidence.objects.get(plan=plan)
     assert evidence.typed_name == "Dana Debtor" and evidence.consented and evidence.user_agent == "Test browser/1.0"
     assert evidence.ip_address == "127.0.0.1" and evidence.identity_facts == ["postal_code", "tax_id_last4"]
