@@ -18,7 +18,7 @@ from collections_work.api.views import DecimalJSONParser
 from collections_work.models import DebtorAccount
 from payments.models import Payment
 from payments.posting.services import IdempotencyConflict, payment_post
-from portal.api import AmountInput
+from portal.api import AmountInput, IsoDate
 from portal.errors import DomainError
 from portal.text import visible_text_error
 
@@ -33,7 +33,7 @@ def money(**kwargs):
 class PaymentReportIn(serializers.Serializer):
     client_reference = serializers.CharField(max_length=100, help_text="Your reference of the debtor account.")
     amount = money(help_text="What the debtor paid you, e.g. \"125.50\" (at most the balance).")
-    received_on = serializers.DateField(help_text="The day you received it (not in the future).")
+    received_on = IsoDate(help_text="The day you received it, YYYY-MM-DD (not in the future).")
     method = serializers.ChoiceField(choices=[c for c in Payment.Method.values], default=Payment.Method.DIRECT_TO_CLIENT,
                                      help_text="How it was paid, if you know.")
     reference = serializers.CharField(max_length=100, required=False, allow_blank=True,

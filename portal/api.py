@@ -1,4 +1,8 @@
-"""One mapping from domain errors to HTTP errors for the REST API."""
+"""One mapping from domain errors to HTTP errors for the REST API, and the fields the APIs share
+for what people and systems type (amounts, dates)."""
+import re
+from datetime import date
+
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -22,6 +26,24 @@ def exception_handler(exc, context):
         key = exc.field or "non_field_errors"
         return Response({key: [exc.message]}, status=status.HTTP_400_BAD_REQUEST)
     return drf_exception_handler(exc, context)
+
+
+class IsoDate(serializers.DateField):
+    """A date sent as YYYY-MM-DD, as the docs say. Python reads "20261130" too, and called
+    "2026-02-29" a wrong format when it is a day that does not exist."""
+
+    default_error_messages = {"not_iso": "Send the date as YYYY-MM-DD, such as 2026-11-30 (not \"{value}\").",
+                              "no_such_day": "{value} is not a day of the calendar."}
+
+    def to_internal_value(self, value):
+        if isinstance(value, str):
+            if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
+                self.fail("not_iso", value=str(value)[:30])
+            try:
+                date.fromisoformat(value.strip())
+            except ValueError:
+                self.fail("no_such_day", value=value.strip())
+        return super().to_internal_value(value)
 
 
 class AmountInput(serializers.DecimalField):

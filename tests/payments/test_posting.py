@@ -486,6 +486,10 @@ def test_a_long_key_stored_cut_short_before_is_still_a_replay_of_its_payment(alp
     ({"amount": "1\uff10.00"}, "amount", "Send the amount with the digits 0-9."),  # a full-width zero
     ({"received_on": "0001-01-01"}, "received_on", "The payment date Jan 1, 0001 is before Jan 1, 2000: check the date."),
     ({"received_on": "1900-01-01"}, "received_on", "The payment date Jan 1, 1900 is before Jan 1, 2000: check the date."),
+    ({"received_on": "20261130"}, "received_on", "Send the date as YYYY-MM-DD, such as 2026-11-30 (not \"20261130\")."),
+    ({"received_on": "2026-02-29"}, "received_on", "2026-02-29 is not a day of the calendar."),  # was "wrong format"
+    ({"amount": "1e3"}, "amount", "Send the amount as digits with a dot before the cents, such as \"1234.50\" "
+                                  "(not \"1e3\")."),
 ])
 def test_the_api_refuses_foreign_digits_and_empty_dates_of_other_systems(alpha, plain, client, changes, field, message):
     from tests.collections_work.api.test_api import key_header
