@@ -10,9 +10,10 @@ _FORMULA_AT = re.compile(
     "(^|[" + re.escape(CELL_BREAKS) + "])"  # the value's start, or a break
     "([ \u00a0\u1680\u2000-\u200d\u202f\u205f\u2060\u3000\ufeff]*)"  # spaces it may trim, invisible ones too
     "(?=[" + re.escape(FORMULA_STARTS) + "])")
-# A signed number alone ("-5.00", "-1,234.50") is a number to a spreadsheet, not a formula: it
-# goes back as it was in the file (a rejected row's negative amount came back as "'-5.00").
-_SIGNED_NUMBER = re.compile(r"[+-]?(\d{1,3}(,\d{3})+|\d+)(\.\d+)?")
+# A negative number alone ("-5.00", "-1,234.50") is a number to a spreadsheet, not a formula: it
+# goes back as it was in the file (a rejected row's negative amount came back as "'-5.00"). A
+# leading "+" stays quoted: "+12125550199" is a phone number a spreadsheet would turn into digits.
+_SIGNED_NUMBER = re.compile(r"-(\d{1,3}(,\d{3})+|\d+)(\.\d+)?")
 
 
 def neutralise_formula(text: str) -> str:

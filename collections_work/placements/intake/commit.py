@@ -276,7 +276,7 @@ class ChunkWriter:
         """SET clauses for an account placed again with "update": what this placement gave, the
         balance from the new amounts less what has been paid, and the status following the
         balance by the kernel's rule (a paid account owing again is back in collection; one whose
-        new amounts are covered is paid). A paid column restates what was paid before placement
+        new amounts are exactly covered is paid; less than was paid is refused by _refuse_overpaid). A paid column restates what was paid before placement
         (paid_at_placement); payments recorded in the portal are kept on top of it
         (actions.restated_paid_sql). Without a paid column, paid stays as it is."""
         columns = [("debt_purpose", ("debt_purpose",)),

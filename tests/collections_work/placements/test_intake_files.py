@@ -197,8 +197,13 @@ def test_an_update_keeps_what_the_file_does_not_give_and_the_status_follows_the_
     assert (one.principal, one.interest, one.paid, one.balance) == (90, 10, 60, 40)
     assert (one.due_date, one.debt_purpose, one.status) == (date(2024, 1, 31), "commercial", "new")
     assert (two.balance, two.status) == (30, "active")  # paid in full, now owing again: back in collection
-    place("c.csv", b"Reference,Debtor name,Balance\nR-1,Acme,40\n", on_duplicate="update")
-    assert accounts(world, persona)["R-1"].status == "paid"  # 40 + 10 owed, 60 paid
+    # 40 + 10 owed with 60 paid: it was stored as a balance of -10.00, "paid". Refused, nothing changed.
+    refused = place("c.csv", b"Reference,Debtor name,Balance\nR-1,Acme,40\n", on_duplicate="update")
+    assert refused.status == PlacementBatch.Status.FAILED
+    assert "R-1 (row 2: 50.00 owed, 60.00 already paid or written off)" in refused.error_message  # row 1: headers
+    assert (accounts(world, persona)["R-1"].principal, accounts(world, persona)["R-1"].status) == (90, "new")
+    place("d.csv", b"Reference,Debtor name,Balance\nR-1,Acme,50\n", on_duplicate="update")
+    assert accounts(world, persona)["R-1"].status == "paid"  # 50 + 10 owed, 60 paid
 
 
 def test_only_the_last_four_digits_of_a_tax_id_are_stored_and_debt_purpose_is_recorded(place, world, persona):
