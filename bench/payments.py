@@ -207,18 +207,19 @@ def payment_tasks(agency_id: int, per_account: int, today) -> list[tuple]:
 
 # --- the two phases ------------------------------------------------------------------------------
 
-def _bare_worker(tasks, agency_id, actor_id, database_url, deadline=None):
+def _psycopg_worker(tasks, database_url, post_one):
+    """Run `post_one(cursor, task)` and COMMIT for each task on one psycopg2 connection; ->
+    (latencies, errors, the backend's CPU seconds), as _app_worker."""
     conn = psycopg_connect(database_url)
     cursor = conn.cursor()
     pid = conn.get_backend_pid()
     backend = backend_cpu(pid)
     latencies, errors = [], []
     monotonic = time.monotonic
-    for account_id, client_id, amount, received_on, method, received_by, source, key in tasks:
+    for task in tasks:
         t0 = monotonic()
         try:
-            cursor.execute(BARE_INSERT, [agency_id, client_id, account_id, amount, received_on, method,
-                                         received_by, source, key, amount, actor_id])
+            post_one(cursor, task)
             conn.commit()
         except Exception as error:  # noqa: BLE001
             conn.rollback()
@@ -228,6 +229,14 @@ def _bare_worker(tasks, agency_id, actor_id, database_url, deadline=None):
     backend = backend_cpu(pid) - backend
     conn.close()
     return latencies, errors, backend
+
+
+def _bare_worker(tasks, agency_id, actor_id, database_url, deadline=None):
+    def insert(cursor, task):
+        account_id, client_id, amount, received_on, method, received_by, source, key = task
+        cursor.execute(BARE_INSERT, [agency_id, client_id, account_id, amount, received_on, method,
+                                     received_by, source, key, amount, actor_id])
+    return _psycopg_worker(tasks, database_url, insert)
 
 
 # The floor: the statements payment_post sends for one post (the same tables, reads and writes,
@@ -315,25 +324,7 @@ def _floor_post(cursor, agency_id, actor_id, task):
 
 
 def _floor_worker(tasks, agency_id, actor_id, database_url, deadline=None):
-    conn = psycopg_connect(database_url)
-    cursor = conn.cursor()
-    pid = conn.get_backend_pid()
-    backend = backend_cpu(pid)
-    latencies, errors = [], []
-    monotonic = time.monotonic
-    for task in tasks:
-        t0 = monotonic()
-        try:
-            _floor_post(cursor, agency_id, actor_id, task)
-            conn.commit()
-        except Exception as error:  # noqa: BLE001
-            conn.rollback()
-            errors.append(repr(error))
-            continue
-        latencies.append(monotonic() - t0)
-    backend = backend_cpu(pid) - backend
-    conn.close()
-    return latencies, errors, backend
+    return _psycopg_worker(tasks, database_url, lambda cursor, task: _floor_post(cursor, agency_id, actor_id, task))
 
 
 def _app_worker(tasks, agency_id, actor_id, database_url, deadline=None):
