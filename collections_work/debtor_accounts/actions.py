@@ -208,8 +208,9 @@ def payment_apply(account, *, amount, received_on: date, order=DEFAULT_ORDER, no
     open promise / a callback due, when the caller read them with the lock (None: read here).
 
     Returns (allocation, the id of the collector to credit: the promise's maker, else the
-    assigned collector; None for nobody). Raises DomainError via `check_takes_payment`. The caller records the payment
-    row and its timeline entry (events.payment_recorded) in the same transaction."""
+    assigned collector; None for nobody). Raises DomainError via `check_takes_payment`. The
+    caller records the payment row and its timeline entry (events.payment_recorded) in the same
+    transaction."""
     check_takes_payment(account, amount)
     now = now or timezone.now()
     allocation = allocate(account, amount, order)

@@ -22,9 +22,9 @@ from collections_work.debtor_accounts import actions, events
 from collections_work.debtor_accounts.money import parse_money
 from collections_work.models import DebtorAccount
 from payments.ledger import services as ledger
+from payments.limits import EARLIEST_PAYMENT_DATE, latest_payment_date
 from payments.models import Installment, InstallmentAllocation, Payment, PaymentPlan, Reversal
 from payments.posting import reads
-from payments.limits import EARLIEST_PAYMENT_DATE, latest_payment_date
 from portal.audit import audit_record
 from portal.errors import DomainError
 from portal.text import date_text
@@ -87,8 +87,8 @@ def payment_post(*, agency, actor, account, amount, received_on: date, method: s
     fingerprint = _fingerprint(account.pk, amount, method, received_on.isoformat(), received_by)
     try:
         with transaction.atomic():
-            # The lock, the key's earlier use and the client's terms (they decide the split and
-            # the fee) in one read (reads.account_for_post). The agency is the caller's.
+            # The lock and the key's earlier use in one statement, then the client's terms (they
+            # decide the split and the fee): reads.account_for_post. The agency is the caller's.
             locked = reads.account_for_post(getattr(account, "pk", account), key=key, now=now)
             if locked.key_payment_id is not None:
                 return _replay(Payment.objects.select_related("account").get(pk=locked.key_payment_id), fingerprint)
