@@ -10,6 +10,7 @@ from decimal import Decimal
 
 from django.db import models
 
+from portal import rows
 from portal.models import AuditEvent
 
 # The request's client IP, set by middleware so services need not pass the request around.
@@ -163,10 +164,11 @@ def snapshot(obj: models.Model, fields: list[str]) -> dict:
 
 def audit_record(*, action, actor=None, agency=None, client=None, obj=None, before=None, after=None, actor_email=""):
     """Append one event. `actor` may be None for the system or an anonymous visitor; `agency` and
-    `client` are instances or ids."""
+    `client` are instances or ids. Returns the event; inside portal.rows.batched() it is written
+    with the batch and its id stays None (nobody reads an audit event's id back)."""
     if actor is not None and not actor.is_authenticated:
         actor = None
-    return AuditEvent(
+    return rows.insert(AuditEvent(
         agency_id=getattr(agency, "pk", agency),
         client_id=getattr(client, "pk", client),
         actor=actor,
@@ -178,4 +180,4 @@ def audit_record(*, action, actor=None, agency=None, client=None, obj=None, befo
         before=before,
         after=after,
         ip_address=request_ip.get(),
-    ).save_new()
+    ), returning=False)

@@ -60,10 +60,6 @@ class AuditEvent(models.Model):
     def delete(self, *args, **kwargs):
         raise AppendOnlyError("Audit events cannot be deleted.")
 
-    def save_new(self):
-        self.save(force_insert=True)
-        return self
-
 
 class OutboundEmail(models.Model):
     """The send log: an email is recorded under a unique key before it goes out, so a retry,

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from collections_work.debtor_accounts import events, scoring
 from collections_work.models import DebtorAccount, Dispute, Promise
+from portal import rows
 from portal.errors import DomainError
 
 Status = DebtorAccount.Status
@@ -233,7 +234,7 @@ def payment_apply(account, *, amount, received_on: date, order=DEFAULT_ORDER, no
     # again); with no open promise on the account, no promise can be due.
     account.priority = scoring.priority_of(scoring.score_parts(account, now=now, callback_due=callback_due,
                                                                promise_due=False if promise is None else None))
-    account.save(update_fields=fields)
+    rows.update(account, fields)
     return allocation, credited_to
 
 

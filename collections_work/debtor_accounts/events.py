@@ -8,16 +8,18 @@ drafted) stays agency-only by default.
 from django.utils import timezone
 
 from collections_work.models import Activity
+from portal import rows
 from portal.text import date_text
 
 Kind = Activity.Kind
 
 
-def _record(account, kind, *, summary, actor=None, body="", outcome="", contact=None, client_visible=True, at=None):
-    return Activity.objects.create(
+def _record(account, kind, *, summary, actor=None, body="", outcome="", contact=None, client_visible=True, at=None,
+            returning=True):
+    return rows.insert(Activity(
         agency_id=account.agency_id, client_id=account.client_id, account=account, kind=kind, actor=actor,
         summary=summary[:300], body=body, outcome=outcome, contact=contact, client_visible=client_visible,
-        occurred_at=at or timezone.now())
+        occurred_at=at or timezone.now()), returning=returning)
 
 
 # --- Notes, messages, documents ----------------------------------------------------------------
@@ -108,8 +110,10 @@ def promise_broken(account, *, promise, at=None):
 # --- Money ---------------------------------------------------------------------------------------
 
 def payment_recorded(account, *, actor, summary, body="", at=None):
-    """A payment (or reversal) on the account; the payments app words the summary."""
-    return _record(account, Kind.PAYMENT, actor=actor, summary=summary, body=body, at=at)
+    """A payment (or reversal) on the account; the payments app words the summary. Inside a
+    payment post's batch (portal.rows.batched) the entry is written with the post's other rows
+    and its id is not read back."""
+    return _record(account, Kind.PAYMENT, actor=actor, summary=summary, body=body, at=at, returning=False)
 
 
 def offer_recorded(account, *, actor, summary, client_visible=False, at=None):

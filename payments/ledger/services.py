@@ -22,6 +22,7 @@ from decimal import Decimal
 from accounts.models import ContractTerms
 from payments.models import Payment
 from payments.models.ledger import JournalEntry, JournalLine, LedgerAccount
+from portal import rows
 from portal.errors import DomainError
 
 L = LedgerAccount
@@ -36,20 +37,21 @@ class Line:
 
 
 def entry_post(*, agency_id, client, kind, memo: str, effective_on, lines: list[Line], account=None, payment=None,
-               reversal=None, actor=None) -> JournalEntry:
+               reversal=None, actor=None, entry_id: int | None = None) -> JournalEntry:
     """Write one journal entry with its lines (zero lines are left out); `client` is the Client or
-    its id. Raises DomainError when the debits and credits differ (nothing is written)."""
+    its id; `entry_id`: an id reserved for it (payments.posting.reads), else the database gives
+    one. Returns the entry (the lines' ids are not read back). Raises DomainError when the debits
+    and credits differ (nothing is written)."""
     client_id = getattr(client, "pk", client)
     lines = [line for line in lines if line.debit or line.credit]
     debits, credits = sum((line.debit for line in lines), ZERO), sum((line.credit for line in lines), ZERO)
     if debits != credits:
         raise DomainError(f"The journal entry does not balance: debits {debits:,.2f}, credits {credits:,.2f}.")
-    entry = JournalEntry(agency_id=agency_id, client_id=client_id, kind=kind, memo=memo[:300], effective_on=effective_on,
+    entry = JournalEntry(pk=entry_id, agency_id=agency_id, client_id=client_id, kind=kind, memo=memo[:300], effective_on=effective_on,
                          account=account, payment=payment, reversal=reversal, posted_by=actor)
-    entry.save(force_insert=True)
-    JournalLine.objects.bulk_create(
-        JournalLine(agency_id=agency_id, client_id=client_id, entry=entry, ledger_account=line.account, debit=line.debit,
-                    credit=line.credit) for line in lines)
+    rows.insert(entry)
+    rows.insert_many([JournalLine(agency_id=agency_id, client_id=client_id, entry=entry, ledger_account=line.account,
+                                  debit=line.debit, credit=line.credit) for line in lines], returning=False)
     return entry
 
 
@@ -78,10 +80,12 @@ def _is_net(client) -> bool:
     return is_net(ContractTerms.objects.filter(client=client).only("remittance_method").first())
 
 
-def payment_entry(payment, *, actor=None, net: bool | None = None) -> JournalEntry:
+def payment_entry(payment, *, actor=None, net: bool | None = None, entry_id: int | None = None) -> JournalEntry:
     """The entry for a payment just posted (its commission included). `net`: whether the
-    client's terms remit net (is_net), when the caller has them; else they are read."""
+    client's terms remit net (is_net), when the caller has them; else they are read. `entry_id`:
+    as entry_post."""
     return entry_post(agency_id=payment.agency_id, client=payment.client_id, kind=JournalEntry.Kind.PAYMENT,
+                      entry_id=entry_id,
                       account=payment.account, payment=payment, effective_on=payment.received_on, actor=actor,
                       memo=f"Payment {payment.amount:,.2f} on {payment.account.client_reference}, {payment.how_paid}",
                       lines=_money_lines(payment, payment.amount, payment.commission,

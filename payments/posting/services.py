@@ -25,6 +25,7 @@ from payments.ledger import services as ledger
 from payments.limits import EARLIEST_PAYMENT_DATE, latest_payment_date
 from payments.models import Installment, InstallmentAllocation, Payment, PaymentPlan, Reversal
 from payments.posting import reads
+from portal import rows
 from portal.audit import audit_record
 from portal.errors import DomainError
 from portal.text import date_text
@@ -94,8 +95,9 @@ def payment_post(*, agency, actor, account, amount, received_on: date, method: s
                 return _replay(Payment.objects.select_related("account").get(pk=locked.key_payment_id), fingerprint)
             if (earlier := _legacy_replay(idempotency_key, fingerprint)) is not None:
                 return Posted(earlier, replayed=True)
-            payment = _post(agency, actor, locked, amount, received_on, method, received_by, source, reference,
-                            note, key, fingerprint, processor_reference, now)
+            with rows.batched():  # the post's writes go in one round trip (PostgreSQL)
+                payment = _post(agency, actor, locked, amount, received_on, method, received_by, source,
+                                reference, note, key, fingerprint, processor_reference, now)
     except IntegrityError:  # the same key on another account at the same moment
         earlier = _payment_with_key(key) if key else None
         if earlier is None:
@@ -135,22 +137,23 @@ def _replay(earlier, fingerprint) -> Posted:
 def _post(agency, actor, locked, amount, received_on, method, received_by, source, reference, note, key,
           fingerprint, processor_reference, now) -> Payment:
     account, terms = locked.account, locked.terms
+    installments = reads.current_installments(account.pk)  # read before the writes, which are held
     order = tuple((terms.allocation_order if terms else AllocationOrder.FEES_FIRST).split(","))
     before = {"paid": str(account.paid), "balance": str(account.balance), "status": account.status}
     allocation, credited_to_id = actions.payment_apply(account, amount=amount, received_on=received_on, order=order,
                                                        now=now, open_promise=locked.open_promise,
                                                        callback_due=locked.callback_due)
     percent = _commission_percent(terms, locked.tiers, account)
-    payment = Payment.objects.create(
-        agency=agency, client_id=account.client_id, account=account, amount=amount, received_on=received_on, method=method,
+    payment = rows.insert(Payment(
+        pk=locked.payment_id, agency=agency, client_id=account.client_id, account=account, amount=amount, received_on=received_on, method=method,
         received_by=received_by, source=source, reference=(reference or "").strip()[:100],
         note=(note or "").strip()[:300], idempotency_key=key, fingerprint=fingerprint,
         to_fees=allocation.fees, to_interest=allocation.interest, to_principal=allocation.principal,
         commission_percent=percent, commission=(amount * percent / 100).quantize(CENTS, rounding=ROUND_HALF_UP),
         processor_reference=processor_reference, reported_by=actor if getattr(actor, "pk", None) else None,
-        credited_to_id=credited_to_id)
-    plan_id, installments = _pay_installments(payment, account)
-    ledger.payment_entry(payment, actor=payment.reported_by, net=ledger.is_net(terms))
+        credited_to_id=credited_to_id))
+    plan_id = _pay_installments(payment, installments)
+    ledger.payment_entry(payment, actor=payment.reported_by, net=ledger.is_net(terms), entry_id=locked.entry_id)
     if plan_id is not None:
         _complete_plan_if_paid(plan_id, installments, account, payment, now)
     events.payment_recorded(account, actor=payment.reported_by, summary=_summary(payment, account),
@@ -187,13 +190,12 @@ def _current_plan(account):
     return PaymentPlan.objects.filter(account=account, status=PaymentPlan.Status.CURRENT).first()
 
 
-def _pay_installments(payment, account):
-    """The oldest installments first; a partly paid one stays partly paid. Returns (the current
-    plan's id, all its installments as they are now, locked), or (None, []) with no current plan
-    or a plan without installments."""
-    installments = reads.current_installments(account.pk)
+def _pay_installments(payment, installments):
+    """The oldest installments first; a partly paid one stays partly paid. `installments`: the
+    current plan's, oldest due first, locked (reads.current_installments); they are updated in
+    place. Returns the plan's id, or None with no installments."""
     if not installments:
-        return None, []
+        return None
     left = payment.amount
     for installment in installments:
         if left <= 0:
@@ -202,11 +204,11 @@ def _pay_installments(payment, account):
         if part <= 0:
             continue
         installment.paid_amount += part
-        installment.save(update_fields=["paid_amount"])
-        InstallmentAllocation.objects.create(agency_id=payment.agency_id, client_id=payment.client_id,
-                                             payment=payment, installment=installment, amount=part)
+        rows.update(installment, ["paid_amount"])
+        rows.insert(InstallmentAllocation(agency_id=payment.agency_id, client_id=payment.client_id,
+                                          payment=payment, installment=installment, amount=part), returning=False)
         left -= part
-    return installments[0].plan_id, installments
+    return installments[0].plan_id
 
 
 def _complete_plan_if_paid(plan_id, installments, account, payment, now):
