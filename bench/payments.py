@@ -436,6 +436,7 @@ def diagnostic_post(setup, per_account) -> dict:
     from collections_work.models import DebtorAccount
     from payments.models import Installment, PaymentPlan
     from payments.posting.services import payment_post
+    from portal import rows
     from portal.tenancy import tenant_scope
 
     agency, actor = setup["agency"], setup["collector"]
@@ -452,12 +453,21 @@ def diagnostic_post(setup, per_account) -> dict:
                              idempotency_key=f"bench-diagnostic-{installment.number}")
                 elapsed = time.perf_counter() - started
             statements = [q["sql"] for q in captured.captured_queries]
-    out(f"  one post (second installment of a plan, warm process): {len(statements)} SQL statements "
+        prepared = {name: sql for sql, name in rows._prepared.get(connection.connection, {}).items()}
+    out(f"  one post (second installment of a plan, warm process): {len(statements)} round trips "
         f"({len([s for s in statements if s not in ('BEGIN', 'COMMIT')])} besides BEGIN and COMMIT), "
         f"{elapsed * 1000:.1f} ms")
-    for sql in statements:
-        out(f"    {sql[:150]}")
-    return {"statements": len(statements), "sql": [s[:300] for s in statements]}
+    readable = [[_unprepared(part, prepared) for part in sql.split(";\n")] for sql in statements]
+    for parts in readable:  # the writes sent together (portal.rows.batched) share a round trip: "+"
+        for index, part in enumerate(parts):
+            out(f"    {'+ ' if index else ''}{part[:150]}")
+    return {"statements": len(statements), "sql": [" ;; ".join(parts)[:600] for parts in readable]}
+
+
+def _unprepared(sql: str, prepared: dict) -> str:
+    """'EXECUTE portal_rows_3(...)' as the statement prepared under that name (portal.rows)."""
+    name = sql.removeprefix("EXECUTE ").split("(")[0].strip()
+    return f"[prepared] {prepared[name]}" if sql.startswith("EXECUTE ") and name in prepared else sql
 
 
 def profile_posts(tasks, agency_id, actor_id, database_url, path) -> dict:

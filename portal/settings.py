@@ -103,6 +103,10 @@ else:
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# Hot statements (a payment post's) are prepared once per PostgreSQL session (portal.rows). Turn
+# off behind a pooler in transaction mode (PgBouncer's pool_mode=transaction), which hands a
+# session to another client between transactions.
+DB_PREPARED_STATEMENTS = env_bool("DB_PREPARED_STATEMENTS", True)
 
 # --- Redis (broker, results, cache) or the serverless embedded equivalents ---------------
 REDIS_URL = env_str("REDIS_URL", "")

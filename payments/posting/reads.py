@@ -53,7 +53,7 @@ def _next_id(model) -> str:
 
 @cache
 def _account_sql(vendor: str) -> str:
-    return (f"SELECT a.*, "
+    return (f"SELECT {rows.columns(DebtorAccount, 'a')}, "
             f"EXISTS (SELECT 1 FROM {Promise._meta.db_table} p WHERE p.account_id = a.id AND p.status = %s) "
             f"AS open_promise, "
             f"EXISTS (SELECT 1 FROM {Callback._meta.db_table} c WHERE c.account_id = a.id AND c.done_at IS NULL "
@@ -76,11 +76,13 @@ def account_for_post(account_id: int, *, key: str | None, now) -> Locked:
         raise DebtorAccount.DoesNotExist("DebtorAccount matching query does not exist.")
     account = accounts[0]
     terms = next(iter(rows.select(
-        ContractTerms, f"SELECT * FROM {ContractTerms._meta.db_table} WHERE client_id = %s", [account.client_id])), None)
+        ContractTerms, f"SELECT {rows.columns(ContractTerms)} FROM {ContractTerms._meta.db_table} WHERE client_id = %s",
+        [account.client_id])), None)
     tiers = []
     if terms is not None and terms.fee_type == ContractTerms.FeeType.TIERED:
         tiers = rows.select(
-            FeeTier, f"SELECT * FROM {FeeTier._meta.db_table} WHERE terms_id = %s ORDER BY min_age_days", [terms.pk])
+            FeeTier, f"SELECT {rows.columns(FeeTier)} FROM {FeeTier._meta.db_table} WHERE terms_id = %s "
+                     "ORDER BY min_age_days", [terms.pk])
     return Locked(account=account, terms=terms, tiers=tiers, open_promise=bool(account.open_promise),
                   callback_due=bool(account.callback_due), key_payment_id=account.key_payment_id,
                   payment_id=account.new_payment_id, entry_id=account.new_entry_id)
@@ -88,7 +90,7 @@ def account_for_post(account_id: int, *, key: str | None, now) -> Locked:
 
 @cache
 def _installments_sql() -> str:
-    return (f"SELECT i.* FROM {Installment._meta.db_table} i JOIN {PaymentPlan._meta.db_table} p "
+    return (f"SELECT {rows.columns(Installment, 'i')} FROM {Installment._meta.db_table} i JOIN {PaymentPlan._meta.db_table} p "
             f"ON p.id = i.plan_id WHERE p.account_id = %s AND p.status = %s")
 
 
