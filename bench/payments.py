@@ -436,7 +436,7 @@ def diagnostic_post(setup, per_account) -> dict:
     from collections_work.models import DebtorAccount
     from payments.models import Installment, PaymentPlan
     from payments.posting.services import payment_post
-    from portal import rows
+    from portal.prepared import names_in_session
     from portal.tenancy import tenant_scope
 
     agency, actor = setup["agency"], setup["collector"]
@@ -453,7 +453,7 @@ def diagnostic_post(setup, per_account) -> dict:
                              idempotency_key=f"bench-diagnostic-{installment.number}")
                 elapsed = time.perf_counter() - started
             statements = [q["sql"] for q in captured.captured_queries]
-        prepared = {name: sql for sql, name in rows._prepared.get(connection.connection, {}).items()}
+        prepared = names_in_session(connection)
     out(f"  one post (second installment of a plan, warm process): {len(statements)} round trips "
         f"({len([s for s in statements if s not in ('BEGIN', 'COMMIT')])} besides BEGIN and COMMIT), "
         f"{elapsed * 1000:.1f} ms")
@@ -465,7 +465,7 @@ def diagnostic_post(setup, per_account) -> dict:
 
 
 def _unprepared(sql: str, prepared: dict) -> str:
-    """'EXECUTE portal_rows_3(...)' as the statement prepared under that name (portal.rows)."""
+    """'EXECUTE portal_1a2b3c4d_3 (...)' as the statement prepared under that name (portal.prepared)."""
     name = sql.removeprefix("EXECUTE ").split("(")[0].strip()
     return f"[prepared] {prepared[name]}" if sql.startswith("EXECUTE ") and name in prepared else sql
 

@@ -180,4 +180,4 @@ def audit_record(*, action, actor=None, agency=None, client=None, obj=None, befo
         before=before,
         after=after,
         ip_address=request_ip.get(),
-    ), returning=False)
+    ), returning=False, scoped=False)  # sign-ins and other events with no tenant in scope

@@ -5,22 +5,23 @@ CPU went on building the same INSERT and UPDATE statements again on every call, 
 machine every statement's round trip to PostgreSQL costs about 0.3 ms of CPU (bench/payments).
 `insert`, `insert_many` and `update` send the statements save() would send, with the same
 per-field conversion (Field.pre_save, so auto_now and auto_now_add apply, then
-Field.get_db_prep_save), from SQL kept per model and field list. Inside `batched()` (PostgreSQL)
-the writes whose results nobody waits for are held and sent in one round trip: see there.
+Field.get_db_prep_save), from SQL kept per model and field list, prepared once per PostgreSQL
+session (portal.prepared). Inside `batched()` (PostgreSQL) the writes whose results nobody
+waits for are held and sent in one round trip: see there.
 
 What they leave out: pre_save/post_save signals (they refuse a model that has receivers for
 them), model validation (save() does none either), and expressions (F(), Now()) as values. A
 model whose fields the database fills in (db_default, GeneratedField) goes through save().
 """
 import contextvars
-import re
-import weakref
 from contextlib import contextmanager
 from functools import cache
 
-from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 from django.db.models import DEFERRED, signals
+
+from portal.prepared import prepared
+from portal.tenancy import TenantManager
 
 
 def _db():
@@ -63,28 +64,32 @@ def _values(obj, fields, add: bool, db) -> list:
 
 
 class _Held:
-    """The writes held by batched(): SQL texts and their parameters, in order."""
+    """The writes held by batched(): each statement's text with its values already bound (so a
+    value changed after the call, or one that cannot be written, counts where the call was)."""
 
     def __init__(self):
-        self.sql, self.params, self.sending = [], [], False
+        self.texts, self.sending = [], False
 
-    def take(self, sql: str = "", params=()) -> tuple[str, list]:
-        """The held writes followed by `sql` as one text (psycopg2 sends it in one round trip and
-        returns the last statement's rows), and their parameters; nothing is held after."""
-        texts, values = [*self.sql, sql] if sql else self.sql, [*self.params, *params]
-        self.sql, self.params = [], []
-        return ";\n".join(texts), values
+    def take(self) -> bytes:
+        """The held writes as one text (psycopg2 sends it in one round trip and returns the last
+        statement's rows); nothing is held after."""
+        text, self.texts = b";\n".join(self.texts), []
+        return text
 
-    def send_first(self, execute, sql, params, many, context):
-        """Django's execute wrapper: any other statement (a read, an ORM write, a savepoint)
-        waits until the held writes are sent, so it sees them."""
-        if self.sql and not self.sending:
+    def send(self) -> None:
+        if self.texts:
             self.sending = True
             try:
                 with _db().cursor() as cursor:
-                    cursor.execute(*self.take())
+                    cursor.execute(self.take())
             finally:
                 self.sending = False
+
+    def send_first(self, execute, sql, params, many, context):
+        """Django's execute wrapper: any other statement (a read, an ORM write, a savepoint and
+        its release) waits until the held writes are sent, so it sees them."""
+        if not self.sending:
+            self.send()
         return execute(sql, params, many, context)
 
 
@@ -95,14 +100,20 @@ _held: contextvars.ContextVar[_Held | None] = contextvars.ContextVar("rows_held"
 def batched():
     """Hold the writes of insert/insert_many/update made in the block and send them together:
     when the block ends, with the next write that must return an id, or before any other
-    statement (so a read in the block sees them). Use it inside transaction.atomic(): a write
-    that fails raises where they are sent, and the transaction is rolled back.
+    statement (a read in the block sees them; so does a savepoint, which is why a held write
+    that fails may raise from an inner atomic()). PostgreSQL only (it takes several statements
+    in one text); elsewhere every write is sent at once.
+
+    Only inside transaction.atomic() (RowWriteError otherwise): a write that fails raises where
+    the writes are sent, and leaving atomic() with it rolls the transaction back. An exception
+    that leaves the block sends what is held first, as save() would have written it already.
 
     A write is held when nothing is waited for: an UPDATE (its row count is not checked, so
     update only rows you hold locked), an INSERT of rows that carry their primary key (ids
-    reserved beforehand) or of rows inserted with `returning=False`. PostgreSQL only (it takes
-    several statements in one text); elsewhere every write is sent at once."""
+    reserved beforehand) or of rows inserted with `returning=False`."""
     db = _db()
+    if not db.in_atomic_block:
+        raise RowWriteError("batched() holds writes until they are needed: use it inside transaction.atomic().")
     if db.vendor != "postgresql" or _held.get() is not None:
         yield
         return
@@ -110,74 +121,61 @@ def batched():
     token = _held.set(held)
     try:
         with db.execute_wrapper(held.send_first):
-            yield
-            if held.sql:
-                with db.cursor() as cursor:
-                    cursor.execute(*held.take())
+            try:
+                yield
+            except BaseException:
+                try:
+                    held.send()
+                except DatabaseError:
+                    pass  # the transaction is failing already: the first error is the one to see
+                raise
+            held.send()
     finally:
         _held.reset(token)
 
 
-# Statements prepared on each PostgreSQL connection ({SQL: name}), by the psycopg2 connection:
-# a new connection (Django reconnects) starts empty, and a closed one's entry goes with it.
-_prepared: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-PREPARED_MAX_PARAMS = 200  # a journal entry's lines are 2-4 rows of 6
-
-
-def _prepared_call(db, sql: str, param_count: int) -> str:
-    """`sql` as the EXECUTE of a prepared statement (PostgreSQL): planning a statement cost about
-    0.2 ms of the database's CPU each time, more than running it, and a prepared one is planned
-    once per connection (PostgreSQL then keeps a generic plan when it is as good). The PREPARE
-    is sent alone the first time; PostgreSQL keeps it for the session even when the
-    transaction rolls back. Elsewhere, with DB_PREPARED_STATEMENTS off (a pooler in transaction
-    mode, which moves sessions between clients), for SQL with %% or named placeholders, or for
-    a long insert_many (each row count would be another statement kept), `sql` as is."""
-    if (db.vendor != "postgresql" or not settings.DB_PREPARED_STATEMENTS or "%%" in sql or "%(" in sql
-            or param_count > PREPARED_MAX_PARAMS):
-        return sql
-    db.ensure_connection()  # after a close, db.connection is None until the next cursor
-    names = _prepared.setdefault(db.connection, {})
-    name = names.get(sql)
-    if name is None:
-        name = f"portal_rows_{len(names) + 1}"
-        numbered = iter(range(1, param_count + 1))
-        with db.cursor() as cursor:
-            cursor.execute(f"PREPARE {name} AS " + re.sub("%s", lambda _: f"${next(numbered)}", sql))
-        names[sql] = name
-    return f"EXECUTE {name}" + (f"({', '.join(['%s'] * param_count)})" if param_count else "")
-
-
 def _send(sql: str, params: list, *, waits: bool):
-    """Run one statement, or hold it (batched, `waits` False); returns its rows when `waits`."""
-    sql = _prepared_call(_db(), sql, len(params))
+    """Run one statement, or hold it (batched, `waits` False); returns its rows when `waits`,
+    else its row count (None when held)."""
     held = _held.get()
-    if held is not None and not waits:
-        held.sql.append(sql)
-        held.params.extend(params)
-        return None
-    if held is not None:
-        sql, params = held.take(sql, params)
     with _db().cursor() as cursor:
-        cursor.execute(sql, params)
+        sql = prepared(cursor, sql)
+        if held is not None and (held.texts or not waits):
+            held.texts.append(cursor.mogrify(sql, params))
+            if not waits:
+                return None
+            cursor.execute(held.take())  # the held writes and this statement in one round trip
+        else:
+            cursor.execute(sql, params)
         if waits:
             return cursor.fetchall()
         return cursor.rowcount
 
 
-def insert_many(objs: list, *, returning: bool = True) -> list:
+def _check_scope(model) -> None:
+    """As TenantManager.create: a tenant model's row is written only with a tenant in scope."""
+    manager = model._default_manager
+    if isinstance(manager, TenantManager):
+        manager._scope()  # raises TenantScopeError with none
+
+
+def insert_many(objs: list, *, returning: bool = True, scoped: bool = True) -> list:
     """INSERT the unsaved instances `objs` (one model) in one statement, as save(force_insert=True)
     would write each, and mark them saved. Returns `objs`. Each gets its primary key, unless it
     carried one already or `returning` is False and the rows are held by batched() (then nobody
-    may read the ids: they stay None).
+    may read the ids: they stay None). `scoped`: a tenant model needs a tenant in scope, as
+    TenantManager.create does (False for rows written with none, e.g. sign-in audit events).
 
     Raises RowWriteError for a saved instance, a model with save signal receivers, an
-    expression as a value or columns the database fills in; the database's IntegrityError as
-    save() would (inside batched(), where the writes are sent). Like save(), it writes the
-    tenant ids the instance holds (no scope is needed)."""
+    expression as a value or columns the database fills in; ValueError for a related object
+    not saved yet (as save()); TenantScopeError; the database's IntegrityError as save() would
+    (inside batched(), where the writes are sent)."""
     if not objs:
         return objs
     model = type(objs[0])
     _check(model)
+    if scoped:
+        _check_scope(model)
     if any(obj._state.adding is False or type(obj) is not model for obj in objs):
         raise RowWriteError(f"insert writes new {model.__name__} rows only.")
     with_pk = objs[0].pk is not None
@@ -185,6 +183,8 @@ def insert_many(objs: list, *, returning: bool = True) -> list:
         raise RowWriteError(f"Insert {model.__name__} rows with their ids, or all without.")
     db = _db()
     fields, start, placeholders, returning_sql = _insert_plan(model, with_pk, db.vendor)
+    for obj in objs:
+        obj._prepare_related_fields_for_save(operation_name="save")  # a related object saved since
     params = [value for obj in objs for value in _values(obj, fields, True, db)]
     sql = start + ", ".join([placeholders] * len(objs))
     waits = not with_pk and (returning or _held.get() is None)
@@ -196,10 +196,10 @@ def insert_many(objs: list, *, returning: bool = True) -> list:
     return objs
 
 
-def insert(obj, *, returning: bool = True):
+def insert(obj, *, returning: bool = True, scoped: bool = True):
     """INSERT one unsaved instance as save(force_insert=True) would; returns it, saved. Raises
     as insert_many, which says when its primary key stays None."""
-    return insert_many([obj], returning=returning)[0]
+    return insert_many([obj], returning=returning, scoped=scoped)[0]
 
 
 @cache
@@ -219,8 +219,12 @@ def update(obj, fields: list[str]) -> None:
     (as save() does; not checked inside batched()), RowWriteError as insert_many."""
     model = type(obj)
     _check(model)
+    fields = tuple(dict.fromkeys(fields))  # a name given twice is written once, as save() does
+    if not fields:
+        return
+    obj._prepare_related_fields_for_save(operation_name="save", fields=[model._meta.get_field(f) for f in fields])
     db = _db()
-    plan_fields, sql = _update_sql(model, tuple(fields), db.vendor)
+    plan_fields, sql = _update_sql(model, fields, db.vendor)
     if _send(sql, [*_values(obj, plan_fields, False, db), obj.pk], waits=False) == 0:
         raise DatabaseError("Save with update_fields did not affect any rows.")
 
@@ -257,11 +261,12 @@ def select(model, sql: str, params: list) -> list:
     """Instances of `model` from hand-written SQL, as QuerySet.raw() makes them but with the
     column mapping and the backend's converters worked out once per column list: the model's
     columns (any order; a missing one is deferred) become its fields, other columns become
-    attributes of the same name. Returns a list (the rows are read at once)."""
+    attributes of the same name. Returns a list (the rows are read at once). On PostgreSQL the
+    statement is prepared (portal.prepared): each parameter's type must be clear from its
+    context (`id = %s`, not `%s IS NULL` or `IN %s`)."""
     db = _db()
-    sql = _prepared_call(db, sql, len(params))
     with db.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(prepared(cursor, sql), params)
         rows = cursor.fetchall()
         columns = tuple(column[0] for column in cursor.description)
     positions, converters, extras = _select_plan(model, columns, db.vendor)

@@ -7,7 +7,6 @@ rules are those of worklist.queue_rules, workable_now and callable_rule, written
 SQL; the test test_the_sql_claim_takes_accounts_in_the_orms_order runs both against each other.
 The agency is in every WHERE: these statements bypass the tenant manager.
 """
-import secrets
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -18,6 +17,7 @@ from collections_work.models import Callback, DebtorAccount, DebtPurpose, Queue
 from collections_work.debtor_accounts.actions import IN_QUEUE_STATUSES
 from collections_work.debtor_accounts.scoring import WAITING_PRIORITY
 from collections_work.debtor_accounts.selectors import AGE_BUCKETS
+from portal.prepared import prepared
 
 ACCOUNTS = DebtorAccount._meta.db_table
 CALLBACKS = Callback._meta.db_table
@@ -99,7 +99,7 @@ def claim_next(cursor, *, agency_id, collector_id, queues, now, today, policy, z
     locks are all SKIP LOCKED): a press cannot deadlock with another press or a batch job."""
     release_sql, release_params = _release(agency_id, collector_id, now)
     claim_sql, claim_params = _claim(agency_id, collector_id, queues, now, today, policy, zones, expires_at)
-    cursor.execute(f"{_prepared(cursor, release_sql)}; {_prepared(cursor, claim_sql)}", release_params + claim_params)
+    cursor.execute(f"{prepared(cursor, release_sql)}; {prepared(cursor, claim_sql)}", release_params + claim_params)
     row = cursor.fetchone()
     if row is None:
         return None
@@ -159,38 +159,5 @@ def cursor():
 
 # Planning the claim statement costs more than running it (about 0.7 ms against 0.3 ms at a
 # million accounts), and a collector's statement is the same text press after press: only the
-# values change. So each database session prepares it once and then only EXECUTEs it; after five
-# runs PostgreSQL keeps one generic plan when it is as good as planning each time (it is, because
-# the statuses are written into the text: only then can the plan use the partial acct_worklist
-# index). Not for a transaction-mode connection pooler.
-MAX_PREPARED = 200
-
-
-def _prepared(cursor, statement: str) -> str:
-    """`EXECUTE name (%s, ...)` for `statement`, preparing it first in this session if needed."""
-    session = _prepared_in_session()
-    names = session["names"]
-    name = names.get(statement)
-    if name is None:
-        if len(names) >= MAX_PREPARED:
-            for old in names.values():
-                cursor.execute(f"DEALLOCATE {old}")
-            names.clear()
-        session["count"] += 1
-        name = f"claim_{session['prefix']}_{session['count']}"
-        pieces = statement.split("%s")
-        numbered = "".join(piece + (f"${number}" if number < len(pieces) else "")
-                           for number, piece in enumerate(pieces, start=1))
-        cursor.execute(f"PREPARE {name} AS {numbered}")
-        names[statement] = name
-    return f"EXECUTE {name} ({', '.join(['%s'] * statement.count('%s'))})"
-
-
-def _prepared_in_session() -> dict:
-    """What this thread's current database session has prepared (a new session has nothing). The
-    names carry a random prefix so they cannot meet another client's in a reused server session."""
-    held = getattr(connection, "_claim_prepared", None)
-    if held is None or held[0] is not connection.connection:
-        held = connection._claim_prepared = (connection.connection, {
-            "prefix": secrets.token_hex(4), "count": 0, "names": {}})
-    return held[1]
+# values change. So each database session prepares it once (portal.prepared); the statuses are
+# written into the text, so the generic plan can use the partial acct_worklist index.

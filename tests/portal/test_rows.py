@@ -39,10 +39,10 @@ def test_an_inserted_row_is_the_row_save_would_write(account):
 
 
 def test_an_audit_event_keeps_its_json_and_its_time(account):
-    event = audit = AuditEvent(agency_id=account.agency_id, action="test.rows", before={"balance": "1.00"},
-                               after={"balance": "0.00", "note": "paid"}, ip_address="")
+    event = AuditEvent(agency_id=account.agency_id, action="test.rows", before={"balance": "1.00"},
+                       after={"balance": "0.00", "note": "paid"}, ip_address="")
     rows.insert(event)
-    stored = AuditEvent.objects.get(pk=audit.pk)
+    stored = AuditEvent.objects.get(pk=event.pk)
     assert (stored.before, stored.after, stored.ip_address) == ({"balance": "1.00"}, {"balance": "0.00", "note": "paid"}, None)
     assert stored.created_at is not None  # auto_now_add applied, as save() applies it
 
@@ -108,5 +108,47 @@ def test_prepared_statements_outlive_a_rollback_and_a_new_connection_prepares_ag
     connection.close()
     assert rows.select(DebtorAccount, sql, [account.pk])[0].client_reference == "ROW-2"
     with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE name LIKE 'portal_rows_%%'")
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE name LIKE 'portal_%%'")
         assert cursor.fetchone()[0] == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_outside_a_transaction_is_refused(world):
+    with pytest.raises(rows.RowWriteError, match="inside transaction.atomic"), rows.batched():
+        pass
+
+
+def test_an_error_leaving_the_batch_still_writes_what_it_held_first(account):
+    with transaction.atomic():
+        with pytest.raises(ValueError), rows.batched():
+            rows.insert(activity(account, "Note: held then error"), returning=False)
+            raise ValueError("the caller's own error")
+        assert Activity.objects.filter(summary="Note: held then error").count() == 1
+
+
+def test_a_held_value_changed_after_the_call_is_written_as_it_was(account):
+    after = {"balance": "0.00"}
+    with transaction.atomic(), rows.batched():
+        event = rows.insert(AuditEvent(agency_id=account.agency_id, action="test.rows", after=after), returning=False)
+        after["balance"] = "changed later"
+    assert AuditEvent.objects.filter(action="test.rows").get().after == {"balance": "0.00"}
+    assert event.pk is None or connection.vendor != "postgresql"
+
+
+def test_a_timeline_row_needs_a_tenant_in_scope_as_create_does(world):
+    from portal.tenancy import TenantScopeError
+
+    account = DebtorAccountFactory(client=world.alpha.clients[0].client, client_reference="ROW-3")
+    with pytest.raises(TenantScopeError):
+        rows.insert(activity(account))
+
+
+def test_a_related_object_saved_after_it_was_set_is_written_by_its_id(account, world):
+    from accounts.models import User
+
+    actor = User(email="late@alpha.test")
+    row = activity(account)
+    row.actor = actor
+    actor.save()
+    rows.insert(row)
+    assert Activity.objects.get(pk=row.pk).actor_id == actor.pk
