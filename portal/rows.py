@@ -37,6 +37,8 @@ class RowWriteError(ValueError):
 def _check(model) -> None:
     if signals.pre_save.has_listeners(model) or signals.post_save.has_listeners(model):
         raise RowWriteError(f"{model.__name__} has save signal receivers: write it with save().")
+    if model._meta.proxy or model._meta.parents:  # save() writes the parents' tables too
+        raise RowWriteError(f"{model.__name__} is a proxy or inherits a table: write it with save().")
 
 
 @cache

@@ -47,8 +47,8 @@ def entry_post(*, agency_id, client, kind, memo: str, effective_on, lines: list[
     debits, credits = sum((line.debit for line in lines), ZERO), sum((line.credit for line in lines), ZERO)
     if debits != credits:
         raise DomainError(f"The journal entry does not balance: debits {debits:,.2f}, credits {credits:,.2f}.")
-    entry = JournalEntry(pk=entry_id, agency_id=agency_id, client_id=client_id, kind=kind, memo=memo[:300], effective_on=effective_on,
-                         account=account, payment=payment, reversal=reversal, posted_by=actor)
+    entry = JournalEntry(pk=entry_id, agency_id=agency_id, client_id=client_id, kind=kind, memo=memo[:300],
+                         effective_on=effective_on, account=account, payment=payment, reversal=reversal, posted_by=actor)
     rows.insert(entry)
     rows.insert_many([JournalLine(agency_id=agency_id, client_id=client_id, entry=entry, ledger_account=line.account,
                                   debit=line.debit, credit=line.credit) for line in lines], returning=False)
