@@ -85,8 +85,7 @@ def payment_entry(payment, *, actor=None, net: bool | None = None, entry_id: int
     client's terms remit net (is_net), when the caller has them; else they are read. `entry_id`:
     as entry_post."""
     return entry_post(agency_id=payment.agency_id, client=payment.client_id, kind=JournalEntry.Kind.PAYMENT,
-                      entry_id=entry_id,
-                      account=payment.account, payment=payment, effective_on=payment.received_on, actor=actor,
+                      entry_id=entry_id, account=payment.account, payment=payment, effective_on=payment.received_on, actor=actor,
                       memo=f"Payment {payment.amount:,.2f} on {payment.account.client_reference}, {payment.how_paid}",
                       lines=_money_lines(payment, payment.amount, payment.commission,
                                          _is_net(payment.client) if net is None else net))

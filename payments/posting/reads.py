@@ -90,8 +90,8 @@ def account_for_post(account_id: int, *, key: str | None, now) -> Locked:
 
 @cache
 def _installments_sql() -> str:
-    return (f"SELECT {rows.columns(Installment, 'i')} FROM {Installment._meta.db_table} i JOIN {PaymentPlan._meta.db_table} p "
-            f"ON p.id = i.plan_id WHERE p.account_id = %s AND p.status = %s")
+    return (f"SELECT {rows.columns(Installment, 'i')} FROM {Installment._meta.db_table} i "
+            f"JOIN {PaymentPlan._meta.db_table} p ON p.id = i.plan_id WHERE p.account_id = %s AND p.status = %s")
 
 
 def current_installments(account_id: int) -> list[Installment]:

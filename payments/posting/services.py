@@ -147,8 +147,8 @@ def _post(agency, actor, locked, amount, received_on, method, received_by, sourc
     payment = rows.insert(Payment(
         pk=locked.payment_id, agency=agency, client_id=account.client_id, account=account, amount=amount,
         received_on=received_on, method=method, received_by=received_by, source=source,
-        reference=(reference or "").strip()[:100], note=(note or "").strip()[:300], idempotency_key=key, fingerprint=fingerprint,
-        to_fees=allocation.fees, to_interest=allocation.interest, to_principal=allocation.principal,
+        reference=(reference or "").strip()[:100], note=(note or "").strip()[:300], idempotency_key=key,
+        fingerprint=fingerprint, to_fees=allocation.fees, to_interest=allocation.interest, to_principal=allocation.principal,
         commission_percent=percent, commission=(amount * percent / 100).quantize(CENTS, rounding=ROUND_HALF_UP),
         processor_reference=processor_reference, reported_by=actor if getattr(actor, "pk", None) else None,
         credited_to_id=credited_to_id))
